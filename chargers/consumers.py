@@ -1,0 +1,148 @@
+"""The OCPP WebSocket endpoint. It authenticates, then only moves frames between the socket
+and the charger's ChargePoint, which runs in its own task (see DESIGN.md traps)."""
+
+import asyncio
+import hashlib
+import logging
+import re
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from ocpp.messages import CallError
+
+from chargers.credentials import parse_basic_auth
+from chargers.models import ChargerEvent
+from chargers.ocpp.ocpp16 import ChargePoint16
+from chargers.services import (
+    charger_authenticate,
+    charger_event_record,
+    charger_mark_connected,
+    charger_mark_disconnected,
+)
+
+logger = logging.getLogger(__name__)
+
+CHARGE_POINT_CLASSES = {"ocpp1.6": ChargePoint16}
+_UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*2\s*,\s*"([^"]{1,36})"')
+
+
+def charger_group(charge_point_id: str) -> str:
+    """The channel-layer group of whichever consumer holds this charger's socket.
+    Hashed: charger ids may hold characters group names may not."""
+    return "charger." + hashlib.sha256(charge_point_id.encode()).hexdigest()[:32]
+
+
+class _ConsumerConnection:
+    """What the ocpp library's ChargePoint expects of a socket: recv() and send()."""
+
+    def __init__(self, consumer: "OcppConsumer"):
+        self.consumer = consumer
+        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+
+    async def recv(self) -> str:
+        return await self.inbox.get()
+
+    async def send(self, message: str) -> None:
+        await self.consumer.send(text_data=message)
+
+
+class OcppConsumer(AsyncWebsocketConsumer):
+    charger_pk: int | None = None
+    charge_point = None
+    charge_point_task: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        self.charge_point_id = self.scope["url_route"]["kwargs"]["charge_point_id"]
+        client = self.scope.get("client") or ("", 0)
+        self.remote_address = str(client[0])
+        headers = dict(self.scope.get("headers", []))
+        decision = await database_sync_to_async(charger_authenticate)(
+            charge_point_id=self.charge_point_id,
+            credentials=parse_basic_auth(headers.get(b"authorization")),
+            offered_subprotocols=list(self.scope.get("subprotocols", [])),
+            remote_address=self.remote_address,
+        )
+        if not decision.accepted:
+            await self.close()  # before accept(): the handshake is answered 403
+            return
+
+        self.group = charger_group(self.charge_point_id)
+        await self.channel_layer.group_send(self.group, {"type": "charger.replaced", "by": self.channel_name})
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept(subprotocol=decision.subprotocol if decision.echo_subprotocol else None)
+        self.charger_pk = decision.charger_pk
+        await database_sync_to_async(charger_mark_connected)(
+            charger_pk=self.charger_pk,
+            channel_name=self.channel_name,
+            remote_address=self.remote_address,
+            protocol=decision.subprotocol,
+            note=decision.reason,
+        )
+        self.connection = _ConsumerConnection(self)
+        accepted = await database_sync_to_async(self._registration_accepted)()
+        self.charge_point = CHARGE_POINT_CLASSES[decision.subprotocol](
+            self.charge_point_id,
+            self.connection,
+            charger_pk=self.charger_pk,
+            remote_address=self.remote_address,
+            accepted=accepted,
+        )
+        self.charge_point_task = asyncio.create_task(self.charge_point.start())
+        self.charge_point_task.add_done_callback(self._charge_point_ended)
+
+    def _registration_accepted(self) -> bool:
+        from chargers.models import Charger
+
+        return Charger.objects.filter(pk=self.charger_pk, registration=Charger.Registration.ACCEPTED).exists()
+
+    def _charge_point_ended(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s: charge point task died", self.charge_point_id, exc_info=task.exception())
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.charge_point is None:
+            return
+        if text_data is None:
+            await self._refuse_frame("-1", "OCPP-J frames are text, not binary")
+            return
+        if len(text_data) > settings.OCPP_MAX_FRAME_BYTES:
+            match = _UNIQUE_ID_PREFIX.match(text_data[:100])
+            await self._refuse_frame(
+                match.group(1) if match else "-1",
+                f"frame of {len(text_data)} bytes exceeds the limit of {settings.OCPP_MAX_FRAME_BYTES}",
+            )
+            return
+        self.connection.inbox.put_nowait(text_data)
+
+    async def _refuse_frame(self, unique_id: str, reason: str) -> None:
+        await self.send(text_data=CallError(unique_id, "FormationViolation", reason, {}).to_json())
+        await database_sync_to_async(charger_event_record)(
+            charge_point_id=self.charge_point_id,
+            charger_pk=self.charger_pk,
+            kind=ChargerEvent.Kind.PROTOCOL_ERROR,
+            message=f"frame refused: {reason}",
+            remote_address=self.remote_address,
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self.charge_point_task is not None:
+            self.charge_point_task.cancel()
+        if self.charger_pk is None:
+            return
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await database_sync_to_async(charger_mark_disconnected)(
+            charger_pk=self.charger_pk, channel_name=self.channel_name, code=code, remote_address=self.remote_address
+        )
+
+    async def charger_replaced(self, event: dict) -> None:
+        """A newer connection with the same charger id takes over; this one steps aside."""
+        if event["by"] != self.channel_name:
+            await database_sync_to_async(charger_event_record)(
+                charge_point_id=self.charge_point_id,
+                charger_pk=self.charger_pk,
+                kind=ChargerEvent.Kind.REPLACED,
+                message="a new connection with this charger id replaced this one",
+                remote_address=self.remote_address,
+            )
+            await self.close(code=4000)

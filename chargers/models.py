@@ -1,0 +1,209 @@
+"""Chargers as the central system knows them: identity, credentials, live state, RFID tags."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+# RFC 3986 unreserved characters plus ':' — what fits in the /ocpp/<id> path unescaped.
+charge_point_id_validator = RegexValidator(
+    r"^[A-Za-z0-9._~:-]{1,48}$",
+    "Up to 48 letters, digits or . _ ~ : - (the identity the charger puts in its URL).",
+)
+
+OCPP16 = "ocpp1.6"
+# The subprotocols this server speaks; OCPP 2.0.1 chargers are refused until it is built.
+PROTOCOL_CHOICES = [(OCPP16, "OCPP 1.6-J")]
+
+CONNECTOR_STATUS_CHOICES = [
+    (s, s)
+    for s in (
+        "Available",
+        "Preparing",
+        "Charging",
+        "SuspendedEV",
+        "SuspendedEVSE",
+        "Finishing",
+        "Reserved",
+        "Unavailable",
+        "Faulted",
+    )
+]
+
+
+class Charger(models.Model):
+    class Registration(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        PENDING = "pending", "Pending approval"
+
+    charge_point_id = models.CharField(
+        "OCPP identity", max_length=48, unique=True, validators=[charge_point_id_validator]
+    )
+    name = models.CharField(max_length=100, blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    site = models.ForeignKey("energy.Site", on_delete=models.PROTECT, related_name="chargers")
+    circuit = models.ForeignKey(
+        "energy.Circuit", on_delete=models.SET_NULL, null=True, blank=True, related_name="chargers"
+    )
+    max_power_w = models.PositiveIntegerField(default=7400)
+    phases = models.PositiveSmallIntegerField(choices=[(1, "1 phase"), (3, "3 phases")], default=1)
+    enabled = models.BooleanField(default=True, help_text="Disabled chargers are refused.")
+    registration = models.CharField(max_length=10, choices=Registration.choices, default=Registration.ACCEPTED)
+    protocol = models.CharField(
+        max_length=10,
+        choices=PROTOCOL_CHOICES,
+        default=OCPP16,
+        help_text="Used when the charger offers no WebSocket subprotocol.",
+    )
+    heartbeat_interval_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: the server default (OCPP_HEARTBEAT_INTERVAL)."
+    )
+
+    # Credentials: HTTP Basic password, checked against password_env when set, else the hash.
+    password_hash = models.CharField(max_length=200, blank=True, editable=False)
+    password_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Name of an environment variable holding the password (spec: password_env).",
+    )
+    accept_any_id_tag = models.BooleanField(
+        default=False, help_text="Authorize every RFID tag (homes without RFID cards)."
+    )
+
+    # From BootNotification.
+    vendor = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=20, blank=True)
+    serial_number = models.CharField(max_length=25, blank=True)
+    charge_box_serial_number = models.CharField(max_length=25, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    iccid = models.CharField(max_length=20, blank=True)
+    imsi = models.CharField(max_length=20, blank=True)
+    meter_type = models.CharField(max_length=25, blank=True)
+    meter_serial_number = models.CharField(max_length=25, blank=True)
+    booted_at = models.DateTimeField(null=True, blank=True)
+
+    # Live connection state.
+    is_connected = models.BooleanField(default=False)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    remote_address = models.CharField(max_length=64, blank=True)
+    connection_protocol = models.CharField(max_length=10, blank=True)
+    # The channel of the consumer holding the socket, so a replaced connection's late
+    # disconnect cannot mark the new one offline.
+    connection_channel = models.CharField(max_length=200, blank=True, editable=False)
+
+    # Connector 0: the charger as a whole.
+    status = models.CharField(max_length=20, blank=True)
+    error_code = models.CharField(max_length=30, blank=True)
+
+    firmware_status = models.CharField(max_length=30, blank=True)
+    firmware_status_at = models.DateTimeField(null=True, blank=True)
+    diagnostics_status = models.CharField(max_length=30, blank=True)
+    diagnostics_status_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["charge_point_id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(phases__in=[1, 3]), name="charger_phases_1_or_3"),
+            models.CheckConstraint(condition=Q(max_power_w__gt=0), name="charger_max_power_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.charge_point_id
+
+    @property
+    def heartbeat_interval(self) -> int:
+        return self.heartbeat_interval_s or settings.OCPP_HEARTBEAT_INTERVAL_S
+
+
+class Connector(models.Model):
+    """A charging outlet (connectorId >= 1); connector 0's status lives on Charger."""
+
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="connectors")
+    connector_id = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=20, choices=CONNECTOR_STATUS_CHOICES, blank=True)
+    error_code = models.CharField(max_length=30, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    status_at = models.DateTimeField(null=True, blank=True, help_text="The charger's timestamp.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["charger", "connector_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["charger", "connector_id"], name="connector_unique_per_charger"),
+            models.CheckConstraint(condition=Q(connector_id__gte=1), name="connector_id_from_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charger} #{self.connector_id}"
+
+
+class IdTag(models.Model):
+    """An RFID card or token. Tags a charger presents but nobody configured appear as Invalid."""
+
+    class Status(models.TextChoices):
+        ACCEPTED = "Accepted"
+        BLOCKED = "Blocked"
+        EXPIRED = "Expired"
+        INVALID = "Invalid"
+
+    id_tag = models.CharField("ID tag", max_length=20, unique=True)
+    name = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    expiry_date = models.DateTimeField(null=True, blank=True)
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="id_tags",
+    )
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_charger = models.ForeignKey(
+        Charger, on_delete=models.SET_NULL, null=True, blank=True, related_name="presented_id_tags"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id_tag"]
+        verbose_name = "ID tag"
+
+    def __str__(self) -> str:
+        return f"{self.id_tag} ({self.name})" if self.name else self.id_tag
+
+
+class ChargerEvent(models.Model):
+    """The connection and protocol log installers read when a charger misbehaves."""
+
+    class Kind(models.TextChoices):
+        CONNECTED = "connected"
+        DISCONNECTED = "disconnected"
+        REFUSED = "refused", "Connection refused"
+        REPLACED = "replaced", "Replaced by a new connection"
+        BOOT = "boot"
+        PROTOCOL_ERROR = "protocol_error", "Protocol error"
+        UNKNOWN_TRANSACTION = "unknown_transaction", "Unknown transaction"
+        DATA_TRANSFER = "data_transfer", "Data transfer"
+        STALE = "stale", "Marked offline (silent)"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    charger = models.ForeignKey(Charger, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    charge_point_id = models.CharField(max_length=100)
+    remote_address = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    message = models.TextField()
+    payload = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["charge_point_id", "-created_at"], name="event_by_charger_time")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.charge_point_id} {self.kind}"

@@ -1,0 +1,169 @@
+"""What every protocol version shares: strict routing of frames, error codes, timestamps."""
+
+import datetime as dt
+import json
+import logging
+import re
+import time
+
+import ocpp.messages
+from channels.db import database_sync_to_async
+from jsonschema import exceptions as jsonschema_exceptions
+from ocpp.charge_point import ChargePoint
+from ocpp.exceptions import (
+    InternalError,
+    NotImplementedError,
+    NotSupportedError,
+    OCPPError,
+    PropertyConstraintViolationError,
+    ProtocolError,
+    SecurityError,
+    TypeConstraintViolationError,
+)
+from ocpp.messages import Call, CallError, MessageType, get_validator
+
+from chargers.models import ChargerEvent
+from chargers.services import charger_event_record, charger_touch
+
+logger = logging.getLogger(__name__)
+
+# Validation on a thread pool only adds a hop under the GIL (see DESIGN.md).
+ocpp.messages.ASYNC_VALIDATION = False
+
+# last_seen_at is written at most this often; the stale sweep allows minutes.
+TOUCH_EVERY_S = 30
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def parse_ocpp_datetime(value: str, field: str) -> dt.datetime:
+    """OCPP date-times are RFC 3339 with a zone; a naive or malformed one is a type error
+    (dateTime is a data type in the OCPP 1.6 spec)."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise TypeConstraintViolationError(
+            description=f"{field} must be an RFC 3339 date-time with a time zone, got {value!r}"
+        )
+    try:
+        return dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise TypeConstraintViolationError(description=f"{field}: {error}") from error
+
+
+def utc_now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class CentralSystemChargePoint(ChargePoint):
+    """The server side of one charger connection, fed frames by the WebSocket consumer."""
+
+    # Version modules set these to their spec's spelling of the error codes.
+    format_error: type[OCPPError]
+    occurrence_error: type[OCPPError]
+    known_actions: frozenset[str] = frozenset()
+    # Calls a charger may make before it is accepted (registration Pending).
+    allowed_before_acceptance = frozenset({"BootNotification"})
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection,
+        *,
+        charger_pk: int,
+        remote_address: str,
+        accepted: bool,
+        response_timeout: int = 30,
+    ):
+        super().__init__(charge_point_id, connection, response_timeout=response_timeout)
+        self.charger_pk = charger_pk
+        self.remote_address = remote_address
+        self.registration_accepted = accepted
+        self._touched_at = time.monotonic()
+
+    async def route_message(self, raw_msg: str) -> None:
+        """Like the library's, but every malformed frame gets the CALLERROR the spec names,
+        and no frame, however broken, can end the connection."""
+        try:
+            msg = ocpp.messages.unpack(raw_msg)
+        except OCPPError as error:
+            await self._reply_unparsable(raw_msg, error)
+            return
+        except Exception as error:  # e.g. a list whose unique id is not a string
+            await self._reply_unparsable(raw_msg, self.format_error(description=str(error)))
+            return
+
+        await self._touch()
+        if msg.message_type_id != MessageType.Call:
+            self._response_queue.put_nowait(msg)
+            return
+        try:
+            self._check_call(msg)
+            await self._handle_call(msg)
+        except OCPPError as error:
+            await self._reply_error(msg, error)
+        except Exception:
+            logger.exception("%s: handler crashed on %s", self.id, msg.action)
+            await self._reply_error(msg, InternalError(description="The central system failed to process this call"))
+
+    def _check_call(self, msg: Call) -> None:
+        if not isinstance(msg.action, str) or not isinstance(msg.payload, dict):
+            raise self.format_error(description="A CALL is [2, uniqueId, action, {payload}]")
+        if msg.action not in self.route_map:
+            if msg.action in self.known_actions:
+                raise NotSupportedError(description=f"{msg.action} is not sent by a charge point")
+            raise NotImplementedError(description=f"Unknown action {msg.action!r}")
+        if not self.registration_accepted and msg.action not in self.allowed_before_acceptance:
+            raise SecurityError(description="This charger is not accepted yet; send BootNotification")
+        self._validate_schema(msg)
+
+    def _validate_schema(self, msg: Call) -> None:
+        """The official JSON schema, with errors named as the spec names them."""
+        validator = get_validator(msg.message_type_id, msg.action, self._ocpp_version)
+        error = jsonschema_exceptions.best_match(validator.iter_errors(msg.payload))
+        if error is None:
+            return
+        where = "/".join(str(p) for p in error.absolute_path) or "payload"
+        description = f"{where}: {error.message}"[:255]
+        kind = {
+            "type": TypeConstraintViolationError,
+            "maxLength": TypeConstraintViolationError,
+            "required": ProtocolError,
+            "enum": PropertyConstraintViolationError,
+            "minimum": PropertyConstraintViolationError,
+            "maximum": PropertyConstraintViolationError,
+            "minItems": self.occurrence_error,
+            "maxItems": self.occurrence_error,
+        }.get(error.validator, self.format_error)
+        raise kind(description=description)
+
+    async def _reply_unparsable(self, raw_msg: str, error: OCPPError) -> None:
+        """Answer with the frame's unique id when one can be read, else "-1"."""
+        unique_id = "-1"
+        try:
+            frame = json.loads(raw_msg)
+            if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str):
+                unique_id = frame[1][:36]
+        except (ValueError, TypeError):
+            pass
+        code = error.code if not isinstance(error, ProtocolError) else self.format_error.code
+        await self._send_error(unique_id, code, error.description, action=None, raw=raw_msg)
+
+    async def _reply_error(self, msg: Call, error: OCPPError) -> None:
+        await self._send_error(msg.unique_id, error.code, error.description, action=msg.action, raw=msg.payload)
+
+    async def _send_error(self, unique_id: str, code: str, description: str, *, action: str | None, raw) -> None:
+        await self._send(CallError(unique_id, code, description, {}).to_json())
+        excerpt = raw if isinstance(raw, dict) and len(str(raw)) < 2000 else {"frame": str(raw)[:2000]}
+        await database_sync_to_async(charger_event_record)(
+            charge_point_id=self.id,
+            charger_pk=self.charger_pk,
+            kind=ChargerEvent.Kind.PROTOCOL_ERROR,
+            message=f"{action or 'unparsable frame'}: {code}: {description}",
+            remote_address=self.remote_address,
+            payload=excerpt,
+        )
+
+    async def _touch(self) -> None:
+        now = time.monotonic()
+        if now - self._touched_at >= TOUCH_EVERY_S:
+            self._touched_at = now
+            await database_sync_to_async(charger_touch)(charger_pk=self.charger_pk, at=dt.datetime.now(dt.UTC))

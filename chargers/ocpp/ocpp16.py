@@ -1,0 +1,181 @@
+"""OCPP 1.6-J: one handler per charger→central system action."""
+
+import math
+
+from channels.db import database_sync_to_async
+from ocpp.exceptions import (
+    FormationViolationError,
+    OccurenceConstraintViolationError,
+    PropertyConstraintViolationError,
+)
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as V16ChargePoint
+from ocpp.v16 import call_result, datatypes
+from ocpp.v16.enums import Action, DataTransferStatus
+
+from chargers import services as charger_services
+from chargers.models import ChargerEvent
+from chargers.ocpp.base import CentralSystemChargePoint, parse_ocpp_datetime, utc_now_iso
+from sessions import services as session_services
+from sessions.services import SampleData
+
+db = database_sync_to_async
+
+
+def _id_tag_info(info: dict | None) -> datatypes.IdTagInfo | None:
+    return datatypes.IdTagInfo(**info) if info else None
+
+
+def samples_from_meter_values(meter_values: list[dict], field: str = "meterValue") -> list[SampleData]:
+    """Turn MeterValues' sampledValue lists into samples, filling the spec's defaults."""
+    samples = []
+    for i, meter_value in enumerate(meter_values):
+        timestamp = parse_ocpp_datetime(meter_value["timestamp"], f"{field}/{i}/timestamp")
+        for sampled in meter_value["sampled_value"]:
+            measurand = sampled.get("measurand", "Energy.Active.Import.Register")
+            value, signed_data = None, ""
+            if sampled.get("format") == "SignedData":
+                signed_data = sampled["value"]
+            else:
+                try:
+                    value = float(sampled["value"])
+                except ValueError:
+                    value = math.nan
+                if not math.isfinite(value):
+                    raise PropertyConstraintViolationError(
+                        description=f"{field}/{i}: {measurand} value {sampled['value']!r} is not a number"
+                    )
+            samples.append(
+                SampleData(
+                    timestamp=timestamp,
+                    value=value,
+                    measurand=measurand,
+                    phase=sampled.get("phase", ""),
+                    unit=sampled.get("unit", "Wh" if measurand.startswith("Energy") else ""),
+                    context=sampled.get("context", "Sample.Periodic"),
+                    location=sampled.get("location", "Outlet"),
+                    signed_data=signed_data,
+                )
+            )
+    return samples
+
+
+class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
+    format_error = FormationViolationError
+    occurrence_error = OccurenceConstraintViolationError
+    known_actions = frozenset(action.value for action in Action)
+
+    @on(Action.boot_notification, skip_schema_validation=True)
+    async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs):
+        """Store the charger's identity and answer Accepted, Pending or Rejected."""
+        boot_info = {
+            "vendor": charge_point_vendor,
+            "model": charge_point_model,
+            "serial_number": kwargs.get("charge_point_serial_number", ""),
+            "charge_box_serial_number": kwargs.get("charge_box_serial_number", ""),
+            "firmware_version": kwargs.get("firmware_version", ""),
+            "iccid": kwargs.get("iccid", ""),
+            "imsi": kwargs.get("imsi", ""),
+            "meter_type": kwargs.get("meter_type", ""),
+            "meter_serial_number": kwargs.get("meter_serial_number", ""),
+        }
+        result = await db(charger_services.charger_boot)(charger_pk=self.charger_pk, boot_info=boot_info)
+        self.registration_accepted = result.status == "Accepted"
+        return call_result.BootNotification(
+            current_time=utc_now_iso(), interval=result.interval_s, status=result.status
+        )
+
+    @on(Action.heartbeat, skip_schema_validation=True)
+    async def on_heartbeat(self):
+        """Record liveness and give the charger the time."""
+        await db(charger_services.charger_heartbeat)(charger_pk=self.charger_pk)
+        return call_result.Heartbeat(current_time=utc_now_iso())
+
+    @on(Action.status_notification, skip_schema_validation=True)
+    async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs):
+        """Store a connector's (or, for connector 0, the charger's) status and error."""
+        timestamp = kwargs.get("timestamp")
+        await db(charger_services.connector_status_update)(
+            charger_pk=self.charger_pk,
+            connector_id=connector_id,
+            status=status,
+            error_code=error_code,
+            info=kwargs.get("info", ""),
+            vendor_id=kwargs.get("vendor_id", ""),
+            vendor_error_code=kwargs.get("vendor_error_code", ""),
+            timestamp=parse_ocpp_datetime(timestamp, "timestamp") if timestamp else None,
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize, skip_schema_validation=True)
+    async def on_authorize(self, id_tag: str):
+        """Check an RFID tag against the ID tags (expiry, blocked parent, accept-any)."""
+        info = await db(charger_services.id_tag_info)(charger_pk=self.charger_pk, id_tag=id_tag)
+        return call_result.Authorize(id_tag_info=_id_tag_info(info))
+
+    @on(Action.start_transaction, skip_schema_validation=True)
+    async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs):
+        """Open a session and allocate its transaction id (the same id for a replay)."""
+        if connector_id < 1:
+            raise PropertyConstraintViolationError(description="connectorId must be 1 or more for a transaction")
+        transaction_id, info = await db(session_services.session_start)(
+            charger_pk=self.charger_pk,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start_wh=meter_start,
+            started_at=parse_ocpp_datetime(timestamp, "timestamp"),
+            reservation_id=kwargs.get("reservation_id"),
+        )
+        return call_result.StartTransaction(transaction_id=transaction_id, id_tag_info=_id_tag_info(info))
+
+    @on(Action.stop_transaction, skip_schema_validation=True)
+    async def on_stop_transaction(self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs):
+        """Close a session with its final meter reading and the samples sent with it."""
+        samples = samples_from_meter_values(kwargs.get("transaction_data") or [], field="transactionData")
+        info = await db(session_services.session_stop)(
+            charger_pk=self.charger_pk,
+            transaction_id=transaction_id,
+            meter_stop_wh=meter_stop,
+            stopped_at=parse_ocpp_datetime(timestamp, "timestamp"),
+            reason=kwargs.get("reason", ""),
+            id_tag=kwargs.get("id_tag", ""),
+            transaction_data=samples,
+        )
+        return call_result.StopTransaction(id_tag_info=_id_tag_info(info))
+
+    @on(Action.meter_values, skip_schema_validation=True)
+    async def on_meter_values(self, connector_id: int, meter_value: list, **kwargs):
+        """Store every sampled value, linked to its session when the transaction is known."""
+        samples = samples_from_meter_values(meter_value)
+        await db(session_services.meter_values_store)(
+            charger_pk=self.charger_pk,
+            connector_id=connector_id,
+            transaction_id=kwargs.get("transaction_id"),
+            samples=samples,
+        )
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer, skip_schema_validation=True)
+    async def on_data_transfer(self, vendor_id: str, **kwargs):
+        """Keep vendor data in the event log; no vendor extension is understood here."""
+        await db(charger_services.charger_event_record)(
+            charge_point_id=self.id,
+            charger_pk=self.charger_pk,
+            kind=ChargerEvent.Kind.DATA_TRANSFER,
+            message=f"DataTransfer from vendor {vendor_id} message {kwargs.get('message_id', '-')}",
+            remote_address=self.remote_address,
+            payload={"vendor_id": vendor_id, **kwargs},
+        )
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+    @on(Action.diagnostics_status_notification, skip_schema_validation=True)
+    async def on_diagnostics_status_notification(self, status: str):
+        """Track a diagnostics upload the installer asked for."""
+        await db(charger_services.charger_diagnostics_status)(charger_pk=self.charger_pk, status=status)
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification, skip_schema_validation=True)
+    async def on_firmware_status_notification(self, status: str):
+        """Track a firmware update the installer started."""
+        await db(charger_services.charger_firmware_status)(charger_pk=self.charger_pk, status=status)
+        return call_result.FirmwareStatusNotification()

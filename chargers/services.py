@@ -1,0 +1,323 @@
+"""Writes about chargers: connections, boot, status, RFID authorization, the event log.
+
+The OCPP handlers and the admin call these; each is one short transaction.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chargers.credentials import charger_password_hash, charger_password_matches
+from chargers.models import OCPP16, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
+from energy.models import Site
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SUBPROTOCOLS = (OCPP16,)
+# A pending charger retries BootNotification this often.
+PENDING_BOOT_RETRY_S = 60
+
+
+@dataclass(frozen=True)
+class ConnectionDecision:
+    accepted: bool
+    reason: str
+    charger_pk: int | None = None
+    subprotocol: str | None = None
+    # None when the charger offered no subprotocol: accept without echoing one.
+    echo_subprotocol: bool = True
+
+
+def charger_event_record(
+    *,
+    charge_point_id: str,
+    kind: str,
+    message: str,
+    charger_pk: int | None = None,
+    remote_address: str = "",
+    payload: dict | list | None = None,
+) -> None:
+    """Installers read this log in the admin; it is also logged for the operator."""
+    logger.info("charger %s %s: %s", charge_point_id, kind, message)
+    ChargerEvent.objects.create(
+        charger_id=charger_pk,
+        charge_point_id=charge_point_id[:100],
+        remote_address=remote_address,
+        kind=kind,
+        message=message,
+        payload=payload,
+    )
+
+
+def _choose_subprotocol(offered: list[str], configured: str) -> tuple[str | None, bool, str]:
+    """Return (protocol, echo it?, note)."""
+    if not offered:
+        return configured, False, f"no subprotocol offered; using the configured {configured}"
+    for protocol in offered:
+        if protocol in SUPPORTED_SUBPROTOCOLS:
+            return protocol, True, ""
+    return (
+        None,
+        False,
+        (f"unsupported subprotocol {', '.join(offered)}; this server speaks {', '.join(SUPPORTED_SUBPROTOCOLS)}"),
+    )
+
+
+def charger_authenticate(
+    *,
+    charge_point_id: str,
+    credentials: tuple[str, str] | None,
+    offered_subprotocols: list[str],
+    remote_address: str,
+) -> ConnectionDecision:
+    """Decide, before the WebSocket handshake completes, whether this charger may connect."""
+
+    def refuse(reason: str, charger_pk: int | None = None) -> ConnectionDecision:
+        charger_event_record(
+            charge_point_id=charge_point_id,
+            charger_pk=charger_pk,
+            kind=ChargerEvent.Kind.REFUSED,
+            message=reason,
+            remote_address=remote_address,
+        )
+        return ConnectionDecision(accepted=False, reason=reason, charger_pk=charger_pk)
+
+    if credentials is not None and credentials[0] != charge_point_id:
+        return refuse(f"HTTP Basic user {credentials[0][:48]!r} does not match the charger id in the URL")
+
+    charger = Charger.objects.filter(charge_point_id=charge_point_id).first()
+    if charger is None:
+        charger = _charger_register_pending(charge_point_id=charge_point_id, credentials=credentials)
+        if charger is None:
+            return refuse("unknown charger id")
+    elif not charger.enabled:
+        return refuse("charger is disabled", charger.pk)
+    elif charger.password_hash or charger.password_env:
+        if credentials is None:
+            return refuse("missing HTTP Basic credentials", charger.pk)
+        if not charger_password_matches(
+            password=credentials[1],
+            password_hash=charger.password_hash,
+            password_env=charger.password_env,
+        ):
+            return refuse("wrong password", charger.pk)
+
+    protocol, echo, note = _choose_subprotocol(offered_subprotocols, charger.protocol)
+    if protocol is None:
+        return refuse(note, charger.pk)
+    message = "accepted" + (f" ({note})" if note else "")
+    if not (charger.password_hash or charger.password_env):
+        message += "; no credentials configured for this charger"
+    return ConnectionDecision(
+        accepted=True, reason=message, charger_pk=charger.pk, subprotocol=protocol, echo_subprotocol=echo
+    )
+
+
+def _charger_register_pending(*, charge_point_id: str, credentials: tuple[str, str] | None) -> Charger | None:
+    """An unknown charger joins a site that accepts unknown chargers, pending approval.
+    The password it presents now is the one it must present from then on."""
+    site = Site.objects.filter(accept_unknown_chargers=True).order_by("pk").first()
+    if site is None or not charge_point_id_validator.regex.match(charge_point_id):
+        return None
+    charger, _ = Charger.objects.get_or_create(
+        charge_point_id=charge_point_id,
+        defaults={
+            "site": site,
+            "name": charge_point_id,
+            "registration": Charger.Registration.PENDING,
+            "password_hash": charger_password_hash(credentials[1]) if credentials else "",
+        },
+    )
+    return charger
+
+
+def charger_mark_connected(
+    *, charger_pk: int, channel_name: str, remote_address: str, protocol: str, note: str
+) -> None:
+    now = timezone.now()
+    Charger.objects.filter(pk=charger_pk).update(
+        is_connected=True,
+        connected_at=now,
+        last_seen_at=now,
+        remote_address=remote_address,
+        connection_protocol=protocol,
+        connection_channel=channel_name,
+    )
+    charge_point_id = Charger.objects.values_list("charge_point_id", flat=True).get(pk=charger_pk)
+    charger_event_record(
+        charge_point_id=charge_point_id,
+        charger_pk=charger_pk,
+        kind=ChargerEvent.Kind.CONNECTED,
+        message=note,
+        remote_address=remote_address,
+    )
+
+
+def charger_mark_disconnected(*, charger_pk: int, channel_name: str, code: int | None, remote_address: str) -> None:
+    """Only the connection that currently owns the charger may mark it offline."""
+    updated = Charger.objects.filter(pk=charger_pk, connection_channel=channel_name).update(
+        is_connected=False, disconnected_at=timezone.now(), connection_channel=""
+    )
+    charge_point_id = Charger.objects.values_list("charge_point_id", flat=True).get(pk=charger_pk)
+    message = f"closed (code {code})" if updated else f"old connection closed (code {code}); a newer one is live"
+    charger_event_record(
+        charge_point_id=charge_point_id,
+        charger_pk=charger_pk,
+        kind=ChargerEvent.Kind.DISCONNECTED,
+        message=message,
+        remote_address=remote_address,
+    )
+
+
+def charger_touch(*, charger_pk: int, at: dt.datetime) -> None:
+    Charger.objects.filter(pk=charger_pk).update(last_seen_at=at)
+
+
+def chargers_mark_stale(*, now: dt.datetime | None = None) -> int:
+    """Mark offline every charger silent for longer than heartbeat interval + reconnect timeout.
+    A charger's socket may be held by another process, so silence is the only fair test."""
+    now = now or timezone.now()
+    marked = 0
+    for charger in Charger.objects.filter(is_connected=True).only(
+        "pk", "charge_point_id", "heartbeat_interval_s", "last_seen_at"
+    ):
+        allowed = dt.timedelta(seconds=charger.heartbeat_interval + settings.OCPP_RECONNECT_TIMEOUT_S)
+        if charger.last_seen_at is None or charger.last_seen_at < now - allowed:
+            with transaction.atomic():
+                if Charger.objects.filter(pk=charger.pk, is_connected=True).update(
+                    is_connected=False, disconnected_at=now, connection_channel=""
+                ):
+                    charger_event_record(
+                        charge_point_id=charger.charge_point_id,
+                        charger_pk=charger.pk,
+                        kind=ChargerEvent.Kind.STALE,
+                        message=f"nothing received for more than {int(allowed.total_seconds())} s",
+                    )
+                    marked += 1
+    return marked
+
+
+@dataclass(frozen=True)
+class BootResult:
+    status: str  # Accepted | Pending | Rejected
+    interval_s: int
+
+
+def charger_boot(*, charger_pk: int, boot_info: dict[str, str]) -> BootResult:
+    """Store what the charger says about itself and tell it whether it is registered."""
+    charger = Charger.objects.get(pk=charger_pk)
+    for field, value in boot_info.items():
+        setattr(charger, field, value or "")
+    charger.booted_at = timezone.now()
+    charger.last_seen_at = charger.booted_at
+    charger.save(update_fields=[*boot_info, "booted_at", "last_seen_at"])
+    if not charger.enabled:
+        result = BootResult("Rejected", PENDING_BOOT_RETRY_S)
+    elif charger.registration == Charger.Registration.PENDING:
+        result = BootResult("Pending", PENDING_BOOT_RETRY_S)
+    else:
+        result = BootResult("Accepted", charger.heartbeat_interval)
+    described = " ".join(v for v in (boot_info.get("vendor"), boot_info.get("model")) if v)
+    charger_event_record(
+        charge_point_id=charger.charge_point_id,
+        charger_pk=charger.pk,
+        kind=ChargerEvent.Kind.BOOT,
+        message=f"{described} firmware {boot_info.get('firmware_version') or '?'}: {result.status}",
+        remote_address=charger.remote_address,
+    )
+    return result
+
+
+def charger_heartbeat(*, charger_pk: int) -> dt.datetime:
+    now = timezone.now()
+    Charger.objects.filter(pk=charger_pk).update(last_heartbeat_at=now, last_seen_at=now)
+    return now
+
+
+def connector_status_update(
+    *,
+    charger_pk: int,
+    connector_id: int,
+    status: str,
+    error_code: str,
+    info: str = "",
+    vendor_id: str = "",
+    vendor_error_code: str = "",
+    timestamp: dt.datetime | None = None,
+) -> None:
+    """Connector 0 is the charger itself. An older notification never overwrites a newer one."""
+    if connector_id == 0:
+        Charger.objects.filter(pk=charger_pk).update(status=status, error_code=error_code)
+        return
+    values = {
+        "status": status,
+        "error_code": error_code,
+        "info": info,
+        "vendor_id": vendor_id,
+        "vendor_error_code": vendor_error_code,
+        "status_at": timestamp or timezone.now(),
+    }
+    with transaction.atomic():
+        connector, created = Connector.objects.select_for_update().get_or_create(
+            charger_id=charger_pk, connector_id=connector_id, defaults=values
+        )
+        if created or (connector.status_at and values["status_at"] < connector.status_at):
+            return
+        for field, value in values.items():
+            setattr(connector, field, value)
+        connector.save()
+
+
+def id_tag_info(*, charger_pk: int, id_tag: str, now: dt.datetime | None = None) -> dict:
+    """The OCPP idTagInfo for a presented tag. Unknown tags are remembered as Invalid so the
+    installer can accept them in the admin with one click."""
+    now = now or timezone.now()
+    tag, _ = IdTag.objects.get_or_create(id_tag=id_tag, defaults={"status": IdTag.Status.INVALID})
+    IdTag.objects.filter(pk=tag.pk).update(last_seen_at=now, last_seen_charger_id=charger_pk)
+
+    status = tag.status
+    if status == IdTag.Status.ACCEPTED and tag.expiry_date and tag.expiry_date <= now:
+        status = IdTag.Status.EXPIRED
+    parent = tag.parent
+    if status == IdTag.Status.ACCEPTED and parent is not None and parent.status == IdTag.Status.BLOCKED:
+        # Blocking a group (parent) tag blocks its members.
+        status = IdTag.Status.BLOCKED
+    if status != IdTag.Status.ACCEPTED and Charger.objects.filter(pk=charger_pk, accept_any_id_tag=True).exists():
+        status = IdTag.Status.ACCEPTED
+
+    info: dict = {"status": status}
+    if tag.expiry_date:
+        info["expiry_date"] = tag.expiry_date.isoformat()
+    if parent is not None:
+        info["parent_id_tag"] = parent.id_tag
+    return info
+
+
+def charger_firmware_status(*, charger_pk: int, status: str) -> None:
+    Charger.objects.filter(pk=charger_pk).update(firmware_status=status, firmware_status_at=timezone.now())
+
+
+def charger_diagnostics_status(*, charger_pk: int, status: str) -> None:
+    Charger.objects.filter(pk=charger_pk).update(diagnostics_status=status, diagnostics_status_at=timezone.now())
+
+
+def charger_approve(*, charger: Charger) -> None:
+    """A pending charger becomes a regular one; its next BootNotification is Accepted."""
+    charger.registration = Charger.Registration.ACCEPTED
+    charger.save(update_fields=["registration"])
+
+
+def charger_set_password(*, charger: Charger, password: str) -> None:
+    charger.password_hash = charger_password_hash(password) if password else ""
+    charger.save(update_fields=["password_hash"])
+
+
+def chargers_reset_connections() -> None:
+    """At start of the embedded server: no socket survives a restart."""
+    Charger.objects.filter(is_connected=True).update(
+        is_connected=False, disconnected_at=timezone.now(), connection_channel=""
+    )

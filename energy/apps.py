@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EnergyConfig(AppConfig):
+    name = "energy"
+    verbose_name = "Energy"

@@ -1,0 +1,46 @@
+"""`manage.py serve`: the product on one port — admin, API and OCPP WebSockets (daphne)."""
+
+from daphne.cli import CommandLineInterface
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from chargers.services import chargers_reset_connections
+from graylogic.embedded_jobs import start_embedded_jobs
+
+
+class Command(BaseCommand):
+    help = "Serve the admin and OCPP WebSockets with daphne; run the periodic jobs in-process unless Celery does."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default=settings.HOST)
+        parser.add_argument("--port", type=int, default=settings.PORT)
+
+    def handle(self, *args, host: str, port: int, **options) -> None:
+        if settings.EMBEDDED_JOBS:
+            # One process holds every socket, so nothing can still be connected at start.
+            chargers_reset_connections()
+            start_embedded_jobs()
+        if settings.TLS_CERT_FILE:
+            endpoint = [
+                "-e",
+                f"ssl:{port}:interface={host}:privateKey={settings.TLS_KEY_FILE}:certKey={settings.TLS_CERT_FILE}",
+            ]
+            scheme = "wss"
+        else:
+            endpoint = ["-b", host, "-p", str(port)]
+            scheme = "ws"
+        self.stdout.write(
+            f"Admin: http{scheme[2:]}://{host}:{port}/admin/  OCPP: {scheme}://{host}:{port}/ocpp/<charger_id>"
+        )
+        CommandLineInterface().run(
+            [
+                *endpoint,
+                # daphne drops every WebSocket after 24 h by default; chargers stay for months.
+                "--websocket_timeout",
+                "-1",
+                # Per-request access logs cost real time under load.
+                "-v",
+                "1" if settings.DEBUG else "0",
+                settings.ASGI_APPLICATION.replace(".application", ":application"),
+            ]
+        )

@@ -1,0 +1,160 @@
+"""Gray Logic EV charging bridge settings.
+
+Every value that differs between deployments comes from the environment (README lists them
+all). With nothing set, the embedded default runs: SQLite, in-memory channel layer.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """Read a secret from NAME, or from the file named by NAME_FILE (Docker/systemd secrets)."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        return Path(path).read_text().strip()
+    return env.str(name, default=default)
+
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env_secret("SECRET_KEY") or "insecure-dev-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "graylogic",
+    "energy",
+    "chargers",
+    "sessions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "graylogic.urls"
+ASGI_APPLICATION = "graylogic.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE avoids "database is locked" upgrades when the server and a job write at once;
+    # WAL and the other pragmas are set per connection in graylogic/apps.py.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    # A file, not :memory:, so a live server process in the tests sees the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve collected files when present, and fall back to the app directories (tests, dev).
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "admin:login"
+
+# --- OCPP bridge -------------------------------------------------------------------------
+OCPP_HEARTBEAT_INTERVAL_S = env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
+OCPP_RECONNECT_TIMEOUT_S = env.int("OCPP_RECONNECT_TIMEOUT", default=60)
+# Frames larger than this are refused with a CALLERROR; real chargers send a few KiB at most.
+OCPP_MAX_FRAME_BYTES = env.int("OCPP_MAX_FRAME_BYTES", default=256 * 1024)
+# How often the embedded server sweeps for chargers that went silent.
+OCPP_STALE_SWEEP_INTERVAL_S = env.int("OCPP_STALE_SWEEP_INTERVAL", default=30)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # The ocpp library logs every frame at INFO; that is per-message noise in production.
+        "ocpp": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "chargers.credentials.ChargerPasswordHasher",
+]
+
+# --- Periodic jobs -------------------------------------------------------------------------
+# One schedule for both ways of running: Celery beat (scaled, REDIS_URL set) or a thread in
+# the server process (embedded default, no broker).
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-chargers": {
+        "task": "chargers.tasks.sweep_stale_chargers",
+        "schedule": OCPP_STALE_SWEEP_INTERVAL_S,
+    },
+}
+EMBEDDED_JOBS = env.bool("EMBEDDED_JOBS", default=not REDIS_URL)
+
+# --- Serving -----------------------------------------------------------------------------
+HOST = env.str("HOST", default="0.0.0.0")
+PORT = env.int("PORT", default=9000)
+TLS_CERT_FILE = env.str("TLS_CERT_FILE", default="")
+TLS_KEY_FILE = env.str("TLS_KEY_FILE", default="")

@@ -1,0 +1,83 @@
+"""Charging sessions (OCPP transactions) and the meter samples chargers report."""
+
+from django.db import models
+from django.db.models import Q
+
+
+class ChargingSession(models.Model):
+    # The primary key is the OCPP transactionId: the central system allocates it.
+    transaction_id = models.AutoField(primary_key=True)
+    charger = models.ForeignKey("chargers.Charger", on_delete=models.PROTECT, related_name="charging_sessions")
+    connector_id = models.PositiveSmallIntegerField()
+    id_tag = models.CharField("ID tag", max_length=20, blank=True)
+    id_tag_ref = models.ForeignKey(
+        "chargers.IdTag",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="charging_sessions",
+        verbose_name="ID tag record",
+    )
+    reservation_id = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(help_text="The charger's timestamp.")
+    meter_start_wh = models.BigIntegerField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    meter_stop_wh = models.BigIntegerField(null=True, blank=True)
+    energy_wh = models.BigIntegerField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=30, blank=True)
+    stop_id_tag = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # A charger back from offline replays StartTransaction: same start, same session.
+            models.UniqueConstraint(fields=["charger", "connector_id", "started_at"], name="session_unique_start"),
+            models.CheckConstraint(condition=Q(connector_id__gte=1), name="session_connector_from_1"),
+            models.CheckConstraint(
+                condition=Q(stopped_at__isnull=True) | Q(stopped_at__gte=models.F("started_at")),
+                name="session_stops_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["charger", "stopped_at"], name="session_by_charger_open")]
+
+    def __str__(self) -> str:
+        return f"Session {self.transaction_id} on {self.charger_id}#{self.connector_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.stopped_at is None
+
+
+class MeterSample(models.Model):
+    """One sampled value; a MeterValues message holds many. Samples are never merged or dropped."""
+
+    charger = models.ForeignKey("chargers.Charger", on_delete=models.CASCADE, related_name="meter_samples")
+    connector_id = models.PositiveSmallIntegerField()
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="samples"
+    )
+    # What the charger said, kept even when no session with that id is known (yet).
+    reported_transaction_id = models.IntegerField(null=True, blank=True)
+    timestamp = models.DateTimeField()
+    measurand = models.CharField(max_length=50, default="Energy.Active.Import.Register")
+    phase = models.CharField(max_length=10, blank=True)
+    unit = models.CharField(max_length=20, blank=True)
+    context = models.CharField(max_length=30, blank=True)
+    location = models.CharField(max_length=10, blank=True)
+    value = models.FloatField(null=True, blank=True)
+    signed_data = models.TextField(blank=True, help_text="Format SignedData: the value as sent.")
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        constraints = [
+            # Replayed MeterValues must not double samples.
+            models.UniqueConstraint(
+                fields=["charger", "connector_id", "timestamp", "measurand", "phase", "location", "context"],
+                name="meter_sample_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "timestamp"], name="sample_by_session_time")]
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.measurand} {self.value} {self.unit}"

@@ -1,0 +1,206 @@
+"""Writes about charging sessions and meter samples. Replays from a charger that was offline
+are normal: every function here is idempotent."""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from chargers.models import ChargerEvent
+from chargers.services import charger_event_record, id_tag_info
+from sessions.accounting import ENERGY_REGISTER, EnergyReading, session_energy_wh
+from sessions.models import ChargingSession, MeterSample
+
+# Set by us, not the charger, when a new session starts on a connector whose previous
+# session never got a StopTransaction. A late real StopTransaction still overwrites it.
+SUPERSEDED = "Superseded"
+
+
+@dataclass(frozen=True)
+class SampleData:
+    """One sampled value, with the OCPP 1.6 defaults already filled in."""
+
+    timestamp: dt.datetime
+    value: float | None
+    measurand: str = ENERGY_REGISTER
+    phase: str = ""
+    unit: str = ""
+    context: str = "Sample.Periodic"
+    location: str = "Outlet"
+    signed_data: str = ""
+
+
+def session_start(
+    *,
+    charger_pk: int,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    started_at: dt.datetime,
+    reservation_id: int | None = None,
+) -> tuple[int, dict]:
+    """Open a session and allocate its transaction id; a replayed start gets the same id."""
+    info = id_tag_info(charger_pk=charger_pk, id_tag=id_tag)
+    with transaction.atomic():
+        session, created = ChargingSession.objects.get_or_create(
+            charger_id=charger_pk,
+            connector_id=connector_id,
+            started_at=started_at,
+            defaults={
+                "id_tag": id_tag,
+                "id_tag_ref_id": _id_tag_pk(id_tag),
+                "meter_start_wh": meter_start_wh,
+                "reservation_id": reservation_id,
+            },
+        )
+        if created:
+            ChargingSession.objects.filter(
+                charger_id=charger_pk,
+                connector_id=connector_id,
+                stopped_at__isnull=True,
+                started_at__lt=started_at,
+            ).update(stopped_at=started_at, stop_reason=SUPERSEDED)
+    return session.transaction_id, info
+
+
+def _id_tag_pk(id_tag: str) -> int | None:
+    from chargers.models import IdTag
+
+    return IdTag.objects.filter(id_tag=id_tag).values_list("pk", flat=True).first()
+
+
+def session_stop(
+    *,
+    charger_pk: int,
+    transaction_id: int,
+    meter_stop_wh: int,
+    stopped_at: dt.datetime,
+    reason: str = "",
+    id_tag: str = "",
+    transaction_data: Iterable[SampleData] = (),
+    connector_hint: int | None = None,
+) -> dict | None:
+    """Close a session. The first real stop wins; a replay changes nothing. A stop for a
+    transaction we never saw is answered, and kept in the event log with all its data."""
+    info = id_tag_info(charger_pk=charger_pk, id_tag=id_tag) if id_tag else None
+    transaction_data = list(transaction_data)
+    with transaction.atomic():
+        session = (
+            ChargingSession.objects.select_for_update()
+            .filter(charger_id=charger_pk, transaction_id=transaction_id)
+            .first()
+        )
+        if session is None:
+            _samples_store(
+                charger_pk=charger_pk,
+                connector_id=connector_hint or 1,
+                session_pk=None,
+                reported_transaction_id=transaction_id,
+                samples=transaction_data,
+            )
+            charger_event_record(
+                charge_point_id=_charge_point_id(charger_pk),
+                charger_pk=charger_pk,
+                kind=ChargerEvent.Kind.UNKNOWN_TRANSACTION,
+                message=f"StopTransaction for unknown transaction {transaction_id}",
+                payload={
+                    "transaction_id": transaction_id,
+                    "meter_stop_wh": meter_stop_wh,
+                    "timestamp": stopped_at.isoformat(),
+                    "reason": reason,
+                    "id_tag": id_tag,
+                },
+            )
+            return info
+
+        _samples_store(
+            charger_pk=charger_pk,
+            connector_id=session.connector_id,
+            session_pk=session.pk,
+            reported_transaction_id=transaction_id,
+            samples=transaction_data,
+        )
+        if session.stopped_at is None or session.stop_reason == SUPERSEDED:
+            session.stopped_at = max(stopped_at, session.started_at)
+            session.meter_stop_wh = meter_stop_wh
+            session.stop_reason = reason or "Local"
+            session.stop_id_tag = id_tag
+            session.energy_wh = session_energy_wh(
+                meter_start_wh=session.meter_start_wh,
+                meter_stop_wh=meter_stop_wh,
+                register_readings=[],
+            )
+            session.save(update_fields=["stopped_at", "meter_stop_wh", "stop_reason", "stop_id_tag", "energy_wh"])
+    return info
+
+
+def _charge_point_id(charger_pk: int) -> str:
+    from chargers.models import Charger
+
+    return Charger.objects.values_list("charge_point_id", flat=True).get(pk=charger_pk)
+
+
+def meter_values_store(
+    *, charger_pk: int, connector_id: int, transaction_id: int | None, samples: Iterable[SampleData]
+) -> None:
+    """Keep every sample, linked to its session when the transaction is known."""
+    session_pk = None
+    if transaction_id is not None:
+        session_pk = (
+            ChargingSession.objects.filter(charger_id=charger_pk, transaction_id=transaction_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    _samples_store(
+        charger_pk=charger_pk,
+        connector_id=connector_id,
+        session_pk=session_pk,
+        reported_transaction_id=transaction_id,
+        samples=samples,
+    )
+
+
+def _samples_store(
+    *,
+    charger_pk: int,
+    connector_id: int,
+    session_pk: int | None,
+    reported_transaction_id: int | None,
+    samples: Iterable[SampleData],
+) -> None:
+    MeterSample.objects.bulk_create(
+        [
+            MeterSample(
+                charger_id=charger_pk,
+                connector_id=connector_id,
+                session_id=session_pk,
+                reported_transaction_id=reported_transaction_id,
+                timestamp=s.timestamp,
+                measurand=s.measurand,
+                phase=s.phase,
+                unit=s.unit,
+                context=s.context,
+                location=s.location,
+                value=s.value,
+                signed_data=s.signed_data,
+            )
+            for s in samples
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def session_energy_so_far_wh(*, session: ChargingSession) -> int | None:
+    """Final energy for a stopped session; the latest register reading for a running one."""
+    if session.energy_wh is not None:
+        return session.energy_wh
+    readings = [
+        EnergyReading(value=v, unit=u, phase=p)
+        for v, u, p in session.samples.filter(measurand=ENERGY_REGISTER, value__isnull=False).values_list(
+            "value", "unit", "phase"
+        )
+    ]
+    return session_energy_wh(
+        meter_start_wh=session.meter_start_wh, meter_stop_wh=session.meter_stop_wh, register_readings=readings
+    )
