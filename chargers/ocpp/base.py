@@ -9,8 +9,9 @@ import time
 import ocpp.messages
 from channels.db import database_sync_to_async
 from jsonschema import exceptions as jsonschema_exceptions
-from ocpp.charge_point import ChargePoint
+from ocpp.charge_point import ChargePoint, camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import (
+    FormatViolationError,
     InternalError,
     NotImplementedError,
     NotSupportedError,
@@ -97,7 +98,7 @@ class CentralSystemChargePoint(ChargePoint):
             return
         try:
             self._check_call(msg)
-            await self._handle_call(msg)
+            await self._dispatch_call(msg)
         except OCPPError as error:
             await self._reply_error(msg, error)
         except Exception:
@@ -114,6 +115,14 @@ class CentralSystemChargePoint(ChargePoint):
         if not self.registration_accepted and msg.action not in self.allowed_before_acceptance:
             raise SecurityError(description="This charger is not accepted yet; send BootNotification")
         self._validate_schema(msg)
+
+    async def _dispatch_call(self, msg: Call) -> None:
+        """Run the action's handler and send its result. Unlike the library's _handle_call,
+        errors propagate to route_message, which answers them and logs them for installers."""
+        handler = self.route_map[msg.action]["_on_action"]
+        response = await handler(**camel_to_snake_case(msg.payload))
+        payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
+        await self._send(msg.create_call_result(payload).to_json())
 
     def _validate_schema(self, msg: Call) -> None:
         """The official JSON schema, with errors named as the spec names them."""
@@ -144,7 +153,8 @@ class CentralSystemChargePoint(ChargePoint):
                 unique_id = frame[1][:36]
         except (ValueError, TypeError):
             pass
-        code = error.code if not isinstance(error, ProtocolError) else self.format_error.code
+        # The library names malformed frames in OCPP 2.0.1's words; answer in this version's.
+        code = self.format_error.code if isinstance(error, FormatViolationError | ProtocolError) else error.code
         await self._send_error(unique_id, code, error.description, action=None, raw=raw_msg)
 
     async def _reply_error(self, msg: Call, error: OCPPError) -> None:

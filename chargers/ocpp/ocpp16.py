@@ -26,6 +26,12 @@ def _id_tag_info(info: dict | None) -> datatypes.IdTagInfo | None:
     return datatypes.IdTagInfo(**info) if info else None
 
 
+def _check_connector_id(connector_id: int, *, minimum: int = 0) -> None:
+    # The 1.6 schemas declare connectorId a plain integer; the spec's range is 0.. (1.. for transactions).
+    if connector_id < minimum:
+        raise PropertyConstraintViolationError(description=f"connectorId must be {minimum} or more")
+
+
 def samples_from_meter_values(meter_values: list[dict], field: str = "meterValue") -> list[SampleData]:
     """Turn MeterValues' sampledValue lists into samples, filling the spec's defaults."""
     samples = []
@@ -94,6 +100,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     @on(Action.status_notification, skip_schema_validation=True)
     async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs):
         """Store a connector's (or, for connector 0, the charger's) status and error."""
+        _check_connector_id(connector_id)
         timestamp = kwargs.get("timestamp")
         await db(charger_services.connector_status_update)(
             charger_pk=self.charger_pk,
@@ -116,8 +123,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     @on(Action.start_transaction, skip_schema_validation=True)
     async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs):
         """Open a session and allocate its transaction id (the same id for a replay)."""
-        if connector_id < 1:
-            raise PropertyConstraintViolationError(description="connectorId must be 1 or more for a transaction")
+        _check_connector_id(connector_id, minimum=1)
         transaction_id, info = await db(session_services.session_start)(
             charger_pk=self.charger_pk,
             connector_id=connector_id,
@@ -146,6 +152,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     @on(Action.meter_values, skip_schema_validation=True)
     async def on_meter_values(self, connector_id: int, meter_value: list, **kwargs):
         """Store every sampled value, linked to its session when the transaction is known."""
+        _check_connector_id(connector_id)
         samples = samples_from_meter_values(meter_value)
         await db(session_services.meter_values_store)(
             charger_pk=self.charger_pk,

@@ -1,0 +1,76 @@
+"""Who may open an OCPP connection: decided before the handshake completes."""
+
+import asyncio
+
+import pytest
+import websockets
+
+from chargers.models import Charger, ChargerEvent
+from tests.conftest import ENV_PASSWORD, ENV_PASSWORD_VAR
+from tests.factories import make_charger
+from tests.ocpp_client import eventually, open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def connect(server, charge_point_id, **kwargs) -> int:
+    """The HTTP status of the handshake: 101 when accepted."""
+
+    async def attempt():
+        try:
+            ws = await open_socket(server, charge_point_id, **kwargs)
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+        await ws.close()
+        return 101
+
+    return asyncio.run(attempt())
+
+
+CASES = [
+    # (case, charger fields, connect kwargs, expected status, refusal reason)
+    ("right password", {"password": "garage-secret-1"}, {"password": "garage-secret-1"}, 101, None),
+    ("wrong password", {"password": "garage-secret-1"}, {"password": "nope"}, 403, "wrong password"),
+    ("missing password", {"password": "garage-secret-1"}, {}, 403, "missing HTTP Basic credentials"),
+    ("another charger's password", {"password": "garage-secret-1"}, {"password": "driveway-secret-2"}, 403,
+     "wrong password"),
+    ("user differs from the URL", {"password": "garage-secret-1"},
+     {"password": "garage-secret-1", "user": "charger-driveway"}, 403, "does not match the charger id"),
+    ("password from the environment", {"password_env": ENV_PASSWORD_VAR}, {"password": ENV_PASSWORD}, 101, None),
+    ("wrong password against the environment", {"password_env": ENV_PASSWORD_VAR}, {"password": "garage-secret-1"},
+     403, "wrong password"),
+    ("env var not set on the server", {"password_env": "NOT_SET_ANYWHERE"}, {"password": ""}, 403, "wrong password"),
+    ("disabled charger", {"password": "garage-secret-1", "enabled": False}, {"password": "garage-secret-1"}, 403,
+     "charger is disabled"),
+    ("only an unsupported subprotocol", {}, {"subprotocols": ("ocpp2.0.1",)}, 403, "unsupported subprotocol"),
+    ("no credentials configured", {}, {}, 101, None),
+]
+
+
+@pytest.mark.parametrize(("case", "charger_fields", "connect_kwargs", "status", "reason"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_the_handshake_is_accepted_only_with_the_right_credentials(
+    ocpp_server, case, charger_fields, connect_kwargs, status, reason
+):
+    make_charger(charge_point_id="charger-garage", **charger_fields)
+    make_charger(charge_point_id="charger-driveway", password="driveway-secret-2")
+
+    assert connect(ocpp_server, "charger-garage", **connect_kwargs) == status
+    events = ChargerEvent.objects.filter(charge_point_id="charger-garage")
+    if reason is None:
+        assert eventually(lambda: events.filter(kind="connected").exists())
+    else:
+        refusal = events.get(kind="refused")
+        assert reason in refusal.message
+        assert refusal.remote_address == "127.0.0.1"
+        assert not Charger.objects.get(charge_point_id="charger-garage").is_connected
+
+
+def test_an_unknown_charger_is_refused_and_nothing_is_kept_but_the_log(ocpp_server):
+    assert connect(ocpp_server, "nobody-knows-me", password="whatever") == 403
+    assert not Charger.objects.exists()
+    assert "unknown charger id" in ChargerEvent.objects.get(charge_point_id="nobody-knows-me").message
+
+
+def test_a_path_that_is_no_charger_id_is_refused(ocpp_server):
+    assert connect(ocpp_server, "bad%20id") == 403

@@ -1,0 +1,82 @@
+"""Shared fixtures. `live_server` runs the real product (`manage.py serve`, i.e. daphne) in a
+subprocess on the test database, so tests talk to it over real sockets."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+# The live server reads this charger password from its environment (password_env).
+ENV_PASSWORD_VAR = "GRAYLOGIC_TEST_CHARGER_PW"
+ENV_PASSWORD = "from-the-environment-123"
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    http_url: str
+    ws_url: str
+    log_path: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    if connection.vendor == "postgresql":
+        auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+        return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    raise RuntimeError(f"no live server support for {connection.vendor}")
+
+
+def start_server(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, LiveServer]:
+    port = _free_port()
+    log_path = tmp_dir / f"server-{port}.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        ENV_PASSWORD_VAR: ENV_PASSWORD,
+        "OCPP_MAX_FRAME_BYTES": "65536",
+        "LOG_LEVEL": "INFO",
+        **(extra_env or {}),
+    }
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{server.http_url}/healthz", timeout=1)
+            return process, server
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"live server did not start:\n{log_path.read_text()}") from None
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def ocpp_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    process, server = start_server(tmp_path_factory.mktemp("live"))
+    yield server
+    process.terminate()
+    process.wait(timeout=10)
