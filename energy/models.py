@@ -123,4 +123,4 @@ class TariffPeriod(models.Model):
     def __str__(self) -> str:
         if self.start is None:
             return f"{self.name} (all other times)"
-        return f"{self.name} ({self.start:%H:%M}–{self.end:%H:%M})"
+        return f"{self.name} ({self.start:%H:%M}-{self.end:%H:%M})"

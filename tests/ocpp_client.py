@@ -17,8 +17,9 @@ def basic_auth(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-async def open_socket(server, charge_point_id: str, *, password: str | None = None, user: str | None = None,
-                      subprotocols=("ocpp1.6",)):
+async def open_socket(
+    server, charge_point_id: str, *, password: str | None = None, user: str | None = None, subprotocols=("ocpp1.6",)
+):
     headers = basic_auth(user or charge_point_id, password) if password is not None else {}
     return await websockets.connect(
         f"{server.ws_url}/ocpp/{charge_point_id}",

@@ -32,23 +32,44 @@ CASES = [
     ("right password", {"password": "garage-secret-1"}, {"password": "garage-secret-1"}, 101, None),
     ("wrong password", {"password": "garage-secret-1"}, {"password": "nope"}, 403, "wrong password"),
     ("missing password", {"password": "garage-secret-1"}, {}, 403, "missing HTTP Basic credentials"),
-    ("another charger's password", {"password": "garage-secret-1"}, {"password": "driveway-secret-2"}, 403,
-     "wrong password"),
-    ("user differs from the URL", {"password": "garage-secret-1"},
-     {"password": "garage-secret-1", "user": "charger-driveway"}, 403, "does not match the charger id"),
+    (
+        "another charger's password",
+        {"password": "garage-secret-1"},
+        {"password": "driveway-secret-2"},
+        403,
+        "wrong password",
+    ),
+    (
+        "user differs from the URL",
+        {"password": "garage-secret-1"},
+        {"password": "garage-secret-1", "user": "charger-driveway"},
+        403,
+        "does not match the charger id",
+    ),
     ("password from the environment", {"password_env": ENV_PASSWORD_VAR}, {"password": ENV_PASSWORD}, 101, None),
-    ("wrong password against the environment", {"password_env": ENV_PASSWORD_VAR}, {"password": "garage-secret-1"},
-     403, "wrong password"),
+    (
+        "wrong password against the environment",
+        {"password_env": ENV_PASSWORD_VAR},
+        {"password": "garage-secret-1"},
+        403,
+        "wrong password",
+    ),
     ("env var not set on the server", {"password_env": "NOT_SET_ANYWHERE"}, {"password": ""}, 403, "wrong password"),
-    ("disabled charger", {"password": "garage-secret-1", "enabled": False}, {"password": "garage-secret-1"}, 403,
-     "charger is disabled"),
+    (
+        "disabled charger",
+        {"password": "garage-secret-1", "enabled": False},
+        {"password": "garage-secret-1"},
+        403,
+        "charger is disabled",
+    ),
     ("only an unsupported subprotocol", {}, {"subprotocols": ("ocpp2.0.1",)}, 403, "unsupported subprotocol"),
     ("no credentials configured", {}, {}, 101, None),
 ]
 
 
-@pytest.mark.parametrize(("case", "charger_fields", "connect_kwargs", "status", "reason"), CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case", "charger_fields", "connect_kwargs", "status", "reason"), CASES, ids=[c[0] for c in CASES]
+)
 def test_the_handshake_is_accepted_only_with_the_right_credentials(
     ocpp_server, case, charger_fields, connect_kwargs, status, reason
 ):

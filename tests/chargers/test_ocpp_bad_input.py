@@ -27,29 +27,78 @@ BAD_FRAMES = [
     ("a central-system action sent by a charger", '[2, "m5", "Reset", {"type": "Hard"}]', "m5", "NotSupported"),
     ("an unexpected field", '[2, "m6", "Heartbeat", {"extra": 1}]', "m6", "FormationViolation"),
     ("a missing required field", '[2, "m7", "BootNotification", {"chargePointVendor": "X"}]', "m7", "ProtocolError"),
-    ("a wrong type", json.dumps([2, "m8", "StatusNotification", {**STATUS, "connectorId": "1"}]), "m8",
-     "TypeConstraintViolation"),
-    ("a value outside the enum", json.dumps([2, "m9", "StatusNotification", {**STATUS, "status": "Sleeping"}]), "m9",
-     "PropertyConstraintViolation"),
+    (
+        "a wrong type",
+        json.dumps([2, "m8", "StatusNotification", {**STATUS, "connectorId": "1"}]),
+        "m8",
+        "TypeConstraintViolation",
+    ),
+    (
+        "a value outside the enum",
+        json.dumps([2, "m9", "StatusNotification", {**STATUS, "status": "Sleeping"}]),
+        "m9",
+        "PropertyConstraintViolation",
+    ),
     ("a too long idTag", json.dumps([2, "m10", "Authorize", {"idTag": "X" * 21}]), "m10", "TypeConstraintViolation"),
-    ("a date-time without a zone", json.dumps([2, "m11", "StartTransaction", {**START, "timestamp": "2026-01-13T10:00:00"}]),
-     "m11", "TypeConstraintViolation"),
-    ("a date-time that is not one", json.dumps([2, "m12", "StartTransaction", {**START, "timestamp": "yesterday"}]),
-     "m12", "TypeConstraintViolation"),
-    ("a transaction on connector 0", json.dumps([2, "m13", "StartTransaction", {**START, "connectorId": 0}]), "m13",
-     "PropertyConstraintViolation"),
-    ("a meter value that is not a number",
-     json.dumps([2, "m14", "MeterValues", {"connectorId": 1, "meterValue": [
-         {"timestamp": "2026-01-13T10:00:00Z", "sampledValue": [{"value": "lots"}]}]}]),
-     "m14", "PropertyConstraintViolation"),
-    ("an empty sampledValue list",
-     json.dumps([2, "m15", "MeterValues", {"connectorId": 1, "meterValue": [
-         {"timestamp": "2026-01-13T10:00:00Z", "sampledValue": []}]}]),
-     "m15", "OccurenceConstraintViolation"),
-    ("a negative connector id", json.dumps([2, "m16", "StatusNotification", {**STATUS, "connectorId": -1}]), "m16",
-     "PropertyConstraintViolation"),
-    ("an oversized frame", json.dumps([2, "m17", "DataTransfer", {"vendorId": "x", "data": "A" * 70_000}]), "m17",
-     "FormationViolation"),
+    (
+        "a date-time without a zone",
+        json.dumps([2, "m11", "StartTransaction", {**START, "timestamp": "2026-01-13T10:00:00"}]),
+        "m11",
+        "TypeConstraintViolation",
+    ),
+    (
+        "a date-time that is not one",
+        json.dumps([2, "m12", "StartTransaction", {**START, "timestamp": "yesterday"}]),
+        "m12",
+        "TypeConstraintViolation",
+    ),
+    (
+        "a transaction on connector 0",
+        json.dumps([2, "m13", "StartTransaction", {**START, "connectorId": 0}]),
+        "m13",
+        "PropertyConstraintViolation",
+    ),
+    (
+        "a meter value that is not a number",
+        json.dumps(
+            [
+                2,
+                "m14",
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "meterValue": [{"timestamp": "2026-01-13T10:00:00Z", "sampledValue": [{"value": "lots"}]}],
+                },
+            ]
+        ),
+        "m14",
+        "PropertyConstraintViolation",
+    ),
+    (
+        "an empty sampledValue list",
+        json.dumps(
+            [
+                2,
+                "m15",
+                "MeterValues",
+                {"connectorId": 1, "meterValue": [{"timestamp": "2026-01-13T10:00:00Z", "sampledValue": []}]},
+            ]
+        ),
+        "m15",
+        "OccurenceConstraintViolation",
+    ),
+    (
+        "a negative connector id",
+        json.dumps([2, "m16", "StatusNotification", {**STATUS, "connectorId": -1}]),
+        "m16",
+        "PropertyConstraintViolation",
+    ),
+    (
+        "an oversized frame",
+        json.dumps([2, "m17", "DataTransfer", {"vendorId": "x", "data": "A" * 70_000}]),
+        "m17",
+        "FormationViolation",
+    ),
 ]
 
 
@@ -90,16 +139,28 @@ def test_garbage_from_one_charger_loses_nothing_and_does_not_disturb_another(ocp
         good = RawCharger(await open_socket(ocpp_server, quiet.charge_point_id))
         started = await good.call("StartTransaction", START)
         tx = started[2]["transactionId"]
-        await good.call("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
-            {"timestamp": "2026-01-13T10:01:00Z", "sampledValue": [{"value": "100"}]}]})
+        await good.call(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": tx,
+                "meterValue": [{"timestamp": "2026-01-13T10:01:00Z", "sampledValue": [{"value": "100"}]}],
+            },
+        )
 
         bad = RawCharger(await open_socket(ocpp_server, noisy.charge_point_id))
         for _, frame, *_ in BAD_FRAMES:
             await bad.send_frame(frame)
         # A replay of the good charger's messages in the middle of the noise changes nothing.
         again = await good.call("StartTransaction", START)
-        await good.call("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
-            {"timestamp": "2026-01-13T10:02:00Z", "sampledValue": [{"value": "200"}]}]})
+        await good.call(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": tx,
+                "meterValue": [{"timestamp": "2026-01-13T10:02:00Z", "sampledValue": [{"value": "200"}]}],
+            },
+        )
         heartbeat = await good.call("Heartbeat", {})
         await bad.ws.close()
         await good.ws.close()

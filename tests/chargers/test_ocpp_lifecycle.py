@@ -40,11 +40,13 @@ def test_a_charger_boots_charges_and_stops_and_the_admin_data_is_all_stored(ocpp
                 )
             )
             heartbeat = await cp.call(call.Heartbeat())
-            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing",
-                                                  timestamp=iso(T0)))
+            await cp.call(
+                call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing", timestamp=iso(T0))
+            )
             authorize = await cp.call(call.Authorize(id_tag="RFID123"))
-            start = await cp.call(call.StartTransaction(connector_id=1, id_tag="RFID123", meter_start=12345,
-                                                        timestamp=iso(T0)))
+            start = await cp.call(
+                call.StartTransaction(connector_id=1, id_tag="RFID123", meter_start=12345, timestamp=iso(T0))
+            )
             tx = start.transaction_id
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
             await cp.call(
@@ -93,7 +95,10 @@ def test_a_charger_boots_charges_and_stops_and_the_admin_data_is_all_stored(ocpp
 
     charger.refresh_from_db()
     assert (charger.vendor, charger.model, charger.serial_number, charger.firmware_version) == (
-        "Wallbox", "Pulsar Plus", "12345", "5.2.1"
+        "Wallbox",
+        "Pulsar Plus",
+        "12345",
+        "5.2.1",
     )
     assert charger.last_heartbeat_at is not None
     assert Connector.objects.get(charger=charger, connector_id=1).status == "Charging"
@@ -145,10 +150,14 @@ def test_an_older_status_notification_does_not_overwrite_a_newer_one(ocpp_server
 
     async def scenario():
         async with library_charger(ocpp_server, charger.charge_point_id) as cp:
-            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging",
-                                                  timestamp=iso(T0 + dt.timedelta(minutes=5))))
-            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing",
-                                                  timestamp=iso(T0)))
+            await cp.call(
+                call.StatusNotification(
+                    connector_id=1, error_code="NoError", status="Charging", timestamp=iso(T0 + dt.timedelta(minutes=5))
+                )
+            )
+            await cp.call(
+                call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing", timestamp=iso(T0))
+            )
 
     asyncio.run(scenario())
     assert Connector.objects.get(charger=charger, connector_id=1).status == "Charging"
@@ -196,8 +205,10 @@ def test_a_charger_back_from_offline_replays_everything_without_duplicates(ocpp_
         return {
             "connectorId": 1,
             "transactionId": tx,
-            "meterValue": [{"timestamp": iso(T0 + dt.timedelta(minutes=m)), "sampledValue": [{"value": str(1000 + m)}]}
-                           for m in (1, 2, 3)],
+            "meterValue": [
+                {"timestamp": iso(T0 + dt.timedelta(minutes=m)), "sampledValue": [{"value": str(1000 + m)}]}
+                for m in (1, 2, 3)
+            ],
         }
 
     async def scenario():
@@ -253,8 +264,15 @@ def test_a_new_start_on_a_connector_closes_the_session_that_never_got_a_stop(ocp
     async def scenario():
         raw = RawCharger(await open_socket(ocpp_server, charger.charge_point_id))
         for minute in (0, 30):
-            await raw.call("StartTransaction", {"connectorId": 1, "idTag": "A", "meterStart": minute,
-                                                "timestamp": iso(T0 + dt.timedelta(minutes=minute))})
+            await raw.call(
+                "StartTransaction",
+                {
+                    "connectorId": 1,
+                    "idTag": "A",
+                    "meterStart": minute,
+                    "timestamp": iso(T0 + dt.timedelta(minutes=minute)),
+                },
+            )
         await raw.ws.close()
 
     asyncio.run(scenario())
@@ -272,9 +290,7 @@ def test_a_second_connection_with_the_same_id_replaces_the_first(ocpp_server):
         await asyncio.wait_for(first.wait_closed(), 5)
         answer = await RawCharger(second).call("Heartbeat", {})
         await asyncio.sleep(0.3)  # let the first connection's disconnect be processed
-        connected_while_second_open = await asyncio.to_thread(
-            lambda: Charger.objects.get(pk=charger.pk).is_connected
-        )
+        connected_while_second_open = await asyncio.to_thread(lambda: Charger.objects.get(pk=charger.pk).is_connected)
         await second.close()
         return first.close_code, answer, connected_while_second_open
 
@@ -308,8 +324,10 @@ def test_an_unknown_charger_waits_as_pending_until_an_installer_approves_it(ocpp
 
     async def first_visit():
         raw = RawCharger(await open_socket(ocpp_server, "NEW-CHARGER", password="its-own-key-123"))
-        answers = await raw.call("BootNotification", boot), await raw.call("StartTransaction", {
-            "connectorId": 1, "idTag": "X", "meterStart": 0, "timestamp": iso(T0)})
+        answers = (
+            await raw.call("BootNotification", boot),
+            await raw.call("StartTransaction", {"connectorId": 1, "idTag": "X", "meterStart": 0, "timestamp": iso(T0)}),
+        )
         await raw.ws.close()
         return answers
 
