@@ -125,7 +125,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
             remote_address=self.remote_address,
         )
 
+    async def charger_command(self, event: dict) -> None:
+        """A command from the API, admin or a job. Run in a task: awaiting the charger's reply
+        here would block this consumer from receiving it (see DESIGN.md)."""
+        if self.charge_point is not None:
+            self.charge_point.spawn_command(event, self.channel_layer)
+
     async def disconnect(self, code: int) -> None:
+        if self.charge_point is not None:
+            self.charge_point.cancel_tasks()
         if self.charge_point_task is not None:
             self.charge_point_task.cancel()
         if self.charger_pk is None:

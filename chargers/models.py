@@ -103,6 +103,33 @@ class Charger(models.Model):
     diagnostics_status = models.CharField(max_length=30, blank=True)
     diagnostics_status_at = models.DateTimeField(null=True, blank=True)
 
+    # Compatibility profile, read at boot (GetConfiguration); installers may override it.
+    supported_feature_profiles = models.CharField(max_length=200, blank=True)
+    charging_rate_units = models.CharField(
+        max_length=20, blank=True, help_text="ChargingScheduleAllowedChargingRateUnit: Current, Power or both."
+    )
+    max_stack_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_charging_profiles = models.PositiveSmallIntegerField(null=True, blank=True)
+    meter_sample_interval_s = models.PositiveIntegerField(null=True, blank=True)
+    meter_measurands = models.CharField(max_length=300, blank=True)
+    number_of_connectors = models.PositiveSmallIntegerField(null=True, blank=True)
+    configuration = models.JSONField(null=True, blank=True, help_text="The whole GetConfiguration answer.")
+    probed_at = models.DateTimeField(null=True, blank=True)
+    rate_unit_override = models.CharField(
+        "limit unit override",
+        max_length=1,
+        blank=True,
+        choices=[("A", "Amps"), ("W", "Watts")],
+        help_text="Send limits in this unit whatever the probe found.",
+    )
+    max_stack_level_override = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    # The limit in force and who set it (spec: current_limit_w, current_limit_source).
+    limit_w = models.PositiveIntegerField(null=True, blank=True)
+    limit_source = models.CharField(max_length=20, blank=True)
+    limit_reason = models.CharField(max_length=200, blank=True)
+    limit_expires_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -118,6 +145,19 @@ class Charger(models.Model):
     @property
     def heartbeat_interval(self) -> int:
         return self.heartbeat_interval_s or settings.OCPP_HEARTBEAT_INTERVAL_S
+
+    @property
+    def limit_rate_unit(self) -> str:
+        """Amps unless the charger says it takes watts: every smart charger takes amps."""
+        if self.rate_unit_override:
+            return self.rate_unit_override
+        units = self.charging_rate_units.split(",")
+        return "W" if "Power" in units and "Current" not in units else "A"
+
+    def stack_level(self, wanted: int) -> int:
+        """The wanted stack level, clamped to what the charger accepts."""
+        limit = self.max_stack_level_override if self.max_stack_level_override is not None else self.max_stack_level
+        return wanted if limit is None else min(wanted, limit)
 
 
 class Connector(models.Model):
@@ -207,3 +247,31 @@ class ChargerEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.charge_point_id} {self.kind}"
+
+
+class ChargerCommand(models.Model):
+    """Every call the central system made to a charger, who asked, and what came of it."""
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered"
+        OFFLINE = "offline"
+        TIMEOUT = "timeout"
+        CALL_ERROR = "call_error", "CALLERROR"
+        NOT_SUPPORTED = "not_supported", "Not supported by this charger"
+        INVALID = "invalid", "Invalid request"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="commands")
+    action = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    requested_by = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    response = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} to {self.charger_id}: {self.outcome}"

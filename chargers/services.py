@@ -5,7 +5,7 @@ The OCPP handlers and the admin call these; each is one short transaction.
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from chargers.credentials import charger_password_hash, charger_password_matches
 from chargers.models import OCPP16, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
+from chargers.ocpp.profiles import ChargerProfile
 from energy.models import Site
 
 logger = logging.getLogger(__name__)
@@ -320,4 +321,11 @@ def chargers_reset_connections() -> None:
     """At start of the embedded server: no socket survives a restart."""
     Charger.objects.filter(is_connected=True).update(
         is_connected=False, disconnected_at=timezone.now(), connection_channel=""
+    )
+
+
+def charger_store_profile(*, charger_pk: int, profile: ChargerProfile, configuration: list[dict]) -> None:
+    """Keep what the compatibility probe learned; installer overrides live in other fields."""
+    Charger.objects.filter(pk=charger_pk).update(
+        **asdict(profile), configuration=configuration, probed_at=timezone.now()
     )

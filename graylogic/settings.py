@@ -158,3 +158,6 @@ HOST = env.str("HOST", default="0.0.0.0")
 PORT = env.int("PORT", default=9000)
 TLS_CERT_FILE = env.str("TLS_CERT_FILE", default="")
 TLS_KEY_FILE = env.str("TLS_KEY_FILE", default="")
+
+# How long a command (API, admin, jobs) waits for the charger's answer.
+OCPP_COMMAND_TIMEOUT_S = env.int("OCPP_COMMAND_TIMEOUT", default=10)

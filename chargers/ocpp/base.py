@@ -1,5 +1,6 @@
 """What every protocol version shares: strict routing of frames, error codes, timestamps."""
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -8,6 +9,7 @@ import time
 
 import ocpp.messages
 from channels.db import database_sync_to_async
+from django.conf import settings
 from jsonschema import exceptions as jsonschema_exceptions
 from ocpp.charge_point import ChargePoint, camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import (
@@ -20,8 +22,10 @@ from ocpp.exceptions import (
     ProtocolError,
     SecurityError,
     TypeConstraintViolationError,
+    UnknownCallErrorCodeError,
+    ValidationError,
 )
-from ocpp.messages import Call, CallError, MessageType, get_validator
+from ocpp.messages import Call, CallError, MessageType, get_validator, validate_payload
 
 from chargers.models import ChargerEvent
 from chargers.services import charger_event_record, charger_touch
@@ -79,6 +83,7 @@ class CentralSystemChargePoint(ChargePoint):
         self.remote_address = remote_address
         self.registration_accepted = accepted
         self._touched_at = time.monotonic()
+        self._tasks: set[asyncio.Task] = set()
 
     async def route_message(self, raw_msg: str) -> None:
         """Like the library's, but every malformed frame gets the CALLERROR the spec names,
@@ -119,10 +124,66 @@ class CentralSystemChargePoint(ChargePoint):
     async def _dispatch_call(self, msg: Call) -> None:
         """Run the action's handler and send its result. Unlike the library's _handle_call,
         errors propagate to route_message, which answers them and logs them for installers."""
-        handler = self.route_map[msg.action]["_on_action"]
-        response = await handler(**camel_to_snake_case(msg.payload))
+        handlers = self.route_map[msg.action]
+        response = await handlers["_on_action"](**camel_to_snake_case(msg.payload))
         payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
         await self._send(msg.create_call_result(payload).to_json())
+        if "_after_action" in handlers:
+            # Follow-up calls (e.g. the compatibility probe) run after the answer went out.
+            self._spawn(handlers["_after_action"](**camel_to_snake_case(msg.payload)))
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    def spawn_command(self, event: dict, channel_layer) -> None:
+        async def run_and_reply() -> None:
+            reply = await self.run_command(event["action"], event["payload"], event["timeout_s"])
+            await channel_layer.send(event["reply_channel"], {"type": "command.reply", **reply})
+
+        self._spawn(run_and_reply())
+
+    async def call_and_record(self, action: str, payload: dict, requested_by: str) -> dict:
+        """A call this connection makes on its own (e.g. the probe), logged like any command."""
+        from chargers.commands import command_record
+
+        started = time.monotonic()
+        reply = await self.run_command(action, payload, settings.OCPP_COMMAND_TIMEOUT_S)
+        await database_sync_to_async(command_record)(
+            charger_pk=self.charger_pk,
+            action=action,
+            payload=payload,
+            requested_by=requested_by,
+            outcome=reply["outcome"],
+            response=reply.get("response"),
+            error=reply.get("error", ""),
+            latency_ms=round((time.monotonic() - started) * 1000),
+        )
+        return reply
+
+    async def run_command(self, action: str, payload: dict, timeout_s: float) -> dict:
+        """Make one call to the charger; return the reply the command path expects."""
+        try:
+            await validate_payload(Call("-", action, payload), self._ocpp_version)
+            request = getattr(self._call, action)(**camel_to_snake_case(payload))
+        except (OCPPError, ValidationError, AttributeError, TypeError) as error:
+            return {"outcome": "invalid", "error": f"not a valid {action} request: {error}"}
+        try:
+            async with asyncio.timeout(timeout_s):
+                response = await self.call(request, suppress=False, skip_schema_validation=True)
+        except TimeoutError:
+            return {"outcome": "timeout", "error": f"no answer from the charger within {timeout_s:g} s"}
+        except OCPPError as error:
+            return {"outcome": "call_error", "code": error.code, "error": error.description or error.code}
+        except UnknownCallErrorCodeError as error:
+            return {"outcome": "call_error", "code": "GenericError", "error": str(error)}
+        answer = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
+        return {"outcome": "answered", "response": answer}
 
     def _validate_schema(self, msg: Call) -> None:
         """The official JSON schema, with errors named as the spec names them."""

@@ -8,7 +8,7 @@ from ocpp.exceptions import (
     OccurenceConstraintViolationError,
     PropertyConstraintViolationError,
 )
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as V16ChargePoint
 from ocpp.v16 import call_result, datatypes
 from ocpp.v16.enums import Action, DataTransferStatus
@@ -16,6 +16,7 @@ from ocpp.v16.enums import Action, DataTransferStatus
 from chargers import services as charger_services
 from chargers.models import ChargerEvent
 from chargers.ocpp.base import CentralSystemChargePoint, parse_ocpp_datetime, utc_now_iso
+from chargers.ocpp.profiles import configuration_changes, profile_from_configuration
 from sessions import services as session_services
 from sessions.services import SampleData
 
@@ -90,6 +91,23 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         return call_result.BootNotification(
             current_time=utc_now_iso(), interval=result.interval_s, status=result.status
         )
+
+    @after(Action.boot_notification)
+    async def after_boot_notification(self, **kwargs):
+        """Once accepted, learn what the charger can do and set up metering as the spec asks."""
+        if not self.registration_accepted:
+            return
+        probe = "compatibility probe"
+        reply = await self.call_and_record("GetConfiguration", {}, probe)
+        if reply["outcome"] != "answered":
+            return
+        keys = reply["response"].get("configurationKey", [])
+        profile = profile_from_configuration(keys)
+        await db(charger_services.charger_store_profile)(
+            charger_pk=self.charger_pk, profile=profile, configuration=keys
+        )
+        for key, value in configuration_changes(profile).items():
+            await self.call_and_record("ChangeConfiguration", {"key": key, "value": value}, probe)
 
     @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self):

@@ -1,0 +1,142 @@
+"""The one path from anywhere (API, admin, jobs, MQTT) to a live charger.
+
+A command goes over the channel layer to the group of the consumer holding the charger's
+socket, whichever process that is, and the answer comes back on a reply channel. Callers get
+the charger's answer as a camelCase OCPP payload, or a CommandFailed saying why not.
+"""
+
+import asyncio
+import time
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chargers.models import Charger, ChargerCommand
+from chargers.ocpp.profiles import supports_action
+
+
+class CommandFailed(Exception):
+    outcome = ChargerCommand.Outcome.INVALID
+
+    def __init__(self, message: str, *, code: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class ChargerOffline(CommandFailed):
+    outcome = ChargerCommand.Outcome.OFFLINE
+
+
+class ChargerTimeout(CommandFailed):
+    outcome = ChargerCommand.Outcome.TIMEOUT
+
+
+class ChargerCallError(CommandFailed):
+    """The charger answered with a CALLERROR; `code` is its error code."""
+
+    outcome = ChargerCommand.Outcome.CALL_ERROR
+
+
+class ChargerNotSupported(CommandFailed):
+    outcome = ChargerCommand.Outcome.NOT_SUPPORTED
+
+
+class CommandInvalid(CommandFailed):
+    outcome = ChargerCommand.Outcome.INVALID
+
+
+FAILURE_BY_OUTCOME = {cls.outcome: cls for cls in (ChargerTimeout, ChargerCallError, CommandInvalid)}
+
+
+def command_record(
+    *,
+    charger_pk: int,
+    action: str,
+    payload: dict,
+    requested_by: str,
+    outcome: str,
+    response: dict | None = None,
+    error: str = "",
+    latency_ms: int | None = None,
+) -> None:
+    ChargerCommand.objects.create(
+        charger_id=charger_pk,
+        action=action,
+        payload=payload,
+        requested_by=requested_by[:100],
+        outcome=outcome,
+        response=response,
+        error=error,
+        latency_ms=latency_ms,
+    )
+
+
+async def charger_command(
+    *, charge_point_id: str, action: str, payload: dict, requested_by: str, timeout_s: float | None = None
+) -> dict:
+    """Send one OCPP call to a charger and return its answer (camelCase payload)."""
+    from chargers.consumers import charger_group
+
+    timeout_s = timeout_s or settings.OCPP_COMMAND_TIMEOUT_S
+    charger = (
+        await Charger.objects.filter(charge_point_id=charge_point_id)
+        .only("pk", "is_connected", "supported_feature_profiles")
+        .afirst()
+    )
+    if charger is None:
+        raise CommandInvalid(f"unknown charger {charge_point_id!r}")
+    started = time.monotonic()
+    try:
+        if not charger.is_connected:
+            raise ChargerOffline(f"charger {charge_point_id} is offline")
+        if not supports_action(charger.supported_feature_profiles, action):
+            raise ChargerNotSupported(
+                f"{action} needs a feature profile this charger does not report "
+                f"(it supports {charger.supported_feature_profiles})"
+            )
+        layer = get_channel_layer()
+        reply_channel = await layer.new_channel()
+        await layer.group_send(
+            charger_group(charge_point_id),
+            {
+                "type": "charger.command",
+                "action": action,
+                "payload": payload,
+                "reply_channel": reply_channel,
+                "timeout_s": timeout_s,
+            },
+        )
+        try:
+            # A little longer than the charger gets, so its own timeout answer wins the race.
+            reply = await asyncio.wait_for(layer.receive(reply_channel), timeout_s + 2)
+        except TimeoutError:
+            raise ChargerTimeout(f"no answer from charger {charge_point_id} within {timeout_s:g} s") from None
+        if reply["outcome"] != ChargerCommand.Outcome.ANSWERED:
+            raise FAILURE_BY_OUTCOME[reply["outcome"]](reply["error"], code=reply.get("code", ""))
+    except CommandFailed as failure:
+        await database_sync_to_async(command_record)(
+            charger_pk=charger.pk,
+            action=action,
+            payload=payload,
+            requested_by=requested_by,
+            outcome=failure.outcome,
+            error=f"{failure.code}: {failure.message}" if failure.code else failure.message,
+            latency_ms=round((time.monotonic() - started) * 1000),
+        )
+        raise
+    await database_sync_to_async(command_record)(
+        charger_pk=charger.pk,
+        action=action,
+        payload=payload,
+        requested_by=requested_by,
+        outcome=ChargerCommand.Outcome.ANSWERED,
+        response=reply["response"],
+        latency_ms=round((time.monotonic() - started) * 1000),
+    )
+    return reply["response"]
+
+
+charger_command_sync = async_to_sync(charger_command)
