@@ -67,3 +67,90 @@ def eventually(check, timeout_s: float = 5.0):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(0.05)
+
+
+class AnsweringCharger(ChargePoint):
+    """A charge point that answers every central-system call of OCPP 1.6 and remembers them.
+
+    Set `answers[action]` to a call_result object to change an answer, `delays[action]` to
+    seconds to wait first, or `errors[action]` to an ocpp OCPPError to answer a CALLERROR.
+    `configuration` is what GetConfiguration returns.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.received: list[tuple[str, dict]] = []
+        self.answers: dict = {}
+        self.delays: dict[str, float] = {}
+        self.errors: dict = {}
+        self.configuration = [
+            {"key": "SupportedFeatureProfiles", "readonly": True,
+             "value": "Core,FirmwareManagement,SmartCharging,RemoteTrigger"},
+            {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": "Current,Power"},
+            {"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "8"},
+            {"key": "MaxChargingProfilesInstalled", "readonly": True, "value": "4"},
+            {"key": "MeterValueSampleInterval", "readonly": False, "value": "60"},
+            {"key": "MeterValuesSampledData", "readonly": False,
+             "value": "Energy.Active.Import.Register,Power.Active.Import,Current.Import"},
+            {"key": "NumberOfConnectors", "readonly": True, "value": "1"},
+        ]
+
+    async def _answer(self, action: str, default, **payload):
+        self.received.append((action, payload))
+        if action in self.delays:
+            await asyncio.sleep(self.delays[action])
+        if action in self.errors:
+            raise self.errors[action]
+        return self.answers.get(action, default)
+
+
+def _install_answering_handlers() -> None:
+    from ocpp.routing import on
+    from ocpp.v16 import call_result
+
+    accepted = {"status": "Accepted"}
+    defaults = {
+        "ChangeAvailability": call_result.ChangeAvailability(**accepted),
+        "ChangeConfiguration": call_result.ChangeConfiguration(**accepted),
+        "ClearCache": call_result.ClearCache(**accepted),
+        "RemoteStartTransaction": call_result.RemoteStartTransaction(**accepted),
+        "RemoteStopTransaction": call_result.RemoteStopTransaction(**accepted),
+        "Reset": call_result.Reset(**accepted),
+        "UnlockConnector": call_result.UnlockConnector(status="Unlocked"),
+        "ClearChargingProfile": call_result.ClearChargingProfile(**accepted),
+        "SetChargingProfile": call_result.SetChargingProfile(**accepted),
+        "TriggerMessage": call_result.TriggerMessage(**accepted),
+        "DataTransfer": call_result.DataTransfer(**accepted),
+        "GetDiagnostics": call_result.GetDiagnostics(file_name="diagnostics.zip"),
+        "UpdateFirmware": call_result.UpdateFirmware(),
+    }
+
+    def make_handler(action, default):
+        async def handler(self, **payload):
+            return await self._answer(action, default, **payload)
+
+        handler.__name__ = f"on_{action}"
+        return on(action)(handler)
+
+    for action, default in defaults.items():
+        setattr(AnsweringCharger, f"on_{action}", make_handler(action, default))
+
+    async def on_get_configuration(self, **payload):
+        keys = payload.get("key")
+        chosen = [c for c in self.configuration if not keys or c["key"] in keys]
+        return await self._answer("GetConfiguration", call_result.GetConfiguration(configuration_key=chosen), **payload)
+
+    async def on_get_composite_schedule(self, **payload):
+        default = call_result.GetCompositeSchedule(
+            status="Accepted",
+            connector_id=payload["connector_id"],
+            schedule_start="2026-01-13T00:00:00Z",
+            charging_schedule={"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400}]},
+        )
+        return await self._answer("GetCompositeSchedule", default, **payload)
+
+    AnsweringCharger.on_get_configuration = on("GetConfiguration")(on_get_configuration)
+    AnsweringCharger.on_get_composite_schedule = on("GetCompositeSchedule")(on_get_composite_schedule)
+
+
+_install_answering_handlers()
