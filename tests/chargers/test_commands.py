@@ -1,0 +1,231 @@
+"""Commands reach a charger through the channel layer, whichever process holds its socket.
+
+Two server processes share Redis (channels-redis); this test process is a third one."""
+
+import asyncio
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from ocpp.exceptions import NotSupportedError
+from ocpp.v16 import call, call_result
+
+from chargers.commands import ChargerCallError, ChargerNotSupported, ChargerOffline, ChargerTimeout, charger_command
+from chargers.models import Charger, ChargerCommand
+from chargers.remote import ChargerRejected, charger_set_limit
+from tests.conftest import start_server
+from tests.factories import make_charger
+from tests.ocpp_client import AnsweringCharger, eventually, library_charger
+from tests.services import require_service
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture(scope="module")
+def redis_servers(django_db_setup, django_db_blocker, tmp_path_factory):
+    require_service("Redis", "127.0.0.1", 6379)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    tmp = tmp_path_factory.mktemp("redis-servers")
+    extra_env = {"REDIS_URL": REDIS_URL, "OCPP_COMMAND_TIMEOUT": "3"}
+    started = [start_server(tmp, extra_env) for _ in range(2)]
+    yield [server for _, server in started]
+    for process, _ in started:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_layer(settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+    settings.OCPP_COMMAND_TIMEOUT_S = 3
+
+
+def command(charger: Charger, action: str, payload: dict) -> dict:
+    return async_to_sync(charger_command)(
+        charge_point_id=charger.charge_point_id, action=action, payload=payload, requested_by="test"
+    )
+
+
+def run_with_charger(server, charger: Charger, body, *, configuration=None):
+    """Connect an answering charger, boot it, wait for the probe, then run body(cp) in a thread
+    (the command path is sync, as in the admin and the API)."""
+
+    async def scenario():
+        async with library_charger(server, charger.charge_point_id, charge_point_class=AnsweringCharger) as cp:
+            if configuration is not None:
+                cp.configuration = configuration
+            await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
+            probed = await asyncio.to_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).probed_at)
+            assert probed, "the compatibility probe ran"
+            result = await asyncio.to_thread(body, cp)
+            return cp, result
+
+    return asyncio.run(scenario())
+
+
+def test_a_command_reaches_a_charger_held_by_another_process_and_is_logged(redis_servers, redis_layer):
+    charger = make_charger()
+
+    cp, answer = run_with_charger(redis_servers[0], charger, lambda cp: command(charger, "Reset", {"type": "Soft"}))
+
+    assert answer == {"status": "Accepted"}
+    assert ("Reset", {"type": "Soft"}) in cp.received
+    logged = ChargerCommand.objects.get(charger=charger, action="Reset")
+    assert (logged.outcome, logged.response, logged.requested_by) == ("answered", {"status": "Accepted"}, "test")
+    assert logged.latency_ms is not None
+
+
+def test_get_configuration_returns_the_chargers_table(redis_servers, redis_layer):
+    charger = make_charger()
+
+    _, answer = run_with_charger(
+        redis_servers[1], charger, lambda cp: command(charger, "GetConfiguration", {"key": ["NumberOfConnectors"]})
+    )
+
+    assert answer == {"configurationKey": [{"key": "NumberOfConnectors", "readonly": True, "value": "1"}]}
+
+
+def test_a_charger_that_does_not_answer_in_time_gives_a_timeout(redis_servers, redis_layer):
+    charger = make_charger()
+
+    def body(cp):
+        cp.delays["ClearCache"] = 5
+        with pytest.raises(ChargerTimeout, match="within 3 s"):
+            command(charger, "ClearCache", {})
+
+    run_with_charger(redis_servers[0], charger, body)
+    assert ChargerCommand.objects.get(charger=charger, action="ClearCache").outcome == "timeout"
+
+
+def test_a_callerror_from_the_charger_comes_back_with_its_code(redis_servers, redis_layer):
+    charger = make_charger()
+
+    def body(cp):
+        cp.errors["UnlockConnector"] = NotSupportedError(description="no lock on this model")
+        with pytest.raises(ChargerCallError) as failure:
+            command(charger, "UnlockConnector", {"connectorId": 1})
+        return failure.value
+
+    _, failure = run_with_charger(redis_servers[0], charger, body)
+    assert failure.code == "NotSupported"
+
+
+def test_a_command_to_an_offline_charger_fails_at_once_and_is_logged():
+    charger = make_charger(is_connected=False)
+
+    with pytest.raises(ChargerOffline):
+        command(charger, "Reset", {"type": "Hard"})
+    assert ChargerCommand.objects.get(charger=charger).outcome == "offline"
+
+
+def test_an_invalid_request_is_refused_before_it_reaches_the_charger(redis_servers, redis_layer):
+    charger = make_charger()
+
+    def body(cp):
+        with pytest.raises(Exception, match="not a valid Reset request"):
+            command(charger, "Reset", {"type": "Sideways"})
+
+    cp, _ = run_with_charger(redis_servers[0], charger, body)
+    assert not [action for action, _ in cp.received if action == "Reset"]
+
+
+def test_the_probe_stores_the_profile_and_sets_up_metering_as_the_spec_asks(redis_servers, redis_layer):
+    charger = make_charger()
+    configuration = [
+        {"key": "SupportedFeatureProfiles", "readonly": True, "value": "Core,SmartCharging"},
+        {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": "Current"},
+        {"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "1"},
+        {"key": "MaxChargingProfilesInstalled", "readonly": True, "value": "3"},
+        {"key": "MeterValueSampleInterval", "readonly": False, "value": "900"},
+        {"key": "MeterValuesSampledData", "readonly": False, "value": "Energy.Active.Import.Register"},
+        {"key": "NumberOfConnectors", "readonly": True, "value": "2"},
+    ]
+
+    cp, _ = run_with_charger(
+        redis_servers[0],
+        charger,
+        lambda cp: eventually(lambda: len([a for a, _ in cp.received if a == "ChangeConfiguration"]) == 2),
+        configuration=configuration,
+    )
+
+    charger.refresh_from_db()
+    assert charger.supported_feature_profiles == "Core,SmartCharging"
+    assert (charger.charging_rate_units, charger.limit_rate_unit) == ("Current", "A")
+    assert (charger.max_stack_level, charger.max_charging_profiles, charger.number_of_connectors) == (1, 3, 2)
+    assert charger.meter_sample_interval_s == 900
+    changes = [payload for action, payload in cp.received if action == "ChangeConfiguration"]
+    assert changes == [
+        {"key": "MeterValueSampleInterval", "value": "60"},
+        {
+            "key": "MeterValuesSampledData",
+            "value": "Energy.Active.Import.Register,Power.Active.Import,Current.Import",
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rate_units", "phases", "limit_w", "expected_unit", "expected_limit"),
+    [
+        ("Current", 1, 3000, "A", 13.0),
+        ("Current", 3, 11000, "A", 15.9),
+        ("Power", 1, 3000, "W", 3000),
+        ("Current,Power", 1, 3000, "A", 13.0),
+        ("Current", 1, 1000, "A", 0),
+    ],
+)
+def test_limits_are_sent_in_the_unit_the_charger_accepts(
+    redis_servers, redis_layer, rate_units, phases, limit_w, expected_unit, expected_limit
+):
+    charger = make_charger(phases=phases, max_power_w=22000)
+    configuration = [
+        {"key": "SupportedFeatureProfiles", "readonly": True, "value": "Core,SmartCharging"},
+        {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": rate_units},
+        {"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "0"},
+    ]
+
+    def body(cp):
+        charger.refresh_from_db()
+        return charger_set_limit(charger=charger, limit_w=limit_w, reason="test", requested_by="test")
+
+    cp, _ = run_with_charger(redis_servers[0], charger, body, configuration=configuration)
+
+    (profile_call,) = [payload for action, payload in cp.received if action == "SetChargingProfile"]
+    profile = profile_call["cs_charging_profiles"]
+    assert profile_call["connector_id"] == 0
+    assert profile["charging_profile_purpose"] == "ChargePointMaxProfile"
+    assert profile["stack_level"] == 0
+    schedule = profile["charging_schedule"]
+    assert schedule["charging_rate_unit"] == expected_unit
+    (period,) = schedule["charging_schedule_period"]
+    assert (period["start_period"], float(period["limit"])) == (0, expected_limit)
+    charger.refresh_from_db()
+    assert (charger.limit_w, charger.limit_source) == (limit_w, "manual")
+
+
+def test_a_rejected_limit_is_not_recorded_as_in_force(redis_servers, redis_layer):
+    charger = make_charger()
+
+    def body(cp):
+        cp.answers["SetChargingProfile"] = call_result.SetChargingProfile(status="Rejected")
+        with pytest.raises(ChargerRejected, match="Rejected"):
+            charger_set_limit(charger=charger, limit_w=3000, reason="test", requested_by="test")
+
+    run_with_charger(redis_servers[0], charger, body)
+    charger.refresh_from_db()
+    assert charger.limit_w is None
+
+
+def test_a_smart_charging_call_to_a_charger_without_that_profile_is_not_sent(redis_servers, redis_layer):
+    charger = make_charger()
+    configuration = [{"key": "SupportedFeatureProfiles", "readonly": True, "value": "Core"}]
+
+    def body(cp):
+        with pytest.raises(ChargerNotSupported, match="feature profile"):
+            command(charger, "ClearChargingProfile", {})
+
+    cp, _ = run_with_charger(redis_servers[0], charger, body, configuration=configuration)
+    assert "ClearChargingProfile" not in [action for action, _ in cp.received]
