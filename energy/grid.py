@@ -1,0 +1,28 @@
+"""Grid response (spec: grid_response): how much of its power a charger may use when the grid
+operator asks for less, or the grid frequency sags. Plain data."""
+
+LEVEL_PERCENT = {"normal": 100, "moderate": 50, "high": 0}
+LOW_FREQUENCY_HZ = 49.5
+HIGH_FREQUENCY_HZ = 50.5
+
+
+def grid_limit_percent(
+    *,
+    level: str,
+    frequency_hz: float | None = None,
+    frequency_response: bool = False,
+    low_frequency_hz: float = LOW_FREQUENCY_HZ,
+    high_frequency_hz: float = HIGH_FREQUENCY_HZ,
+    level_percent: dict[str, int] | None = None,
+) -> tuple[int, str]:
+    """The percentage of each charger's maximum it may use, and why."""
+    percents = level_percent or LEVEL_PERCENT
+    percent = percents.get(level, 100)
+    reason = f"grid demand response level {level}: {percent} %"
+    if frequency_response and frequency_hz is not None:
+        if frequency_hz <= low_frequency_hz:
+            return 0, f"grid frequency {frequency_hz:.2f} Hz at or below {low_frequency_hz} Hz: stop"
+        if frequency_hz >= high_frequency_hz:
+            # Over-frequency means too much generation: charging helps, so lift a level cap.
+            return 100, f"grid frequency {frequency_hz:.2f} Hz at or above {high_frequency_hz} Hz: full power"
+    return percent, reason

@@ -1,0 +1,152 @@
+"""Time-of-use (spec: tou_charging): which tariff period applies when, and a plan of the
+cheapest periods that still deliver the energy the car needs by `ready_by`. Plain data.
+
+Periods are in the site's local time; the plan works in UTC slots and looks each slot's local
+time up, so DST days of 23 and 25 hours come out right.
+"""
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SLOT = dt.timedelta(minutes=15)
+PEAK_PRIORITY = 3  # spec: priority 3 = "avoid this period"
+OFF_PEAK_PRIORITY = 1  # spec: priority 1 = "prefer this period"
+TARGET_MODES = ("time", "energy", "soc")
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    rate_per_kwh: float
+    priority: int = 2
+    start: dt.time | None = None  # None: all other times
+    end: dt.time | None = None
+
+    def covers(self, local_time: dt.time) -> bool:
+        if self.start is None or self.end is None:
+            return False
+        if self.start <= self.end:
+            return self.start <= local_time < self.end
+        return local_time >= self.start or local_time < self.end  # wraps past midnight
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: dt.datetime  # UTC
+    end: dt.datetime
+    period: Period
+
+
+def period_at(periods: Sequence[Period], when: dt.datetime, tz: zoneinfo.ZoneInfo) -> Period | None:
+    """The period in force at an instant: a timed one covering its local time, else the default."""
+    local = when.astimezone(tz).time()
+    timed = [p for p in periods if p.covers(local)]
+    if timed:
+        return timed[0]
+    return next((p for p in periods if p.start is None), None)
+
+
+def next_local_time(after: dt.datetime, local_time: dt.time, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The next instant (UTC) at which the site's clock shows local_time; on a DST spring-forward
+    gap the wall time that does not exist is taken as the instant after the jump."""
+    local_after = after.astimezone(tz)
+    candidate_day = local_after.date()
+    for _ in range(3):
+        naive = dt.datetime.combine(candidate_day, local_time)
+        aware = naive.replace(tzinfo=tz)
+        # Round-trip through UTC: a non-existent wall time normalises to after the jump.
+        instant = aware.astimezone(dt.UTC)
+        if instant > after:
+            return instant
+        candidate_day += dt.timedelta(days=1)
+    raise AssertionError("unreachable")
+
+
+def slots_between(periods: Sequence[Period], start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo) -> list[Slot]:
+    """Quarter-hour slots (the first may be shorter) with the period in force in each."""
+    slots = []
+    cursor = start
+    first_boundary = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0) + SLOT
+    while cursor < end:
+        slot_end = min(first_boundary if not slots else cursor + SLOT, end)
+        period = period_at(periods, cursor, tz)
+        if period is not None:
+            slots.append(Slot(cursor, slot_end, period))
+        cursor = slot_end
+    return slots
+
+
+@dataclass(frozen=True)
+class Plan:
+    slots: list[Slot]  # the slots to charge in, in time order
+    reason: str
+    shortfall_wh: float = 0.0
+
+
+def plan_charging(
+    *,
+    now: dt.datetime,
+    ready_by: dt.time,
+    tz: zoneinfo.ZoneInfo,
+    periods: Sequence[Period],
+    power_w: float,
+    energy_needed_wh: float | None,
+    avoid_peak: bool = True,
+    prefer_off_peak: bool = True,
+) -> Plan:
+    """Choose when to charge before the next `ready_by`.
+
+    With a known energy need: the cheapest slots (then the earliest) until it is covered; peak
+    slots never when avoid_peak. Without one (target mode "time"): every off-peak slot when
+    prefer_off_peak and there are any, else every slot that is not peak.
+    """
+    deadline = next_local_time(now, ready_by, tz)
+    slots = slots_between(periods, now, deadline, tz)
+    allowed = [s for s in slots if not (avoid_peak and s.period.priority >= PEAK_PRIORITY)]
+    if energy_needed_wh is None:
+        off_peak = [s for s in allowed if s.period.priority <= OFF_PEAK_PRIORITY]
+        chosen = off_peak if prefer_off_peak and off_peak else allowed
+        return Plan(chosen, f"charging in {_describe(chosen)} before {ready_by:%H:%M}")
+    if energy_needed_wh <= 0:
+        return Plan([], "the target is reached")
+    ranked = sorted(allowed, key=lambda s: (s.period.rate_per_kwh, s.period.priority, s.start))
+    chosen, planned_wh = [], 0.0
+    for slot in ranked:
+        if planned_wh >= energy_needed_wh:
+            break
+        chosen.append(slot)
+        planned_wh += power_w * (slot.end - slot.start).total_seconds() / 3600
+    chosen.sort(key=lambda s: s.start)
+    shortfall = max(0.0, energy_needed_wh - planned_wh)
+    reason = f"{energy_needed_wh / 1000:.1f} kWh needed by {ready_by:%H:%M}: charging in {_describe(chosen)}"
+    if shortfall:
+        reason += f"; {shortfall / 1000:.1f} kWh short (not enough allowed time)"
+    return Plan(chosen, reason, shortfall)
+
+
+def _describe(slots: Sequence[Slot]) -> str:
+    names = sorted({s.period.name for s in slots})
+    return ", ".join(names) + " periods" if names else "no period"
+
+
+def plan_allows(plan: Plan, when: dt.datetime) -> bool:
+    return any(s.start <= when < s.end for s in plan.slots)
+
+
+def schedule_periods(plan: Plan, *, start: dt.datetime, limit: float) -> list[dict]:
+    """The plan as an OCPP chargingSchedulePeriod list from `start`: `limit` in chosen slots,
+    0 elsewhere, one entry per change (spec example: TxDefaultProfile)."""
+    periods: list[dict] = []
+    cursor, current = start, None
+    edges = sorted({start, *(s.start for s in plan.slots if s.start > start), *(s.end for s in plan.slots)})
+    for edge in edges:
+        if edge < start:
+            continue
+        cursor = edge
+        value = limit if plan_allows(plan, cursor) else 0
+        if value != current:
+            periods.append({"startPeriod": int((cursor - start).total_seconds()), "limit": value})
+            current = value
+    return periods
