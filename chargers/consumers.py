@@ -85,6 +85,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.charge_point_id,
             self.connection,
             charger_pk=self.charger_pk,
+            site_pk=decision.site_pk,
             remote_address=self.remote_address,
             accepted=accepted,
         )

@@ -130,6 +130,26 @@ class Charger(models.Model):
     limit_reason = models.CharField(max_length=200, blank=True)
     limit_expires_at = models.DateTimeField(null=True, blank=True)
 
+    # Energy control.
+    supply_phase = models.CharField(
+        max_length=2,
+        choices=[("L1", "L1"), ("L2", "L2"), ("L3", "L3")],
+        default="L1",
+        help_text="For a 1-phase charger: the supply phase it is wired to.",
+    )
+    priority = models.PositiveSmallIntegerField(default=0, help_text="Lower charges first (algorithm: priority).")
+    min_current_a = models.FloatField(default=6.0)
+    can_switch_phases = models.BooleanField(
+        default=False, help_text="A 3-phase charger that can charge on 1 phase when solar is short (numberPhases)."
+    )
+    active_phases = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    manual_limit_w = models.PositiveIntegerField(null=True, blank=True)
+    manual_limit_reason = models.CharField(max_length=200, blank=True)
+    manual_limit_expires_at = models.DateTimeField(null=True, blank=True)
+    paused_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # What each charging profile purpose last sent carries, so only changes are sent.
+    applied_profiles = models.JSONField(default=dict, blank=True, editable=False)
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -275,3 +295,24 @@ class ChargerCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} to {self.charger_id}: {self.outcome}"
+
+
+class LimitDecision(models.Model):
+    """One decision of the energy controller for a charger, with its inputs: the timeline that
+    answers "why is my car charging at 2.3 kW" and "why isn't it charging"."""
+
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="limit_decisions")
+    decided_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    limit_w = models.PositiveIntegerField()
+    current_a = models.FloatField()
+    phases = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=20)
+    reason = models.CharField(max_length=300)
+    inputs = models.JSONField(default=dict)
+    outcome = models.CharField(max_length=30, blank=True, help_text="What the charger said to the profile.")
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.charger_id}: {self.limit_w} W ({self.source})"

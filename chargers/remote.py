@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from chargers.commands import CommandFailed, charger_command_sync
+from chargers.commands import ChargerOffline, CommandFailed, charger_command_sync
 from chargers.models import Charger
 from chargers.ocpp.profiles import limit_in_charger_unit
 from sessions.models import ChargingSession
@@ -102,21 +102,22 @@ def charger_set_limit(
     reason: str,
     requested_by: str,
     duration_s: int | None = None,
-    source: str = "manual",
 ) -> dict:
-    """Cap the whole charger (ChargePointMaxProfile on connector 0); with a duration the cap
-    lapses by itself on the charger. Stored as the limit in force once the charger accepts."""
-    profile = charging_profile(charger=charger, purpose="ChargePointMaxProfile", limit_w=limit_w, duration_s=duration_s)
-    answer = charger_command_sync(
-        charge_point_id=charger.charge_point_id,
-        action="SetChargingProfile",
-        payload={"connectorId": 0, "csChargingProfiles": profile},
-        requested_by=requested_by,
-    )
+    """A person's cap on one charger. It becomes one input of the site's energy control (which
+    also respects fuses, solar, tariffs and the grid), and the combined limit is sent at once.
+    Returns the charger's answer to the profile, or {"status": "Accepted"} when the limit in
+    force did not change. With a duration the cap lapses."""
+    from energy.services import charger_manual_limit_set, site_control_run
+
+    charger.refresh_from_db()
+    if not charger.is_connected:
+        raise ChargerOffline(f"charger {charger.charge_point_id} is offline")
+    charger_manual_limit_set(charger=charger, limit_w=limit_w, reason=reason, duration_s=duration_s)
+    run = site_control_run(site=charger.site, trigger=f"manual limit by {requested_by}")
+    key = str(charger.pk)
+    if key in run.failures:
+        raise run.failures[key]
+    answer = run.answers.get(key, {"status": "Accepted"})
     _require_accepted("SetChargingProfile", answer)
-    charger.limit_w = limit_w
-    charger.limit_source = source
-    charger.limit_reason = reason[:200]
-    charger.limit_expires_at = timezone.now() + dt.timedelta(seconds=duration_s) if duration_s else None
-    charger.save(update_fields=["limit_w", "limit_source", "limit_reason", "limit_expires_at"])
+    charger.refresh_from_db()
     return answer

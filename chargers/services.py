@@ -28,6 +28,7 @@ class ConnectionDecision:
     accepted: bool
     reason: str
     charger_pk: int | None = None
+    site_pk: int | None = None
     subprotocol: str | None = None
     # None when the charger offered no subprotocol: accept without echoing one.
     echo_subprotocol: bool = True
@@ -114,7 +115,12 @@ def charger_authenticate(
     if not (charger.password_hash or charger.password_env):
         message += "; no credentials configured for this charger"
     return ConnectionDecision(
-        accepted=True, reason=message, charger_pk=charger.pk, subprotocol=protocol, echo_subprotocol=echo
+        accepted=True,
+        reason=message,
+        charger_pk=charger.pk,
+        site_pk=charger.site_id,
+        subprotocol=protocol,
+        echo_subprotocol=echo,
     )
 
 
@@ -249,11 +255,12 @@ def connector_status_update(
     vendor_id: str = "",
     vendor_error_code: str = "",
     timestamp: dt.datetime | None = None,
-) -> None:
-    """Connector 0 is the charger itself. An older notification never overwrites a newer one."""
+) -> bool:
+    """Connector 0 is the charger itself. An older notification never overwrites a newer one.
+    True when a connector's status changed (energy control then rebalances)."""
     if connector_id == 0:
         Charger.objects.filter(pk=charger_pk).update(status=status, error_code=error_code)
-        return
+        return False
     values = {
         "status": status,
         "error_code": error_code,
@@ -266,11 +273,15 @@ def connector_status_update(
         connector, created = Connector.objects.select_for_update().get_or_create(
             charger_id=charger_pk, connector_id=connector_id, defaults=values
         )
-        if created or (connector.status_at and values["status_at"] < connector.status_at):
-            return
+        if created:
+            return True
+        if connector.status_at and values["status_at"] < connector.status_at:
+            return False
+        changed = connector.status != status
         for field, value in values.items():
             setattr(connector, field, value)
         connector.save()
+        return changed
 
 
 def id_tag_info(*, charger_pk: int, id_tag: str, now: dt.datetime | None = None) -> dict:

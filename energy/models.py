@@ -1,5 +1,6 @@
 """A site's electrical installation (fuse tree) and its tariffs."""
 
+import datetime as dt
 import zoneinfo
 
 from django.conf import settings
@@ -14,6 +15,8 @@ def validate_time_zone(value: str) -> None:
 
 
 PHASE_CHOICES = [(1, "1 phase"), (3, "3 phases")]
+SUPPLY_PHASE_CHOICES = [("L1", "L1"), ("L2", "L2"), ("L3", "L3")]
+ALGORITHM_CHOICES = [("proportional", "Proportional"), ("priority", "Priority"), ("round_robin", "Round robin")]
 
 
 class Site(models.Model):
@@ -36,6 +39,20 @@ class Site(models.Model):
         help_text="Let chargers that are not configured connect as 'pending' until approved.",
     )
 
+    # Load balancing (spec: load_balancing).
+    load_balancing_enabled = models.BooleanField(default=True)
+    algorithm = models.CharField(max_length=20, choices=ALGORITHM_CHOICES, default="proportional")
+    min_interval_s = models.PositiveIntegerField(
+        default=10, help_text="Rebalance at most this often (spec: rebalance.min_interval_seconds)."
+    )
+    meter_timeout_s = models.PositiveIntegerField(
+        default=120, help_text="A main meter silent this long makes every charger fall back to the fail-safe current."
+    )
+    failsafe_current_a = models.FloatField(
+        default=6.0, help_text="Per-charger current while the main meter is silent (0 stops charging)."
+    )
+    last_rebalanced_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -55,6 +72,9 @@ class Circuit(models.Model):
     name = models.CharField(max_length=100)
     max_current_a = models.PositiveIntegerField(help_text="Fuse rating per phase.")
     phases = models.PositiveSmallIntegerField(choices=PHASE_CHOICES, default=3)
+    supply_phase = models.CharField(
+        max_length=2, choices=SUPPLY_PHASE_CHOICES, default="L1", help_text="For a 1-phase circuit: which phase."
+    )
 
     class Meta:
         ordering = ["site", "name"]
@@ -124,3 +144,114 @@ class TariffPeriod(models.Model):
         if self.start is None:
             return f"{self.name} (all other times)"
         return f"{self.name} ({self.start:%H:%M}-{self.end:%H:%M})"
+
+
+class SolarCharging(models.Model):
+    """Spec: solar_charging. One per site; the hysteresis state is kept here between runs."""
+
+    class Mode(models.TextChoices):
+        SOLAR_ONLY = "solar_only", "Solar only"
+        SOLAR_PRIORITY = "solar_priority", "Solar priority (grid minimum)"
+        MIXED = "mixed", "Mixed (solar + grid top-up)"
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="solar_charging")
+    enabled = models.BooleanField(default=False)
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.SOLAR_ONLY)
+    min_surplus_w = models.PositiveIntegerField(default=1400)
+    allow_grid_minimum_w = models.PositiveIntegerField(default=1400)
+    max_grid_w = models.PositiveIntegerField(default=3000)
+    update_interval_s = models.PositiveIntegerField(default=60)
+    window_s = models.PositiveIntegerField("smoothing window (s)", default=300)
+    start_delay_s = models.PositiveIntegerField(default=60)
+    stop_delay_s = models.PositiveIntegerField(default=300)
+
+    is_charging = models.BooleanField(default=False, editable=False)
+    above_since = models.DateTimeField(null=True, blank=True, editable=False)
+    below_since = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"Solar charging at {self.site} ({self.get_mode_display()})"
+
+
+class TimeOfUse(models.Model):
+    """Spec: tou_charging. The site's tariff periods come from its active Tariff."""
+
+    class TargetMode(models.TextChoices):
+        TIME = "time", "Ready by a time"
+        ENERGY = "energy", "Energy by a time"
+        SOC = "soc", "State of charge by a time"
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="time_of_use")
+    enabled = models.BooleanField(default=False)
+    avoid_peak = models.BooleanField(default=True)
+    prefer_off_peak = models.BooleanField(default=True)
+    ready_by = models.TimeField(default=dt.time(7, 0), help_text="Site-local time.")
+    target_mode = models.CharField(max_length=10, choices=TargetMode.choices, default=TargetMode.TIME)
+    target_energy_wh = models.PositiveIntegerField(null=True, blank=True)
+    target_soc_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    battery_capacity_wh = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "time-of-use charging"
+        verbose_name_plural = "time-of-use charging"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(target_soc_percent__isnull=True) | Q(target_soc_percent__lte=100),
+                name="tou_target_soc_percent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Time of use at {self.site} (ready by {self.ready_by:%H:%M})"
+
+
+class GridResponse(models.Model):
+    """Spec: grid_response. The level comes from the API, the admin or MQTT."""
+
+    class Level(models.TextChoices):
+        NORMAL = "normal"
+        MODERATE = "moderate"
+        HIGH = "high"
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="grid_response")
+    enabled = models.BooleanField(default=False)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.NORMAL)
+    level_source = models.CharField(max_length=50, blank=True)
+    level_set_at = models.DateTimeField(null=True, blank=True)
+    moderate_limit_percent = models.PositiveSmallIntegerField(default=50)
+    high_limit_percent = models.PositiveSmallIntegerField(default=0)
+    frequency_response_enabled = models.BooleanField(default=False)
+    low_frequency_hz = models.FloatField(default=49.5)
+    high_frequency_hz = models.FloatField(default=50.5)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(moderate_limit_percent__lte=100), name="grid_moderate_percent"),
+            models.CheckConstraint(condition=Q(high_limit_percent__lte=100), name="grid_high_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Grid response at {self.site}: {self.level}"
+
+
+class EnergyReading(models.Model):
+    """What the site's meters say at an instant. Any field may be missing."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="energy_readings")
+    measured_at = models.DateTimeField()
+    grid_w = models.FloatField(null=True, blank=True, help_text="Import positive, export negative.")
+    solar_w = models.FloatField(null=True, blank=True)
+    house_w = models.FloatField(null=True, blank=True, help_text="Total consumption, chargers included.")
+    grid_l1_a = models.FloatField(null=True, blank=True)
+    grid_l2_a = models.FloatField(null=True, blank=True)
+    grid_l3_a = models.FloatField(null=True, blank=True)
+    frequency_hz = models.FloatField(null=True, blank=True)
+    source = models.CharField(max_length=50, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-measured_at"]
+        indexes = [models.Index(fields=["site", "-measured_at"], name="reading_by_site_time")]
+
+    def __str__(self) -> str:
+        return f"{self.site} at {self.measured_at:%Y-%m-%d %H:%M:%S}"

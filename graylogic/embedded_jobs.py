@@ -1,9 +1,13 @@
-"""Runs the beat schedule inside the server process, for the embedded default (no broker)."""
+"""Runs the periodic jobs inside the server's event loop, for the embedded default (no
+broker). The schedule is django-celery-beat's (editable in the admin), seeded from
+CELERY_BEAT_SCHEDULE; each job runs in a worker thread like a sync view, so it can reach
+chargers through the in-memory channel layer."""
 
+import asyncio
 import logging
-import threading
 import time
 
+from asgiref.sync import sync_to_async
 from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections
@@ -11,27 +15,55 @@ from django.db import close_old_connections
 logger = logging.getLogger(__name__)
 
 
-def _run_forever(stop: threading.Event) -> None:
-    schedule = {name: float(entry["schedule"]) for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
-    next_run = {name: time.monotonic() + interval for name, interval in schedule.items()}
-    while not stop.is_set():
+def schedule_install() -> None:
+    """Create the schedule's rows once; later edits in the admin are kept."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        every, _ = IntervalSchedule.objects.get_or_create(every=int(entry["schedule"]), period=IntervalSchedule.SECONDS)
+        PeriodicTask.objects.get_or_create(name=name, defaults={"task": entry["task"], "interval": every})
+
+
+def schedule_entries() -> list[tuple[str, str, float]]:
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    seconds = {
+        IntervalSchedule.DAYS: 86400,
+        IntervalSchedule.HOURS: 3600,
+        IntervalSchedule.MINUTES: 60,
+        IntervalSchedule.SECONDS: 1,
+        IntervalSchedule.MICROSECONDS: 1e-6,
+    }
+    return [
+        (t.name, t.task, t.interval.every * seconds[t.interval.period])
+        for t in PeriodicTask.objects.filter(enabled=True, interval__isnull=False).select_related("interval")
+    ]
+
+
+def _run_task(task_name: str) -> None:
+    try:
+        current_app.tasks[task_name]()  # calling a task object runs it here, synchronously
+    except Exception:
+        logger.exception("embedded job %s failed", task_name)
+    finally:
+        close_old_connections()
+
+
+async def run_jobs_forever() -> None:
+    await sync_to_async(schedule_install)()
+    next_run: dict[str, float] = {}
+    while True:
         now = time.monotonic()
-        for name, due in next_run.items():
-            if now < due:
-                continue
-            next_run[name] = now + schedule[name]
-            task = current_app.tasks[settings.CELERY_BEAT_SCHEDULE[name]["task"]]
-            try:
-                task()  # calling a task object runs it here, synchronously
-            except Exception:
-                logger.exception("embedded job %s failed", name)
-            finally:
-                close_old_connections()
-        stop.wait(max(0.1, min(next_run.values()) - time.monotonic()))
+        for name, task_name, interval in await sync_to_async(schedule_entries)():
+            due = next_run.setdefault(name, now + interval)
+            if now >= due:
+                next_run[name] = now + interval
+                await sync_to_async(_run_task, thread_sensitive=False)(task_name)
+        await asyncio.sleep(1)
 
 
-def start_embedded_jobs() -> threading.Event:
-    """Start the job thread; set the returned event to stop it."""
-    stop = threading.Event()
-    threading.Thread(target=_run_forever, args=(stop,), name="embedded-jobs", daemon=True).start()
-    return stop
+def start_embedded_jobs() -> None:
+    """Call before the reactor runs: the jobs start with the server's event loop."""
+    from twisted.internet import reactor
+
+    reactor.callWhenRunning(lambda: asyncio.ensure_future(run_jobs_forever()))

@@ -19,6 +19,17 @@ ENV_PASSWORD_VAR = "GRAYLOGIC_TEST_CHARGER_PW"
 ENV_PASSWORD = "from-the-environment-123"
 
 
+def pytest_sessionstart(session) -> None:
+    """Django removes an old SQLite test database file but not its WAL files; a stale WAL
+    next to a new database file gives "disk I/O error"."""
+    from django.conf import settings
+
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{test_name}{suffix}").unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class LiveServer:
     http_url: str
@@ -74,9 +85,17 @@ def start_server(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> tupl
             time.sleep(0.1)
 
 
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def ocpp_server(django_db_setup, django_db_blocker, tmp_path_factory):
     process, server = start_server(tmp_path_factory.mktemp("live"))
     yield server
-    process.terminate()
-    process.wait(timeout=10)
+    stop_server(process)

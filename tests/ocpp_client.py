@@ -37,8 +37,15 @@ class RawCharger:
         self.ws = ws
 
     async def send_frame(self, frame: str | bytes) -> list:
+        """Send a frame and return the server's answer to it. Calls the server makes meanwhile
+        (energy control sends charging profiles) are answered NotSupported, as a charger
+        without smart charging would."""
         await self.ws.send(frame)
-        return json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT_S))
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT_S))
+            if message[0] != 2:
+                return message
+            await self.ws.send(json.dumps([4, message[1], "NotSupported", "raw test charger", {}]))
 
     async def call(self, action: str, payload: dict) -> list:
         return await self.send_frame(json.dumps([2, str(uuid.uuid4()), action, payload]))

@@ -74,12 +74,14 @@ class CentralSystemChargePoint(ChargePoint):
         connection,
         *,
         charger_pk: int,
+        site_pk: int,
         remote_address: str,
         accepted: bool,
         response_timeout: int = 30,
     ):
         super().__init__(charge_point_id, connection, response_timeout=response_timeout)
         self.charger_pk = charger_pk
+        self.site_pk = site_pk
         self.remote_address = remote_address
         self.registration_accepted = accepted
         self._touched_at = time.monotonic()
@@ -131,6 +133,12 @@ class CentralSystemChargePoint(ChargePoint):
         if "_after_action" in handlers:
             # Follow-up calls (e.g. the compatibility probe) run after the answer went out.
             self._spawn(handlers["_after_action"](**camel_to_snake_case(msg.payload)))
+
+    async def rebalance(self, trigger: str) -> None:
+        """Something that matters to energy control changed on this charger."""
+        from energy.triggers import request_rebalance_async
+
+        await request_rebalance_async(self.site_pk, f"{self.id}: {trigger}")
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)

@@ -67,8 +67,21 @@ def samples_from_meter_values(meter_values: list[dict], field: str = "meterValue
     return samples
 
 
+# A change in a car's draw this large re-runs energy control (spec: on_power_change).
+POWER_CHANGE_W = 500
+
+
+def _total_power_w(samples: list[SampleData]) -> float | None:
+    """The latest whole-charger Power.Active.Import in W, if the samples carry one."""
+    for sample in reversed(samples):
+        if sample.measurand == "Power.Active.Import" and not sample.phase and sample.value is not None:
+            return sample.value * (1000 if sample.unit == "kW" else 1)
+    return None
+
+
 class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     format_error = FormationViolationError
+    last_power_w = 0.0
     occurrence_error = OccurenceConstraintViolationError
     known_actions = frozenset(action.value for action in Action)
 
@@ -108,6 +121,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         )
         for key, value in configuration_changes(profile).items():
             await self.call_and_record("ChangeConfiguration", {"key": key, "value": value}, probe)
+        await self.rebalance("booted")
 
     @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self):
@@ -120,7 +134,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         """Store a connector's (or, for connector 0, the charger's) status and error."""
         _check_connector_id(connector_id)
         timestamp = kwargs.get("timestamp")
-        await db(charger_services.connector_status_update)(
+        changed = await db(charger_services.connector_status_update)(
             charger_pk=self.charger_pk,
             connector_id=connector_id,
             status=status,
@@ -130,6 +144,8 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             vendor_error_code=kwargs.get("vendor_error_code", ""),
             timestamp=parse_ocpp_datetime(timestamp, "timestamp") if timestamp else None,
         )
+        if changed:
+            await self.rebalance(f"connector {connector_id} {status}")
         return call_result.StatusNotification()
 
     @on(Action.authorize, skip_schema_validation=True)
@@ -150,6 +166,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             started_at=parse_ocpp_datetime(timestamp, "timestamp"),
             reservation_id=kwargs.get("reservation_id"),
         )
+        await self.rebalance("transaction started")
         return call_result.StartTransaction(transaction_id=transaction_id, id_tag_info=_id_tag_info(info))
 
     @on(Action.stop_transaction, skip_schema_validation=True)
@@ -165,6 +182,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             id_tag=kwargs.get("id_tag", ""),
             transaction_data=samples,
         )
+        await self.rebalance("transaction stopped")
         return call_result.StopTransaction(id_tag_info=_id_tag_info(info))
 
     @on(Action.meter_values, skip_schema_validation=True)
@@ -178,6 +196,10 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             transaction_id=kwargs.get("transaction_id"),
             samples=samples,
         )
+        power_w = _total_power_w(samples)
+        if power_w is not None and abs(power_w - self.last_power_w) >= POWER_CHANGE_W:
+            self.last_power_w = power_w
+            await self.rebalance(f"drawing {power_w:.0f} W")
         return call_result.MeterValues()
 
     @on(Action.data_transfer, skip_schema_validation=True)

@@ -13,7 +13,7 @@ from ocpp.v16 import call, call_result
 from chargers.commands import ChargerCallError, ChargerNotSupported, ChargerOffline, ChargerTimeout, charger_command
 from chargers.models import Charger, ChargerCommand
 from chargers.remote import ChargerRejected, charger_set_limit
-from tests.conftest import start_server
+from tests.conftest import start_server, stop_server
 from tests.factories import make_charger
 from tests.ocpp_client import AnsweringCharger, eventually, library_charger
 from tests.services import require_service
@@ -32,8 +32,7 @@ def redis_servers(django_db_setup, django_db_blocker, tmp_path_factory):
     started = [start_server(tmp, extra_env) for _ in range(2)]
     yield [server for _, server in started]
     for process, _ in started:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_server(process)
 
 
 @pytest.fixture
@@ -203,7 +202,8 @@ def test_limits_are_sent_in_the_unit_the_charger_accepts(
     (period,) = schedule["charging_schedule_period"]
     assert (period["start_period"], float(period["limit"])) == (0, expected_limit)
     charger.refresh_from_db()
-    assert (charger.limit_w, charger.limit_source) == (limit_w, "manual")
+    assert (charger.manual_limit_w, charger.limit_source) == (limit_w, "manual")
+    assert charger.limit_w == (limit_w if expected_limit else 0)
 
 
 def test_a_rejected_limit_is_not_recorded_as_in_force(redis_servers, redis_layer):

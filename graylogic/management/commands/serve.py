@@ -1,5 +1,6 @@
 """`manage.py serve`: the product on one port — admin, API and OCPP WebSockets (daphne)."""
 
+import daphne.server  # noqa: F401  (installs the asyncio reactor the embedded jobs need)
 from daphne.cli import CommandLineInterface
 from django.conf import settings
 from django.core.management.base import BaseCommand

@@ -1,0 +1,160 @@
+"""One control decision for a site: every limit that applies to each charger, combined.
+
+Plain data in, data out. Two allocations are made: `protection` (fuses, grid response, manual
+limits, the fail-safe) is what the charger's ChargePointMaxProfile carries and is safe on its
+own; `decision` adds solar and time-of-use and is what the car is meant to get.
+"""
+
+from dataclasses import dataclass, field
+
+from energy.allocation import (
+    NOMINAL_VOLTAGE_V,
+    PHASES,
+    ChargerDemand,
+    Constraint,
+    Fuse,
+    allocate,
+    fuse_constraints,
+    power_budget,
+)
+from energy.solar import phases_for_budget
+
+
+@dataclass(frozen=True)
+class ChargerState:
+    id: str
+    fuse_id: str
+    phases: int  # 1 or 3, as wired
+    max_power_w: float
+    wants_power: bool
+    connected_phase: str = "L1"  # the supply phase a single-phase charger is on
+    priority: int = 0
+    turn: float = 0.0
+    min_current_a: float = 6.0
+    measured_current_a: float | None = None
+    current_limit_a: float | None = None
+    manual_limit_w: float | None = None
+    can_switch_phases: bool = False
+    active_phases: int | None = None  # what it charges on now, if it can switch
+
+
+@dataclass(frozen=True)
+class SiteInputs:
+    fuses: list[Fuse]
+    chargers: list[ChargerState]
+    algorithm: str = "proportional"
+    grid_percent: int = 100
+    grid_reason: str = ""
+    solar_budget_w: float | None = None  # None: solar charging is off
+    solar_reason: str = ""
+    tou_allows: bool | None = None  # None: time-of-use is off
+    tou_reason: str = ""
+    # None while the main meter reports; otherwise the per-charger fail-safe current.
+    failsafe_current_a: float | None = None
+    failsafe_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    limit_w: int
+    current_a: float
+    phases: int
+    source: str  # circuit, solar, tou, grid, manual, charger, demand, idle
+    reason: str
+    protection_limit_w: int
+    inputs: dict = field(default_factory=dict)
+
+
+def _phases_used(charger: ChargerState, solar_budget_w: float | None) -> int:
+    if charger.phases == 3 and charger.can_switch_phases and solar_budget_w is not None:
+        return phases_for_budget(budget_w=solar_budget_w, current_phases=charger.active_phases or 3)
+    return charger.phases
+
+
+def _cap(name: str, source: str, charger_id: str, amps: float) -> Constraint:
+    return Constraint(name, source, max(0.0, amps), {charger_id: 1.0})
+
+
+def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
+    demands, phases_by_id = [], {}
+    for c in inputs.chargers:
+        phases = _phases_used(c, inputs.solar_budget_w)
+        phases_by_id[c.id] = phases
+        demands.append(
+            ChargerDemand(
+                id=c.id,
+                fuse_id=c.fuse_id,
+                phases=PHASES if phases == 3 else (c.connected_phase,),
+                max_current_a=c.max_power_w / (NOMINAL_VOLTAGE_V * phases),
+                wants_power=c.wants_power,
+                min_current_a=c.min_current_a,
+                priority=c.priority,
+                turn=c.turn,
+                measured_current_a=c.measured_current_a,
+                current_limit_a=c.current_limit_a,
+            )
+        )
+    by_id = {c.id: c for c in inputs.chargers}
+
+    protection = fuse_constraints(inputs.fuses, demands)
+    for d in demands:
+        charger = by_id[d.id]
+        if inputs.grid_percent < 100:
+            protection.append(
+                _cap(inputs.grid_reason or "grid response", "grid", d.id, d.max_current_a * inputs.grid_percent / 100)
+            )
+        if charger.manual_limit_w is not None:
+            protection.append(
+                _cap("manual limit", "manual", d.id, charger.manual_limit_w / (NOMINAL_VOLTAGE_V * len(d.phases)))
+            )
+        if inputs.failsafe_current_a is not None:
+            protection.append(_cap(inputs.failsafe_reason or "fail-safe", "circuit", d.id, inputs.failsafe_current_a))
+
+    wanted = list(protection)
+    if inputs.solar_budget_w is not None:
+        wanted.append(power_budget(inputs.solar_reason or "solar surplus", "solar", inputs.solar_budget_w, demands))
+    if inputs.tou_allows is False:
+        wanted.extend(_cap(inputs.tou_reason or "time of use", "tou", d.id, 0.0) for d in demands)
+
+    protected = allocate(demands, protection, inputs.algorithm)
+    decided = allocate(demands, wanted, inputs.algorithm)
+
+    def watts(charger_id: str, current_a: float, source: str, phases: int) -> int:
+        # A manual limit that binds is kept to the watt the person asked for; everything
+        # else is the allocated current, which moves in tenths of an amp.
+        manual = by_id[charger_id].manual_limit_w
+        if source == "manual" and manual is not None and current_a > 0:
+            return round(manual)
+        return round(current_a * NOMINAL_VOLTAGE_V * phases)
+
+    decisions = {}
+    for d in demands:
+        phases = len(d.phases)
+        allocation, protection_allocation = decided[d.id], protected[d.id]
+        decisions[d.id] = Decision(
+            limit_w=watts(d.id, allocation.current_a, allocation.source, phases),
+            current_a=allocation.current_a,
+            phases=phases,
+            source=allocation.source,
+            reason=allocation.reason,
+            protection_limit_w=watts(d.id, protection_allocation.current_a, protection_allocation.source, phases),
+            inputs={
+                "algorithm": inputs.algorithm,
+                "grid_percent": inputs.grid_percent,
+                "solar_budget_w": inputs.solar_budget_w,
+                "tou_allows": inputs.tou_allows,
+                "failsafe_current_a": inputs.failsafe_current_a,
+                "measured_current_a": d.measured_current_a,
+                "max_current_a": round(d.max_current_a, 1),
+                "manual_limit_w": by_id[d.id].manual_limit_w,
+                "fuses": {f.id: {"limit_a": f.limit_a, "other_load_a": f.other_load_a} for f in inputs.fuses},
+            },
+        )
+    return decisions
+
+
+def apply_order(current_w: dict[str, int | None], new_w: dict[str, int]) -> list[str]:
+    """Chargers whose limit changes, lowered ones first: no moment may exceed a fuse while
+    limits move. A charger with no known limit counts as unlimited (so it is lowered first)."""
+    changed = [cid for cid, w in new_w.items() if current_w.get(cid) != w]
+    return sorted(changed, key=lambda cid: (0 if current_w.get(cid) is None or new_w[cid] < current_w[cid] else 1, cid))

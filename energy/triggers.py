@@ -1,0 +1,82 @@
+"""Event-driven rebalancing (spec: rebalance on_charger_change / on_power_change), never more
+often than the site's min_interval_s. Embedded: an asyncio task in the server. Scaled: a
+Celery task, throttled through Redis."""
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import defaultdict
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from energy.models import Site
+
+logger = logging.getLogger(__name__)
+
+_pending: dict[int, asyncio.Task] = {}
+_local_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+
+
+@contextlib.contextmanager
+def site_lock(site_id: int, timeout_s: int = 60):
+    """One control run per site at a time, across threads (embedded) or workers (Redis)."""
+    if settings.REDIS_URL:
+        import redis
+
+        lock = redis.Redis.from_url(settings.REDIS_URL).lock(f"graylogic:control:{site_id}", timeout=timeout_s)
+        with lock:
+            yield
+    else:
+        with _local_locks[site_id]:
+            yield
+
+
+async def _seconds_to_wait(site_id: int) -> float:
+    site = await Site.objects.filter(pk=site_id).only("min_interval_s", "last_rebalanced_at").afirst()
+    if site is None or site.last_rebalanced_at is None:
+        return 0.0
+    return max(0.0, site.min_interval_s - (timezone.now() - site.last_rebalanced_at).total_seconds())
+
+
+async def _rebalance_when_allowed(site_id: int, trigger: str) -> None:
+    from energy.tasks import rebalance_site
+
+    await asyncio.sleep(await _seconds_to_wait(site_id))
+    try:
+        await sync_to_async(rebalance_site, thread_sensitive=False)(site_id, trigger)
+    except Exception:
+        logger.exception("rebalance of site %s failed", site_id)
+
+
+def _enqueue_celery(site_id: int, trigger: str) -> None:
+    import redis
+
+    from energy.tasks import rebalance_site
+
+    site = Site.objects.filter(pk=site_id).only("min_interval_s").first()
+    if site is None:
+        return
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    if client.set(f"graylogic:rebalance:{site_id}", 1, nx=True, ex=max(1, site.min_interval_s)):
+        rebalance_site.delay(site_id, trigger)
+    elif client.set(f"graylogic:rebalance-trailing:{site_id}", 1, nx=True, ex=max(1, site.min_interval_s)):
+        # Changes inside the interval are not lost: one more run when it ends.
+        rebalance_site.apply_async(args=[site_id, trigger], countdown=site.min_interval_s)
+
+
+async def request_rebalance_async(site_id: int, trigger: str) -> None:
+    if not settings.EMBEDDED_JOBS:
+        await sync_to_async(_enqueue_celery)(site_id, trigger)
+        return
+    pending = _pending.get(site_id)
+    if pending is not None and not pending.done():
+        return
+    _pending[site_id] = asyncio.create_task(_rebalance_when_allowed(site_id, trigger))
+
+
+def request_rebalance(site_id: int, trigger: str) -> None:
+    """From sync code (API views, services): schedule on the server's event loop."""
+    async_to_sync(request_rebalance_async)(site_id, trigger)
