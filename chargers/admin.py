@@ -1,13 +1,25 @@
-"""Where installers commission chargers and read what they did."""
+"""Where installers commission chargers, command them, and read what they did."""
 
+import json
+import logging
 import os
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
+from chargers.admin_commands import ADMIN_COMMANDS, AdminCommand, AnswerView, answer_view, failure_message
+from chargers.commands import CommandFailed
 from chargers.configuration import id_tags_set_status
-from chargers.models import Charger, ChargerEvent, Connector, IdTag
+from chargers.models import Charger, ChargerCommand, ChargerEvent, Connector, IdTag
+from chargers.ocpp.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
 from chargers.services import charger_approve, charger_set_password
 from graylogic.admin_utils import (
     EstimatedCountPaginator,
@@ -17,7 +29,10 @@ from graylogic.admin_utils import (
 )
 from sessions.models import ChargingSession
 
+logger = logging.getLogger(__name__)
+
 RECENT_ROWS = 20
+RECENT_COMMANDS = 10
 
 BOOT_FIELDS = [
     "vendor",
@@ -46,6 +61,33 @@ LIVE_FIELDS = [
     "diagnostics_status",
     "diagnostics_status_at",
 ]
+# What the compatibility probe read at boot (GetConfiguration); the overrides are the installer's.
+PROBE_FIELDS = [
+    "probed_at",
+    "supported_feature_profiles",
+    "charging_rate_units",
+    "max_stack_level",
+    "max_charging_profiles",
+    "meter_sample_interval_s",
+    "meter_measurands",
+    "number_of_connectors",
+    "configuration_table",
+]
+OVERRIDE_FIELDS = ["rate_unit_override", "max_stack_level_override"]
+LIMIT_FIELDS = [
+    "limit_w",
+    "limit_source",
+    "limit_reason",
+    "manual_limit_w",
+    "manual_limit_reason",
+    "manual_limit_expires_at",
+]
+
+
+def pretty_json(value) -> str:
+    if value is None:
+        return "-"
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
 class ChargerAdminForm(forms.ModelForm):
@@ -77,6 +119,7 @@ class ChargerAdminForm(forms.ModelForm):
             "heartbeat_interval_s",
             "accept_any_id_tag",
             "password_env",
+            *OVERRIDE_FIELDS,
         ]
 
     def clean(self) -> dict:
@@ -108,9 +151,17 @@ class ChargingSessionInline(ReadOnlyTabularInline):
     verbose_name_plural = f"recent charging sessions (newest {RECENT_ROWS})"
 
 
+class ChargerCommandInline(ReadOnlyTabularInline):
+    model = ChargerCommand
+    fields = ["created_at", "action", "requested_by", "outcome", "latency_ms", "error"]
+    formset = recent_rows_formset(RECENT_COMMANDS)
+    verbose_name_plural = f"recent commands (newest {RECENT_COMMANDS}; the command log has them all)"
+
+
 @admin.register(Charger)
 class ChargerAdmin(admin.ModelAdmin):
     form = ChargerAdminForm
+    change_form_template = "admin/chargers/charger/change_form.html"
     list_display = [
         "charge_point_id",
         "name",
@@ -128,8 +179,8 @@ class ChargerAdmin(admin.ModelAdmin):
     list_select_related = ["site"]
     search_fields = ["charge_point_id", "name", "serial_number", "vendor", "model"]
     autocomplete_fields = ["site", "circuit"]
-    readonly_fields = ["password_state", *BOOT_FIELDS, *LIVE_FIELDS]
-    inlines = [ConnectorInline, ChargerEventInline, ChargingSessionInline]
+    readonly_fields = ["password_state", *BOOT_FIELDS, *LIVE_FIELDS, *PROBE_FIELDS, *LIMIT_FIELDS]
+    inlines = [ConnectorInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline]
     actions = ["approve"]
 
     identity_fieldset = (
@@ -164,6 +215,17 @@ class ChargerAdmin(admin.ModelAdmin):
             self.credentials_fieldset,
             ("Boot information", {"fields": BOOT_FIELDS, "classes": ["collapse"]}),
             ("Live connection state", {"fields": LIVE_FIELDS}),
+            ("Power limit in force", {"fields": LIMIT_FIELDS}),
+            (
+                "Compatibility profile",
+                {
+                    "fields": [*PROBE_FIELDS, *OVERRIDE_FIELDS],
+                    "description": (
+                        "Read from the charger's configuration when it boots. Limits go out in the "
+                        "unit and at the stack level it accepts, unless you override them here."
+                    ),
+                },
+            ),
         ]
 
     def get_inlines(self, request, obj):
@@ -182,6 +244,24 @@ class ChargerAdmin(admin.ModelAdmin):
             return "Set (only a hash is stored)."
         return "None: anything presenting this charger id may connect."
 
+    @admin.display(description="configuration")
+    def configuration_table(self, charger: Charger) -> str:
+        if not charger.configuration:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (item.get("key", ""), item.get("value", ""), "yes" if item.get("readonly") else "no")
+                for item in charger.configuration
+                if isinstance(item, dict)
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Key</th><th>Value</th><th>Read-only</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
     def save_model(self, request, obj: Charger, form: ChargerAdminForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if form.cleaned_data.get("new_password"):
@@ -199,6 +279,93 @@ class ChargerAdmin(admin.ModelAdmin):
             self.message_user(request, f"Approved {names}; accepted at the next boot notification.")
         else:
             self.message_user(request, "None of the selected chargers was pending approval.", messages.WARNING)
+
+    # --- Commands: one page per OCPP action, reached from the panel on the change page ----------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/command/<slug:slug>/",
+                self.admin_site.admin_view(self.command_view),
+                name="{}_{}_command".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def command_links(self, charger: Charger) -> list[dict]:
+        return [
+            {
+                "label": command.label,
+                "url": reverse("admin:chargers_charger_command", args=[charger.pk, command.slug]),
+                "supported": supports_action(charger.supported_feature_profiles, command.action),
+            }
+            for command in ADMIN_COMMANDS.values()
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and self.has_change_permission(request, obj):
+            context["command_links"] = self.command_links(obj)
+            context["command_log_url"] = (
+                reverse("admin:chargers_chargercommand_changelist") + f"?charger__id__exact={obj.pk}"
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def command_view(self, request: HttpRequest, object_id: str, slug: str) -> HttpResponse:
+        """GET: the command's form. POST: send it and show the charger's answer on the same page."""
+        charger = self.get_object(request, unquote(object_id))
+        if charger is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, charger):
+            raise PermissionDenied
+        command = ADMIN_COMMANDS.get(slug)
+        if command is None:
+            raise Http404(f"No command {slug!r}")
+        result = None
+        if request.method == "POST":
+            form = command.form(request.POST, charger=charger)
+            if form.is_valid():
+                result = self._send_command(request, charger, command, form.cleaned_data)
+        else:
+            form = command.form(charger=charger)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{command.label}: {charger}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": charger,
+            "charger": charger,
+            "command": command,
+            "form": form,
+            "result": result,
+            "supported": supports_action(charger.supported_feature_profiles, command.action),
+            "feature_profile": FEATURE_PROFILE_OF_ACTION.get(command.action, "Core"),
+            "command_links": self.command_links(charger),
+            "has_view_permission": self.has_view_permission(request, charger),
+        }
+        return TemplateResponse(request, "admin/chargers/charger/command.html", context)
+
+    def _send_command(
+        self, request: HttpRequest, charger: Charger, command: AdminCommand, cleaned: dict
+    ) -> AnswerView | None:
+        try:
+            answer = command.send(charger=charger, cleaned=cleaned, requested_by=f"admin:{request.user.get_username()}")
+        except CommandFailed as failure:
+            message = failure_message(
+                charge_point_id=charger.charge_point_id, failure=failure, timeout_s=settings.OCPP_COMMAND_TIMEOUT_S
+            )
+            self.message_user(request, message, messages.ERROR)
+            return None
+        except Exception:
+            # An installer pressing a button gets a message, never a server error page.
+            logger.exception("%s: admin command %s failed", charger.charge_point_id, command.action)
+            self.message_user(
+                request, "The command failed unexpectedly; the server log has the details.", messages.ERROR
+            )
+            return None
+        view = answer_view(command.action, answer)
+        self.message_user(request, view.summary, getattr(messages, view.level.upper()))
+        return view
 
 
 @admin.register(Connector)
@@ -252,3 +419,35 @@ class ChargerEventAdmin(ReadOnlyModelAdmin):
     # The log grows with every connection; counting it all on each page would too.
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+@admin.register(ChargerCommand)
+class ChargerCommandAdmin(ReadOnlyModelAdmin):
+    list_display = ["created_at", "charger", "action", "requested_by", "outcome", "latency_ms"]
+    list_filter = ["outcome", "action"]
+    list_select_related = ["charger"]
+    search_fields = ["charger__charge_point_id", "requested_by"]
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at",
+        "charger",
+        "action",
+        "requested_by",
+        "outcome",
+        "latency_ms",
+        "error",
+        "payload_json",
+        "response_json",
+    ]
+    readonly_fields = fields
+    # Every command and probe adds a row; counting them all on each page would not scale.
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    @admin.display(description="payload")
+    def payload_json(self, command: ChargerCommand) -> str:
+        return pretty_json(command.payload)
+
+    @admin.display(description="response")
+    def response_json(self, command: ChargerCommand) -> str:
+        return pretty_json(command.response)

@@ -216,7 +216,7 @@ def charger_form(charger: Charger, **overrides) -> dict:
         "password_env": charger.password_env,
         "new_password": "",
     }
-    for prefix in ("connectors", "events", "charging_sessions"):
+    for prefix in ("connectors", "commands", "events", "charging_sessions"):
         data[f"{prefix}-TOTAL_FORMS"] = 0
         data[f"{prefix}-INITIAL_FORMS"] = 0
     data.update(overrides)
@@ -375,6 +375,12 @@ def test_an_installer_can_create_a_site_with_its_circuits(admin_client):
             "time_zone": "Europe/Dublin",
             "circuit_limit_a": 40,
             "phases": 1,
+            # The energy control settings, as the form shows them by default.
+            "load_balancing_enabled": "on",
+            "algorithm": "proportional",
+            "min_interval_s": 10,
+            "meter_timeout_s": 120,
+            "failsafe_current_a": 6.0,
             "circuits-TOTAL_FORMS": 1,
             "circuits-INITIAL_FORMS": 0,
             "circuits-0-name": "Garage",

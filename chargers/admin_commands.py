@@ -1,0 +1,360 @@
+"""The buttons on a charger's admin page: for each OCPP 1.6 central-system action its form
+(chargers.admin_command_forms), a pure builder from the form's cleaned data to the camelCase
+OCPP payload, and how the charger's answer (or the failure) reads to an installer.
+
+Start, stop and power limit go through chargers.remote, so the admin follows the same rules
+as the API; every other action goes straight down the command path.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chargers.admin_command_forms import (
+    ChangeAvailabilityForm,
+    ChangeConfigurationForm,
+    ClearChargingProfileForm,
+    CommandForm,
+    DataTransferForm,
+    GetCompositeScheduleForm,
+    GetConfigurationForm,
+    GetDiagnosticsForm,
+    NoParametersForm,
+    RemoteStartForm,
+    ResetForm,
+    SetLimitForm,
+    TriggerMessageForm,
+    UnlockConnectorForm,
+    UpdateFirmwareForm,
+)
+from chargers.commands import (
+    ChargerCallError,
+    ChargerNotSupported,
+    ChargerOffline,
+    ChargerTimeout,
+    CommandFailed,
+    CommandInvalid,
+    charger_command_sync,
+)
+from chargers.models import Charger
+from chargers.remote import ChargerBusy, ChargerRejected, charger_remote_start, charger_remote_stop, charger_set_limit
+
+# Answers that mean the charger did (or will do) what it was asked.
+DONE_STATUSES = {"Accepted", "Unlocked"}
+# Answers that mean "yes, but later": after the running transaction, after a reboot.
+LATER_STATUSES = {"Scheduled", "RebootRequired"}
+
+
+def ocpp_datetime(value: dt.datetime) -> str:
+    """OCPP date-times are UTC ISO 8601."""
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _optional(cleaned: dict, pairs: dict[str, str]) -> dict:
+    """The OCPP fields (camelCase) of the form fields that were filled in."""
+    return {ocpp: cleaned[name] for name, ocpp in pairs.items() if cleaned.get(name) not in (None, "")}
+
+
+# --- Builders: cleaned form data in, camelCase OCPP payload out -----------------------------
+
+
+def build_reset(cleaned: dict) -> dict:
+    return {"type": cleaned["type"]}
+
+
+def build_unlock_connector(cleaned: dict) -> dict:
+    return {"connectorId": cleaned["connector_id"]}
+
+
+def build_change_availability(cleaned: dict) -> dict:
+    return {"connectorId": cleaned["connector_id"], "type": cleaned["type"]}
+
+
+def build_get_configuration(cleaned: dict) -> dict:
+    return {"key": cleaned["keys"]} if cleaned.get("keys") else {}
+
+
+def build_change_configuration(cleaned: dict) -> dict:
+    return {"key": cleaned["key"], "value": cleaned["value"]}
+
+
+def build_clear_cache(cleaned: dict) -> dict:
+    return {}
+
+
+def build_clear_charging_profile(cleaned: dict) -> dict:
+    return _optional(
+        cleaned,
+        {
+            "profile_id": "id",
+            "connector_id": "connectorId",
+            "purpose": "chargingProfilePurpose",
+            "stack_level": "stackLevel",
+        },
+    )
+
+
+def build_get_composite_schedule(cleaned: dict) -> dict:
+    payload = {"connectorId": cleaned["connector_id"], "duration": cleaned["duration_s"]}
+    return payload | _optional(cleaned, {"charging_rate_unit": "chargingRateUnit"})
+
+
+def build_trigger_message(cleaned: dict) -> dict:
+    payload = {"requestedMessage": cleaned["requested_message"]}
+    return payload | _optional(cleaned, {"connector_id": "connectorId"})
+
+
+def build_update_firmware(cleaned: dict) -> dict:
+    payload = {"location": cleaned["location"], "retrieveDate": ocpp_datetime(cleaned["retrieve_date"])}
+    return payload | _optional(cleaned, {"retries": "retries", "retry_interval_s": "retryInterval"})
+
+
+def build_get_diagnostics(cleaned: dict) -> dict:
+    payload = {"location": cleaned["location"]}
+    for name, ocpp in (("start_time", "startTime"), ("stop_time", "stopTime")):
+        if cleaned.get(name):
+            payload[ocpp] = ocpp_datetime(cleaned[name])
+    return payload | _optional(cleaned, {"retries": "retries", "retry_interval_s": "retryInterval"})
+
+
+def build_data_transfer(cleaned: dict) -> dict:
+    return {"vendorId": cleaned["vendor_id"]} | _optional(cleaned, {"message_id": "messageId", "data": "data"})
+
+
+# --- Sending ---------------------------------------------------------------------------------
+
+
+def _send_remote_start(*, charger: Charger, cleaned: dict, requested_by: str) -> dict:
+    return charger_remote_start(charger=charger, requested_by=requested_by, connector_id=cleaned["connector_id"])
+
+
+def _send_remote_stop(*, charger: Charger, cleaned: dict, requested_by: str) -> dict:
+    return charger_remote_stop(charger=charger, requested_by=requested_by)
+
+
+def _send_set_limit(*, charger: Charger, cleaned: dict, requested_by: str) -> dict:
+    return charger_set_limit(
+        charger=charger,
+        limit_w=cleaned["limit_w"],
+        reason=cleaned.get("reason") or "",
+        duration_s=cleaned.get("duration_s"),
+        requested_by=requested_by,
+    )
+
+
+@dataclass(frozen=True)
+class AdminCommand:
+    slug: str
+    label: str
+    action: str
+    form: type[CommandForm]
+    # Either a payload builder for the command path, or a remote-control service that builds
+    # the payload itself and applies the rules the API shares.
+    build: Callable[[dict], dict] | None = None
+    service: Callable[..., dict] | None = None
+    description: str = ""
+
+    def send(self, *, charger: Charger, cleaned: dict, requested_by: str) -> dict:
+        """Send the command and return the charger's answer; raises CommandFailed."""
+        if self.service is not None:
+            return self.service(charger=charger, cleaned=cleaned, requested_by=requested_by)
+        return charger_command_sync(
+            charge_point_id=charger.charge_point_id,
+            action=self.action,
+            payload=self.build(cleaned),
+            requested_by=requested_by,
+        )
+
+
+ADMIN_COMMANDS: dict[str, AdminCommand] = {
+    command.slug: command
+    for command in [
+        AdminCommand(
+            "remote-start",
+            "Remote start",
+            "RemoteStartTransaction",
+            RemoteStartForm,
+            service=_send_remote_start,
+            description="Start charging on a connector (idTag GrayLogic); the car may still need plugging in.",
+        ),
+        AdminCommand(
+            "remote-stop",
+            "Remote stop",
+            "RemoteStopTransaction",
+            NoParametersForm,
+            service=_send_remote_stop,
+            description="End the charging session running on this charger.",
+        ),
+        AdminCommand("reset", "Reset", "Reset", ResetForm, build_reset),
+        AdminCommand(
+            "unlock-connector",
+            "Unlock connector",
+            "UnlockConnector",
+            UnlockConnectorForm,
+            build_unlock_connector,
+            description="Release a cable stuck in the socket.",
+        ),
+        AdminCommand(
+            "change-availability",
+            "Change availability",
+            "ChangeAvailability",
+            ChangeAvailabilityForm,
+            build_change_availability,
+        ),
+        AdminCommand(
+            "get-configuration", "Get configuration", "GetConfiguration", GetConfigurationForm, build_get_configuration
+        ),
+        AdminCommand(
+            "change-configuration",
+            "Change configuration",
+            "ChangeConfiguration",
+            ChangeConfigurationForm,
+            build_change_configuration,
+        ),
+        AdminCommand(
+            "clear-cache",
+            "Clear cache",
+            "ClearCache",
+            NoParametersForm,
+            build_clear_cache,
+            description="Empty the charger's authorization cache.",
+        ),
+        AdminCommand(
+            "set-limit",
+            "Set power limit",
+            "SetChargingProfile",
+            SetLimitForm,
+            service=_send_set_limit,
+            description=(
+                "A person's cap on this charger: energy control combines it with the fuses, solar, "
+                "tariffs and the grid, and sends the result at once."
+            ),
+        ),
+        AdminCommand(
+            "clear-charging-profile",
+            "Clear charging profile",
+            "ClearChargingProfile",
+            ClearChargingProfileForm,
+            build_clear_charging_profile,
+            description="Leave everything empty to clear every profile on the charger.",
+        ),
+        AdminCommand(
+            "get-composite-schedule",
+            "Get composite schedule",
+            "GetCompositeSchedule",
+            GetCompositeScheduleForm,
+            build_get_composite_schedule,
+            description="The limits the charger will apply, all its profiles combined.",
+        ),
+        AdminCommand(
+            "trigger-message",
+            "Trigger message",
+            "TriggerMessage",
+            TriggerMessageForm,
+            build_trigger_message,
+            description="Ask the charger to send one of its messages now.",
+        ),
+        AdminCommand("update-firmware", "Update firmware", "UpdateFirmware", UpdateFirmwareForm, build_update_firmware),
+        AdminCommand("get-diagnostics", "Get diagnostics", "GetDiagnostics", GetDiagnosticsForm, build_get_diagnostics),
+        AdminCommand(
+            "data-transfer",
+            "Data transfer",
+            "DataTransfer",
+            DataTransferForm,
+            build_data_transfer,
+            description="A vendor-specific message.",
+        ),
+    ]
+}
+
+
+# --- How the answer reads ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    level: str  # "success", "warning" or "error", as the messages framework names them
+    summary: str
+    answer: dict
+    configuration: list[dict] = field(default_factory=list)
+    unknown_keys: list[str] = field(default_factory=list)
+    schedule: list[dict] = field(default_factory=list)
+    schedule_unit: str = ""
+    schedule_start: str = ""
+
+    @property
+    def answer_json(self) -> str:
+        return json.dumps(self.answer, indent=2, ensure_ascii=False)
+
+
+def _schedule_rows(answer: dict) -> list[dict]:
+    schedule = answer.get("chargingSchedule") or {}
+    try:
+        start = dt.datetime.fromisoformat(str(answer.get("scheduleStart", "")).replace("Z", "+00:00"))
+    except ValueError:
+        start = None
+    rows = []
+    for period in schedule.get("chargingSchedulePeriod") or []:
+        offset = period.get("startPeriod", 0)
+        rows.append(
+            {
+                "start_period": offset,
+                "starts_at": ocpp_datetime(start + dt.timedelta(seconds=offset)) if start else "",
+                "limit": period.get("limit"),
+                "number_phases": period.get("numberPhases", ""),
+            }
+        )
+    return rows
+
+
+def answer_view(action: str, answer: dict[str, Any]) -> AnswerView:
+    """The charger's answer as the command page shows it."""
+    status = answer.get("status")
+    if action == "GetConfiguration":
+        keys = answer.get("configurationKey") or []
+        unknown = answer.get("unknownKey") or []
+        summary = f"The charger returned {len(keys)} configuration key(s)"
+        if unknown:
+            summary += f"; it does not know {', '.join(unknown)}"
+        level = "warning" if unknown else "success"
+        return AnswerView(level, summary, answer, configuration=keys, unknown_keys=unknown)
+    if action == "GetDiagnostics":
+        name = answer.get("fileName")
+        summary = f"The charger will upload {name}" if name else "The charger has no diagnostics to upload"
+        return AnswerView("success" if name else "warning", summary, answer)
+    if action == "UpdateFirmware":
+        return AnswerView("success", "The charger acknowledged the firmware update", answer)
+    level = "success" if status in DONE_STATUSES else "warning" if status in LATER_STATUSES else "error"
+    summary = f"The charger answered {status}"
+    if action == "GetCompositeSchedule" and status == "Accepted":
+        schedule = answer.get("chargingSchedule") or {}
+        return AnswerView(
+            level,
+            summary,
+            answer,
+            schedule=_schedule_rows(answer),
+            schedule_unit=schedule.get("chargingRateUnit", ""),
+            schedule_start=answer.get("scheduleStart", ""),
+        )
+    return AnswerView(level, summary, answer)
+
+
+def failure_message(*, charge_point_id: str, failure: CommandFailed, timeout_s: float) -> str:
+    """Why a command came to nothing, in an installer's words."""
+    if isinstance(failure, ChargerOffline):
+        return f"Charger {charge_point_id} is offline"
+    if isinstance(failure, ChargerTimeout):
+        return f"No answer from charger {charge_point_id} within {timeout_s:g} s"
+    if isinstance(failure, ChargerCallError):
+        return f"The charger answered CALLERROR {failure.code}: {failure.message}"
+    if isinstance(failure, ChargerRejected):
+        return f"The charger answered {failure.code or 'without a status'}"
+    if isinstance(failure, ChargerNotSupported):
+        return f"Not supported by this charger: {failure.message}"
+    if isinstance(failure, ChargerBusy):
+        return f"Not sent: {failure.message}"
+    if isinstance(failure, CommandInvalid):
+        return f"Not sent, invalid request: {failure.message}"
+    return failure.message
