@@ -132,19 +132,22 @@ def allocate(
         caps[charger.id] = (cap, cap_reason)
         candidates.append(charger)
 
-    remaining = {c.name: c.capacity for c in constraints}
+    # By position: several constraints may share a name (a cap per charger, say).
+    remaining = [c.capacity for c in constraints]
     switched_on: list[ChargerDemand] = []
     for charger in _precedence(candidates, algorithm):
         blocking = [
-            c for c in constraints if remaining[c.name] < c.coefficients.get(charger.id, 0.0) * charger.min_current_a
+            c
+            for i, c in enumerate(constraints)
+            if remaining[i] < c.coefficients.get(charger.id, 0.0) * charger.min_current_a
         ]
         if blocking:
             result[charger.id] = Allocation(
                 0.0, f"paused: {blocking[0].name} cannot give it {charger.min_current_a:g} A", blocking[0].source
             )
             continue
-        for c in constraints:
-            remaining[c.name] -= c.coefficients.get(charger.id, 0.0) * charger.min_current_a
+        for i, c in enumerate(constraints):
+            remaining[i] -= c.coefficients.get(charger.id, 0.0) * charger.min_current_a
         switched_on.append(charger)
 
     current = {c.id: c.min_current_a for c in switched_on}
@@ -156,12 +159,12 @@ def allocate(
             chosen = min(growing, key=lambda cid: order[cid])
         else:
             chosen = min(growing, key=lambda cid: (current[cid] / weight[cid], order[cid]))
-        needs = [(c, c.coefficients.get(chosen, 0.0) * STEP_A) for c in constraints]
-        if any(remaining[c.name] < need - 1e-9 for c, need in needs):
+        needs = [c.coefficients.get(chosen, 0.0) * STEP_A for c in constraints]
+        if any(remaining[i] < need - 1e-9 for i, need in enumerate(needs)):
             growing.discard(chosen)
             continue
-        for c, need in needs:
-            remaining[c.name] -= need
+        for i, need in enumerate(needs):
+            remaining[i] -= need
         current[chosen] = round(current[chosen] + STEP_A, 1)
         if current[chosen] + STEP_A > caps[chosen][0] + 1e-9:
             growing.discard(chosen)
@@ -176,8 +179,8 @@ def allocate(
         binding = next(
             (
                 c
-                for c in constraints
-                if c.coefficients.get(charger.id) and remaining[c.name] < c.coefficients[charger.id] * STEP_A - 1e-9
+                for i, c in enumerate(constraints)
+                if c.coefficients.get(charger.id) and remaining[i] < c.coefficients[charger.id] * STEP_A - 1e-9
             ),
             None,
         )

@@ -17,6 +17,8 @@ from energy.models import Site
 logger = logging.getLogger(__name__)
 
 _pending: dict[int, asyncio.Task] = {}
+# Sites asked for again while a run was already under way: run once more afterwards.
+_dirty: set[int] = set()
 _local_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
 
@@ -44,11 +46,15 @@ async def _seconds_to_wait(site_id: int) -> float:
 async def _rebalance_when_allowed(site_id: int, trigger: str) -> None:
     from energy.tasks import rebalance_site
 
-    await asyncio.sleep(await _seconds_to_wait(site_id))
-    try:
-        await sync_to_async(rebalance_site, thread_sensitive=False)(site_id, trigger)
-    except Exception:
-        logger.exception("rebalance of site %s failed", site_id)
+    while True:
+        await asyncio.sleep(await _seconds_to_wait(site_id))
+        _dirty.discard(site_id)
+        try:
+            await sync_to_async(rebalance_site, thread_sensitive=False)(site_id, trigger)
+        except Exception:
+            logger.exception("rebalance of site %s failed", site_id)
+        if site_id not in _dirty:
+            return
 
 
 def _enqueue_celery(site_id: int, trigger: str) -> None:
@@ -73,6 +79,7 @@ async def request_rebalance_async(site_id: int, trigger: str) -> None:
         return
     pending = _pending.get(site_id)
     if pending is not None and not pending.done():
+        _dirty.add(site_id)
         return
     _pending[site_id] = asyncio.create_task(_rebalance_when_allowed(site_id, trigger))
 

@@ -38,7 +38,10 @@ def redis_servers(django_db_setup, django_db_blocker, tmp_path_factory):
 @pytest.fixture
 def redis_layer(settings):
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        }
     }
     settings.OCPP_COMMAND_TIMEOUT_S = 3
 

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from energy.allocation import (
     PHASES,
     ChargerDemand,
+    Constraint,
     Fuse,
     allocate,
     fuse_constraints,
@@ -156,6 +157,15 @@ def test_a_power_budget_is_shared_like_a_fuse(surplus_w, expected):
     chargers = [charger("a", phases=("L1",), turn=1), charger("b", phases=("L2",), turn=2)]
     budget = power_budget("solar surplus", "solar", surplus_w, chargers)
     assert run([SITE, GARAGE_32], chargers, extra_constraints=[budget]) == expected
+
+
+def test_caps_with_the_same_name_stay_per_charger():
+    chargers = [charger("a"), charger("b")]
+    caps = [Constraint("grid response", "grid", 16, {"a": 1.0}), Constraint("grid response", "grid", 16, {"b": 1.0})]
+    assert run([SITE, Fuse("garage", 63, parent_id="site")], chargers, extra_constraints=caps) == {
+        "a": (16.0, "grid"),
+        "b": (16.0, "grid"),
+    }
 
 
 def test_an_unknown_algorithm_is_refused():
