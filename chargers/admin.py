@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from chargers.admin_commands import ADMIN_COMMANDS, AdminCommand, AnswerView, answer_view, failure_message
 from chargers.commands import CommandFailed
 from chargers.configuration import id_tags_set_status
-from chargers.models import Charger, ChargerCommand, ChargerEvent, Connector, IdTag
+from chargers.models import Charger, ChargerCommand, ChargerEvent, Connector, IdTag, LimitDecision
 from chargers.ocpp.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
 from chargers.services import charger_approve, charger_set_password
 from graylogic.admin_utils import (
@@ -158,6 +158,15 @@ class ChargerCommandInline(ReadOnlyTabularInline):
     verbose_name_plural = f"recent commands (newest {RECENT_COMMANDS}; the command log has them all)"
 
 
+class LimitDecisionInline(ReadOnlyTabularInline):
+    """The timeline behind "why is my car charging at 2.3 kW" / "why isn't it charging"."""
+
+    model = LimitDecision
+    fields = ["decided_at", "limit_w", "current_a", "phases", "source", "reason", "outcome"]
+    formset = recent_rows_formset(RECENT_COMMANDS * 2)
+    verbose_name_plural = f"why this limit (newest {RECENT_COMMANDS * 2} energy-control decisions)"
+
+
 @admin.register(Charger)
 class ChargerAdmin(admin.ModelAdmin):
     form = ChargerAdminForm
@@ -180,7 +189,7 @@ class ChargerAdmin(admin.ModelAdmin):
     search_fields = ["charge_point_id", "name", "serial_number", "vendor", "model"]
     autocomplete_fields = ["site", "circuit"]
     readonly_fields = ["password_state", *BOOT_FIELDS, *LIVE_FIELDS, *PROBE_FIELDS, *LIMIT_FIELDS]
-    inlines = [ConnectorInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline]
+    inlines = [ConnectorInline, LimitDecisionInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline]
     actions = ["approve"]
 
     identity_fieldset = (
@@ -201,6 +210,14 @@ class ChargerAdmin(admin.ModelAdmin):
             ]
         },
     )
+    energy_fieldset = (
+        "Energy control",
+        {
+            "fields": [("supply_phase", "priority"), ("min_current_a", "can_switch_phases")],
+            "description": "How load balancing treats this charger: the phase a 1-phase charger is wired "
+            "to, its turn under the priority algorithm, and whether it can drop to 1 phase for solar.",
+        },
+    )
     credentials_fieldset = (
         "Credentials",
         {"fields": ["password_state", "new_password", "clear_password", "password_env"]},
@@ -209,9 +226,10 @@ class ChargerAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             # Boot and connection state only exist once the charger has called in.
-            return [self.identity_fieldset, self.credentials_fieldset]
+            return [self.identity_fieldset, self.energy_fieldset, self.credentials_fieldset]
         return [
             self.identity_fieldset,
+            self.energy_fieldset,
             self.credentials_fieldset,
             ("Boot information", {"fields": BOOT_FIELDS, "classes": ["collapse"]}),
             ("Live connection state", {"fields": LIVE_FIELDS}),

@@ -8,7 +8,7 @@ import logging
 import threading
 from collections import defaultdict
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
@@ -16,6 +16,8 @@ from energy.models import Site
 
 logger = logging.getLogger(__name__)
 
+# The embedded server's loop, set when its jobs start (graylogic/embedded_jobs.py).
+server_loop: asyncio.AbstractEventLoop | None = None
 _pending: dict[int, asyncio.Task] = {}
 # Sites asked for again while a run was already under way: run once more afterwards.
 _dirty: set[int] = set()
@@ -85,5 +87,12 @@ async def request_rebalance_async(site_id: int, trigger: str) -> None:
 
 
 def request_rebalance(site_id: int, trigger: str) -> None:
-    """From sync code (API views, services): schedule on the server's event loop."""
-    async_to_sync(request_rebalance_async)(site_id, trigger)
+    """From sync code (API views, the admin). Embedded, this needs the server's event loop;
+    elsewhere (a shell, a test client) there is no server here and the next scheduled run
+    picks the change up."""
+    if not settings.EMBEDDED_JOBS:
+        _enqueue_celery(site_id, trigger)
+    elif server_loop is not None:
+        asyncio.run_coroutine_threadsafe(request_rebalance_async(site_id, trigger), server_loop)
+    else:
+        logger.debug("no server loop in this process; site %s waits for its scheduled run", site_id)

@@ -50,6 +50,9 @@ def _run_task(task_name: str) -> None:
 
 
 async def run_jobs_forever() -> None:
+    from energy import triggers
+
+    triggers.server_loop = asyncio.get_running_loop()
     await sync_to_async(schedule_install)()
     next_run: dict[str, float] = {}
     while True:

@@ -213,10 +213,13 @@ def charger_form(charger: Charger, **overrides) -> dict:
         "registration": charger.registration,
         "protocol": charger.protocol,
         "heartbeat_interval_s": "",
+        "supply_phase": charger.supply_phase,
+        "priority": charger.priority,
+        "min_current_a": charger.min_current_a,
         "password_env": charger.password_env,
         "new_password": "",
     }
-    for prefix in ("connectors", "commands", "events", "charging_sessions"):
+    for prefix in ("connectors", "limit_decisions", "commands", "events", "charging_sessions"):
         data[f"{prefix}-TOTAL_FORMS"] = 0
         data[f"{prefix}-INITIAL_FORMS"] = 0
     data.update(overrides)
@@ -367,6 +370,10 @@ def test_staff_with_every_permission_still_cannot_delete_a_session(client):
     assert ChargingSession.objects.filter(pk=session.pk).exists()
 
 
+# The site page's one-to-one inlines: solar, time of use, grid response.
+ENERGY_BLOCKS = ("solar_charging", "time_of_use", "grid_response")
+
+
 def test_an_installer_can_create_a_site_with_its_circuits(admin_client):
     response = admin_client.post(
         reverse("admin:energy_site_add"),
@@ -386,14 +393,16 @@ def test_an_installer_can_create_a_site_with_its_circuits(admin_client):
             "circuits-0-name": "Garage",
             "circuits-0-max_current_a": 32,
             "circuits-0-phases": 1,
+            "circuits-0-supply_phase": "L2",
             "tariffs-TOTAL_FORMS": 0,
             "tariffs-INITIAL_FORMS": 0,
+            **{f"{block}-{n}": 0 for block in ENERGY_BLOCKS for n in ("TOTAL_FORMS", "INITIAL_FORMS")},
         },
     )
 
     assert response.status_code == 302, response.content.decode()
     site = Site.objects.get(name="New home")
-    assert list(site.circuits.values_list("name", "max_current_a")) == [("Garage", 32)]
+    assert list(site.circuits.values_list("name", "max_current_a", "supply_phase")) == [("Garage", 32, "L2")]
 
 
 def test_a_site_with_an_unknown_time_zone_is_refused(admin_client):
@@ -408,6 +417,7 @@ def test_a_site_with_an_unknown_time_zone_is_refused(admin_client):
             "circuits-INITIAL_FORMS": 0,
             "tariffs-TOTAL_FORMS": 0,
             "tariffs-INITIAL_FORMS": 0,
+            **{f"{block}-{n}": 0 for block in ENERGY_BLOCKS for n in ("TOTAL_FORMS", "INITIAL_FORMS")},
         },
     )
 
