@@ -124,11 +124,10 @@ class Charger(models.Model):
     )
     max_stack_level_override = models.PositiveSmallIntegerField(null=True, blank=True)
 
-    # The limit in force and who set it (spec: current_limit_w, current_limit_source).
+    # The limit in force and what set it (spec: current_limit_w, current_limit_source).
     limit_w = models.PositiveIntegerField(null=True, blank=True)
     limit_source = models.CharField(max_length=20, blank=True)
     limit_reason = models.CharField(max_length=200, blank=True)
-    limit_expires_at = models.DateTimeField(null=True, blank=True)
 
     # Energy control.
     supply_phase = models.CharField(

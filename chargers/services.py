@@ -154,7 +154,9 @@ def charger_mark_connected(
         connection_protocol=protocol,
         connection_channel=channel_name,
     )
-    charge_point_id = Charger.objects.values_list("charge_point_id", flat=True).get(pk=charger_pk)
+    charge_point_id = Charger.objects.filter(pk=charger_pk).values_list("charge_point_id", flat=True).first()
+    if charge_point_id is None:
+        return
     charger_event_record(
         charge_point_id=charge_point_id,
         charger_pk=charger_pk,
@@ -169,7 +171,9 @@ def charger_mark_disconnected(*, charger_pk: int, channel_name: str, code: int |
     updated = Charger.objects.filter(pk=charger_pk, connection_channel=channel_name).update(
         is_connected=False, disconnected_at=timezone.now(), connection_channel=""
     )
-    charge_point_id = Charger.objects.values_list("charge_point_id", flat=True).get(pk=charger_pk)
+    charge_point_id = Charger.objects.filter(pk=charger_pk).values_list("charge_point_id", flat=True).first()
+    if charge_point_id is None:  # the installer deleted it while it was connected
+        return
     message = f"closed (code {code})" if updated else f"old connection closed (code {code}); a newer one is live"
     charger_event_record(
         charge_point_id=charge_point_id,

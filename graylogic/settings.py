@@ -36,6 +36,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_celery_beat",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "graylogic",
     "energy",
     "chargers",
@@ -77,7 +82,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and the other pragmas are set per connection in graylogic/apps.py.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
     # A file, not :memory:, so a live server process in the tests sees the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_DB", default=str(BASE_DIR / ".test-db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -85,7 +90,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 times reads out after 5 s, exactly channels-redis' blocking-read
+            # timeout: without more room every idle consumer dies with "Timeout reading".
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
 else:
@@ -109,6 +116,39 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "admin:login"
+
+# --- REST API ----------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Token first: an unauthenticated request then gets 401 with `WWW-Authenticate: Token`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "graylogic.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON in and out: every answer, errors included, has one documented shape.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "graylogic.api.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gray Logic EV charging API",
+    "DESCRIPTION": (
+        "Chargers' live state, remote start/stop, power limits and charging history. "
+        "Authenticate with `Authorization: Token <key>` (create one with "
+        "`python manage.py drf_create_token <username>`) or an admin login session. "
+        "A user sees only the chargers of the sites they own; staff see all."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"ConnectionStatusEnum": ["connected", "disconnected"]},
+    # Swagger UI and Redoc from the installed drf-spectacular-sidecar: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- OCPP bridge -------------------------------------------------------------------------
 OCPP_HEARTBEAT_INTERVAL_S = env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
@@ -149,6 +189,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-chargers": {
         "task": "chargers.tasks.sweep_stale_chargers",
         "schedule": OCPP_STALE_SWEEP_INTERVAL_S,
+    },
+    # Runs each site that is due (solar every update_interval_seconds, others every minute).
+    "energy-control": {
+        "task": "energy.tasks.control_tick",
+        "schedule": env.int("ENERGY_CONTROL_TICK", default=5),
     },
 }
 EMBEDDED_JOBS = env.bool("EMBEDDED_JOBS", default=not REDIS_URL)

@@ -91,14 +91,20 @@ class AnsweringCharger(ChargePoint):
         self.delays: dict[str, float] = {}
         self.errors: dict = {}
         self.configuration = [
-            {"key": "SupportedFeatureProfiles", "readonly": True,
-             "value": "Core,FirmwareManagement,SmartCharging,RemoteTrigger"},
+            {
+                "key": "SupportedFeatureProfiles",
+                "readonly": True,
+                "value": "Core,FirmwareManagement,SmartCharging,RemoteTrigger",
+            },
             {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": "Current,Power"},
             {"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "8"},
             {"key": "MaxChargingProfilesInstalled", "readonly": True, "value": "4"},
             {"key": "MeterValueSampleInterval", "readonly": False, "value": "60"},
-            {"key": "MeterValuesSampledData", "readonly": False,
-             "value": "Energy.Active.Import.Register,Power.Active.Import,Current.Import"},
+            {
+                "key": "MeterValuesSampledData",
+                "readonly": False,
+                "value": "Energy.Active.Import.Register,Power.Active.Import,Current.Import",
+            },
             {"key": "NumberOfConnectors", "readonly": True, "value": "1"},
         ]
 

@@ -22,4 +22,5 @@ R = EnergyReading
     ],
 )
 def test_session_energy(meter_start, meter_stop, readings, expected):
-    assert session_energy_wh(meter_start_wh=meter_start, meter_stop_wh=meter_stop, register_readings=readings) == expected
+    result = session_energy_wh(meter_start_wh=meter_start, meter_stop_wh=meter_stop, register_readings=readings)
+    assert result == expected

@@ -1,0 +1,123 @@
+"""Reads about chargers: who may see which, and a charger's live state as the spec's
+"Charger State Model" describes it."""
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from chargers.models import Charger, Connector, charge_point_id_validator
+from chargers.remote import charger_active_session
+from sessions.selectors import session_power_w
+from sessions.services import session_energy_so_far_wh
+
+NO_LIMIT_SOURCE = "none"
+ConnectionStatus = Literal["connected", "disconnected"]
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    status: ConnectionStatus
+    protocol: str
+    last_heartbeat: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class TransactionState:
+    id: int
+    started: dt.datetime
+    energy_wh: int | None
+    power_w: int | None
+
+
+@dataclass(frozen=True)
+class LimitState:
+    max_power_w: int
+    current_limit_w: int
+    limit_source: str
+
+
+@dataclass(frozen=True)
+class ChargerState:
+    charger: Charger
+    connection: ConnectionState
+    connector: Connector | None
+    transaction: TransactionState | None
+    limits: LimitState
+
+
+def charger_list_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Charger]:
+    """The chargers a user may see and command: staff all, others those of the sites they own."""
+    chargers = Charger.objects.select_related("site").prefetch_related("connectors")
+    if getattr(user, "is_staff", False):
+        return chargers
+    if not user.is_authenticated:
+        return chargers.none()
+    return chargers.filter(site__owners=user)
+
+
+def charger_get_visible(*, user: AbstractBaseUser | AnonymousUser, charge_point_id: str) -> Charger | None:
+    """One visible charger by its OCPP identity; None both when it does not exist and when the
+    user may not see it, so the API cannot be used to probe for other people's chargers."""
+    try:
+        # Only ids a charger could have reach the database (PostgreSQL refuses NUL bytes).
+        charge_point_id_validator(charge_point_id)
+    except ValidationError:
+        return None
+    return charger_list_visible(user=user).filter(charge_point_id=charge_point_id).first()
+
+
+def charger_connection_status(*, charger: Charger) -> ConnectionStatus:
+    return "connected" if charger.is_connected else "disconnected"
+
+
+def charger_main_connector(*, charger: Charger) -> Connector | None:
+    """Connector 1, or the first one the charger reported (most chargers have one)."""
+    connectors = list(charger.connectors.all())  # prefetched by charger_list_visible
+    return next((c for c in connectors if c.connector_id == 1), connectors[0] if connectors else None)
+
+
+def charger_limit_in_force(*, charger: Charger, now: dt.datetime | None = None) -> LimitState:
+    """The limit energy control last put in force, or the charger's maximum when none was set or
+    when it was a manual limit that has lapsed (until the next control run replaces it)."""
+    now = now or timezone.now()
+    expires = charger.manual_limit_expires_at
+    lapsed = charger.limit_source == "manual" and expires is not None and expires <= now
+    if charger.limit_w is None or lapsed:
+        return LimitState(
+            max_power_w=charger.max_power_w, current_limit_w=charger.max_power_w, limit_source=NO_LIMIT_SOURCE
+        )
+    return LimitState(
+        max_power_w=charger.max_power_w,
+        current_limit_w=charger.limit_w,
+        limit_source=charger.limit_source or NO_LIMIT_SOURCE,
+    )
+
+
+def charger_state(*, charger: Charger) -> ChargerState:
+    """What the charger is doing now, from what it last reported."""
+    session = charger_active_session(charger=charger)
+    transaction = None
+    if session is not None:
+        transaction = TransactionState(
+            id=session.transaction_id,
+            started=session.started_at,
+            energy_wh=session_energy_so_far_wh(session=session),
+            power_w=session_power_w(session=session),
+        )
+    return ChargerState(
+        charger=charger,
+        connection=ConnectionState(
+            status=charger_connection_status(charger=charger),
+            protocol=charger.connection_protocol or charger.protocol,
+            last_heartbeat=charger.last_heartbeat_at,
+        ),
+        connector=charger_main_connector(charger=charger),
+        transaction=transaction,
+        limits=charger_limit_in_force(charger=charger),
+    )

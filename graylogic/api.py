@@ -1,0 +1,112 @@
+"""What every REST endpoint shares: the error envelope and the status each failure maps to.
+
+Every error, from DRF or from a charger, answers `{"error": "<code>", "detail": "<message>"}`
+(plus `fields` for invalid input), so API clients parse one shape whatever went wrong.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from chargers.commands import (
+    ChargerCallError,
+    ChargerNotSupported,
+    ChargerOffline,
+    ChargerTimeout,
+    CommandFailed,
+    CommandInvalid,
+)
+from chargers.remote import ChargerBusy, ChargerRejected
+
+# (status, error code) per command failure. Offline and busy are the caller's to retry later;
+# a charger that refused, failed or cannot do it is a bad gateway; silence is a gateway timeout.
+COMMAND_FAILURE_STATUS: dict[type[CommandFailed], tuple[int, str]] = {
+    ChargerOffline: (status.HTTP_409_CONFLICT, "charger_offline"),
+    ChargerBusy: (status.HTTP_409_CONFLICT, "charger_busy"),
+    ChargerTimeout: (status.HTTP_504_GATEWAY_TIMEOUT, "charger_timeout"),
+    ChargerRejected: (status.HTTP_502_BAD_GATEWAY, "charger_rejected"),
+    ChargerCallError: (status.HTTP_502_BAD_GATEWAY, "charger_call_error"),
+    ChargerNotSupported: (status.HTTP_502_BAD_GATEWAY, "charger_not_supported"),
+    CommandInvalid: (status.HTTP_400_BAD_REQUEST, "command_invalid"),
+}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error envelope (for the schema; responses are built by api_exception_handler)."""
+
+    error = serializers.CharField(help_text="Machine-readable code, e.g. not_found, charger_offline.")
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(
+        child=serializers.JSONField(), required=False, help_text="Invalid input: the messages per field."
+    )
+    charger_status = serializers.CharField(required=False, help_text="charger_rejected: the charger's answer.")
+    call_error_code = serializers.CharField(required=False, help_text="charger_call_error: the CALLERROR code.")
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that must be a JSON number: DRF's own also takes "3000" and true."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str | bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _command_failure_response(failure: CommandFailed) -> Response:
+    http_status, code = next(mapped for cls, mapped in COMMAND_FAILURE_STATUS.items() if isinstance(failure, cls))
+    body: dict[str, Any] = {"error": code, "detail": failure.message}
+    if isinstance(failure, ChargerRejected):
+        body["charger_status"] = failure.code
+    elif isinstance(failure, ChargerCallError):
+        body["call_error_code"] = failure.code
+    return Response(body, status=http_status)
+
+
+def _first_message(data: Any) -> str:
+    if isinstance(data, dict):
+        field, messages = next(iter(data.items()), ("", ""))
+        message = _first_message(messages)
+        return message if field in ("", "non_field_errors") else f"{field}: {message}"
+    if isinstance(data, list):
+        return _first_message(data[0]) if data else ""
+    return str(data)
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, reshaped into the envelope, plus the command path's failures."""
+    if isinstance(exc, CommandFailed):
+        return _command_failure_response(exc)
+    # Django's own exceptions, as DRF's handler would turn them, so they get a code too.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {"error": "invalid", "detail": _first_message(fields), "fields": fields}
+    else:
+        code = exc.get_codes()
+        response.data = {"error": code if isinstance(code, str) else "error", "detail": _first_message(exc.detail)}
+    return response
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The schema's error responses of an endpoint, all in the envelope."""
+    descriptions = {
+        400: "Invalid input (`fields` says which).",
+        401: "Not authenticated.",
+        403: "Not allowed (e.g. a session login without a CSRF token).",
+        404: "No such charger, or not one of yours.",
+        409: "Charger offline, nothing to stop, or connector not available.",
+        502: "The charger refused, answered a CALLERROR, or cannot do this.",
+        504: "The charger did not answer in time.",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in statuses}

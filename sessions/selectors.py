@@ -1,0 +1,43 @@
+"""Reads about charging sessions: a charger's history and a running session's power."""
+
+import datetime as dt
+import math
+
+from django.db.models import QuerySet
+
+from chargers.models import Charger
+from sessions.models import ChargingSession
+
+POWER = "Power.Active.Import"
+# Per-phase power as chargers label it; a whole-meter value has no phase.
+PHASE_LABELS = {"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"}
+WATTS_PER_UNIT = {"": 1.0, "W": 1.0, "kW": 1000.0}
+
+
+def session_list(
+    *, charger: Charger, started_from: dt.datetime | None = None, started_to: dt.datetime | None = None
+) -> QuerySet[ChargingSession]:
+    """A charger's sessions, newest first, optionally those started within [from, to]."""
+    sessions = ChargingSession.objects.filter(charger=charger)
+    if started_from is not None:
+        sessions = sessions.filter(started_at__gte=started_from)
+    if started_to is not None:
+        sessions = sessions.filter(started_at__lte=started_to)
+    return sessions.order_by("-started_at", "-transaction_id")
+
+
+def session_power_w(*, session: ChargingSession) -> int | None:
+    """Charging power in W at the session's latest Power.Active.Import sample: the whole-meter
+    value, or the sum of the phases when the charger reports only per-phase power. Samples at
+    the outlet win over other locations; None when the charger never reported power."""
+    samples = session.samples.filter(measurand=POWER, value__isnull=False, unit__in=WATTS_PER_UNIT)
+    latest = samples.order_by("-timestamp").values_list("timestamp", flat=True).first()
+    if latest is None:
+        return None
+    readings = list(samples.filter(timestamp=latest).values_list("value", "unit", "phase", "location"))
+    locations = {location for *_, location in readings}
+    location = "Outlet" if "Outlet" in locations else min(locations)
+    at_location = [(value * WATTS_PER_UNIT[unit], phase) for value, unit, phase, loc in readings if loc == location]
+    whole = [watts for watts, phase in at_location if not phase]
+    total = whole[0] if whole else sum(watts for watts, phase in at_location if phase in PHASE_LABELS)
+    return round(total) if math.isfinite(total) else None
