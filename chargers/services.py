@@ -45,6 +45,8 @@ def charger_event_record(
 ) -> None:
     """Installers read this log in the admin; it is also logged for the operator."""
     logger.info("charger %s %s: %s", charge_point_id, kind, message)
+    if charger_pk is not None and not Charger.objects.filter(pk=charger_pk).exists():
+        charger_pk = None  # deleted while connected: keep the event, by its id
     ChargerEvent.objects.create(
         charger_id=charger_pk,
         charge_point_id=charge_point_id[:100],

@@ -22,6 +22,7 @@ from energy.grid import grid_limit_percent
 from energy.models import EnergyReading, GridResponse, Site
 from energy.solar import SolarSettings, SolarState, smoothed_w, solar_budget, surplus_w
 from energy.tou import plan_allows, plan_charging, schedule_periods
+from energy.triggers import site_lock
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,13 @@ class ControlRun:
 
 
 def site_control_run(*, site: Site, trigger: str, now: dt.datetime | None = None) -> ControlRun:
-    """Decide every charger's limit on the site and send what changed, lowered ones first."""
-    now = now or timezone.now()
+    """Decide every charger's limit on the site and send what changed, lowered ones first.
+    One run per site at a time: two overlapping runs could send a stale limit last."""
+    with site_lock(site.pk):
+        return _site_control_run(site=site, trigger=trigger, now=now or timezone.now())
+
+
+def _site_control_run(*, site: Site, trigger: str, now: dt.datetime) -> ControlRun:
     solar, tou, grid = selectors.site_settings(site=site)
     chargers = selectors.site_chargers(site=site)
     draws = selectors.charger_draws(chargers=chargers, since=now - dt.timedelta(minutes=5))
