@@ -232,3 +232,29 @@ def test_a_smart_charging_call_to_a_charger_without_that_profile_is_not_sent(red
 
     cp, _ = run_with_charger(redis_servers[0], charger, body, configuration=configuration)
     assert "ClearChargingProfile" not in [action for action, _ in cp.received]
+
+
+def test_an_api_request_served_by_one_process_commands_a_charger_held_by_the_other(redis_servers, django_user_model):
+    import json
+    import urllib.request
+
+    from rest_framework.authtoken.models import Token
+
+    staff = django_user_model.objects.create_user("installer", password="pw-123456789", is_staff=True)
+    token = Token.objects.create(user=staff).key
+    charger = make_charger()
+
+    def start_through_the_other_server(cp):
+        request = urllib.request.Request(
+            f"{redis_servers[1].http_url}/api/v1/chargers/{charger.charge_point_id}/start",
+            data=b"{}",
+            headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+
+    cp, (status, body) = run_with_charger(redis_servers[0], charger, start_through_the_other_server)
+
+    assert (status, body["status"]) == (200, "Accepted")
+    assert ("RemoteStartTransaction", {"connector_id": 1, "id_tag": "GrayLogic"}) in cp.received
