@@ -4,6 +4,7 @@ Celery task, throttled through Redis."""
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 from collections import defaultdict
@@ -49,9 +50,9 @@ async def _rebalance_when_allowed(site_id: int, trigger: str) -> None:
     from energy.tasks import rebalance_site
 
     while True:
-        await asyncio.sleep(await _seconds_to_wait(site_id))
-        _dirty.discard(site_id)
         try:
+            await asyncio.sleep(await _seconds_to_wait(site_id))
+            _dirty.discard(site_id)
             await sync_to_async(rebalance_site, thread_sensitive=False)(site_id, trigger)
         except Exception:
             logger.exception("rebalance of site %s failed", site_id)
@@ -79,11 +80,19 @@ async def request_rebalance_async(site_id: int, trigger: str) -> None:
     if not settings.EMBEDDED_JOBS:
         await sync_to_async(_enqueue_celery)(site_id, trigger)
         return
+    _schedule(site_id, trigger)
+
+
+def _schedule(site_id: int, trigger: str) -> None:
+    """In the server's loop. The run gets an empty context: a caller's context (a request's)
+    holds asgiref's per-request executor, which is gone by the time the run starts."""
     pending = _pending.get(site_id)
     if pending is not None and not pending.done():
         _dirty.add(site_id)
         return
-    _pending[site_id] = asyncio.create_task(_rebalance_when_allowed(site_id, trigger))
+    _pending[site_id] = asyncio.get_running_loop().create_task(
+        _rebalance_when_allowed(site_id, trigger), context=contextvars.Context()
+    )
 
 
 def request_rebalance(site_id: int, trigger: str) -> None:
@@ -93,6 +102,6 @@ def request_rebalance(site_id: int, trigger: str) -> None:
     if not settings.EMBEDDED_JOBS:
         _enqueue_celery(site_id, trigger)
     elif server_loop is not None:
-        asyncio.run_coroutine_threadsafe(request_rebalance_async(site_id, trigger), server_loop)
+        server_loop.call_soon_threadsafe(_schedule, site_id, trigger, context=contextvars.Context())
     else:
         logger.debug("no server loop in this process; site %s waits for its scheduled run", site_id)
