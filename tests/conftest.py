@@ -3,6 +3,7 @@ subprocess on the test database, so tests talk to it over real sockets."""
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -76,7 +77,9 @@ def _database_url() -> str:
     raise RuntimeError(f"no live server support for {connection.vendor}")
 
 
-def start_server(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, LiveServer]:
+def start_server(
+    tmp_dir: Path, extra_env: dict[str, str] | None = None, scheme: str = "http"
+) -> tuple[subprocess.Popen, LiveServer]:
     port = _free_port()
     log_path = tmp_dir / f"server-{port}.log"
     env = {
@@ -98,11 +101,14 @@ def start_server(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> tupl
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", log_path)
+    ws_scheme = "wss" if scheme == "https" else "ws"
+    server = LiveServer(f"{scheme}://127.0.0.1:{port}", f"{ws_scheme}://127.0.0.1:{port}", log_path)
+    # The health check only asks whether it answers; a test's self-signed certificate is fine.
+    unverified = ssl._create_unverified_context() if scheme == "https" else None
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"{server.http_url}/healthz", timeout=1)
+            urllib.request.urlopen(f"{server.http_url}/healthz", timeout=1, context=unverified)
             return process, server
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
