@@ -1,16 +1,20 @@
-"""Write the chargers as an ocpp.yaml that import_config reads back without changes."""
+"""Write the chargers and energy settings as YAML that import_config reads back without changes."""
 
 from pathlib import Path
 
 import yaml
 from django.core.management.base import BaseCommand, CommandError
 
-from chargers.configuration import ConfigError, config_export
+from chargers.configuration import ConfigError
+from energy.configuration import config_file_export
 from energy.models import Site
 
 
 class Command(BaseCommand):
-    help = "Export the site and its chargers as an ocpp.yaml (to FILE, or standard output)."
+    help = (
+        "Export the site, its chargers (ocpp:) and its energy settings (energy: and the spec's blocks) "
+        "as YAML, to FILE or standard output."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", nargs="?", help="Write here instead of standard output.")
@@ -23,7 +27,7 @@ class Command(BaseCommand):
             if chosen is None:
                 raise CommandError(f"no site named {site!r}")
         try:
-            data = config_export(site=chosen)
+            data = config_file_export(site=chosen)
         except ConfigError as exc:
             raise CommandError(f"{exc} (--site NAME)") from exc
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
@@ -34,4 +38,6 @@ class Command(BaseCommand):
             Path(file).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"cannot write {file}: {exc.strerror or exc}") from exc
-        self.stdout.write(f"Wrote {len(data['ocpp']['chargers'])} chargers to {file}.")
+        energy = [key for key in data if key not in ("site", "ocpp")]
+        also = f" and {', '.join(energy)}" if energy else ""
+        self.stdout.write(f"Wrote {len(data['ocpp']['chargers'])} chargers{also} to {file}.")

@@ -1,17 +1,21 @@
-"""Load an installer's ocpp.yaml (the spec's "OCPP Bridge Configuration") into the database."""
+"""Load an installer's YAML into the database: the spec's ocpp.yaml ("OCPP Bridge Configuration"),
+its `energy:` section and the load_balancing, solar_charging, tou_charging and grid_response blocks."""
 
 from pathlib import Path
 
 import yaml
 from django.core.management.base import BaseCommand, CommandError
 
-from chargers.configuration import ConfigError, config_import
+from chargers.configuration import ConfigError
+from energy.configuration import config_file_import
 
 
 class Command(BaseCommand):
     help = (
-        "Create or update the site and chargers described by an ocpp.yaml. Keys left out and chargers "
-        "not in the file are left as they are; on any error nothing is changed."
+        "Create or update the site, chargers and energy settings described by a YAML file (ocpp:, "
+        "energy: and the load_balancing / solar_charging / tou_charging / grid_response blocks, in any "
+        "combination). Keys left out and chargers not in the file are left as they are; on any error "
+        "nothing is changed."
     )
 
     def add_arguments(self, parser) -> None:
@@ -31,7 +35,7 @@ class Command(BaseCommand):
         if data is None:
             raise CommandError(f"{file} is empty; nothing was changed.")
         try:
-            report = config_import(data=data)
+            report = config_file_import(data=data)
         except ConfigError as exc:
             problems = "\n".join(f"  {error}" for error in exc.errors)
             raise CommandError(f"{file} has errors; nothing was changed.\n{problems}") from exc
