@@ -115,7 +115,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve collected files when present, and fall back to the app directories (tests, dev).
 WHITENOISE_USE_FINDERS = True
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "homeowner:login"
+LOGIN_REDIRECT_URL = "homeowner:now"
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -206,3 +207,28 @@ TLS_KEY_FILE = env.str("TLS_KEY_FILE", default="")
 
 # How long a command (API, admin, jobs) waits for the charger's answer.
 OCPP_COMMAND_TIMEOUT_S = env.int("OCPP_COMMAND_TIMEOUT", default=10)
+
+# --- MQTT ----------------------------------------------------------------------------------
+# mqtt://user:pass@host:1883 or mqtts://...:8883; unset turns MQTT off (events then cost one check).
+MQTT_URL = env_secret("MQTT_URL")
+MQTT_PREFIX = env.str("MQTT_PREFIX", default="graylogic").strip("/")
+# The bridge runs inside the server (one process) unless the deployment is scaled out: with
+# REDIS_URL the servers send events over the channel layer to `manage.py mqtt_bridge`.
+MQTT_EMBEDDED = env.bool("MQTT_EMBEDDED", default=not REDIS_URL)
+MQTT_CLIENT_ID = env.str("MQTT_CLIENT_ID", default="")
+MQTT_TLS_CA_FILE = env.str("MQTT_TLS_CA_FILE", default="")
+MQTT_KEEPALIVE_S = env.int("MQTT_KEEPALIVE", default=30)
+# Inputs: {prefix} and {site} (a site's name or id) each stand for one topic level.
+MQTT_READINGS_TOPIC = env.str("MQTT_READINGS_TOPIC", default="{prefix}/site/{site}/readings")
+MQTT_GRID_LEVEL_TOPIC = env.str("MQTT_GRID_LEVEL_TOPIC", default="{prefix}/site/{site}/grid_level")
+# Plain-number topics of existing meters, e.g. "grid_w=shellies/em3/power,solar_w=inverter/ac_w".
+MQTT_READING_TOPICS = env.dict("MQTT_READING_TOPICS", default={})
+# The site those topics (and any topic without {site}) belong to; default: the only site.
+MQTT_SITE = env.str("MQTT_SITE", default="")
+MQTT_HA_DISCOVERY = env.bool("MQTT_HA_DISCOVERY", default=bool(MQTT_URL))
+MQTT_HA_DISCOVERY_PREFIX = env.str("MQTT_HA_DISCOVERY_PREFIX", default="homeassistant").strip("/")
+# Every retained topic is checked against the database this often (lapsed limits, missed events).
+MQTT_REFRESH_INTERVAL_S = env.int("MQTT_REFRESH_INTERVAL", default=60)
+if REDIS_URL:
+    # The bridge's inbox holds bursts of meter values (channels-redis drops beyond capacity).
+    CHANNEL_LAYERS["default"]["CONFIG"]["channel_capacity"] = {"mqtt-bridge.*": 10000}

@@ -1,16 +1,36 @@
-"""Energy of a charging session from meter readings. Plain data in, numbers out."""
+"""Energy, cost and solar share of a charging session. Plain data in, numbers out: no database.
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+The session's energy is laid out in time as intervals (from the charger's energy register, or
+spread evenly when it sampled nothing). Cost prices each interval at the tariff period in force
+at that time in the site's zone; solar share compares each interval with the site's surplus.
+"""
+
+import datetime as dt
+import math
+import zoneinfo
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
+
+from energy.tou import Period, period_at
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+CENT = Decimal("0.01")
+# A site reading stands for at most this long: past it the meter is taken as silent, and the
+# energy of that time counts as not solar (rather than guessing from an old reading).
+READING_HOLD = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
 class EnergyReading:
+    """One energy register sample; `at` is needed to place energy in time (cost, solar)."""
+
     value: float
     unit: str = "Wh"
     phase: str = ""
+    at: dt.datetime | None = None
 
 
 def energy_wh(value: float, unit: str) -> float:
@@ -32,3 +52,343 @@ def session_energy_wh(
     if start is None or stop is None:
         return None
     return max(0, round(stop - start))
+
+
+# --- energy in time ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: dt.datetime
+    end: dt.datetime
+    energy_wh: float
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def energy_intervals(
+    *,
+    started_at: dt.datetime,
+    ended_at: dt.datetime | None,
+    meter_start_wh: int | None,
+    meter_stop_wh: int | None,
+    register_readings: Iterable[EnergyReading],
+) -> list[Interval]:
+    """The session's energy laid out in time: one interval between consecutive register
+    readings (the start and stop meter values included), or, when the charger sampled nothing,
+    the whole energy spread evenly from start to end. A running session (`ended_at` None) runs
+    up to its latest sample. When the start/stop meter values are known they fix the total and
+    the samples only its shape in time (a charger whose samples disagree with its own meter
+    values is still billed for what the meter says)."""
+    end_limit = ended_at or dt.datetime.max.replace(tzinfo=dt.UTC)
+    by_time: dict[dt.datetime, float] = {}
+    for r in register_readings:
+        if r.phase or r.at is None or not math.isfinite(r.value):
+            continue
+        # Charger clocks drift: a sample just outside the session belongs to its edge.
+        at = min(max(r.at, started_at), end_limit)
+        by_time[at] = max(by_time.get(at, -math.inf), energy_wh(r.value, r.unit))
+    samples = sorted(by_time.items())
+
+    points: list[tuple[dt.datetime, float]] = []
+    if meter_start_wh is not None:
+        points.append((started_at, float(meter_start_wh)))
+    points.extend(samples)
+    if ended_at is not None and meter_stop_wh is not None:
+        points.append((ended_at, float(meter_stop_wh)))
+    total = session_energy_wh(
+        meter_start_wh=meter_start_wh,
+        meter_stop_wh=meter_stop_wh,
+        register_readings=[EnergyReading(wh) for _, wh in samples],
+    )
+    if total is None:
+        return []
+    if not samples:
+        return [Interval(started_at, ended_at, float(total))] if ended_at is not None else []
+
+    intervals = [Interval(a, b, max(0.0, wb - wa)) for (a, wa), (b, wb) in pairwise(points)]
+    shaped = sum(i.energy_wh for i in intervals)
+    if shaped > 0 and not math.isclose(shaped, total, abs_tol=0.5):
+        intervals = [Interval(i.start, i.end, i.energy_wh * total / shaped) for i in intervals]
+    elif shaped == 0 and total > 0:
+        end = ended_at or points[-1][0]
+        intervals = [Interval(started_at, end, float(total))]
+    return intervals
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PricedEnergy:
+    """Energy of one stretch of time and the tariff period it was bought in."""
+
+    start: dt.datetime
+    end: dt.datetime
+    energy_wh: float
+    period: Period | None  # None: no period of the tariff covers that time
+
+
+def period_changes(
+    periods: Sequence[Period], start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> list[dt.datetime]:
+    """Every instant in (start, end) at which the period in force may change: each period's
+    start and end wall-clock time on each local day (both readings of the repeated autumn hour)
+    and each change of UTC offset (a spring jump may skip right over a boundary)."""
+    times = {t for p in periods for t in (p.start, p.end) if t is not None}
+    instants: set[dt.datetime] = set()
+    day = start.astimezone(tz).date() - dt.timedelta(days=1)
+    last_day = end.astimezone(tz).date() + dt.timedelta(days=1)
+    while day <= last_day:
+        for t in times:
+            for fold in (0, 1):
+                instants.add(dt.datetime.combine(day, t, tzinfo=tz).replace(fold=fold).astimezone(dt.UTC))
+        day += dt.timedelta(days=1)
+    instants.update(_offset_changes(start, end, tz))
+    return sorted(i for i in instants if start < i < end)
+
+
+def _offset_changes(start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo) -> list[dt.datetime]:
+    changes = []
+    step = dt.timedelta(hours=1)
+    cursor = start
+    while cursor < end:
+        following = min(cursor + step, end)
+        if cursor.astimezone(tz).utcoffset() != following.astimezone(tz).utcoffset():
+            low, high = cursor, following  # bisect to the second
+            while high - low > dt.timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                if middle.astimezone(tz).utcoffset() == low.astimezone(tz).utcoffset():
+                    low = middle
+                else:
+                    high = middle
+            changes.append(high.replace(microsecond=0) if high.microsecond else high)
+        cursor = following
+    return changes
+
+
+def energy_by_period(
+    intervals: Sequence[Interval], periods: Sequence[Period], tz: zoneinfo.ZoneInfo
+) -> list[PricedEnergy]:
+    """Each interval cut where the tariff period changes, its energy shared in proportion to
+    the time on each side (the car is taken to draw evenly between two samples)."""
+    if not intervals:
+        return []
+    changes = period_changes(periods, min(i.start for i in intervals), max(i.end for i in intervals), tz)
+    pieces = []
+    for interval in intervals:
+        if interval.seconds <= 0:
+            pieces.append(
+                PricedEnergy(interval.start, interval.end, interval.energy_wh, period_at(periods, interval.start, tz))
+            )
+            continue
+        cuts = changes[bisect_right(changes, interval.start) : bisect_left(changes, interval.end)]
+        edges = [interval.start, *cuts, interval.end]
+        for a, b in pairwise(edges):
+            share = (b - a).total_seconds() / interval.seconds
+            pieces.append(PricedEnergy(a, b, interval.energy_wh * share, period_at(periods, a, tz)))
+    return pieces
+
+
+def energy_cost(pieces: Sequence[PricedEnergy]) -> Decimal | None:
+    """The price of the energy, to the cent; None when some of it fell in a time the tariff
+    does not price (or nothing is known), rather than a cost that is silently too low."""
+    if not pieces or any(p.period is None and p.energy_wh > 0 for p in pieces):
+        return None
+    total = sum(
+        (Decimal(str(p.period.rate_per_kwh)) * Decimal(p.energy_wh) / 1000 for p in pieces if p.period is not None),
+        Decimal(0),
+    )
+    return total.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class PeriodCost:
+    name: str
+    rate_per_kwh: Decimal
+    energy_wh: float
+    cost: Decimal
+
+
+def cost_by_period(pieces: Sequence[PricedEnergy]) -> list[PeriodCost]:
+    """The energy and cost per tariff period, in the order the session first met them."""
+    totals: dict[str, list] = {}
+    for p in pieces:
+        if p.period is None:
+            continue
+        entry = totals.setdefault(p.period.name, [Decimal(str(p.period.rate_per_kwh)), 0.0])
+        entry[1] += p.energy_wh
+    return [
+        PeriodCost(name, rate, wh, (rate * Decimal(wh) / 1000).quantize(CENT, rounding=ROUND_HALF_UP))
+        for name, (rate, wh) in totals.items()
+    ]
+
+
+# --- solar share --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteReading:
+    """The site's meters at an instant (any may be missing): grid import positive, house
+    consumption with the chargers included."""
+
+    at: dt.datetime
+    grid_w: float | None = None
+    solar_w: float | None = None
+    house_w: float | None = None
+
+
+def surplus_w(reading: SiteReading, ev_power_w: float) -> float | None:
+    """Power the car could take from solar: what is exported plus what the car itself draws
+    (the car is not house load), never more than the panels make. None when the meters tell
+    nothing."""
+    if reading.grid_w is not None and math.isfinite(reading.grid_w):
+        surplus = ev_power_w - reading.grid_w
+    elif reading.solar_w is not None and reading.house_w is not None:
+        surplus = reading.solar_w - (reading.house_w - ev_power_w)
+    else:
+        return None
+    if reading.solar_w is not None and math.isfinite(reading.solar_w):
+        # Export from a home battery is not solar.
+        surplus = min(surplus, max(0.0, reading.solar_w))
+    return max(0.0, surplus) if math.isfinite(surplus) else None
+
+
+def solar_energy_wh(
+    intervals: Sequence[Interval], readings: Sequence[SiteReading], *, hold: dt.timedelta = READING_HOLD
+) -> float | None:
+    """Energy the car took from the solar surplus. Each reading holds from its time until the
+    next one (at most `hold`); in each stretch, solar energy = min(car energy, surplus energy).
+    Time without a reading counts as not solar. None when no reading covers any of the session."""
+    ordered = sorted(readings, key=lambda r: r.at)
+    steps = []  # (from, to, reading)
+    for reading, following in zip(ordered, [*ordered[1:], None], strict=False):
+        until = reading.at + hold
+        if following is not None:
+            until = min(until, following.at)
+        if until > reading.at:
+            steps.append((reading.at, until, reading))
+    starts = [s[0] for s in steps]
+    solar, covered = 0.0, False
+    for interval in intervals:
+        if interval.seconds <= 0:
+            continue
+        ev_power_w = interval.energy_wh * 3600 / interval.seconds
+        first = max(0, bisect_right(starts, interval.start) - 1)
+        for begin, until, reading in steps[first:]:
+            if begin >= interval.end:
+                break
+            overlap = (min(until, interval.end) - max(begin, interval.start)).total_seconds()
+            if overlap <= 0:
+                continue
+            surplus = surplus_w(reading, ev_power_w)
+            if surplus is None:
+                continue
+            covered = True
+            car_wh = interval.energy_wh * overlap / interval.seconds
+            solar += min(car_wh, surplus * overlap / 3600)
+    return solar if covered else None
+
+
+def solar_percent(*, solar_wh: float | None, energy_wh: float | None) -> float | None:
+    if solar_wh is None or not energy_wh:
+        return None
+    return round(min(100.0, max(0.0, 100.0 * solar_wh / energy_wh)), 1)
+
+
+# --- a whole session ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionFigures:
+    energy_wh: int | None
+    cost: Decimal | None
+    currency: str
+    solar_percent: float | None
+    by_period: list[PeriodCost] = field(default_factory=list)
+
+
+def session_figures(
+    *,
+    started_at: dt.datetime,
+    ended_at: dt.datetime | None,
+    meter_start_wh: int | None,
+    meter_stop_wh: int | None,
+    register_readings: Sequence[EnergyReading],
+    periods: Sequence[Period],
+    tz: zoneinfo.ZoneInfo,
+    currency: str = "",
+    site_readings: Sequence[SiteReading] = (),
+) -> SessionFigures:
+    """Energy, cost and solar share of a session: final when it has ended, so far when not."""
+    intervals = energy_intervals(
+        started_at=started_at,
+        ended_at=ended_at,
+        meter_start_wh=meter_start_wh,
+        meter_stop_wh=meter_stop_wh,
+        register_readings=register_readings,
+    )
+    energy = session_energy_wh(
+        meter_start_wh=meter_start_wh,
+        meter_stop_wh=meter_stop_wh if ended_at is not None else None,
+        register_readings=register_readings,
+    )
+    pieces = energy_by_period(intervals, periods, tz) if periods else []
+    cost = energy_cost(pieces)
+    return SessionFigures(
+        energy_wh=energy,
+        cost=cost,
+        currency=currency if cost is not None else "",
+        solar_percent=solar_percent(solar_wh=solar_energy_wh(intervals, site_readings), energy_wh=energy),
+        by_period=cost_by_period(pieces),
+    )
+
+
+# --- months -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthEntry:
+    month: dt.date  # the first day of the site-local month the session started in
+    energy_wh: int | None
+    cost: Decimal | None
+    currency: str
+    solar_percent: float | None
+
+
+@dataclass(frozen=True)
+class MonthTotal:
+    month: dt.date
+    sessions: int
+    energy_wh: int
+    costs: dict[str, Decimal]  # per currency; sessions without a cost are left out
+    solar_percent: float | None  # weighted by energy, over the sessions whose share is known
+
+
+def month_totals(entries: Iterable[MonthEntry]) -> list[MonthTotal]:
+    """Totals per month, newest month first."""
+    months: dict[dt.date, list[MonthEntry]] = {}
+    for entry in entries:
+        months.setdefault(entry.month, []).append(entry)
+    totals = []
+    for month in sorted(months, reverse=True):
+        rows = months[month]
+        costs: dict[str, Decimal] = {}
+        for r in rows:
+            if r.cost is not None:
+                costs[r.currency] = costs.get(r.currency, Decimal(0)) + r.cost
+        known = [(r.energy_wh or 0, r.solar_percent) for r in rows if r.solar_percent is not None]
+        known_wh = sum(wh for wh, _ in known)
+        solar = round(sum(wh * pct for wh, pct in known) / known_wh, 1) if known_wh else None
+        totals.append(
+            MonthTotal(
+                month=month,
+                sessions=len(rows),
+                energy_wh=sum(r.energy_wh or 0 for r in rows),
+                costs=costs,
+                solar_percent=solar,
+            )
+        )
+    return totals

@@ -36,6 +36,9 @@ class ChargingSessionAdmin(admin.ModelAdmin):
         "meter_start_wh",
         "meter_stop_wh",
         "energy_wh",
+        "cost",
+        "cost_currency",
+        "solar_percent",
         "stop_reason",
     ]
     list_filter = ["charger", "stop_reason"]

@@ -16,9 +16,8 @@ from rest_framework.views import APIView
 
 from chargers.apis import visible_charger_or_404
 from graylogic.api import error_responses
-from sessions.models import ChargingSession
+from sessions.billing import session_figures_live
 from sessions.selectors import session_list
-from sessions.services import session_energy_so_far_wh
 
 
 @extend_schema_field({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]})
@@ -93,19 +92,24 @@ class ChargerSessionListApi(APIView):
             id = serializers.IntegerField(source="transaction_id", help_text="The OCPP transactionId.")
             started = serializers.DateTimeField(source="started_at")
             ended = serializers.DateTimeField(source="stopped_at", allow_null=True, help_text="Null while running.")
-            energy_wh = serializers.SerializerMethodField(help_text="Delivered (so far, while running).")
-            cost = serializers.SerializerMethodField(help_text="In the site tariff's currency; null until computed.")
-            solar_percent = serializers.SerializerMethodField(help_text="Share from solar; null until computed.")
-
-            def get_energy_wh(self, session: ChargingSession) -> int | None:
-                return session_energy_so_far_wh(session=session)
-
-            # Cost and solar share come with the accounting of issue 5; the shape is the spec's now.
-            def get_cost(self, session: ChargingSession) -> float | None:
-                return None
-
-            def get_solar_percent(self, session: ChargingSession) -> float | None:
-                return None
+            energy_wh = serializers.IntegerField(
+                source="figures.energy_wh", allow_null=True, help_text="Delivered (so far, while running)."
+            )
+            cost = serializers.DecimalField(
+                source="figures.cost",
+                max_digits=10,
+                decimal_places=2,
+                coerce_to_string=False,
+                allow_null=True,
+                help_text="In the site tariff's currency, each stretch of the session priced at the tariff "
+                "period then in force (so far, while running); null without an active tariff.",
+            )
+            solar_percent = serializers.FloatField(
+                source="figures.solar_percent",
+                allow_null=True,
+                help_text="Share of the energy covered by the site's solar surplus (so far, while running); "
+                "null when the site reported no meter readings during the session.",
+            )
 
         count = serializers.IntegerField()
         next = serializers.URLField(allow_null=True)
@@ -134,6 +138,9 @@ class ChargerSessionListApi(APIView):
         )
         paginator = self.Pagination()
         page = paginator.paginate_queryset(sessions, request, view=self)
+        for session in page:
+            session.charger = charger  # one site, one tariff: no query per session
+            session.figures = session_figures_live(session=session)
         data = {
             "count": paginator.count,
             "next": paginator.get_next_link(),

@@ -26,6 +26,13 @@ class ChargingSession(models.Model):
     energy_wh = models.BigIntegerField(null=True, blank=True)
     stop_reason = models.CharField(max_length=30, blank=True)
     stop_id_tag = models.CharField(max_length=20, blank=True)
+    # Final figures, computed when the session stops (sessions/billing.py); null while it runs
+    # (pages and the API then compute them on read) and when unknown (no tariff, no readings).
+    cost = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    cost_currency = models.CharField(max_length=3, blank=True, help_text="The site tariff's currency.")
+    solar_percent = models.FloatField(
+        "solar share (%)", null=True, blank=True, help_text="Energy covered by the site's solar surplus."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

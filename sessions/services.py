@@ -10,6 +10,7 @@ from django.db import transaction
 from chargers.models import ChargerEvent
 from chargers.services import charger_event_record, id_tag_info
 from sessions.accounting import ENERGY_REGISTER, EnergyReading, session_energy_wh
+from sessions.billing import session_account
 from sessions.models import ChargingSession, MeterSample
 
 # Set by us, not the charger, when a new session starts on a connector whose previous
@@ -132,6 +133,7 @@ def session_stop(
                 register_readings=[],
             )
             session.save(update_fields=["stopped_at", "meter_stop_wh", "stop_reason", "stop_id_tag", "energy_wh"])
+            session_account(transaction_id=session.transaction_id)
     return info
 
 

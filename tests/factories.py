@@ -1,10 +1,13 @@
 """Factory functions for test data: make_x(**overrides) returns a saved object."""
 
+import datetime as dt
+from decimal import Decimal
 from itertools import count
 
 from chargers.models import Charger, IdTag
 from chargers.services import charger_set_password
-from energy.models import Circuit, Site
+from energy.models import Circuit, Site, Tariff, TariffPeriod
+from sessions.models import ChargingSession
 
 _seq = count(1)
 
@@ -38,3 +41,42 @@ def make_id_tag(**overrides) -> IdTag:
     fields = {"id_tag": f"TAG{next(_seq)}", "status": IdTag.Status.ACCEPTED}
     fields.update(overrides)
     return IdTag.objects.create(**fields)
+
+
+# The spec's tariff: off-peak 00:00-07:00, peak 16:00-20:00, standard at all other times.
+SPEC_TARIFF_PERIODS = [
+    ("off_peak", "00:00", "07:00", "0.10", 1),
+    ("peak", "16:00", "20:00", "0.35", 3),
+    ("standard", None, None, "0.20", 2),
+]
+
+
+def make_tariff(*, site: Site, periods=SPEC_TARIFF_PERIODS, **overrides) -> Tariff:
+    fields = {"name": f"Tariff {next(_seq)}", "currency": "GBP", "is_active": True}
+    fields.update(overrides)
+    tariff = Tariff.objects.create(site=site, **fields)
+    for name, start, end, rate, priority in periods:
+        TariffPeriod.objects.create(
+            tariff=tariff,
+            name=name,
+            start=dt.time.fromisoformat(start) if start else None,
+            end=dt.time.fromisoformat(end) if end else None,
+            rate_per_kwh=Decimal(rate),
+            priority=priority,
+        )
+    return tariff
+
+
+def make_session(*, charger: Charger, started_at: dt.datetime, hours: float | None = 2, **overrides) -> ChargingSession:
+    """A session as the charger reported it; `hours=None` leaves it running."""
+    energy_wh = overrides.pop("energy_wh", 7000)
+    fields = {"connector_id": 1, "meter_start_wh": 1000, "id_tag": "RFID123"}
+    if hours is not None:
+        fields.update(
+            stopped_at=started_at + dt.timedelta(hours=hours),
+            meter_stop_wh=1000 + energy_wh,
+            energy_wh=energy_wh,
+            stop_reason="EVDisconnected",
+        )
+    fields.update(overrides)
+    return ChargingSession.objects.create(charger=charger, started_at=started_at, **fields)

@@ -4,9 +4,11 @@ import datetime as dt
 
 import pytest
 
+from energy.models import EnergyReading
+from sessions.billing import session_account
 from sessions.models import ChargingSession, MeterSample
 from tests.api.helpers import make_user, token_client
-from tests.factories import make_charger, make_site
+from tests.factories import make_charger, make_site, make_tariff
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +156,25 @@ def test_an_owner_reads_the_history_of_their_own_charger_only(charger):
 
     assert owner.get(f"/api/v1/chargers/{charger.charge_point_id}/sessions").json()["count"] == 1
     assert stranger.get(f"/api/v1/chargers/{charger.charge_point_id}/sessions").status_code == 404
+
+
+def test_cost_and_solar_share_are_the_final_ones_and_so_far_while_running(client):
+    site = make_site(time_zone="Europe/London")
+    make_tariff(site=site)
+    charger = make_charger(site=site)
+    # 15:00-21:00 GMT, 6 kWh evenly: standard, peak 16:00-20:00, standard.
+    ended = make_session(charger, at(13, 15), hours=6, energy_wh=6000)
+    session_account(transaction_id=ended.transaction_id)
+    running = make_session(charger, at(14, 15), hours=None)
+    MeterSample.objects.create(
+        charger=charger, connector_id=1, session=running, timestamp=at(14, 17), value=3.0, unit="kWh"
+    )  # 2 kWh by 17:00: 1 standard, 1 peak
+    for minute in range(0, 120, 5):  # exporting 1 kW while the running car draws 1 kW: all solar
+        EnergyReading.objects.create(site=site, measured_at=at(14, 15) + dt.timedelta(minutes=minute), grid_w=-1000)
+
+    sessions = history(client, charger)["sessions"]
+
+    assert [(s["id"], s["energy_wh"], s["cost"], s["solar_percent"]) for s in sessions] == [
+        (running.transaction_id, 2000, 0.55, 100.0),
+        (ended.transaction_id, 6000, 1.8, None),  # no readings that day: unknown, not 0 %
+    ]

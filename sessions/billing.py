@@ -1,0 +1,133 @@
+"""Cost and solar share of sessions from the database: gather a session's samples, its site's
+tariff and meter readings, and hand them to the plain functions of sessions/accounting.py.
+
+`session_figures_live` reads (live while charging); `session_account` stores the final figures
+when a session stops.
+"""
+
+import datetime as dt
+import logging
+import zoneinfo
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from energy.models import EnergyReading as SiteEnergyReading
+from energy.models import Site, Tariff
+from energy.tou import Period
+from sessions.accounting import (
+    ENERGY_REGISTER,
+    READING_HOLD,
+    EnergyReading,
+    SessionFigures,
+    SiteReading,
+    session_figures,
+)
+from sessions.models import ChargingSession
+
+logger = logging.getLogger(__name__)
+
+
+def zone_named(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def site_zone(site: Site) -> zoneinfo.ZoneInfo:
+    return zone_named(site.time_zone)
+
+
+def site_tariff(*, site: Site) -> tuple[list[Period], str]:
+    """The site's active tariff as periods, and its currency; ([], "") without one."""
+    tariff = Tariff.objects.filter(site=site, is_active=True).prefetch_related("periods").first()
+    if tariff is None:
+        return [], ""
+    periods = [
+        # Timed periods first, so period_at finds them before the all-other-times one.
+        Period(name=p.name, rate_per_kwh=p.rate_per_kwh, priority=p.priority, start=p.start, end=p.end)
+        for p in sorted(tariff.periods.all(), key=lambda p: (p.start is None, p.start or dt.time.min))
+    ]
+    return periods, tariff.currency
+
+
+def session_register_readings(*, session: ChargingSession) -> list[EnergyReading]:
+    """The session's whole-meter energy register samples at the outlet (or, when the charger
+    reports it elsewhere only, wherever it does)."""
+    rows = list(
+        session.samples.filter(measurand=ENERGY_REGISTER, value__isnull=False, phase="")
+        .order_by("timestamp")
+        .values_list("value", "unit", "timestamp", "location")
+    )
+    locations = {location for *_, location in rows}
+    wanted = "Outlet" if "Outlet" in locations or not locations else min(locations)
+    return [EnergyReading(value=v, unit=u or "Wh", at=t) for v, u, t, loc in rows if loc == wanted]
+
+
+def site_readings_between(*, site: Site, start: dt.datetime, end: dt.datetime) -> list[SiteReading]:
+    """The site's readings from the one in force at `start` (if recent enough) to `end`."""
+    readings: QuerySet[SiteEnergyReading] = SiteEnergyReading.objects.filter(site=site)
+    fields = ("measured_at", "grid_w", "solar_w", "house_w")
+    before = (
+        readings.filter(measured_at__lt=start, measured_at__gte=start - READING_HOLD)
+        .order_by("-measured_at")
+        .values_list(*fields)
+        .first()
+    )
+    during = readings.filter(measured_at__gte=start, measured_at__lte=end).order_by("measured_at").values_list(*fields)
+    rows = ([before] if before else []) + list(during)
+    return [SiteReading(at=a, grid_w=g, solar_w=s, house_w=h) for a, g, s, h in rows]
+
+
+def session_figures_compute(*, session: ChargingSession, now: dt.datetime | None = None) -> SessionFigures:
+    """Compute a session's figures from scratch: final ones when it has stopped, the figures
+    so far when it is running (up to its latest sample, and the site's readings up to now)."""
+    site = session.charger.site
+    periods, currency = site_tariff(site=site)
+    registers = session_register_readings(session=session)
+    end = session.stopped_at or max([now or dt.datetime.now(dt.UTC), *(r.at for r in registers if r.at)])
+    return session_figures(
+        started_at=session.started_at,
+        ended_at=session.stopped_at,
+        meter_start_wh=session.meter_start_wh,
+        meter_stop_wh=session.meter_stop_wh,
+        register_readings=registers,
+        periods=periods,
+        tz=site_zone(site),
+        currency=currency,
+        site_readings=site_readings_between(site=site, start=session.started_at, end=end),
+    )
+
+
+def session_figures_live(*, session: ChargingSession) -> SessionFigures:
+    """What pages and the API show: the stored final figures of a stopped session, computed
+    ones for a running session."""
+    if session.stopped_at is not None:
+        return SessionFigures(
+            energy_wh=session.energy_wh,
+            cost=session.cost,
+            currency=session.cost_currency,
+            solar_percent=session.solar_percent,
+        )
+    return session_figures_compute(session=session)
+
+
+def session_account(*, transaction_id: int) -> SessionFigures | None:
+    """Store a stopped session's final cost and solar share. Called when the session stops; a
+    failure here is logged and leaves the figures empty, it never loses the stop itself."""
+    session = ChargingSession.objects.select_related("charger__site").filter(transaction_id=transaction_id).first()
+    if session is None or session.stopped_at is None:
+        return None
+    try:
+        # A savepoint: a database error here must not break the caller's transaction (the stop).
+        with transaction.atomic():
+            figures = session_figures_compute(session=session)
+    except Exception:
+        logger.exception("could not compute the cost and solar share of session %s", transaction_id)
+        return None
+    session.cost = figures.cost
+    session.cost_currency = figures.currency
+    session.solar_percent = figures.solar_percent
+    session.save(update_fields=["cost", "cost_currency", "solar_percent"])
+    return figures

@@ -1,0 +1,312 @@
+"""Reads for the homeowner pages: what each charger is doing now, the charging history with
+its month totals, and one session's power and limits over time. A user sees the chargers of
+the sites they own (staff: all), through the same scoping as the API."""
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
+
+from chargers.models import Charger, LimitDecision
+from chargers.selectors import charger_list_visible, charger_state
+from sessions.accounting import MonthEntry, MonthTotal, PeriodCost, SessionFigures, energy_intervals, month_totals
+from sessions.billing import (
+    session_figures_compute,
+    session_figures_live,
+    session_register_readings,
+    site_zone,
+    zone_named,
+)
+from sessions.models import ChargingSession
+from sessions.selectors import PHASE_LABELS, POWER, WATTS_PER_UNIT
+
+User = AbstractBaseUser | AnonymousUser
+
+# What energy control's sources mean to a homeowner.
+LIMIT_SOURCES = {
+    "circuit": "load balancing (fuse limit)",
+    "solar": "solar charging",
+    "tou": "time-of-use (cheap rate) charging",
+    "grid": "grid demand response",
+    "manual": "a manual limit",
+    "charger": "the charger's maximum",
+    "demand": "what the car asks for",
+    "idle": "no car charging",
+    "none": "the charger's maximum",
+}
+STATUS_REASONS = {
+    "": "Waiting for the charger to report its status.",
+    "Available": "No car is plugged in.",
+    "Preparing": "A car is plugged in and waiting to start: present your card, or check the car's own timer.",
+    "SuspendedEV": "The car has paused charging (it may be full, or waiting for its own timer).",
+    "SuspendedEVSE": "The charger has paused charging.",
+    "Finishing": "Charging has finished: unplug the car, or plug it in again to restart.",
+    "Reserved": "The charger is reserved.",
+    "Unavailable": "The charger is out of service (unavailable).",
+}
+
+
+def limit_source_label(source: str) -> str:
+    return LIMIT_SOURCES.get(source or "none", source)
+
+
+def not_charging_reason(
+    *, connected: bool, status: str, error_code: str = "", limit_w: int | None, source: str, reason: str
+) -> str | None:
+    """Why a charger is not charging, in plain words; None when it is charging."""
+    if not connected:
+        return "The charger is offline: it is not connected to the server."
+    if status == "Faulted":
+        code = f" ({error_code})" if error_code and error_code != "NoError" else ""
+        return f"The charger reports a fault{code}."
+    paused = limit_w == 0 and source != "idle"
+    if paused and status in {"Charging", "Preparing", "SuspendedEV", "SuspendedEVSE"}:
+        because = f": {reason}" if reason else ""
+        return f"Paused by {limit_source_label(source)}{because}."
+    if status == "Charging":
+        return None
+    text = STATUS_REASONS.get(status, f"The charger reports {status}.")
+    if status == "SuspendedEVSE" and reason:
+        text += f" Last limit decision: {reason}."
+    return text
+
+
+# --- now ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargerNow:
+    charger: Charger
+    time_zone: str
+    connected: bool
+    since: dt.datetime | None  # connected or disconnected at
+    status: str
+    charging: bool
+    session: ChargingSession | None
+    power_w: int | None
+    figures: SessionFigures | None
+    limit_w: int
+    limit_source: str
+    limit_source_label: str
+    reason: str | None
+
+
+def charger_now(*, charger: Charger) -> ChargerNow:
+    """One charger as the Now page shows it."""
+    state = charger_state(charger=charger)
+    connected = state.connection.status == "connected"
+    status = state.connector.status if state.connector else ""
+    session = None
+    figures = None
+    if state.transaction is not None:
+        session = ChargingSession.objects.select_related("charger__site").get(pk=state.transaction.id)
+        figures = session_figures_compute(session=session)
+    reason = charger.limit_reason
+    if not reason:
+        reason = charger.limit_decisions.values_list("reason", flat=True).first() or ""
+    return ChargerNow(
+        charger=charger,
+        time_zone=charger.site.time_zone,
+        connected=connected,
+        since=charger.connected_at if connected else charger.disconnected_at,
+        status=status or "Unknown",
+        charging=connected and status == "Charging",
+        session=session,
+        power_w=state.transaction.power_w if state.transaction else None,
+        figures=figures,
+        limit_w=state.limits.current_limit_w,
+        limit_source=state.limits.limit_source,
+        limit_source_label=limit_source_label(state.limits.limit_source),
+        reason=not_charging_reason(
+            connected=connected,
+            status=status,
+            error_code=state.connector.error_code if state.connector else "",
+            limit_w=state.limits.current_limit_w,
+            source=state.limits.limit_source,
+            reason=reason,
+        ),
+    )
+
+
+def chargers_now(*, user: User) -> list[ChargerNow]:
+    return [charger_now(charger=c) for c in charger_list_visible(user=user).order_by("site__name", "name", "pk")]
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def session_list_visible(
+    *, user: User, charge_point_id: str | None = None, month: dt.date | None = None
+) -> QuerySet[ChargingSession]:
+    """The user's sessions, newest first; `month` is the site-local month the session started
+    in (each site in its own zone)."""
+    chargers = charger_list_visible(user=user)
+    if charge_point_id:
+        chargers = chargers.filter(charge_point_id=charge_point_id)
+    sessions = ChargingSession.objects.filter(charger__in=chargers).select_related("charger__site")
+    if month is not None:
+        in_month = Q(pk__in=[])
+        for zone_name in set(chargers.values_list("site__time_zone", flat=True)):
+            zone = zone_named(zone_name)
+            first = dt.datetime.combine(month.replace(day=1), dt.time.min, tzinfo=zone)
+            following = dt.datetime.combine(_next_month(month), dt.time.min, tzinfo=zone)
+            in_month |= Q(charger__site__time_zone=zone_name, started_at__gte=first, started_at__lt=following)
+        sessions = sessions.filter(in_month)
+    return sessions.order_by("-started_at", "-transaction_id")
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def session_get_visible(*, user: User, transaction_id: int) -> ChargingSession | None:
+    return (
+        ChargingSession.objects.filter(charger__in=charger_list_visible(user=user), transaction_id=transaction_id)
+        .select_related("charger__site")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    session: ChargingSession
+    time_zone: str
+    started: dt.datetime  # in the site's zone
+    ended: dt.datetime | None
+    duration: dt.timedelta | None
+    figures: SessionFigures
+
+    @property
+    def month(self) -> dt.date:
+        return self.started.date().replace(day=1)
+
+
+def session_rows(*, sessions: Iterable[ChargingSession], now: dt.datetime | None = None) -> list[SessionRow]:
+    rows = []
+    for session in sessions:
+        zone = site_zone(session.charger.site)
+        started = session.started_at.astimezone(zone)
+        ended = session.stopped_at.astimezone(zone) if session.stopped_at else None
+        running_for = (now or dt.datetime.now(dt.UTC)) - session.started_at
+        rows.append(
+            SessionRow(
+                session=session,
+                time_zone=session.charger.site.time_zone,
+                started=started,
+                ended=ended,
+                duration=(session.stopped_at - session.started_at) if session.stopped_at else running_for,
+                figures=session_figures_live(session=session),
+            )
+        )
+    return rows
+
+
+def session_month_totals(*, rows: Iterable[SessionRow]) -> list[MonthTotal]:
+    return month_totals(
+        MonthEntry(r.month, r.figures.energy_wh, r.figures.cost, r.figures.currency, r.figures.solar_percent)
+        for r in rows
+    )
+
+
+# --- one session --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionDetail:
+    row: SessionRow
+    by_period: list[PeriodCost]
+    power: list[tuple[dt.datetime, float]]  # W over time
+    power_from_energy: bool  # no power samples: the average power between energy samples
+    limit: list[tuple[dt.datetime, float]]  # the limit in force, as steps
+    decisions: list[LimitDecision]  # taken during the session (and the one in force at its start)
+
+
+def session_detail(*, session: ChargingSession, now: dt.datetime | None = None) -> SessionDetail:
+    now = now or dt.datetime.now(dt.UTC)
+    row = session_rows(sessions=[session], now=now)[0]
+    computed = session_figures_compute(session=session, now=now)
+    end = session.stopped_at or now
+    power = session_power_series(session=session)
+    from_energy = not power
+    if from_energy:
+        power = _power_from_energy(session=session)
+    decisions = session_limit_decisions(session=session, end=end)
+    return SessionDetail(
+        row=row,
+        # The breakdown is by today's tariff; show it only when it still adds up to the cost.
+        by_period=computed.by_period if computed.cost == row.figures.cost else [],
+        power=power,
+        power_from_energy=from_energy,
+        limit=limit_steps(decisions=decisions, start=session.started_at, end=end),
+        decisions=decisions,
+    )
+
+
+def session_power_series(*, session: ChargingSession) -> list[tuple[dt.datetime, float]]:
+    """Power.Active.Import over the session: per timestamp the whole-meter value (at the outlet
+    when the charger reports several locations), else the sum of the phases."""
+    rows = session.samples.filter(measurand=POWER, value__isnull=False, unit__in=WATTS_PER_UNIT).values_list(
+        "timestamp", "value", "unit", "phase", "location"
+    )
+    by_time: dict[dt.datetime, list[tuple[float, str, str]]] = {}
+    for at, value, unit, phase, location in rows:
+        by_time.setdefault(at, []).append((value * WATTS_PER_UNIT[unit], phase, location))
+    series = []
+    for at in sorted(by_time):
+        readings = by_time[at]
+        locations = {loc for *_, loc in readings}
+        location = "Outlet" if "Outlet" in locations else min(locations)
+        here = [(w, phase) for w, phase, loc in readings if loc == location]
+        whole = [w for w, phase in here if not phase]
+        total = whole[0] if whole else sum(w for w, phase in here if phase in PHASE_LABELS)
+        if math.isfinite(total):
+            series.append((at, max(0.0, total)))
+    return series
+
+
+def _power_from_energy(*, session: ChargingSession) -> list[tuple[dt.datetime, float]]:
+    intervals = energy_intervals(
+        started_at=session.started_at,
+        ended_at=session.stopped_at,
+        meter_start_wh=session.meter_start_wh,
+        meter_stop_wh=session.meter_stop_wh,
+        register_readings=session_register_readings(session=session),
+    )
+    points = []
+    for i in intervals:
+        if i.seconds > 0:
+            watts = i.energy_wh * 3600 / i.seconds
+            points.extend([(i.start, watts), (i.end, watts)])
+    return points
+
+
+def session_limit_decisions(*, session: ChargingSession, end: dt.datetime, most: int = 500) -> list[LimitDecision]:
+    """The charger's limit decisions during the session, after the one in force at its start."""
+    decisions = LimitDecision.objects.filter(charger_id=session.charger_id)
+    before = decisions.filter(decided_at__lt=session.started_at).order_by("-decided_at", "-id").first()
+    during = list(
+        decisions.filter(decided_at__gte=session.started_at, decided_at__lte=end).order_by("decided_at", "id")[:most]
+    )
+    return ([before] if before else []) + during
+
+
+def applied(decision: LimitDecision) -> bool:
+    """A limit the charger took (or that was already in force); a refused one never applied."""
+    return decision.outcome in {"", "unchanged"} or decision.outcome.endswith("Accepted")
+
+
+def limit_steps(
+    *, decisions: Sequence[LimitDecision], start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, float]]:
+    """The applied limit as (time, W) steps from the session's start to its end."""
+    steps: list[tuple[dt.datetime, float]] = []
+    for d in decisions:
+        if applied(d):
+            steps.append((max(d.decided_at, start), float(d.limit_w)))
+    if steps:
+        steps.append((end, steps[-1][1]))
+    return steps

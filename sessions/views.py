@@ -1,0 +1,167 @@
+"""The homeowner pages: Now (live state, refreshed by a small poll), History (with month totals
+and a CSV export of the same filter) and one session's detail with its power chart. Reads come
+from sessions/pages.py; these views only pick the filter and the template."""
+
+import csv
+import datetime as dt
+import re
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from chargers.selectors import charger_list_visible
+from sessions import pages
+from sessions.billing import site_zone
+from sessions.charts import describe_power, power_chart_svg
+
+PAGE_SIZE = 50
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class HistoryFilter(forms.Form):
+    charger = forms.ChoiceField(required=False, label="Charger")
+    month = forms.CharField(
+        required=False,
+        label="Month",
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
+        help_text="The month the session started, in the site's time.",
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        chargers = charger_list_visible(user=user).order_by("name", "charge_point_id")
+        self.fields["charger"].choices = [("", "All chargers")] + [(c.charge_point_id, str(c)) for c in chargers]
+
+    def clean_month(self) -> dt.date | None:
+        value = self.cleaned_data["month"].strip()
+        if not value:
+            return None
+        match = MONTH.match(value)
+        if not match:
+            raise forms.ValidationError("Use a month as YYYY-MM, e.g. 2026-01.")
+        return dt.date(int(match[1]), int(match[2]), 1)
+
+
+def _filtered(request: HttpRequest) -> tuple[HistoryFilter, list[pages.SessionRow]]:
+    form = HistoryFilter(request.GET or None, user=request.user)
+    filters = form.cleaned_data if form.is_valid() else {}
+    sessions = pages.session_list_visible(
+        user=request.user, charge_point_id=filters.get("charger") or None, month=filters.get("month")
+    )
+    if form.is_bound and not form.is_valid():
+        sessions = sessions.none()
+    return form, pages.session_rows(sessions=sessions)
+
+
+@require_GET
+@login_required
+def now(request: HttpRequest) -> HttpResponse:
+    return render(request, "homeowner/now.html", {"chargers": pages.chargers_now(user=request.user), "nav": "now"})
+
+
+@require_GET
+@login_required
+def now_live(request: HttpRequest) -> HttpResponse:
+    """The Now page's charger cards alone, fetched every few seconds by static/homeowner/now.js."""
+    response = render(request, "homeowner/_chargers.html", {"chargers": pages.chargers_now(user=request.user)})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    form, rows = _filtered(request)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "homeowner/history.html",
+        {
+            "form": form,
+            "page": page,
+            "totals": pages.session_month_totals(rows=rows),
+            "query": query.urlencode(),
+            "nav": "history",
+        },
+    )
+
+
+CSV_COLUMNS = [
+    "session",
+    "charger",
+    "started",
+    "ended",
+    "duration_min",
+    "energy_kwh",
+    "cost",
+    "currency",
+    "solar_percent",
+    "id_tag",
+    "stop_reason",
+]
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+@require_GET
+@login_required
+def history_csv(request: HttpRequest) -> HttpResponse:
+    """Exactly the sessions the History page shows for the same filter (all pages)."""
+    form, rows = _filtered(request)
+    if form.is_bound and not form.is_valid():
+        return HttpResponseBadRequest("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="charging-sessions.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        s, f = row.session, row.figures
+        writer.writerow(
+            [
+                s.transaction_id,
+                _cell(str(s.charger)),
+                row.started.isoformat(),
+                row.ended.isoformat() if row.ended else "",
+                round(row.duration.total_seconds() / 60) if row.duration is not None else "",
+                f"{f.energy_wh / 1000:.3f}" if f.energy_wh is not None else "",
+                f"{f.cost:.2f}" if f.cost is not None else "",
+                f.currency,
+                f"{f.solar_percent:.1f}" if f.solar_percent is not None else "",
+                _cell(s.id_tag),
+                _cell(s.stop_reason),
+            ]
+        )
+    return response
+
+
+@require_GET
+@login_required
+def session_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
+    session = pages.session_get_visible(user=request.user, transaction_id=transaction_id)
+    if session is None:
+        raise Http404("No such session.")
+    detail = pages.session_detail(session=session)
+    zone = site_zone(session.charger.site)
+    end = session.stopped_at or dt.datetime.now(dt.UTC)
+    chart = power_chart_svg(
+        start=session.started_at,
+        end=end,
+        tz=zone,
+        power=detail.power,
+        limit=detail.limit,
+        title=f"Power during session {session.transaction_id}",
+        description=describe_power(power=detail.power, limit=detail.limit, start=session.started_at, end=end, tz=zone),
+    )
+    return render(request, "homeowner/session_detail.html", {"detail": detail, "row": detail.row, "chart": chart})
