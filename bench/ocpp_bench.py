@@ -1,0 +1,1155 @@
+"""Load benchmark of the OCPP 1.6 central system against a bare `ocpp`+`websockets` baseline.
+
+Everything runs on 127.0.0.1 with real sockets: the servers it starts itself, and load
+generators in separate processes, each an asyncio loop holding its share of the chargers.
+Every loop is bounded (by --duration, a sample count or a deadline) and stops by itself.
+
+    .venv/bin/python bench/ocpp_bench.py --mode closed --targets bare,full --chargers 50 --duration 20
+    .venv/bin/python bench/ocpp_bench.py --mode rate --targets full --chargers 2000 --interval 10 --duration 60
+    .venv/bin/python bench/ocpp_bench.py --mode reconnect --chargers 1000
+    .venv/bin/python bench/ocpp_bench.py --mode count --chargers 100 --samples 20000
+    .venv/bin/python bench/ocpp_bench.py --mode closed --targets full-redis --chargers 50 --duration 20
+
+See bench/README.md for what each mode measures and the goals (P1-P4) of issue 7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import asyncio
+import atexit
+import contextlib
+import datetime as dt
+import http.client
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+PYTHON = sys.executable
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+VALUES_PER_MESSAGE = 3
+BOOT_PAYLOAD = '{"chargePointVendor":"GrayBench","chargePointModel":"Bench-1","firmwareVersion":"1.0"}'
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def raise_open_files_limit() -> int:
+    """Thousands of sockets need more than the usual 1,024 descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def percentile(sorted_values, q: float) -> float | None:
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def charge_point_id(i: int) -> str:
+    return f"BENCH{i:05d}"  # as bench/seed_db.py names them
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- the server processes, measured through /proc --------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()  # [state, ppid, ..., utime (11), stime (12), ...]
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None:
+                children[int(fields[1])].append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
+def rss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+class Server:
+    """One server process we started (in its own session), with its log in the temp dir."""
+
+    running: set[Server] = set()
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], port: int, log_path: Path, health: str | None):
+        self.name, self.cmd, self.env, self.port, self.log_path, self.health = name, cmd, env, port, log_path, health
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        assert_port_free(self.port)
+        log_file = self.log_path.open("ab")
+        log_file.write(f"\n==== {time.strftime('%H:%M:%S')} start {' '.join(self.cmd)}\n".encode())
+        log_file.flush()
+        self.proc = subprocess.Popen(
+            self.cmd, cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log_file.close()
+        Server.running.add(self)
+
+    def wait_ready(self, timeout_s: float = 120) -> float:
+        """Seconds until the server answers (HTTP health check, or a TCP connect)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if self.health:
+                    conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
+                    conn.request("GET", self.health)
+                    ok = conn.getresponse().status == 200
+                    conn.close()
+                else:
+                    socket.create_connection((HOST, self.port), timeout=2).close()
+                    ok = True
+                if ok:
+                    return time.monotonic() - started
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {timeout_s} s:\n{self.log_tail()}")
+
+    def pids(self) -> list[int]:
+        return process_tree(self.proc.pid) if self.proc and self.proc.poll() is None else []
+
+    def stop(self, timeout_s: float = 30) -> tuple[int | None, float, bool]:
+        """SIGTERM, wait; SIGKILL the process group if it does not stop. (exit code, seconds, killed)"""
+        if self.proc is None or self.proc.poll() is not None:
+            Server.running.discard(self)
+            return (self.proc.returncode if self.proc else None), 0.0, False
+        started = time.monotonic()
+        killed = False
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            killed = True
+            self.dump_stacks(f"still running {timeout_s:g} s after SIGTERM")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        with contextlib.suppress(ProcessLookupError):  # anything it left behind in its group
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        Server.running.discard(self)
+        return self.proc.returncode, time.monotonic() - started, killed
+
+    def dump_stacks(self, why: str) -> None:
+        """Append every thread's Python stack (py-spy dump, when installed) to the server log."""
+        py_spy = find_py_spy()
+        if py_spy is None:
+            return
+        with contextlib.suppress(Exception), self.log_path.open("a") as out:
+            out.write(f"\n==== {time.strftime('%H:%M:%S')} py-spy dump: {why}\n")
+            out.flush()
+            subprocess.run(
+                [py_spy, "dump", "--pid", str(self.proc.pid)], stdout=out, stderr=out, timeout=30, check=False
+            )
+        log(f"{self.name}: {why}; py-spy dump of its threads appended to {self.log_path}")
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def assert_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        if probe.connect_ex((HOST, port)) == 0:
+            raise SystemExit(f"port {port} on {HOST} is already in use: pick another --port")
+
+
+@atexit.register
+def _stop_all_servers() -> None:
+    for server in list(Server.running):
+        server.stop(timeout_s=10)
+
+
+# --- targets ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    name: str  # bare | full | redis-1p | redis-2p
+    kind: str  # bare | full
+    processes: int = 1
+    redis: bool = False
+    servers: list[Server] = field(default_factory=list)
+    db_path: Path | None = None
+
+
+def expand_targets(spec: str) -> list[Target]:
+    targets = []
+    for name in [t.strip() for t in spec.split(",") if t.strip()]:
+        if name == "bare":
+            targets.append(Target("bare", "bare"))
+        elif name == "full":
+            targets.append(Target("full", "full"))
+        elif name == "full-redis":
+            targets += [Target("redis-1p", "full", 1, True), Target("redis-2p", "full", 2, True)]
+        else:
+            raise SystemExit(f"unknown target {name!r}: bare, full, full-redis")
+    return targets
+
+
+def product_env(db_path: Path, redis_url: str | None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # Nothing from the caller's environment may point the product elsewhere (MQTT, Redis, a database).
+        if k not in {"DATABASE_URL", "REDIS_URL", "MQTT_URL", "DEBUG", "LOG_LEVEL", "EMBEDDED_JOBS"}
+        and k not in {"DJANGO_SETTINGS_MODULE", "TLS_CERT_FILE", "TLS_KEY_FILE"}
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{db_path}",
+        DEBUG="false",
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="graylogic.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def prepare_template_db(tmp: Path, chargers: int, per_site: int) -> Path:
+    """Migrate and seed once; each target then gets a fresh copy of this file."""
+    db = tmp / "bench-template.sqlite3"
+    env = product_env(db, None)
+    started = time.monotonic()
+    for cmd in (
+        [PYTHON, "manage.py", "migrate", "--noinput"],
+        [PYTHON, str(BENCH_DIR / "seed_db.py"), "--chargers", str(chargers), "--chargers-per-site", str(per_site)],
+    ):
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    log(f"template database: migrated and seeded {chargers} chargers in {time.monotonic() - started:.1f} s")
+    return db
+
+
+def fresh_db(template: Path, dest: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{dest}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(template, dest)
+    return dest
+
+
+def redis_flush(redis_url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    client.flushdb()
+    client.close()
+
+
+def build_servers(target: Target, args, tmp: Path, template: Path | None) -> None:
+    if target.kind == "bare":
+        cmd = [PYTHON, str(BENCH_DIR / "bare_server.py"), "--host", HOST, "--port", str(args.port)]
+        target.servers = [Server("bare", cmd, dict(os.environ), args.port, tmp / "bare.log", None)]
+        return
+    target.db_path = fresh_db(template, tmp / f"bench-{target.name}.sqlite3")
+    env = product_env(target.db_path, args.redis_url if target.redis else None)
+    target.servers = []
+    for p in range(target.processes):
+        port = args.port + p
+        cmd = [PYTHON, "manage.py", "serve", "--host", HOST, "--port", str(port)]
+        log_path = tmp / f"{target.name}-{p}.log"
+        target.servers.append(Server(f"{target.name}#{p}", cmd, env, port, log_path, "/healthz"))
+
+
+def stored_samples(db_path: Path) -> int | None:
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '%metersample'")
+        ]
+        if not tables:
+            return None
+        return conn.execute(f'SELECT COUNT(*) FROM "{tables[0]}"').fetchone()[0]
+
+
+# --- the load generator (runs in child processes) ---------------------------------------------
+
+
+class Disconnected(Exception):
+    pass
+
+
+class BenchCharger:
+    """One simulated charge point: a socket, a reader task and at most one CALL in flight."""
+
+    def __init__(self, cp_id: str, url: str, quota: int, stats: ClientStats, cfg: dict):
+        self.cp_id, self.url, self.quota, self.stats, self.cfg = cp_id, url, quota, stats, cfg
+        self.ws = None
+        self.pending: dict[str, asyncio.Future] = {}
+        self.seq = 0  # MeterValues sent: the timestamp offset (one second apart)
+        self.uid = 0
+        self.connected = False
+        self.back_at: float | None = None  # reconnect mode: wall time accepted again
+        self.reconnect_attempts = 0
+        self.on_close = None
+
+    async def open(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.typing import Subprotocol
+
+        self.ws = await connect(
+            self.url,
+            subprotocols=[Subprotocol("ocpp1.6")],
+            compression=None,
+            ping_interval=None,
+            proxy=None,
+            open_timeout=self.cfg["open_timeout"],
+            close_timeout=2,
+            max_queue=64,
+        )
+        if self.ws.subprotocol != "ocpp1.6":
+            self.stats.counters["handshake without ocpp1.6 subprotocol"] += 1
+        self.connected = True
+        asyncio.get_running_loop().create_task(self._read(self.ws))
+
+    async def _read(self, ws) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for raw in ws:
+                msg = json.loads(raw)
+                kind = msg[0]
+                if kind == 2:  # a CALL from the server (GetConfiguration, SetChargingProfile...)
+                    self.stats.server_calls[str(msg[2])] += 1
+                    await ws.send(json.dumps([4, msg[1], "NotSupported", "benchmark charger", {}]))
+                else:
+                    future = self.pending.pop(msg[1], None)
+                    if future is not None and not future.done():
+                        future.set_result((time.perf_counter(), msg))
+        except ConnectionClosed:
+            pass
+        except Exception as error:
+            self.stats.counters[f"reader error {type(error).__name__}"] += 1
+        finally:
+            if ws is self.ws:
+                self.connected = False
+                for future in self.pending.values():
+                    if not future.done():
+                        future.set_exception(Disconnected())
+                self.pending.clear()
+                if self.on_close is not None:
+                    self.on_close(self)
+
+    async def call(self, action: str, payload: str) -> tuple[float, list]:
+        """Send one CALL; return (round trip in seconds, the answer frame)."""
+        if not self.connected:
+            raise Disconnected()
+        self.uid += 1
+        uid = str(self.uid)
+        future = asyncio.get_running_loop().create_future()
+        self.pending[uid] = future
+        started = time.perf_counter()
+        try:
+            # The send is inside the timeout too: a server that stops reading blocks it.
+            async with asyncio.timeout(self.cfg["timeout"]):
+                await self.ws.send(f'[2,"{uid}","{action}",{payload}]')
+                answered, msg = await future
+        except TimeoutError:
+            self.pending.pop(uid, None)
+            raise
+        except Exception as error:  # the socket closed under us
+            self.pending.pop(uid, None)
+            raise Disconnected() from error
+        return answered - started, msg
+
+    def meter_values(self, values: int = VALUES_PER_MESSAGE) -> str:
+        """connectorId 1, one meterValue with a unique timestamp, `values` sampled values."""
+        timestamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.cfg["base_epoch"] + self.seq))
+        energy = 1000 + self.seq * 2
+        self.seq += 1
+        sampled = [
+            f'{{"value":"{energy}","context":"Sample.Periodic","measurand":"Energy.Active.Import.Register",'
+            '"location":"Outlet","unit":"Wh"}',
+            '{"value":"7200","context":"Sample.Periodic","measurand":"Power.Active.Import",'
+            '"location":"Outlet","unit":"W"}',
+            '{"value":"31.3","context":"Sample.Periodic","measurand":"Current.Import","location":"Outlet","unit":"A"}',
+        ][:values]
+        return f'{{"connectorId":1,"meterValue":[{{"timestamp":"{timestamp}","sampledValue":[{",".join(sampled)}]}}]}}'
+
+    async def boot(self) -> bool:
+        latency, msg = await self.call("BootNotification", BOOT_PAYLOAD)
+        self.stats.boot_latencies.append(latency * 1000)
+        if msg[0] == 3 and msg[2].get("status") == "Accepted":
+            return True
+        self.stats.counters[f"boot answered {msg[2] if msg[0] == 4 else msg[2].get('status')}"] += 1
+        return False
+
+
+@dataclass
+class ClientStats:
+    latencies: array.array = field(default_factory=lambda: array.array("d"))  # ms, in the window
+    boot_latencies: array.array = field(default_factory=lambda: array.array("d"))
+    counters: Counter = field(default_factory=Counter)
+    server_calls: Counter = field(default_factory=Counter)
+    back_after: array.array = field(default_factory=lambda: array.array("d"))
+
+
+class ClientRun:
+    def __init__(self, index: int, cfg: dict, assignments: list[tuple[str, str, int]], ctrl: dict):
+        self.index, self.cfg, self.ctrl = index, cfg, ctrl
+        self.stats = ClientStats()
+        self.chargers = [BenchCharger(cp, url, quota, self.stats, cfg) for cp, url, quota in assignments]
+        self.rng = random.Random(cfg["seed"] * 1000 + index)
+
+    # connection phase
+    async def connect_one(self, charger: BenchCharger, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            for attempt in range(self.cfg["connect_attempts"]):
+                try:
+                    await charger.open()
+                    if await charger.boot():
+                        self.stats.counters["connected and accepted"] += 1
+                    return
+                except Exception as error:
+                    self.stats.counters[f"connect failed: {describe(error)}"] += 1
+                    await asyncio.sleep(min(5.0, 0.5 * 2**attempt) * self.rng.uniform(0.5, 1.0))
+            self.stats.counters["gave up connecting"] += 1
+
+    async def wait_event(self, event, timeout: float | None = None) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(None, event.wait, timeout)
+
+    async def main(self) -> None:
+        gate = asyncio.Semaphore(self.cfg["connect_concurrency"])
+        started = time.monotonic()
+        await asyncio.gather(*(self.connect_one(c, gate) for c in self.chargers))
+        self.ctrl["queue"].put(("ready", self.index, time.monotonic() - started))
+        await self.wait_event(self.ctrl["go"])
+        start_wall = self.ctrl["t_start"].value
+        t_start = time.perf_counter() + (start_wall - time.time())
+        await asyncio.sleep(max(0.0, t_start - time.perf_counter()))
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        mode = self.cfg["mode"]
+        if mode == "reconnect":
+            await self.reconnect_phase(start_wall)
+        else:
+            if mode == "closed":
+                t_end = t_start + self.cfg["duration"]
+                loops = [self.closed_loop(c, t_end) for c in self.chargers]
+            elif mode == "count":
+                t_end = t_start + self.cfg["max_seconds"]
+                loops = [self.count_loop(c, t_end) for c in self.chargers]
+            else:
+                t_end = t_start + self.cfg["duration"]
+                loops = [self.rate_loop(c, t_start, t_end) for c in self.chargers]
+            tasks = [asyncio.ensure_future(loop) for loop in loops]
+            # A hard stop whatever the server does: the last CALL may take --timeout, no longer.
+            _, late = await asyncio.wait(tasks, timeout=t_end - time.perf_counter() + self.cfg["timeout"] + 10)
+            for task in late:
+                task.cancel()
+            if late:
+                self.stats.counters["error: charger loop cut off at the hard deadline"] += len(late)
+                await asyncio.wait(late, timeout=5)
+        elapsed = time.perf_counter() - t_start
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+        self.ctrl["queue"].put(
+            (
+                "result",
+                self.index,
+                {
+                    "latencies": self.stats.latencies.tobytes(),
+                    "boot_latencies": self.stats.boot_latencies.tobytes(),
+                    "back_after": self.stats.back_after.tobytes(),
+                    "counters": dict(self.stats.counters),
+                    "server_calls": dict(self.stats.server_calls),
+                    "cpu_s": cpu,
+                    "elapsed_s": elapsed,
+                    "still_connected": sum(c.connected for c in self.chargers),
+                },
+            )
+        )
+        await self.wait_event(self.ctrl["release"], self.cfg["release_timeout"])
+        for c in self.chargers:
+            c.on_close = None
+        closers = [c.ws.close() for c in self.chargers if c.connected and c.ws is not None]
+        if closers:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(15):
+                    await asyncio.gather(*closers, return_exceptions=True)
+
+    async def _send_meter_values(self, charger: BenchCharger, t_end: float, values: int = VALUES_PER_MESSAGE) -> bool:
+        """One MeterValues round trip, counted. False when the charger's socket is gone."""
+        c = self.stats.counters
+        c["MeterValues sent"] += 1
+        c["samples sent"] += values
+        try:
+            latency, msg = await charger.call("MeterValues", charger.meter_values(values))
+        except TimeoutError:
+            c["error: timeout"] += 1
+            return True
+        except Disconnected:
+            c["error: disconnected"] += 1
+            return False
+        self._record(latency, msg, t_end, samples=values)
+        return True
+
+    def _record(self, latency: float, msg: list, t_end: float, samples: int = 0) -> None:
+        c = self.stats.counters
+        if msg[0] == 3:
+            c["answered"] += 1
+            c["samples acknowledged"] += samples
+            if time.perf_counter() <= t_end:
+                c["answered in window"] += 1
+        else:
+            c[f"error: CALLERROR {msg[2]}"] += 1
+        self.stats.latencies.append(latency * 1000)
+
+    async def closed_loop(self, charger: BenchCharger, t_end: float) -> None:
+        if not charger.connected:
+            return
+        while time.perf_counter() < t_end:
+            if not await self._send_meter_values(charger, t_end):
+                return
+
+    async def count_loop(self, charger: BenchCharger, t_end: float) -> None:
+        remaining = charger.quota
+        while remaining > 0 and charger.connected and time.perf_counter() < t_end:
+            values = min(VALUES_PER_MESSAGE, remaining)
+            if not await self._send_meter_values(charger, float("inf"), values):
+                break
+            remaining -= values
+        if remaining:
+            self.stats.counters["samples never sent"] += remaining
+
+    async def rate_loop(self, charger: BenchCharger, t_start: float, t_end: float) -> None:
+        """MeterValues every --interval s and Heartbeat every --heartbeat-interval s, at a
+        random phase per charger; one CALL in flight at a time, as OCPP requires."""
+        if not charger.connected:
+            return
+        interval, hb_interval = self.cfg["interval"], self.cfg["heartbeat_interval"]
+        next_mv = t_start + self.rng.uniform(0, interval)
+        next_hb = t_start + self.rng.uniform(0, hb_interval)
+        c = self.stats.counters
+        while True:
+            due = min(next_mv, next_hb)
+            if due >= t_end:
+                return
+            now = time.perf_counter()
+            if due > now:
+                await asyncio.sleep(due - now)
+            elif now - due > 1.0:
+                c["sent over 1 s late"] += 1
+            if next_hb <= next_mv:
+                next_hb += hb_interval
+                c["Heartbeat sent"] += 1
+                try:
+                    latency, msg = await charger.call("Heartbeat", "{}")
+                except TimeoutError:
+                    c["error: timeout"] += 1
+                    continue
+                except Disconnected:
+                    c["error: disconnected"] += 1
+                    return
+                self._record(latency, msg, t_end)
+            else:
+                next_mv += interval
+                if not await self._send_meter_values(charger, t_end):
+                    return
+
+    async def reconnect_phase(self, start_wall: float) -> None:
+        """Wait for the server to go away; every charger then reconnects with a small random
+        backoff and boots again. Ends when all are accepted again or at the deadline."""
+        deadline = start_wall + self.cfg["duration"]
+        tasks: list[asyncio.Task] = []
+
+        def closed(charger: BenchCharger) -> None:
+            self.stats.counters["disconnected by the server"] += 1
+            tasks.append(asyncio.get_running_loop().create_task(self.reconnect(charger, deadline)))
+
+        for c in self.chargers:
+            c.on_close = closed
+        accepted = [c for c in self.chargers if c.connected]
+        while time.time() < deadline and not all(c.back_at is not None for c in accepted):
+            await asyncio.sleep(0.1)
+        for c in self.chargers:
+            c.on_close = None
+        for task in tasks:
+            task.cancel()
+        self.stats.counters["back and accepted"] = sum(c.back_at is not None for c in accepted)
+        self.stats.counters["not back by the deadline"] = sum(c.back_at is None for c in accepted)
+        for c in accepted:
+            if c.back_at is not None:
+                self.stats.back_after.append(c.back_at)
+
+    async def reconnect(self, charger: BenchCharger, deadline: float) -> None:
+        delay = self.rng.uniform(self.cfg["backoff_min"], self.cfg["backoff_max"])
+        while time.time() < deadline:
+            await asyncio.sleep(delay)
+            charger.reconnect_attempts += 1
+            self.stats.counters["reconnect attempts"] += 1
+            try:
+                await charger.open()
+                if await charger.boot():
+                    charger.back_at = time.time()
+                    return
+            except Exception as error:
+                self.stats.counters[f"reconnect failed: {describe(error)}"] += 1
+                if charger.ws is not None and charger.connected:
+                    with contextlib.suppress(Exception):
+                        await charger.ws.close()
+            delay = min(self.cfg["backoff_cap"], delay * 1.5) + self.rng.uniform(0, 0.5)
+
+
+def describe(error: BaseException) -> str:
+    from websockets.exceptions import InvalidStatus
+
+    if isinstance(error, InvalidStatus):
+        return f"HTTP {error.response.status_code}"
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    return type(error).__name__
+
+
+def client_process(index: int, cfg: dict, assignments: list, ctrl: dict) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the orchestrator ends us
+    raise_open_files_limit()
+    asyncio.run(ClientRun(index, cfg, assignments, ctrl).main())
+
+
+# --- profiling (py-spy, optional) -------------------------------------------------------------
+
+
+def find_py_spy() -> str | None:
+    py_spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+    return py_spy if Path(py_spy).exists() else None
+
+
+def start_profiler(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
+    py_spy = find_py_spy()
+    if py_spy is None:
+        log("--profile: py-spy is not installed in the virtualenv (.venv/bin/pip install py-spy); skipped")
+        return None
+    cmd = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200", "--nonblocking"]
+    cmd += ["--format", "raw", "--output", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _frame(frame: str) -> str:
+    """'function (path/to/file.py:123)' -> 'function (file.py)' with site-packages trimmed."""
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")").rsplit(":", 1)[0]
+    where = where.split("site-packages/")[-1].replace(str(ROOT) + "/", "")
+    return f"{name} ({where})"
+
+
+def summarise_profile(path: Path, top: int) -> list[str]:
+    self_time: Counter = Counter()
+    inclusive: Counter = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [_frame(f) for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += n
+        self_time[frames[-1]] += n
+        for f in set(frames):
+            inclusive[f] += n
+    if not total:
+        return ["(no samples)"]
+    out = [f"{total} samples; self time (the frame on top of the stack):"]
+    out += [f"  {n / total:6.1%}  {f}" for f, n in self_time.most_common(top)]
+    out += ["inclusive (the frame anywhere on the stack):"]
+    out += [f"  {n / total:6.1%}  {f}" for f, n in inclusive.most_common(top + 10)]
+    return out
+
+
+# --- one target, end to end -------------------------------------------------------------------
+
+
+def collect(queue, kind: str, expected: int, procs: list, timeout_s: float) -> dict[int, object]:
+    got: dict[int, object] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(got) < expected:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RuntimeError(f"client processes: {len(got)}/{expected} {kind} within {timeout_s:.0f} s")
+        try:
+            msg_kind, index, payload = queue.get(timeout=min(1.0, remaining))
+        except Exception:  # queue.Empty
+            dead = [p for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
+            if dead:
+                raise RuntimeError(f"client process died with exit code {dead[0].exitcode}") from None
+            continue
+        if msg_kind == kind:
+            got[index] = payload
+    return got
+
+
+def run_target(target: Target, args, tmp: Path, template: Path | None) -> dict:
+    log(f"--- target {target.name}: {args.chargers} chargers, mode {args.mode}")
+    if target.redis:
+        redis_flush(args.redis_url)
+    build_servers(target, args, tmp, template)
+    result: dict = {"target": target.name, "chargers": args.chargers, "mode": args.mode}
+    procs: list = []
+    try:
+        for server in target.servers:
+            server.start()
+        for server in target.servers:
+            log(f"{server.name} ready on port {server.port} in {server.wait_ready():.1f} s")
+        server_pids = [pid for s in target.servers for pid in s.pids()]
+        result["rss_before_kb"] = rss_kb(server_pids)
+
+        ports = [s.port for s in target.servers]
+        k = max(1, min(args.client_procs, args.chargers))
+        quotas = split_quota(args.samples, args.chargers) if args.mode == "count" else [0] * args.chargers
+        assignments: list[list] = [[] for _ in range(k)]
+        for i in range(args.chargers):
+            url = f"ws://{HOST}:{ports[i % len(ports)]}/ocpp/{charge_point_id(i)}"
+            assignments[i % k].append((charge_point_id(i), url, quotas[i]))
+        ctx = mp.get_context("fork")
+        ctrl = {"queue": ctx.Queue(), "go": ctx.Event(), "release": ctx.Event(), "t_start": ctx.Value("d", 0.0)}
+        cfg = client_config(args)
+        connect_started = time.monotonic()
+        for index in range(k):
+            p = ctx.Process(target=client_process, args=(index, cfg, assignments[index], ctrl), daemon=True)
+            p.start()
+            procs.append(p)
+        collect(ctrl["queue"], "ready", k, procs, args.connect_timeout)
+        result["connect_s"] = time.monotonic() - connect_started
+        log(f"all client processes connected in {result['connect_s']:.1f} s; settling {args.settle} s")
+        time.sleep(args.settle)
+        server_pids = [pid for s in target.servers for pid in s.pids()]
+        result["rss_after_kb"] = rss_kb(server_pids)
+
+        cpu0, wall0 = cpu_seconds(server_pids), time.monotonic()
+        ctrl["t_start"].value = time.time() + 0.3
+        ctrl["go"].set()
+        profiler = None
+        if args.profile and target.kind == "full" and args.mode in ("closed", "rate"):
+            time.sleep(1.3)
+            profiler = start_profiler(target.servers[0].proc.pid, max(3, args.duration - 3), tmp / "profile.txt")
+        if args.mode == "reconnect":
+            result.update(restart_servers(target, args, ctrl["t_start"].value))
+            server_pids = None
+        results = collect(ctrl["queue"], "result", k, procs, result_timeout(args))
+        wall1 = time.monotonic()
+        if server_pids is not None:
+            result["server_cpu_pct"] = 100 * (cpu_seconds(server_pids) - cpu0) / (wall1 - wall0)
+        else:
+            pids = [pid for s in target.servers for pid in s.pids()]
+            result["server_cpu_pct"] = None  # the process was replaced in the middle
+            server_pids = pids
+        result["rss_end_kb"] = rss_kb(server_pids)
+        merge_client_results(result, results.values(), args)
+        if profiler is not None:
+            _, err = profiler.communicate(timeout=args.duration + 60)
+            out = tmp / "profile.txt"
+            if out.exists():
+                keep = Path(args.profile_out) if args.profile_out else out
+                if keep != out:
+                    shutil.copyfile(out, keep)
+                result["profile"] = summarise_profile(out, args.profile_top)
+                result["profile_file"] = str(keep)
+            else:
+                result["profile"] = [f"py-spy failed: {err.decode(errors='replace')[-500:]}"]
+
+        if args.mode == "count":
+            # Graceful stop right after the last answer: whatever was acknowledged must be stored.
+            stops = [s.stop(timeout_s=args.stop_timeout) for s in target.servers]
+            result["server_stop"] = [
+                {"exit_code": code, "seconds": round(secs, 2), "killed": killed} for code, secs, killed in stops
+            ]
+        if target.db_path is not None:
+            result["samples_stored"] = stored_samples(target.db_path)
+        ctrl["release"].set()
+    finally:
+        for p in procs:
+            p.join(20)
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+        for server in target.servers:
+            result.setdefault("server_log_tail", {})[server.name] = server.log_tail(15)
+            server.stop()
+        if target.redis:
+            with contextlib.suppress(Exception):
+                redis_flush(args.redis_url)
+    result["server_log_problems"] = log_problems(target)
+    return result
+
+
+def restart_servers(target: Target, args, start_wall: float) -> dict:
+    """Reconnect mode: stop the server(s) under load and start them again on the same port
+    and database."""
+    time.sleep(max(0.0, start_wall - time.time()) + args.restart_after)
+    out: dict = {"t_kill": time.time()}
+    stops = [s.stop(timeout_s=30) for s in target.servers]
+    out["t_down"] = time.time()
+    out["server_stop"] = [{"exit_code": c, "seconds": round(t, 2), "killed": k} for c, t, k in stops]
+    log(f"server(s) stopped in {out['t_down'] - out['t_kill']:.1f} s; starting again")
+    for server in target.servers:
+        server.start()
+    for server in target.servers:
+        server.wait_ready()
+    out["t_listening"] = time.time()
+    log(f"server(s) answering again {out['t_listening'] - out['t_kill']:.1f} s after the stop")
+    return out
+
+
+_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ (?P<level>[A-Z]+) (?P<logger>[\w.]+): (?P<message>.*)$")
+_VARYING = re.compile(r"BENCH\d{5}|[0-9a-f]{8}-[0-9a-f-]{27}|\b\d+(\.\d+)?\b")
+
+
+def log_problems(target: Target) -> Counter:
+    """WARNING and worse lines of the server logs, grouped by their shape (ids and numbers
+    blanked), with Python tracebacks counted by their last line."""
+    problems: Counter = Counter()
+    for server in target.servers:
+        with contextlib.suppress(OSError):
+            lines = server.log_path.read_text(errors="replace").splitlines()
+            for i, line in enumerate(lines):
+                match = _LOG_LINE.match(line)
+                if match and match["level"] in ("WARNING", "ERROR", "CRITICAL"):
+                    shape = _VARYING.sub("#", match["message"])[:160]
+                    problems[f"{match['level']} {match['logger']}: {shape}"] += 1
+                elif line.startswith("Traceback"):
+                    end = next((j for j in range(i + 1, len(lines)) if not lines[j].startswith((" ", "\t"))), None)
+                    last = lines[end] if end is not None else "?"
+                    problems[f"Traceback ... {_VARYING.sub('#', last)[:160]}"] += 1
+    return problems
+
+
+def split_quota(total: int, n: int) -> list[int]:
+    return [total // n + (1 if i < total % n else 0) for i in range(n)]
+
+
+def client_config(args) -> dict:
+    return {
+        "mode": args.mode,
+        "duration": args.duration,
+        "interval": args.interval,
+        "heartbeat_interval": args.heartbeat_interval,
+        "timeout": args.timeout,
+        "open_timeout": args.open_timeout,
+        "connect_concurrency": args.connect_concurrency,
+        "connect_attempts": args.connect_attempts,
+        "max_seconds": args.max_seconds,
+        "backoff_min": args.backoff_min,
+        "backoff_max": args.backoff_max,
+        "backoff_cap": args.backoff_cap,
+        "release_timeout": 600,
+        "seed": args.seed,
+        # One second apart per message, starting well in the past, unique per charger and message.
+        "base_epoch": int(time.time()) // 86400 * 86400 - 30 * 86400,
+    }
+
+
+def result_timeout(args) -> float:
+    if args.mode == "count":
+        return args.max_seconds + args.timeout + 90
+    return args.duration + args.timeout + 90
+
+
+def merge_client_results(result: dict, parts, args) -> None:
+    latencies = array.array("d")
+    boots = array.array("d")
+    back = array.array("d")
+    counters: Counter = Counter()
+    server_calls: Counter = Counter()
+    cpu = elapsed = 0.0
+    still = 0
+    for part in parts:
+        latencies.frombytes(part["latencies"])
+        boots.frombytes(part["boot_latencies"])
+        back.frombytes(part["back_after"])
+        counters.update(part["counters"])
+        server_calls.update(part["server_calls"])
+        cpu += part["cpu_s"]
+        elapsed = max(elapsed, part["elapsed_s"])
+        still += part["still_connected"]
+    ordered = sorted(latencies)
+    result["latency_ms"] = {q: percentile(ordered, v) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
+    result["latency_ms"]["max"] = ordered[-1] if ordered else None
+    boots_sorted = sorted(boots)
+    result["boot_latency_ms"] = {"p50": percentile(boots_sorted, 0.5), "p99": percentile(boots_sorted, 0.99)}
+    result["counters"] = dict(counters)
+    result["server_calls"] = dict(server_calls)
+    result["client_cpu_pct"] = 100 * cpu / elapsed if elapsed else None
+    result["elapsed_s"] = elapsed
+    result["still_connected"] = still
+    if args.mode in ("closed", "rate"):
+        result["msgs_per_s"] = counters["answered in window"] / args.duration
+    elif args.mode == "count":
+        result["msgs_per_s"] = counters["answered"] / elapsed if elapsed else None
+    result["errors"] = sum(n for key, n in counters.items() if key.startswith(("error:", "connect failed", "gave up")))
+    if args.mode == "reconnect" and "t_kill" in result:
+        times = sorted(t - result["t_kill"] for t in back)
+        result["reconnect"] = {
+            "back": len(back),
+            "all_back_after_stop_s": times[-1] if times and len(times) == counters["back and accepted"] else None,
+            "all_back_after_listening_s": (max(back) - result["t_listening"]) if back else None,
+            "p50_after_stop_s": percentile(times, 0.5),
+            "p99_after_stop_s": percentile(times, 0.99),
+            "stop_took_s": result["t_down"] - result["t_kill"],
+            "restart_took_s": result["t_listening"] - result["t_down"],
+        }
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def fmt(value, spec: str = ",.0f") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float | int):
+        return format(value, spec)
+    return str(value)
+
+
+def report(results: list[dict], args) -> None:
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, fn) -> None:
+        rows.append((label, [fn(r) for r in results]))
+
+    row("chargers", lambda r: fmt(r["chargers"]))
+    row("mode", lambda r: r["mode"])
+    row("server processes", lambda r: fmt(len(r.get("server_log_tail", {}))))
+    row("connect + boot all (s)", lambda r: fmt(r.get("connect_s"), ".1f"))
+    row(
+        "boot p50/p99 (ms)",
+        lambda r: f"{fmt(r['boot_latency_ms']['p50'], '.1f')}/{fmt(r['boot_latency_ms']['p99'], '.1f')}",
+    )
+    if args.mode != "reconnect":
+        row("messages answered", lambda r: fmt(r["counters"].get("answered", 0)))
+        row("messages/s", lambda r: fmt(r.get("msgs_per_s"), ",.1f"))
+        row("latency p50 (ms)", lambda r: fmt(r["latency_ms"]["p50"], ".2f"))
+        row("latency p95 (ms)", lambda r: fmt(r["latency_ms"]["p95"], ".2f"))
+        row("latency p99 (ms)", lambda r: fmt(r["latency_ms"]["p99"], ".2f"))
+        row("latency max (ms)", lambda r: fmt(r["latency_ms"]["max"], ".1f"))
+    row("errors", lambda r: fmt(r["errors"]))
+    row("server CPU %", lambda r: fmt(r.get("server_cpu_pct"), ".0f"))
+    row("client CPU % (all procs)", lambda r: fmt(r.get("client_cpu_pct"), ".0f"))
+    row("server RSS before (MB)", lambda r: fmt(r["rss_before_kb"] / 1024, ".1f"))
+    row("server RSS connected (MB)", lambda r: fmt(r["rss_after_kb"] / 1024, ".1f"))
+    row("server RSS end (MB)", lambda r: fmt(r["rss_end_kb"] / 1024, ".1f"))
+    row("RSS per connection (KB)", lambda r: fmt((r["rss_after_kb"] - r["rss_before_kb"]) / r["chargers"], ".1f"))
+    row("RSS per conn at end (KB)", lambda r: fmt((r["rss_end_kb"] - r["rss_before_kb"]) / r["chargers"], ".1f"))
+    if any(r.get("samples_stored") is not None for r in results):
+        row("samples sent", lambda r: fmt(r["counters"].get("samples sent", 0)))
+        row("samples acknowledged", lambda r: fmt(r["counters"].get("samples acknowledged", 0)))
+        row("MeterSample rows stored", lambda r: fmt(r.get("samples_stored")))
+    if args.mode == "reconnect":
+        row("stop took (s)", lambda r: fmt(r["reconnect"]["stop_took_s"], ".1f"))
+        row("restart to listening (s)", lambda r: fmt(r["reconnect"]["restart_took_s"], ".1f"))
+        row("back and accepted", lambda r: f"{r['reconnect']['back']}/{r['chargers']}")
+        row("all back after stop (s)", lambda r: fmt(r["reconnect"]["all_back_after_stop_s"], ".1f"))
+        row("all back after listening (s)", lambda r: fmt(r["reconnect"]["all_back_after_listening_s"], ".1f"))
+        row(
+            "p50/p99 back after stop (s)",
+            lambda r: (
+                f"{fmt(r['reconnect']['p50_after_stop_s'], '.1f')}/{fmt(r['reconnect']['p99_after_stop_s'], '.1f')}"
+            ),
+        )
+    label_width = max(len(label) for label, _ in rows)
+    widths = [max(len(r["target"]), *(len(cells[i]) for _, cells in rows)) for i, r in enumerate(results)]
+    print()
+    print(" " * label_width + "  " + "  ".join(r["target"].rjust(w) for r, w in zip(results, widths, strict=True)))
+    for label, cells in rows:
+        print(label.ljust(label_width) + "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
+    print()
+    by_name = {r["target"]: r for r in results}
+    if "bare" in by_name and "full" in by_name and by_name["bare"].get("msgs_per_s"):
+        ratio = by_name["full"]["msgs_per_s"] / by_name["bare"]["msgs_per_s"]
+        print(f"P1 full/bare throughput: {ratio:.2f}x (goal >= 1.0x) -> {'met' if ratio >= 1.0 else 'MISSED'}")
+    if "redis-1p" in by_name and "redis-2p" in by_name and by_name["redis-1p"].get("msgs_per_s"):
+        ratio = by_name["redis-2p"]["msgs_per_s"] / by_name["redis-1p"]["msgs_per_s"]
+        print(
+            f"P4 2-process/1-process throughput: {ratio:.2f}x (goal >= 1.7x) -> {'met' if ratio >= 1.7 else 'MISSED'}"
+        )
+    for r in results:
+        if args.mode == "rate":
+            p99 = r["latency_ms"]["p99"]
+            per_conn = (r["rss_after_kb"] - r["rss_before_kb"]) / r["chargers"]
+            ok = p99 is not None and p99 < 250 and r["errors"] == 0 and per_conn < 40
+            print(
+                f"P2 ({r['target']}, {r['chargers']} chargers): p99 {fmt(p99, '.1f')} ms (< 250), "
+                f"errors {r['errors']} (0), {per_conn:.1f} KB/connection (< 40) -> {'met' if ok else 'MISSED'}"
+                + ("" if r["chargers"] >= 10000 else " at this size (the goal is stated for 10,000)")
+            )
+        if args.mode == "reconnect" and r.get("reconnect"):
+            t = r["reconnect"]["all_back_after_stop_s"]
+            ok = t is not None and t <= 30
+            verdict = "met" if ok else "MISSED"
+            print(f"reliability ({r['target']}): all {r['chargers']} back in {fmt(t, '.1f')} s (<= 30 s) -> {verdict}")
+        if args.mode == "count":
+            sent = r["counters"].get("samples sent", 0)
+            stored = r.get("samples_stored")
+            verdict = "met" if stored == sent == args.samples else "MISSED"
+            print(f"reliability ({r['target']}): {sent:,} samples sent, {fmt(stored)} stored (equal) -> {verdict}")
+            for stop in r.get("server_stop", []):
+                killed = " (had to SIGKILL)" if stop["killed"] else ""
+                print(f"  graceful stop: exit code {stop['exit_code']} after {stop['seconds']} s{killed}")
+    for r in results:
+        details = {k: v for k, v in sorted(r["counters"].items()) if k not in ("answered in window",)}
+        print(f"{r['target']} counters: {json.dumps(details)}")
+        if r["server_calls"]:
+            print(f"{r['target']} server-initiated CALLs answered NotSupported: {json.dumps(r['server_calls'])}")
+        if r["server_log_problems"]:
+            print(f"{r['target']} server log, WARNING and worse, by shape (count):")
+            for shape, n in r["server_log_problems"].most_common(12):
+                print(f"    {n:>7,}  {shape}")
+        if r.get("profile"):
+            print(f"{r['target']} py-spy profile of the server (raw stacks: {r.get('profile_file')}):")
+            for line in r["profile"]:
+                print(f"    {line}")
+
+
+def machine_summary() -> str:
+    mem = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem}, Python {platform.python_version()}, {platform.platform()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["closed", "rate", "reconnect", "count"], default="closed")
+    parser.add_argument(
+        "--targets", help="comma-separated: bare, full, full-redis (default: bare,full for closed, else full)"
+    )
+    parser.add_argument("--chargers", type=int, default=50)
+    parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
+    parser.add_argument("--duration", type=int, default=20, help="seconds of measurement (reconnect: deadline)")
+    parser.add_argument("--interval", type=float, default=10.0, help="rate mode: seconds between MeterValues")
+    parser.add_argument("--heartbeat-interval", type=float, default=300.0, help="rate mode: seconds between Heartbeats")
+    parser.add_argument("--samples", type=int, default=100_000, help="count mode: sampled values to send in total")
+    parser.add_argument("--max-seconds", type=int, default=600, help="count mode: give up sending after this long")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer to a CALL")
+    parser.add_argument("--open-timeout", type=float, default=15.0, help="seconds for one WebSocket handshake")
+    parser.add_argument("--connect-concurrency", type=int, default=50, help="handshakes in flight per client process")
+    parser.add_argument("--connect-attempts", type=int, default=5)
+    parser.add_argument("--connect-timeout", type=float, default=600.0, help="seconds for all chargers to connect")
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds between connecting and measuring")
+    parser.add_argument("--restart-after", type=float, default=2.0, help="reconnect mode: seconds before the restart")
+    parser.add_argument("--backoff-min", type=float, default=0.1)
+    parser.add_argument("--backoff-max", type=float, default=2.0)
+    parser.add_argument("--backoff-cap", type=float, default=5.0)
+    parser.add_argument("--stop-timeout", type=float, default=30.0, help="count mode: seconds for a graceful stop")
+    parser.add_argument("--chargers-per-site", type=int, default=0, help="0: all chargers on one site")
+    parser.add_argument("--port", type=int, default=9310, help="first port (full-redis uses this and the next)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="full-redis: flushed before and after")
+    parser.add_argument("--profile", action="store_true", help="py-spy the (first) product server during the run")
+    parser.add_argument("--profile-top", type=int, default=20)
+    parser.add_argument("--profile-out", help="keep py-spy's raw stacks here")
+    parser.add_argument("--json", help="also write the results as JSON to this file")
+    parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (databases, server logs)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    if args.mode == "reconnect" and args.duration == parser.get_default("duration"):
+        args.duration = 120
+    targets = expand_targets(args.targets or ("bare,full" if args.mode == "closed" else "full"))
+    if args.mode in ("reconnect", "count") and any(t.kind != "full" for t in targets):
+        raise SystemExit(f"--mode {args.mode} needs the product: --targets full (or full-redis)")
+    redis_host = urlparse(args.redis_url).hostname
+    if any(t.redis for t in targets) and redis_host not in ("127.0.0.1", "localhost"):
+        raise SystemExit("--redis-url must point at 127.0.0.1")
+    nofile = raise_open_files_limit()  # the servers we start inherit it
+    if nofile < args.chargers + 200:
+        log(f"warning: only {nofile} open files allowed; {args.chargers} sockets may not fit")
+
+    log(f"machine: {machine_summary()}")
+    log(f"open files limit: {nofile}; run started {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}")
+    tmp = Path(tempfile.mkdtemp(prefix="ocpp-bench-"))
+    results = []
+    try:
+        template = (
+            prepare_template_db(tmp, args.chargers, args.chargers_per_site)
+            if any(t.kind == "full" for t in targets)
+            else None
+        )
+        for target in targets:
+            results.append(run_target(target, args, tmp, template))
+    finally:
+        _stop_all_servers()
+        if args.keep_tmp:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    report(results, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
