@@ -11,6 +11,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from ocpp.messages import CallError
 
+from chargers import events
 from chargers.credentials import parse_basic_auth
 from chargers.models import ChargerEvent
 from chargers.ocpp.ocpp16 import ChargePoint16
@@ -79,6 +80,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             protocol=decision.subprotocol,
             note=decision.reason,
         )
+        events.charger_changed(charger_pk=self.charger_pk)
         self.connection = _ConsumerConnection(self)
         accepted = await database_sync_to_async(self._registration_accepted)()
         self.charge_point = CHARGE_POINT_CLASSES[decision.subprotocol](
@@ -143,6 +145,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await database_sync_to_async(charger_mark_disconnected)(
             charger_pk=self.charger_pk, channel_name=self.channel_name, code=code, remote_address=self.remote_address
         )
+        events.charger_changed(charger_pk=self.charger_pk)
 
     async def charger_replaced(self, event: dict) -> None:
         """A newer connection with the same charger id takes over; this one steps aside."""

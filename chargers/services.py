@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chargers import events
 from chargers.credentials import charger_password_hash, charger_password_matches
 from chargers.models import OCPP16, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
 from chargers.ocpp.profiles import ChargerProfile
@@ -211,6 +212,7 @@ def chargers_mark_stale(*, now: dt.datetime | None = None) -> int:
                         message=f"nothing received for more than {int(allowed.total_seconds())} s",
                     )
                     marked += 1
+                    transaction.on_commit(lambda pk=charger.pk: events.charger_changed(charger_pk=pk))
     return marked
 
 

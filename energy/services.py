@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from chargers import events as charger_events
 from chargers.commands import CommandFailed, charger_command_sync
 from chargers.models import Charger, LimitDecision
 from chargers.remote import charging_profile
@@ -58,7 +59,12 @@ def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> 
     if not solar.enabled:
         return None, ""
     samples = []
-    for reading in selectors.surplus_samples(site=site, since=now - dt.timedelta(seconds=solar.window_s)):
+    # No smoothing (window 0) means the latest reading, as long as the meter is not silent.
+    since = now - dt.timedelta(seconds=solar.window_s or site.meter_timeout_s)
+    readings = selectors.surplus_samples(site=site, since=since)
+    if not solar.window_s:
+        readings = readings[-1:]
+    for reading in readings:
         value = surplus_w(ev_w=ev_power_w, grid_w=reading.grid_w, solar_w=reading.solar_w, house_w=reading.house_w)
         if value is not None:
             samples.append((reading.measured_at, value))
@@ -72,9 +78,8 @@ def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> 
         stop_delay_s=solar.stop_delay_s,
     )
     state = SolarState(solar.is_charging, solar.above_since, solar.below_since)
-    budget, state, reason = solar_budget(
-        state=state, surplus=smoothed_w(samples, now=now, window_s=solar.window_s), settings=settings, now=now
-    )
+    surplus = smoothed_w(samples, now=now, window_s=solar.window_s or site.meter_timeout_s)
+    budget, state, reason = solar_budget(state=state, surplus=surplus, settings=settings, now=now)
     solar.is_charging, solar.above_since, solar.below_since = state.charging, state.above_since, state.below_since
     solar.save(update_fields=["is_charging", "above_since", "below_since"])
     return budget, reason
@@ -298,6 +303,11 @@ def _record(charger: Charger, decision: Decision, outcome: str, now: dt.datetime
             )
         Charger.objects.filter(pk=charger.pk).update(**fields)
         charger.applied_profiles = applied
+    if (fields.get("limit_w", charger.limit_w), fields.get("limit_source", charger.limit_source)) != (
+        charger.limit_w,
+        charger.limit_source,
+    ):
+        charger_events.charger_changed(charger_pk=charger.pk)
 
 
 def sites_with_solar() -> list[Site]:

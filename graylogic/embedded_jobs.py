@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
+# Tasks started with the server; held here so they are never garbage-collected.
+_background: set[asyncio.Future] = set()
 
 
 def schedule_install() -> None:
@@ -70,3 +72,17 @@ def start_embedded_jobs() -> None:
     from twisted.internet import reactor
 
     reactor.callWhenRunning(lambda: asyncio.ensure_future(run_jobs_forever()))
+
+
+def start_mqtt_bridge() -> None:
+    """Call before the reactor runs: the MQTT bridge starts with the server's event loop, so
+    its commands reach chargers through the in-memory channel layer, and says goodbye on
+    shutdown. Raises ImproperlyConfigured for bad MQTT settings."""
+    from twisted.internet import reactor
+
+    from graylogic.mqtt.bridge import MqttBridge
+    from graylogic.mqtt.config import mqtt_config
+
+    bridge = MqttBridge(mqtt_config())
+    reactor.callWhenRunning(lambda: _background.add(asyncio.ensure_future(bridge.run())))
+    reactor.addSystemEventTrigger("before", "shutdown", bridge.close)

@@ -13,6 +13,7 @@ from ocpp.v16 import ChargePoint as V16ChargePoint
 from ocpp.v16 import call_result, datatypes
 from ocpp.v16.enums import Action, DataTransferStatus
 
+from chargers import events
 from chargers import services as charger_services
 from chargers.models import ChargerEvent
 from chargers.ocpp.base import CentralSystemChargePoint, parse_ocpp_datetime, utc_now_iso
@@ -101,6 +102,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         }
         result = await db(charger_services.charger_boot)(charger_pk=self.charger_pk, boot_info=boot_info)
         self.registration_accepted = result.status == "Accepted"
+        events.charger_changed(charger_pk=self.charger_pk)
         return call_result.BootNotification(
             current_time=utc_now_iso(), interval=result.interval_s, status=result.status
         )
@@ -144,6 +146,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             vendor_error_code=kwargs.get("vendor_error_code", ""),
             timestamp=parse_ocpp_datetime(timestamp, "timestamp") if timestamp else None,
         )
+        events.charger_changed(charger_pk=self.charger_pk)
         if changed:
             await self.rebalance(f"connector {connector_id} {status}")
         return call_result.StatusNotification()
@@ -158,13 +161,23 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs):
         """Open a session and allocate its transaction id (the same id for a replay)."""
         _check_connector_id(connector_id, minimum=1)
+        started_at = parse_ocpp_datetime(timestamp, "timestamp")
         transaction_id, info = await db(session_services.session_start)(
             charger_pk=self.charger_pk,
             connector_id=connector_id,
             id_tag=id_tag,
             meter_start_wh=meter_start,
-            started_at=parse_ocpp_datetime(timestamp, "timestamp"),
+            started_at=started_at,
             reservation_id=kwargs.get("reservation_id"),
+        )
+        events.transaction_started(
+            charger_pk=self.charger_pk,
+            charge_point_id=self.id,
+            transaction_id=transaction_id,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start_wh=meter_start,
+            timestamp=started_at,
         )
         await self.rebalance("transaction started")
         return call_result.StartTransaction(transaction_id=transaction_id, id_tag_info=_id_tag_info(info))
@@ -173,14 +186,24 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     async def on_stop_transaction(self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs):
         """Close a session with its final meter reading and the samples sent with it."""
         samples = samples_from_meter_values(kwargs.get("transaction_data") or [], field="transactionData")
+        stopped_at = parse_ocpp_datetime(timestamp, "timestamp")
         info = await db(session_services.session_stop)(
             charger_pk=self.charger_pk,
             transaction_id=transaction_id,
             meter_stop_wh=meter_stop,
-            stopped_at=parse_ocpp_datetime(timestamp, "timestamp"),
+            stopped_at=stopped_at,
             reason=kwargs.get("reason", ""),
             id_tag=kwargs.get("id_tag", ""),
             transaction_data=samples,
+        )
+        events.transaction_stopped(
+            charger_pk=self.charger_pk,
+            charge_point_id=self.id,
+            transaction_id=transaction_id,
+            meter_stop_wh=meter_stop,
+            timestamp=stopped_at,
+            reason=kwargs.get("reason", ""),
+            id_tag=kwargs.get("id_tag", ""),
         )
         await self.rebalance("transaction stopped")
         return call_result.StopTransaction(id_tag_info=_id_tag_info(info))
@@ -192,6 +215,13 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         samples = samples_from_meter_values(meter_value)
         await db(session_services.meter_values_store)(
             charger_pk=self.charger_pk,
+            connector_id=connector_id,
+            transaction_id=kwargs.get("transaction_id"),
+            samples=samples,
+        )
+        events.meter_values(
+            charger_pk=self.charger_pk,
+            charge_point_id=self.id,
             connector_id=connector_id,
             transaction_id=kwargs.get("transaction_id"),
             samples=samples,

@@ -3,14 +3,18 @@
 import daphne.server  # noqa: F401  (installs the asyncio reactor the embedded jobs need)
 from daphne.cli import CommandLineInterface
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 
 from chargers.services import chargers_reset_connections
-from graylogic.embedded_jobs import start_embedded_jobs
+from graylogic.embedded_jobs import start_embedded_jobs, start_mqtt_bridge
 
 
 class Command(BaseCommand):
-    help = "Serve the admin and OCPP WebSockets with daphne; run the periodic jobs in-process unless Celery does."
+    help = (
+        "Serve the admin and OCPP WebSockets with daphne; run the periodic jobs in-process unless Celery does, "
+        "and the MQTT bridge unless `mqtt_bridge` does."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default=settings.HOST)
@@ -21,6 +25,11 @@ class Command(BaseCommand):
             # One process holds every socket, so nothing can still be connected at start.
             chargers_reset_connections()
             start_embedded_jobs()
+        if settings.MQTT_URL and settings.MQTT_EMBEDDED:
+            try:
+                start_mqtt_bridge()
+            except ImproperlyConfigured as error:
+                raise CommandError(str(error)) from error
         if settings.TLS_CERT_FILE:
             endpoint = [
                 "-e",

@@ -1,0 +1,205 @@
+"""What comes in over MQTT: charger commands, energy readings and grid levels (sync: call
+from a worker thread). Input is checked by the REST API's own serializers, so both entry
+points accept and refuse exactly the same; nothing is changed before the input is valid."""
+
+import json
+import logging
+import math
+from typing import Any
+
+from django.utils import timezone
+
+from chargers.apis import ChargerLimitApi, ChargerStartApi
+from chargers.commands import (
+    ChargerCallError,
+    ChargerNotSupported,
+    ChargerOffline,
+    ChargerTimeout,
+    CommandFailed,
+)
+from chargers.events import iso_utc
+from chargers.models import Charger, charge_point_id_validator
+from chargers.remote import ChargerBusy, ChargerRejected, charger_remote_start, charger_remote_stop, charger_set_limit
+from chargers.selectors import charger_limit_in_force
+from energy.apis import READING_FIELDS, EnergyReadingApi
+from energy.models import GridResponse, Site
+from energy.services import energy_reading_record, grid_level_set
+
+logger = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+ACTIONS = ("set_limit", "start", "stop")
+REQUESTED_BY = "mqtt"
+SOURCE = "mqtt"
+
+# The result's status per failure; anything else that goes wrong is "error".
+FAILURE_STATUS: dict[type[CommandFailed], str] = {
+    ChargerRejected: "rejected",
+    ChargerBusy: "busy",
+    ChargerOffline: "offline",
+    ChargerTimeout: "timeout",
+    ChargerCallError: "call_error",
+    ChargerNotSupported: "not_supported",
+}
+
+
+class InputError(Exception):
+    """Input that is refused: the message says why; `fields` has the messages per field."""
+
+    def __init__(self, message: str, *, status: str = "invalid", fields: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.fields = fields
+
+
+def _decode_json(raw: bytes) -> Any:
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise InputError(f"payload of {len(raw)} bytes is larger than {MAX_PAYLOAD_BYTES}")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"payload is not JSON: {error}") from None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def _json_object(raw: bytes) -> dict:
+    payload = _decode_json(raw)
+    if not isinstance(payload, dict):
+        raise InputError("payload must be a JSON object")
+    return payload
+
+
+def _validated(serializer_class, data: dict, context: dict | None = None) -> dict:
+    serializer = serializer_class(data=data, context=context or {})
+    if not serializer.is_valid():
+        fields = {name: [str(m) for m in messages] for name, messages in serializer.errors.items()}
+        summary = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in fields.items())
+        raise InputError(summary, fields=fields)
+    return dict(serializer.validated_data)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def command_run(*, charge_point_id: str, raw: bytes) -> dict:
+    """Carry out one command from `{prefix}/charger/{id}/command`; return the result payload.
+    The spec's payload: {"action": "set_limit", "limit_w": 3000, "reason": "...",
+    "duration_seconds": null}; also {"action": "start", "connector_id": 1} and {"action": "stop"}."""
+    result: dict[str, Any] = {"charger_id": charge_point_id, "action": None}
+    try:
+        payload = _json_object(raw)
+        request_id = payload.get("request_id")
+        if isinstance(request_id, str | int) and not isinstance(request_id, bool) and len(str(request_id)) <= 100:
+            result["request_id"] = request_id
+        action = payload.get("action")
+        if action not in ACTIONS:
+            raise InputError(f"unknown action {str(action)[:50]!r}: use {', '.join(ACTIONS)}")
+        result["action"] = action
+        charger = _charger(charge_point_id)
+        result.update(_command_carry_out(charger, action, payload))
+    except InputError as error:
+        result.update(status=error.status, message=error.message)
+        if error.fields:
+            result["fields"] = error.fields
+    except CommandFailed as failure:
+        status = next((s for cls, s in FAILURE_STATUS.items() if isinstance(failure, cls)), "invalid")
+        result.update(status=status, message=failure.message)
+        if isinstance(failure, ChargerRejected):
+            result["charger_status"] = failure.code
+        elif isinstance(failure, ChargerCallError):
+            result["call_error_code"] = failure.code
+    except Exception:
+        logger.exception("MQTT command for %s failed", charge_point_id)
+        result.update(status="error", message="the command could not be carried out; see the server log")
+    result["timestamp"] = iso_utc(timezone.now())
+    return result
+
+
+def _charger(charge_point_id: str) -> Charger:
+    if charge_point_id_validator.regex.match(charge_point_id):
+        charger = Charger.objects.select_related("site").filter(charge_point_id=charge_point_id).first()
+        if charger is not None:
+            return charger
+    raise InputError(f"no charger {charge_point_id[:60]!r}", status="unknown_charger")
+
+
+def _command_carry_out(charger: Charger, action: str, payload: dict) -> dict:
+    if action == "set_limit":
+        data = _validated(ChargerLimitApi.InputSerializer, payload, {"charger": charger})
+        answer = charger_set_limit(
+            charger=charger,
+            limit_w=data["limit_w"],
+            reason=data.get("reason") or "",
+            duration_s=data.get("duration_seconds"),
+            requested_by=REQUESTED_BY,
+        )
+        limits = charger_limit_in_force(charger=charger)
+        return {
+            "status": "accepted",
+            "charger_response": answer,
+            "limit_w": limits.current_limit_w,
+            "limit_source": limits.limit_source,
+        }
+    if action == "start":
+        data = _validated(ChargerStartApi.InputSerializer, payload, {"charger": charger})
+        answer = charger_remote_start(charger=charger, requested_by=REQUESTED_BY, connector_id=data["connector_id"])
+        return {"status": "accepted", "charger_response": answer}
+    answer = charger_remote_stop(charger=charger, requested_by=REQUESTED_BY)
+    return {"status": "accepted", "charger_response": answer}
+
+
+# --- energy inputs -------------------------------------------------------------------------
+
+
+def site_find(*, key: str | None, default: str = "") -> Site:
+    """The site a topic names (its name, or its id), else MQTT_SITE, else the only site."""
+    name = key if key is not None else default
+    if name:
+        site = Site.objects.filter(name=name).first()
+        if site is None and name.isdigit():
+            site = Site.objects.filter(pk=int(name)).first()
+        if site is None:
+            raise InputError(f"no site {name[:60]!r}")
+        return site
+    sites = list(Site.objects.all()[:2])
+    if len(sites) != 1:
+        raise InputError("name the site (MQTT_SITE or a {site} level in the topic): there is not exactly one")
+    return sites[0]
+
+
+def reading_store(*, site: Site, raw: bytes, field: str | None = None) -> None:
+    """A reading: the JSON object of POST /api/v1/energy/readings, or, on a per-value topic
+    (`.../readings/grid_w`, MQTT_READING_TOPICS), one plain number or {"value": n}."""
+    if field is None:
+        payload = _json_object(raw)
+        payload.pop("site", None)  # the topic says which site
+    else:
+        if field not in READING_FIELDS:
+            raise InputError(f"unknown reading {field[:50]!r}: use {', '.join(READING_FIELDS)}")
+        value = _decode_json(raw.strip())
+        if isinstance(value, dict):
+            value = value.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InputError(f"{field} must be a number")
+        payload = {field: value}
+    values = _validated(EnergyReadingApi.InputSerializer, payload)
+    measured_at = values.pop("measured_at", None) or timezone.now()
+    energy_reading_record(site=site, measured_at=measured_at, source=SOURCE, **values)
+
+
+def grid_level_store(*, site: Site, raw: bytes) -> str:
+    """A demand-response level: `moderate`, "moderate" or {"level": "moderate"}."""
+    text = raw.strip()
+    if text.startswith((b"{", b'"')):
+        value = _decode_json(text)
+        level = value.get("level") if isinstance(value, dict) else value
+    else:
+        level = text.decode("utf-8", errors="replace")
+    if not isinstance(level, str) or level.lower() not in GridResponse.Level.values:
+        raise InputError(f"level must be one of {', '.join(GridResponse.Level.values)}")
+    grid_level_set(site=site, level=level.lower(), source=SOURCE)
+    return level.lower()

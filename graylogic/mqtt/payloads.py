@@ -1,0 +1,150 @@
+"""What the bridge publishes, read from the database (sync: call from a worker thread).
+
+The state payload is the spec's "State Payload", built from the same selector as the API's
+charger detail, so MQTT and the API never disagree.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from chargers.events import iso_utc
+from chargers.models import Charger, Connector
+from chargers.selectors import ChargerState, charger_state
+from graylogic.mqtt.config import MqttConfig
+from sessions.accounting import ENERGY_REGISTER
+from sessions.models import ChargingSession
+
+POWER = "Power.Active.Import"
+TO_WATTS = {"W": 1.0, "kW": 1000.0, "Wh": 1.0, "kWh": 1000.0}
+
+
+@dataclass(frozen=True)
+class Publication:
+    topic: str
+    payload: dict
+    retain: bool = True
+    qos: int = 1
+    # Keys that change on every build (the timestamp): a payload differing only in these is
+    # not published again.
+    volatile: tuple[str, ...] = ()
+
+
+def state_payload(state: ChargerState, *, now: dt.datetime) -> dict:
+    """The spec's state payload. No running session: no power and no session energy."""
+    transaction = state.transaction
+    return {
+        "charger_id": state.charger.charge_point_id,
+        "connection_status": state.connection.status,
+        "connector_status": state.connector.status if state.connector and state.connector.status else None,
+        "power_w": transaction.power_w if transaction else 0,
+        "energy_session_wh": transaction.energy_wh if transaction else 0,
+        "limit_w": state.limits.current_limit_w,
+        "limit_source": state.limits.limit_source,
+        "timestamp": iso_utc(now),
+    }
+
+
+def connector_payload(charger: Charger, connector: Connector) -> dict:
+    return {
+        "charger_id": charger.charge_point_id,
+        "connector_id": connector.connector_id,
+        "status": connector.status or None,
+        "error_code": connector.error_code or None,
+        "info": connector.info,
+        "vendor_error_code": connector.vendor_error_code,
+        "timestamp": iso_utc(connector.status_at),
+    }
+
+
+def charger_publications(*, config: MqttConfig, charger_pks: Iterable[int] | None) -> list[Publication]:
+    """State, connectors and Home Assistant discovery of the given chargers (None: all)."""
+    from graylogic.mqtt.discovery import charger_discovery
+
+    chargers = Charger.objects.select_related("site").prefetch_related("connectors").order_by("pk")
+    if charger_pks is not None:
+        chargers = chargers.filter(pk__in=list(charger_pks))
+    now = timezone.now()
+    publications = []
+    for charger in chargers:
+        cp_id = charger.charge_point_id
+        publications.append(
+            Publication(
+                config.charger_topic(cp_id, "state"),
+                state_payload(charger_state(charger=charger), now=now),
+                volatile=("timestamp",),
+            )
+        )
+        if charger.status:  # connector 0: the charger as a whole
+            zero = Connector(connector_id=0, status=charger.status, error_code=charger.error_code)
+            publications.append(
+                Publication(config.charger_topic(cp_id, "connector", "0"), connector_payload(charger, zero))
+            )
+        for connector in charger.connectors.all():
+            publications.append(
+                Publication(
+                    config.charger_topic(cp_id, "connector", str(connector.connector_id)),
+                    connector_payload(charger, connector),
+                )
+            )
+        if config.ha_discovery:
+            publications.extend(charger_discovery(config=config, charger=charger))
+    return publications
+
+
+def transaction_payload(event: dict) -> dict:
+    """A start or stop as the charger reported it, completed from the stored session."""
+    session = (
+        ChargingSession.objects.filter(charger_id=event["charger_pk"], transaction_id=event["transaction_id"])
+        .only("connector_id", "id_tag", "started_at", "meter_start_wh", "stopped_at", "energy_wh")
+        .first()
+    )
+    payload = {
+        "event": event["event"],
+        "charger_id": event["charge_point_id"],
+        "transaction_id": event["transaction_id"],
+        "connector_id": session.connector_id if session else event.get("connector_id"),
+        "id_tag": session.id_tag if session else event.get("id_tag"),
+        "meter_start_wh": session.meter_start_wh if session else event.get("meter_start_wh"),
+        "started": iso_utc(session.started_at) if session else None,
+    }
+    if event["event"] == "stopped":
+        payload.update(
+            stopped=event["timestamp"],
+            meter_stop_wh=event["meter_stop_wh"],
+            energy_wh=session.energy_wh if session else None,
+            reason=event.get("reason") or "Local",
+        )
+    payload["timestamp"] = event["timestamp"]
+    return payload
+
+
+def meter_payloads(event: dict) -> list[dict]:
+    """One payload per meter value set (one timestamp), with the charger's total power and
+    energy register in W and Wh picked out when it reported them."""
+    payloads = []
+    for meter_set in event["sets"]:
+        values = meter_set["sampled_value"]
+        payloads.append(
+            {
+                "charger_id": event["charge_point_id"],
+                "connector_id": event["connector_id"],
+                "transaction_id": event["transaction_id"],
+                "timestamp": meter_set["timestamp"],
+                "power_w": _whole(values, POWER, {"": 1.0, **TO_WATTS}),
+                "energy_register_wh": _whole(values, ENERGY_REGISTER, {"": 1.0, **TO_WATTS}),
+                "sampled_value": values,
+            }
+        )
+    return payloads
+
+
+def _whole(values: list[dict], measurand: str, factors: dict[str, float]) -> float | None:
+    """The value for the whole charger (no phase), at the outlet when there are several."""
+    found = [v for v in values if v["measurand"] == measurand and not v["phase"] and (v["unit"] or "") in factors]
+    if not found:
+        return None
+    chosen = next((v for v in found if v["location"] == "Outlet"), found[0])
+    return round(chosen["value"] * factors[chosen["unit"] or ""], 3)
