@@ -45,10 +45,14 @@ class _ConsumerConnection:
         return await self.inbox.get()
 
     async def send(self, message: str) -> None:
+        if self.consumer.closed:
+            # The charger went away while we answered it: nothing to deliver, nothing broken.
+            return
         await self.consumer.send(text_data=message)
 
 
 class OcppConsumer(AsyncWebsocketConsumer):
+    closed = False
     charger_pk: int | None = None
     charge_point = None
     charge_point_task: asyncio.Task | None = None
@@ -135,6 +139,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.charge_point.spawn_command(event, self.channel_layer)
 
     async def disconnect(self, code: int) -> None:
+        self.closed = True
         if self.charge_point is not None:
             self.charge_point.cancel_tasks()
         if self.charge_point_task is not None:

@@ -6,9 +6,9 @@ chargers through the in-memory channel layer."""
 import asyncio
 import logging
 import time
+from importlib import import_module
 
 from asgiref.sync import sync_to_async
-from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -44,7 +44,10 @@ def schedule_entries() -> list[tuple[str, str, float]]:
 
 def _run_task(task_name: str) -> None:
     try:
-        current_app.tasks[task_name]()  # calling a task object runs it here, synchronously
+        # By import path: Celery registers tasks only when their modules are imported, which
+        # a worker does at start and this process may never have done.
+        module, _, name = task_name.rpartition(".")
+        getattr(import_module(module), name)()  # calling a task object runs it here, synchronously
     except Exception:
         logger.exception("embedded job %s failed", task_name)
     finally:

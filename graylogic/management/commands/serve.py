@@ -1,5 +1,8 @@
 """`manage.py serve`: the product on one port — admin, API and OCPP WebSockets (daphne)."""
 
+import logging
+import os
+
 import daphne.server  # noqa: F401  (installs the asyncio reactor the embedded jobs need)
 from daphne.cli import CommandLineInterface
 from django.conf import settings
@@ -54,3 +57,8 @@ class Command(BaseCommand):
                 settings.ASGI_APPLICATION.replace(".application", ":application"),
             ]
         )
+        # The reactor has stopped: every acknowledged message is already in the database. A job
+        # thread still waiting on a charger would wait forever for the stopped loop, and
+        # Python joins such threads at exit, so leave without waiting for them.
+        logging.shutdown()
+        os._exit(0)
