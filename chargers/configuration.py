@@ -115,7 +115,7 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-class _Reader:
+class ConfigReader:
     """Collects every problem instead of stopping at the first."""
 
     def __init__(self) -> None:
@@ -168,7 +168,7 @@ class _Reader:
 
 def config_parse(*, data: object) -> OcppConfig:
     """Validate a loaded ocpp.yaml without touching the database."""
-    reader = _Reader()
+    reader = ConfigReader()
     top = reader.mapping(data, "", _TOP_KEYS)
     if top is None:
         raise ConfigError(reader.errors)
@@ -185,7 +185,7 @@ def config_parse(*, data: object) -> OcppConfig:
     return OcppConfig(site=site, chargers=chargers, warnings=reader.warnings, notes=reader.notes)
 
 
-def _parse_site(reader: _Reader, value: Any) -> SiteConfig | None:
+def _parse_site(reader: ConfigReader, value: Any) -> SiteConfig | None:
     site = reader.mapping(value, "site", _SITE_KEYS)
     if site is None:
         return None
@@ -208,7 +208,7 @@ def _parse_site(reader: _Reader, value: Any) -> SiteConfig | None:
     return SiteConfig(name=name, time_zone=time_zone, circuit_limit_a=circuit_limit_a)
 
 
-def _parse_ocpp(reader: _Reader, ocpp: dict) -> list[ChargerConfig]:
+def _parse_ocpp(reader: ConfigReader, ocpp: dict) -> list[ChargerConfig]:
     if "enabled" in ocpp and reader.boolean(ocpp["enabled"], "ocpp.enabled") is False:
         reader.warnings.append(
             "ocpp.enabled: false is ignored; this server always runs the OCPP bridge "
@@ -240,7 +240,7 @@ def _parse_ocpp(reader: _Reader, ocpp: dict) -> list[ChargerConfig]:
     return chargers
 
 
-def _parse_server(reader: _Reader, value: Any) -> None:
+def _parse_server(reader: ConfigReader, value: Any) -> None:
     server = reader.mapping(value, "ocpp.server", _SERVER_KEYS)
     if server is None:
         return
@@ -265,7 +265,7 @@ def _parse_server(reader: _Reader, value: Any) -> None:
         )
 
 
-def _parse_protocol(reader: _Reader, value: Any) -> int | None:
+def _parse_protocol(reader: ConfigReader, value: Any) -> int | None:
     protocol = reader.mapping(value, "ocpp.protocol", _PROTOCOL_KEYS)
     if protocol is None:
         return None
@@ -289,7 +289,7 @@ def _parse_protocol(reader: _Reader, value: Any) -> int | None:
     return None
 
 
-def _parse_auth(reader: _Reader, value: Any) -> dict[str, tuple[str, str]]:
+def _parse_auth(reader: ConfigReader, value: Any) -> dict[str, tuple[str, str]]:
     """Return charger id -> (path of its entry, password_env)."""
     auth = reader.mapping(value, "ocpp.auth", _AUTH_KEYS)
     if auth is None:
@@ -338,7 +338,7 @@ def _parse_auth(reader: _Reader, value: Any) -> dict[str, tuple[str, str]]:
 
 
 def _parse_charger(
-    reader: _Reader,
+    reader: ConfigReader,
     value: Any,
     path: str,
     heartbeat_interval: int | None,
@@ -393,7 +393,7 @@ def config_import(*, data: object) -> ImportReport:
     config = config_parse(data=data)
     report = ImportReport(warnings=list(config.warnings), notes=list(config.notes))
     with transaction.atomic():
-        site = _site_apply(config=config.site, report=report)
+        site = site_apply(config=config.site, report=report)
         for charger_config in config.chargers:
             _charger_apply(config=charger_config, site=site, report=report)
         listed = [charger.charge_point_id for charger in config.chargers]
@@ -404,7 +404,7 @@ def config_import(*, data: object) -> ImportReport:
     return report
 
 
-def _site_apply(*, config: SiteConfig | None, report: ImportReport) -> Site:
+def site_apply(*, config: SiteConfig | None, report: ImportReport) -> Site:
     if config is None:
         site = _only_site(prefix="site: missing; ", hint="add a site: block naming the one these chargers belong to")
         if site is not None:

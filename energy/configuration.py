@@ -44,10 +44,10 @@ from chargers.configuration import (
     ConfigError,
     ImportReport,
     OcppConfig,
-    _site_apply,
     config_export,
     config_import,
     config_parse,
+    site_apply,
 )
 from chargers.models import Charger
 from energy.allocation import NOMINAL_VOLTAGE_V
@@ -114,10 +114,10 @@ def config_file_import(*, data: object) -> ImportReport:
         if "ocpp" in data:
             report = config_import(data=ocpp_part)
             # Finds the site config_import has just made or updated; nothing more to report.
-            site = _site_apply(config=ocpp_config.site, report=ImportReport())
+            site = site_apply(config=ocpp_config.site, report=ImportReport())
         else:
             report = ImportReport(warnings=list(ocpp_config.warnings), notes=list(ocpp_config.notes))
-            site = _site_apply(config=ocpp_config.site, report=report)
+            site = site_apply(config=ocpp_config.site, report=report)
         report.warnings[:0] = unknown
         energy_report = ImportReport(warnings=list(energy_config.warnings), notes=list(energy_config.notes))
         power_paths = {

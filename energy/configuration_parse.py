@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
-from chargers.configuration import MAX_FUSE_A, MAX_POWER_W, ConfigError, _Reader
+from chargers.configuration import MAX_FUSE_A, MAX_POWER_W, ConfigError, ConfigReader
 from chargers.models import charge_point_id_validator
 
 ENERGY_KEYS = ("energy", "load_balancing", "circuits", "solar_charging", "tou_charging", "grid_response")
@@ -107,7 +107,7 @@ def time_text(value: dt.time) -> str:
     return f"{value:%H:%M}" if value.second == 0 else f"{value:%H:%M:%S}"
 
 
-class _EnergyReader(_Reader):
+class _EnergyReader(ConfigReader):
     def load(
         self, section: dict | None, key: str, path: str, into: Values, name: str, parse: Callable[[Any, str], Any]
     ) -> None:
