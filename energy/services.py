@@ -15,7 +15,7 @@ from django.utils import timezone
 from chargers import events as charger_events
 from chargers.commands import CommandFailed, charger_command_sync
 from chargers.models import Charger, LimitDecision
-from chargers.remote import charging_profile
+from chargers.remote import charger_active_session, charging_profile
 from energy import selectors
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES
 from energy.control import Decision, SiteInputs, apply_order, site_decisions
@@ -223,7 +223,7 @@ def _send_profile(
         profile["chargingSchedule"]["chargingSchedulePeriod"][0]["numberPhases"] = decision.phases
     connector = 0 if purpose == PROTECTION else 1
     if purpose == SOLAR:
-        session = charger.charging_sessions.filter(stopped_at__isnull=True).order_by("-started_at").first()
+        session = charger_active_session(charger=charger)
         if session is None:
             return
         profile["transactionId"] = session.transaction_id
@@ -308,7 +308,3 @@ def _record(charger: Charger, decision: Decision, outcome: str, now: dt.datetime
         charger.limit_source,
     ):
         charger_events.charger_changed(charger_pk=charger.pk)
-
-
-def sites_with_solar() -> list[Site]:
-    return list(Site.objects.filter(solar_charging__enabled=True))

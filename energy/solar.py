@@ -45,12 +45,17 @@ def surplus_w(
 ) -> float | None:
     """Power the cars could take without importing. The cars' own draw is not house load:
     from a grid meter (import positive) surplus = export + EV power; from production and total
-    consumption (which includes the EVs) surplus = solar - (house - EV)."""
+    consumption (which includes the EVs) surplus = solar - (house - EV). Never more than the
+    panels make: export from a home battery is not solar."""
     if grid_w is not None:
-        return -grid_w + ev_w
-    if solar_w is not None and house_w is not None:
-        return solar_w - (house_w - ev_w)
-    return None
+        surplus = -grid_w + ev_w
+    elif solar_w is not None and house_w is not None:
+        surplus = solar_w - (house_w - ev_w)
+    else:
+        return None
+    if solar_w is not None:
+        surplus = min(surplus, max(0.0, solar_w))
+    return surplus
 
 
 def smoothed_w(samples: Sequence[tuple[dt.datetime, float]], *, now: dt.datetime, window_s: int) -> float | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
+from energy.solar import surplus_w as solar_surplus_w
 from energy.tou import Period, period_at
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
@@ -244,16 +245,8 @@ def surplus_w(reading: SiteReading, ev_power_w: float) -> float | None:
     """Power the car could take from solar: what is exported plus what the car itself draws
     (the car is not house load), never more than the panels make. None when the meters tell
     nothing."""
-    if reading.grid_w is not None and math.isfinite(reading.grid_w):
-        surplus = ev_power_w - reading.grid_w
-    elif reading.solar_w is not None and reading.house_w is not None:
-        surplus = reading.solar_w - (reading.house_w - ev_power_w)
-    else:
-        return None
-    if reading.solar_w is not None and math.isfinite(reading.solar_w):
-        # Export from a home battery is not solar.
-        surplus = min(surplus, max(0.0, reading.solar_w))
-    return max(0.0, surplus) if math.isfinite(surplus) else None
+    surplus = solar_surplus_w(ev_w=ev_power_w, grid_w=reading.grid_w, solar_w=reading.solar_w, house_w=reading.house_w)
+    return max(0.0, surplus) if surplus is not None and math.isfinite(surplus) else None
 
 
 def solar_energy_wh(

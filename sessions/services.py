@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from chargers.models import ChargerEvent
+from chargers.models import Charger, ChargerEvent, IdTag
 from chargers.services import charger_event_record, id_tag_info
 from sessions.accounting import ENERGY_REGISTER, EnergyReading, session_energy_wh
 from sessions.billing import session_account
@@ -66,8 +66,6 @@ def session_start(
 
 
 def _id_tag_pk(id_tag: str) -> int | None:
-    from chargers.models import IdTag
-
     return IdTag.objects.filter(id_tag=id_tag).values_list("pk", flat=True).first()
 
 
@@ -138,8 +136,6 @@ def session_stop(
 
 
 def _charge_point_id(charger_pk: int) -> str:
-    from chargers.models import Charger
-
     return Charger.objects.values_list("charge_point_id", flat=True).get(pk=charger_pk)
 
 

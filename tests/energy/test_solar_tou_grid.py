@@ -29,6 +29,7 @@ SPEC_PERIODS = [OFF_PEAK, PEAK, STANDARD]
         ({"ev_w": 2000, "solar_w": 5000, "house_w": 4000}, 3000),  # house_w includes the car
         ({"ev_w": 0, "solar_w": 1000, "house_w": 1500}, -500),
         ({"ev_w": 0}, None),
+        ({"ev_w": 0, "grid_w": -3000, "solar_w": 1000}, 1000),  # the rest is a battery exporting
     ],
 )
 def test_surplus_excludes_the_cars_own_draw(readings, expected):
