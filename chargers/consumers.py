@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -25,6 +26,9 @@ from chargers.services import (
 logger = logging.getLogger(__name__)
 
 CHARGE_POINT_CLASSES = {"ocpp1.6": ChargePoint16}
+# After a charger hangs up, the frames it sent before are still handled for up to this long
+# (daphne kills an application 10 s after its client left).
+FINISH_FRAMES_TIMEOUT_S = 5
 _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*2\s*,\s*"([^"]{1,36})"')
 
 
@@ -39,9 +43,10 @@ class _ConsumerConnection:
 
     def __init__(self, consumer: "OcppConsumer"):
         self.consumer = consumer
-        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+        self.inbox: asyncio.Queue[str | None] = asyncio.Queue()
 
-    async def recv(self) -> str:
+    async def recv(self) -> str | None:
+        """The next frame, or None once the charger has hung up and every earlier frame is out."""
         return await self.inbox.get()
 
     async def send(self, message: str) -> None:
@@ -107,6 +112,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if not task.cancelled() and task.exception() is not None:
             logger.error("%s: charge point task died", self.charge_point_id, exc_info=task.exception())
 
+    async def dispatch(self, message: dict) -> None:
+        """channels' dispatch, minus its close_old_connections() on the database thread before
+        every frame: this consumer reaches the database only through database_sync_to_async
+        and the group commit, which tidy up connections themselves."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.charge_point is None:
             return
@@ -140,10 +154,14 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
+        if self.charge_point_task is not None:
+            # What the charger sent before it hung up is still handled: its meter values are
+            # stored even though the answer can no longer reach it.
+            self.connection.inbox.put_nowait(None)
+            await asyncio.wait({self.charge_point_task}, timeout=FINISH_FRAMES_TIMEOUT_S)
+            self.charge_point_task.cancel()
         if self.charge_point is not None:
             self.charge_point.cancel_tasks()
-        if self.charge_point_task is not None:
-            self.charge_point_task.cancel()
         if self.charger_pk is None:
             return
         await self.channel_layer.group_discard(self.group, self.channel_name)

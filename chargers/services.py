@@ -187,8 +187,9 @@ def charger_mark_disconnected(*, charger_pk: int, channel_name: str, code: int |
     )
 
 
-def charger_touch(*, charger_pk: int, at: dt.datetime) -> None:
-    Charger.objects.filter(pk=charger_pk).update(last_seen_at=at)
+def chargers_touch(charger_pks: list[int]) -> None:
+    """Chargers were heard from just now (batched: see chargers/ocpp/writes.py)."""
+    Charger.objects.filter(pk__in=set(charger_pks)).update(last_seen_at=timezone.now())
 
 
 def chargers_mark_stale(*, now: dt.datetime | None = None) -> int:

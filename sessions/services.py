@@ -139,24 +139,38 @@ def _charge_point_id(charger_pk: int) -> str:
     return Charger.objects.values_list("charge_point_id", flat=True).get(pk=charger_pk)
 
 
-def meter_values_store(
-    *, charger_pk: int, connector_id: int, transaction_id: int | None, samples: Iterable[SampleData]
-) -> None:
-    """Keep every sample, linked to its session when the transaction is known."""
-    session_pk = None
-    if transaction_id is not None:
-        session_pk = (
-            ChargingSession.objects.filter(charger_id=charger_pk, transaction_id=transaction_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
-    _samples_store(
-        charger_pk=charger_pk,
-        connector_id=connector_id,
-        session_pk=session_pk,
-        reported_transaction_id=transaction_id,
-        samples=samples,
+@dataclass(frozen=True)
+class MeterValuesReport:
+    """One MeterValues message, as a charger sent it."""
+
+    charger_pk: int
+    connector_id: int
+    transaction_id: int | None
+    samples: list[SampleData]
+
+
+def meter_values_store_many(reports: list[MeterValuesReport]) -> None:
+    """Keep every sample of many messages in one transaction (the group commit of the hot
+    path), each linked to its session when the charger's transaction is known."""
+    transaction_ids = {r.transaction_id for r in reports if r.transaction_id is not None}
+    session_chargers = dict(
+        ChargingSession.objects.filter(transaction_id__in=transaction_ids).values_list("transaction_id", "charger_id")
+        if transaction_ids
+        else ()
     )
+    rows = [
+        _sample_row(
+            charger_pk=r.charger_pk,
+            connector_id=r.connector_id,
+            session_pk=r.transaction_id if session_chargers.get(r.transaction_id) == r.charger_pk else None,
+            reported_transaction_id=r.transaction_id,
+            sample=s,
+        )
+        for r in reports
+        for s in r.samples
+    ]
+    with transaction.atomic():
+        MeterSample.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def _samples_store(
@@ -169,23 +183,40 @@ def _samples_store(
 ) -> None:
     MeterSample.objects.bulk_create(
         [
-            MeterSample(
-                charger_id=charger_pk,
+            _sample_row(
+                charger_pk=charger_pk,
                 connector_id=connector_id,
-                session_id=session_pk,
+                session_pk=session_pk,
                 reported_transaction_id=reported_transaction_id,
-                timestamp=s.timestamp,
-                measurand=s.measurand,
-                phase=s.phase,
-                unit=s.unit,
-                context=s.context,
-                location=s.location,
-                value=s.value,
-                signed_data=s.signed_data,
+                sample=s,
             )
             for s in samples
         ],
         ignore_conflicts=True,
+    )
+
+
+def _sample_row(
+    *,
+    charger_pk: int,
+    connector_id: int,
+    session_pk: int | None,
+    reported_transaction_id: int | None,
+    sample: SampleData,
+) -> MeterSample:
+    return MeterSample(
+        charger_id=charger_pk,
+        connector_id=connector_id,
+        session_id=session_pk,
+        reported_transaction_id=reported_transaction_id,
+        timestamp=sample.timestamp,
+        measurand=sample.measurand,
+        phase=sample.phase,
+        unit=sample.unit,
+        context=sample.context,
+        location=sample.location,
+        value=sample.value,
+        signed_data=sample.signed_data,
     )
 
 

@@ -2,11 +2,13 @@
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import logging
 import re
 import time
 
+import fastjsonschema
 import ocpp.messages
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -28,7 +30,8 @@ from ocpp.exceptions import (
 from ocpp.messages import Call, CallError, MessageType, get_validator, validate_payload
 
 from chargers.models import ChargerEvent
-from chargers.services import charger_event_record, charger_touch
+from chargers.ocpp import writes
+from chargers.services import charger_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,36 @@ def parse_ocpp_datetime(value: str, field: str) -> dt.datetime:
         return dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as error:
         raise TypeConstraintViolationError(description=f"{field}: {error}") from error
+
+
+@functools.cache
+def _compiled_schema(action: str, ocpp_version: str):
+    """The official schema compiled to Python (~20x faster than jsonschema on a valid payload).
+    Defaults are not filled in and formats are not checked, like jsonschema as ocpp uses it."""
+    schema = get_validator(MessageType.Call, action, ocpp_version).schema
+    return fastjsonschema.compile(schema, use_default=False, use_formats=False, detailed_exceptions=False)
+
+
+def payload_is_valid(action: str, ocpp_version: str, payload: dict) -> bool:
+    try:
+        _compiled_schema(action, ocpp_version)(payload)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _snake_case(key: str) -> str:
+    return next(iter(camel_to_snake_case({key: None})))
+
+
+def snake_case_keys(data):
+    """The library's camel_to_snake_case, with each key's regexes run once per process."""
+    if isinstance(data, dict):
+        return {_snake_case(key): snake_case_keys(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [snake_case_keys(value) for value in data]
+    return data
 
 
 def utc_now_iso() -> str:
@@ -87,6 +120,11 @@ class CentralSystemChargePoint(ChargePoint):
         self._touched_at = time.monotonic()
         self._tasks: set[asyncio.Task] = set()
 
+    async def start(self) -> None:
+        """Handle frames in order until the connection ends."""
+        while (frame := await self._connection.recv()) is not None:
+            await self.route_message(frame)
+
     async def route_message(self, raw_msg: str) -> None:
         """Like the library's, but every malformed frame gets the CALLERROR the spec names,
         and no frame, however broken, can end the connection."""
@@ -99,7 +137,7 @@ class CentralSystemChargePoint(ChargePoint):
             await self._reply_unparsable(raw_msg, self.format_error(description=str(error)))
             return
 
-        await self._touch()
+        self._touch()
         if msg.message_type_id != MessageType.Call:
             self._response_queue.put_nowait(msg)
             return
@@ -127,12 +165,12 @@ class CentralSystemChargePoint(ChargePoint):
         """Run the action's handler and send its result. Unlike the library's _handle_call,
         errors propagate to route_message, which answers them and logs them for installers."""
         handlers = self.route_map[msg.action]
-        response = await handlers["_on_action"](**camel_to_snake_case(msg.payload))
+        response = await handlers["_on_action"](**snake_case_keys(msg.payload))
         payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
         await self._send(msg.create_call_result(payload).to_json())
         if "_after_action" in handlers:
             # Follow-up calls (e.g. the compatibility probe) run after the answer went out.
-            self._spawn(handlers["_after_action"](**camel_to_snake_case(msg.payload)))
+            self._spawn(handlers["_after_action"](**snake_case_keys(msg.payload)))
 
     async def rebalance(self, trigger: str) -> None:
         """Something that matters to energy control changed on this charger."""
@@ -195,6 +233,9 @@ class CentralSystemChargePoint(ChargePoint):
 
     def _validate_schema(self, msg: Call) -> None:
         """The official JSON schema, with errors named as the spec names them."""
+        if payload_is_valid(msg.action, self._ocpp_version, msg.payload):
+            return
+        # Only an invalid payload pays for jsonschema, which names the error best.
         validator = get_validator(msg.message_type_id, msg.action, self._ocpp_version)
         error = jsonschema_exceptions.best_match(validator.iter_errors(msg.payload))
         if error is None:
@@ -241,8 +282,8 @@ class CentralSystemChargePoint(ChargePoint):
             payload=excerpt,
         )
 
-    async def _touch(self) -> None:
+    def _touch(self) -> None:
         now = time.monotonic()
         if now - self._touched_at >= TOUCH_EVERY_S:
             self._touched_at = now
-            await database_sync_to_async(charger_touch)(charger_pk=self.charger_pk, at=dt.datetime.now(dt.UTC))
+            writes.last_seen.write_later(self.charger_pk)

@@ -16,10 +16,11 @@ from ocpp.v16.enums import Action, DataTransferStatus
 from chargers import events
 from chargers import services as charger_services
 from chargers.models import ChargerEvent
+from chargers.ocpp import writes
 from chargers.ocpp.base import CentralSystemChargePoint, parse_ocpp_datetime, utc_now_iso
 from chargers.ocpp.profiles import configuration_changes, profile_from_configuration
 from sessions import services as session_services
-from sessions.services import SampleData
+from sessions.services import MeterValuesReport, SampleData
 
 db = database_sync_to_async
 
@@ -213,11 +214,13 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         """Store every sampled value, linked to its session when the transaction is known."""
         _check_connector_id(connector_id)
         samples = samples_from_meter_values(meter_value)
-        await db(session_services.meter_values_store)(
-            charger_pk=self.charger_pk,
-            connector_id=connector_id,
-            transaction_id=kwargs.get("transaction_id"),
-            samples=samples,
+        await writes.meter_values.write(
+            MeterValuesReport(
+                charger_pk=self.charger_pk,
+                connector_id=connector_id,
+                transaction_id=kwargs.get("transaction_id"),
+                samples=samples,
+            )
         )
         events.meter_values(
             charger_pk=self.charger_pk,

@@ -9,7 +9,7 @@ from energy.models import EnergyReading
 from sessions import billing
 from sessions.billing import session_account, session_figures_live
 from sessions.models import ChargingSession
-from sessions.services import SampleData, meter_values_store, session_start, session_stop
+from sessions.services import MeterValuesReport, SampleData, meter_values_store_many, session_start, session_stop
 from tests.factories import make_charger, make_session, make_site, make_tariff
 
 pytestmark = pytest.mark.django_db
@@ -42,11 +42,15 @@ def start_and_sample(charger, hours: int) -> int:
         charger_pk=charger.pk, connector_id=1, id_tag="RFID123", meter_start_wh=1000, started_at=T0
     )
     for hour in range(1, hours + 1):
-        meter_values_store(
-            charger_pk=charger.pk,
-            connector_id=1,
-            transaction_id=transaction_id,
-            samples=[SampleData(timestamp=T0 + hour * H, value=(1000 + 2000 * hour) / 1000, unit="kWh")],
+        meter_values_store_many(
+            [
+                MeterValuesReport(
+                    charger_pk=charger.pk,
+                    connector_id=1,
+                    transaction_id=transaction_id,
+                    samples=[SampleData(timestamp=T0 + hour * H, value=(1000 + 2000 * hour) / 1000, unit="kWh")],
+                )
+            ]
         )
     return transaction_id
 

@@ -1,5 +1,7 @@
 """`manage.py serve`: the product on one port — admin, API and OCPP WebSockets (daphne)."""
 
+import asyncio
+import gc
 import logging
 import os
 
@@ -11,6 +13,19 @@ from django.core.management.base import BaseCommand, CommandError
 
 from chargers.services import chargers_reset_connections
 from graylogic.embedded_jobs import start_embedded_jobs, start_mqtt_bridge
+from graylogic.group_commit import drain_all
+
+
+def _prepare_reactor() -> None:
+    from twisted.internet import defer, reactor
+
+    # Samples received but not yet committed are written before the loop stops.
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(drain_all()))
+    )
+    # Everything loaded at start-up lives for good: keep it out of the garbage collector's
+    # full collections, which otherwise stall the loop with thousands of connections.
+    reactor.callWhenRunning(gc.freeze)
 
 
 class Command(BaseCommand):
@@ -42,6 +57,7 @@ class Command(BaseCommand):
         else:
             endpoint = ["-b", host, "-p", str(port)]
             scheme = "ws"
+        _prepare_reactor()
         self.stdout.write(
             f"Admin: http{scheme[2:]}://{host}:{port}/admin/  OCPP: {scheme}://{host}:{port}/ocpp/<charger_id>"
         )

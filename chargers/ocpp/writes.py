@@ -1,0 +1,8 @@
+"""The hot path's writes, batched across all chargers of this process (graylogic/group_commit.py)."""
+
+from chargers.services import chargers_touch
+from graylogic.group_commit import GroupCommit
+from sessions.services import meter_values_store_many
+
+meter_values = GroupCommit("meter values", meter_values_store_many)
+last_seen = GroupCommit("last seen", chargers_touch)

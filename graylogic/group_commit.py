@@ -1,0 +1,86 @@
+"""Group commit: writes from every connection on this process reach the database together, one
+transaction per batch, so a thousand chargers cost one commit instead of a thousand.
+
+A batch is whatever arrived while the previous one was being written: an idle server writes at
+once, a busy one writes bigger batches. Whoever awaits `write()` is answered only after its
+batch committed, so nothing acknowledged to a charger can be lost by a crash; and an item
+whose writer went away (the charger disconnected) is still written. `drain_all()` runs at
+shutdown, before the event loop stops."""
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from channels.db import database_sync_to_async
+
+logger = logging.getLogger(__name__)
+
+# At most this many items per transaction; a bigger backlog is written in several.
+MAX_BATCH = 1000
+
+
+class GroupCommit:
+    instances: list["GroupCommit"] = []
+
+    def __init__(self, name: str, write_many: Callable[[list], None]):
+        self.name = name
+        self._write_many = write_many
+        self._pending: list[tuple[object, asyncio.Future | None]] = []
+        self._flusher: asyncio.Task | None = None
+        GroupCommit.instances.append(self)
+
+    async def write(self, item) -> None:
+        """Return once `item` is committed; raise what writing it raised."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        self._start_flusher()
+        await future
+
+    def write_later(self, item) -> None:
+        """For writes nobody waits on (a charger's last-seen time): they ride with the next batch."""
+        self._pending.append((item, None))
+        self._start_flusher()
+
+    @property
+    def busy(self) -> bool:
+        return self._flusher is not None and not self._flusher.done()
+
+    async def drain(self) -> None:
+        while self.busy:
+            await asyncio.shield(self._flusher)
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            await self._write(batch)
+
+    async def _write(self, batch: list[tuple[object, asyncio.Future | None]]) -> None:
+        try:
+            await database_sync_to_async(self._write_many)([item for item, _ in batch])
+        except Exception as error:
+            if len(batch) > 1:
+                # One bad item must not fail the others: write them one by one.
+                for entry in batch:
+                    await self._write([entry])
+                return
+            item, future = batch[0]
+            if future is None:
+                logger.error("%s: could not write %r", self.name, item, exc_info=error)
+            elif not future.done():
+                future.set_exception(error)
+            return
+        for _, future in batch:
+            # A cancelled future: its writer went away, but its item is written all the same.
+            if future is not None and not future.done():
+                future.set_result(None)
+
+
+async def drain_all() -> None:
+    """Write everything still waiting, including what arrives while draining."""
+    while any(instance.busy for instance in GroupCommit.instances):
+        for instance in GroupCommit.instances:
+            await instance.drain()

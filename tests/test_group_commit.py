@@ -1,0 +1,94 @@
+"""Group commit (graylogic/group_commit.py): batching, error isolation, cancelled writers, drain."""
+
+import asyncio
+import threading
+
+import pytest
+
+from graylogic.group_commit import GroupCommit, drain_all
+
+
+class RecordingWriter:
+    """A write_many that records its batches; the first call blocks until released, so the
+    writes made meanwhile pile up into the next batch."""
+
+    def __init__(self, bad_items=()):
+        self.batches: list[list] = []
+        self.bad_items = set(bad_items)
+        self.release = threading.Event()
+
+    def __call__(self, items: list) -> None:
+        if not self.batches:
+            self.release.wait(5)
+        self.batches.append(list(items))
+        if self.bad_items & set(items):
+            raise ValueError(f"cannot write {sorted(self.bad_items & set(items))}")
+
+
+@pytest.fixture
+def writer():
+    created = RecordingWriter()
+    yield created
+    created.release.set()
+
+
+def test_writes_made_during_a_commit_share_the_next_one(writer):
+    async def scenario():
+        group = GroupCommit("test", writer)
+        first = asyncio.create_task(group.write(0))
+        await asyncio.sleep(0.05)  # batch [0] is being written
+        rest = [asyncio.create_task(group.write(n)) for n in range(1, 101)]
+        await asyncio.sleep(0.05)
+        assert not any(task.done() for task in [first, *rest])  # nobody is answered before the commit
+        writer.release.set()
+        await asyncio.gather(first, *rest)
+
+    asyncio.run(scenario())
+
+    assert writer.batches == [[0], list(range(1, 101))]
+
+
+def test_one_bad_item_fails_only_its_own_writer(writer):
+    writer.bad_items = {7}
+    writer.release.set()
+
+    async def scenario():
+        group = GroupCommit("test", writer)
+        return await asyncio.gather(*(group.write(n) for n in range(10)), return_exceptions=True)
+
+    results = asyncio.run(scenario())
+
+    assert [type(r).__name__ for r in results] == ["NoneType"] * 7 + ["ValueError"] + ["NoneType"] * 2
+    written = [b for b in writer.batches if 7 not in b]
+    assert sorted(item for batch in written for item in batch) == [0, 1, 2, 3, 4, 5, 6, 8, 9]
+
+
+def test_an_item_is_written_even_when_its_writer_is_cancelled(writer):
+    async def scenario():
+        group = GroupCommit("test", writer)
+        first = asyncio.create_task(group.write("first"))
+        await asyncio.sleep(0.05)
+        gone = asyncio.create_task(group.write("charger hung up"))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        writer.release.set()
+        await first
+        await group.drain()
+
+    asyncio.run(scenario())
+
+    assert writer.batches == [["first"], ["charger hung up"]]
+
+
+def test_drain_all_writes_what_nobody_waits_for(writer):
+    writer.release.set()
+
+    async def scenario():
+        group = GroupCommit("test", writer)
+        for n in range(5):
+            group.write_later(n)
+        await drain_all()
+
+    asyncio.run(scenario())
+
+    assert [item for batch in writer.batches for item in batch] == [0, 1, 2, 3, 4]
