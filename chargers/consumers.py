@@ -1,7 +1,6 @@
-"""The OCPP WebSocket endpoint. It authenticates, then only moves frames between the socket
-and the charger's ChargePoint, which runs in its own task (see DESIGN.md traps)."""
+"""The OCPP WebSocket endpoint. It authenticates, then hands each frame, in order, to the
+charger's ChargePoint; calls to the charger run in tasks of their own (see DESIGN.md traps)."""
 
-import asyncio
 import hashlib
 import logging
 import re
@@ -26,9 +25,6 @@ from chargers.services import (
 logger = logging.getLogger(__name__)
 
 CHARGE_POINT_CLASSES = {"ocpp1.6": ChargePoint16}
-# After a charger hangs up, the frames it sent before are still handled for up to this long
-# (daphne kills an application 10 s after its client left).
-FINISH_FRAMES_TIMEOUT_S = 5
 _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*2\s*,\s*"([^"]{1,36})"')
 
 
@@ -39,15 +35,11 @@ def charger_group(charge_point_id: str) -> str:
 
 
 class _ConsumerConnection:
-    """What the ocpp library's ChargePoint expects of a socket: recv() and send()."""
+    """What the ocpp library's ChargePoint sends through. Frames come in through
+    OcppConsumer.receive, which routes them itself, one after the other."""
 
     def __init__(self, consumer: "OcppConsumer"):
         self.consumer = consumer
-        self.inbox: asyncio.Queue[str | None] = asyncio.Queue()
-
-    async def recv(self) -> str | None:
-        """The next frame, or None once the charger has hung up and every earlier frame is out."""
-        return await self.inbox.get()
 
     async def send(self, message: str) -> None:
         if self.consumer.closed:
@@ -60,7 +52,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
     closed = False
     charger_pk: int | None = None
     charge_point = None
-    charge_point_task: asyncio.Task | None = None
 
     async def connect(self) -> None:
         self.charge_point_id = self.scope["url_route"]["kwargs"]["charge_point_id"]
@@ -100,17 +91,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
             remote_address=self.remote_address,
             accepted=accepted,
         )
-        self.charge_point_task = asyncio.create_task(self.charge_point.start())
-        self.charge_point_task.add_done_callback(self._charge_point_ended)
 
     def _registration_accepted(self) -> bool:
         from chargers.models import Charger
 
         return Charger.objects.filter(pk=self.charger_pk, registration=Charger.Registration.ACCEPTED).exists()
-
-    def _charge_point_ended(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("%s: charge point task died", self.charge_point_id, exc_info=task.exception())
 
     async def dispatch(self, message: dict) -> None:
         """channels' dispatch, minus its close_old_connections() on the database thread before
@@ -134,7 +119,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 f"frame of {len(text_data)} bytes exceeds the limit of {settings.OCPP_MAX_FRAME_BYTES}",
             )
             return
-        self.connection.inbox.put_nowait(text_data)
+        # Frames are handled in order, each before the next is read: calls the handlers make to
+        # the charger run in their own tasks (see DESIGN.md), so nothing here waits on the
+        # charger. A charger's hang-up arrives after its last frame, so that frame is handled too.
+        await self.charge_point.route_message(text_data)
 
     async def _refuse_frame(self, unique_id: str, reason: str) -> None:
         await self.send(text_data=CallError(unique_id, "FormationViolation", reason, {}).to_json())
@@ -154,12 +142,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
-        if self.charge_point_task is not None:
-            # What the charger sent before it hung up is still handled: its meter values are
-            # stored even though the answer can no longer reach it.
-            self.connection.inbox.put_nowait(None)
-            await asyncio.wait({self.charge_point_task}, timeout=FINISH_FRAMES_TIMEOUT_S)
-            self.charge_point_task.cancel()
         if self.charge_point is not None:
             self.charge_point.cancel_tasks()
         if self.charger_pk is None:

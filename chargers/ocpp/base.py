@@ -28,6 +28,7 @@ from ocpp.exceptions import (
     ValidationError,
 )
 from ocpp.messages import Call, CallError, MessageType, get_validator, validate_payload
+from ocpp.routing import create_route_map
 
 from chargers.models import ChargerEvent
 from chargers.ocpp import writes
@@ -100,6 +101,12 @@ class CentralSystemChargePoint(ChargePoint):
     known_actions: frozenset[str] = frozenset()
     # Calls a charger may make before it is accepted (registration Pending).
     allowed_before_acceptance = frozenset({"BootNotification"})
+    # action -> {"_on_action": function, ...}; the library builds one per connection.
+    routes: dict[str, dict] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.routes = create_route_map(cls)
 
     def __init__(
         self,
@@ -113,17 +120,13 @@ class CentralSystemChargePoint(ChargePoint):
         response_timeout: int = 30,
     ):
         super().__init__(charge_point_id, connection, response_timeout=response_timeout)
+        self.route_map = self.routes  # one map per class, not per connection: handlers get self
         self.charger_pk = charger_pk
         self.site_pk = site_pk
         self.remote_address = remote_address
         self.registration_accepted = accepted
         self._touched_at = time.monotonic()
         self._tasks: set[asyncio.Task] = set()
-
-    async def start(self) -> None:
-        """Handle frames in order until the connection ends."""
-        while (frame := await self._connection.recv()) is not None:
-            await self.route_message(frame)
 
     async def route_message(self, raw_msg: str) -> None:
         """Like the library's, but every malformed frame gets the CALLERROR the spec names,
@@ -153,7 +156,7 @@ class CentralSystemChargePoint(ChargePoint):
     def _check_call(self, msg: Call) -> None:
         if not isinstance(msg.action, str) or not isinstance(msg.payload, dict):
             raise self.format_error(description="A CALL is [2, uniqueId, action, {payload}]")
-        if msg.action not in self.route_map:
+        if msg.action not in self.routes:
             if msg.action in self.known_actions:
                 raise NotSupportedError(description=f"{msg.action} is not sent by a charge point")
             raise NotImplementedError(description=f"Unknown action {msg.action!r}")
@@ -164,13 +167,13 @@ class CentralSystemChargePoint(ChargePoint):
     async def _dispatch_call(self, msg: Call) -> None:
         """Run the action's handler and send its result. Unlike the library's _handle_call,
         errors propagate to route_message, which answers them and logs them for installers."""
-        handlers = self.route_map[msg.action]
-        response = await handlers["_on_action"](**snake_case_keys(msg.payload))
+        handlers = self.routes[msg.action]
+        response = await handlers["_on_action"](self, **snake_case_keys(msg.payload))
         payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
         await self._send(msg.create_call_result(payload).to_json())
         if "_after_action" in handlers:
             # Follow-up calls (e.g. the compatibility probe) run after the answer went out.
-            self._spawn(handlers["_after_action"](**snake_case_keys(msg.payload)))
+            self._spawn(handlers["_after_action"](self, **snake_case_keys(msg.payload)))
 
     async def rebalance(self, trigger: str) -> None:
         """Something that matters to energy control changed on this charger."""
