@@ -4,6 +4,7 @@ charger's ChargePoint; calls to the charger run in tasks of their own (see DESIG
 import hashlib
 import logging
 import re
+import time
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -52,6 +53,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     closed = False
     charger_pk: int | None = None
     charge_point = None
+    group_joined_at = 0.0
 
     async def connect(self) -> None:
         self.charge_point_id = self.scope["url_route"]["kwargs"]["charge_point_id"]
@@ -70,7 +72,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
         self.group = charger_group(self.charge_point_id)
         await self.channel_layer.group_send(self.group, {"type": "charger.replaced", "by": self.channel_name})
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._join_group()
         await self.accept(subprotocol=decision.subprotocol if decision.echo_subprotocol else None)
         self.charger_pk = decision.charger_pk
         await database_sync_to_async(charger_mark_connected)(
@@ -119,10 +121,18 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 f"frame of {len(text_data)} bytes exceeds the limit of {settings.OCPP_MAX_FRAME_BYTES}",
             )
             return
+        if time.monotonic() - self.group_joined_at > self.channel_layer.group_expiry / 2:
+            await self._join_group()
         # Frames are handled in order, each before the next is read: calls the handlers make to
         # the charger run in their own tasks (see DESIGN.md), so nothing here waits on the
         # charger. A charger's hang-up arrives after its last frame, so that frame is handled too.
         await self.charge_point.route_message(text_data)
+
+    async def _join_group(self) -> None:
+        """Channel layers drop a group member after group_expiry (a day by default), and a
+        charger stays connected for months: rejoining well before keeps commands reaching it."""
+        self.group_joined_at = time.monotonic()
+        await self.channel_layer.group_add(self.group, self.channel_name)
 
     async def _refuse_frame(self, unique_id: str, reason: str) -> None:
         await self.send(text_data=CallError(unique_id, "FormationViolation", reason, {}).to_json())
