@@ -9,6 +9,7 @@ Every loop is bounded (by --duration, a sample count or a deadline) and stops by
     .venv/bin/python bench/ocpp_bench.py --mode reconnect --chargers 1000
     .venv/bin/python bench/ocpp_bench.py --mode count --chargers 100 --samples 20000
     .venv/bin/python bench/ocpp_bench.py --mode closed --targets full-redis --chargers 50 --duration 20
+    .venv/bin/python bench/ocpp_bench.py --mode p3 --chargers 20 --chargers-per-site 2 --duration 20
 
 See bench/README.md for what each mode measures and the goals (P1-P4) of issue 7.
 """
@@ -29,6 +30,7 @@ import platform
 import random
 import re
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -36,9 +38,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -49,6 +54,20 @@ HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 VALUES_PER_MESSAGE = 3
 BOOT_PAYLOAD = '{"chargePointVendor":"GrayBench","chargePointModel":"Bench-1","firmwareVersion":"1.0"}'
+# P3: what the benchmark chargers report to GetConfiguration in --mode p3: smart charging, limits in
+# amps (chargers/ocpp/profiles.py), one connector; MeterValuesSampledData differs from what the
+# product wants, so it also sends one ChangeConfiguration, as it would to a real charger.
+SMART_CONFIGURATION = (
+    ("SupportedFeatureProfiles", True, "Core,FirmwareManagement,RemoteTrigger,SmartCharging"),
+    ("ChargingScheduleAllowedChargingRateUnit", True, "Current"),
+    ("ChargeProfileMaxStackLevel", True, "8"),
+    ("MaxChargingProfilesInstalled", True, "8"),
+    ("NumberOfConnectors", True, "1"),
+    ("MeterValueSampleInterval", False, "60"),
+    ("MeterValuesSampledData", False, "Energy.Active.Import.Register"),
+)
+READINGS_PATH = "/api/v1/energy/readings"
+PROTECTION_PURPOSE = "ChargePointMaxProfile"  # what energy control sends for fuses (energy/services.py)
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -267,14 +286,22 @@ def product_env(db_path: Path, redis_url: str | None) -> dict[str, str]:
     return env
 
 
-def prepare_template_db(tmp: Path, chargers: int, per_site: int) -> Path:
+def prepare_template_db(tmp: Path, chargers: int, per_site: int, seed_args: list[str] | None = None) -> Path:
     """Migrate and seed once; each target then gets a fresh copy of this file."""
     db = tmp / "bench-template.sqlite3"
     env = product_env(db, None)
     started = time.monotonic()
     for cmd in (
         [PYTHON, "manage.py", "migrate", "--noinput"],
-        [PYTHON, str(BENCH_DIR / "seed_db.py"), "--chargers", str(chargers), "--chargers-per-site", str(per_site)],
+        [
+            PYTHON,
+            str(BENCH_DIR / "seed_db.py"),
+            "--chargers",
+            str(chargers),
+            "--chargers-per-site",
+            str(per_site),
+            *(seed_args or []),
+        ],
     ):
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -346,6 +373,8 @@ class BenchCharger:
         self.back_at: float | None = None  # reconnect mode: wall time accepted again
         self.reconnect_attempts = 0
         self.on_close = None
+        self.configuration = {key: [readonly, value] for key, readonly, value in SMART_CONFIGURATION}
+        self.profiles_received = 0
 
     async def open(self) -> None:
         from websockets.asyncio.client import connect
@@ -371,11 +400,16 @@ class BenchCharger:
 
         try:
             async for raw in ws:
+                arrived = time.time()
                 msg = json.loads(raw)
                 kind = msg[0]
                 if kind == 2:  # a CALL from the server (GetConfiguration, SetChargingProfile...)
                     self.stats.server_calls[str(msg[2])] += 1
-                    await ws.send(json.dumps([4, msg[1], "NotSupported", "benchmark charger", {}]))
+                    answer = self.smart_answer(str(msg[2]), msg[3], arrived) if self.cfg["mode"] == "p3" else None
+                    if answer is None:
+                        await ws.send(json.dumps([4, msg[1], "NotSupported", "benchmark charger", {}]))
+                    else:
+                        await ws.send(json.dumps([3, msg[1], answer]))
                 else:
                     future = self.pending.pop(msg[1], None)
                     if future is not None and not future.done():
@@ -393,6 +427,63 @@ class BenchCharger:
                 self.pending.clear()
                 if self.on_close is not None:
                     self.on_close(self)
+
+    def smart_answer(self, action: str, payload: dict, arrived: float) -> dict | None:
+        """--mode p3: answer like a smart charger (None: NotSupported). Every SetChargingProfile
+        is recorded with its wall-clock arrival time and limit."""
+        if action == "GetConfiguration":
+            wanted = payload.get("key") or list(self.configuration)
+            known = [k for k in wanted if k in self.configuration]
+            answer: dict = {
+                "configurationKey": [
+                    {"key": k, "readonly": self.configuration[k][0], "value": self.configuration[k][1]} for k in known
+                ]
+            }
+            unknown = [k for k in wanted if k not in self.configuration]
+            if unknown:
+                answer["unknownKey"] = unknown
+            return answer
+        if action == "ChangeConfiguration":
+            entry = self.configuration.get(payload.get("key"))
+            if entry is None:
+                return {"status": "NotSupported"}
+            if entry[0]:
+                return {"status": "Rejected"}
+            entry[1] = str(payload.get("value"))
+            return {"status": "Accepted"}
+        if action == "SetChargingProfile":
+            profile = payload.get("csChargingProfiles") or {}
+            schedule = profile.get("chargingSchedule") or {}
+            periods = schedule.get("chargingSchedulePeriod") or [{}]
+            self.profiles_received += 1
+            self.stats.profiles.append(
+                (
+                    arrived,
+                    self.cp_id,
+                    str(profile.get("chargingProfilePurpose")),
+                    payload.get("connectorId"),
+                    str(schedule.get("chargingRateUnit")),
+                    periods[0].get("limit"),
+                )
+            )
+            return {"status": "Accepted"}
+        if action == "ClearChargingProfile":
+            return {"status": "Accepted"}
+        return None
+
+    async def start_charging(self) -> None:
+        """--mode p3: a car plugged in and charging (StartTransaction, then StatusNotification
+        Charging), so energy control counts the charger as active."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _, msg = await self.call(
+            "StartTransaction", f'{{"connectorId":1,"idTag":"BENCHTAG","meterStart":0,"timestamp":"{now}"}}'
+        )
+        status = msg[2].get("idTagInfo", {}).get("status") if msg[0] == 3 else f"CALLERROR {msg[2]}"
+        self.stats.counters[f"StartTransaction answered {status}"] += 1
+        payload = f'{{"connectorId":1,"errorCode":"NoError","status":"Charging","timestamp":"{now}"}}'
+        _, msg = await self.call("StatusNotification", payload)
+        if msg[0] != 3:
+            self.stats.counters[f"StatusNotification answered CALLERROR {msg[2]}"] += 1
 
     async def call(self, action: str, payload: str) -> tuple[float, list]:
         """Send one CALL; return (round trip in seconds, the answer frame)."""
@@ -446,6 +537,8 @@ class ClientStats:
     counters: Counter = field(default_factory=Counter)
     server_calls: Counter = field(default_factory=Counter)
     back_after: array.array = field(default_factory=lambda: array.array("d"))
+    # p3: (wall time, charge point id, purpose, connectorId, unit, limit) per SetChargingProfile
+    profiles: list = field(default_factory=list)
 
 
 class ClientRun:
@@ -463,6 +556,8 @@ class ClientRun:
                     await charger.open()
                     if await charger.boot():
                         self.stats.counters["connected and accepted"] += 1
+                        if self.cfg["mode"] == "p3":
+                            await charger.start_charging()
                     return
                 except Exception as error:
                     self.stats.counters[f"connect failed: {describe(error)}"] += 1
@@ -476,6 +571,8 @@ class ClientRun:
         gate = asyncio.Semaphore(self.cfg["connect_concurrency"])
         started = time.monotonic()
         await asyncio.gather(*(self.connect_one(c, gate) for c in self.chargers))
+        if self.cfg["mode"] == "p3":
+            await self.wait_first_profiles()
         self.ctrl["queue"].put(("ready", self.index, time.monotonic() - started))
         await self.wait_event(self.ctrl["go"])
         start_wall = self.ctrl["t_start"].value
@@ -485,6 +582,11 @@ class ClientRun:
         mode = self.cfg["mode"]
         if mode == "reconnect":
             await self.reconnect_phase(start_wall)
+        elif mode == "p3":
+            # The harness posts the readings; the chargers only answer the server's CALLs, until
+            # the last reading's deadline has passed.
+            t_end = t_start + self.cfg["duration"] + self.cfg["p3_deadline"] + 1
+            await asyncio.sleep(max(0.0, t_end - time.perf_counter()))
         else:
             if mode == "closed":
                 t_end = t_start + self.cfg["duration"]
@@ -516,6 +618,7 @@ class ClientRun:
                     "back_after": self.stats.back_after.tobytes(),
                     "counters": dict(self.stats.counters),
                     "server_calls": dict(self.stats.server_calls),
+                    "profiles": self.stats.profiles,
                     "cpu_s": cpu,
                     "elapsed_s": elapsed,
                     "still_connected": sum(c.connected for c in self.chargers),
@@ -530,6 +633,16 @@ class ClientRun:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(15):
                     await asyncio.gather(*closers, return_exceptions=True)
+
+    async def wait_first_profiles(self) -> None:
+        """p3: measuring starts once energy control has sent every charging charger its first
+        limit (the runs after boot and StartTransaction), or after --p3-deadline x 4 s."""
+        deadline = time.monotonic() + 4 * self.cfg["p3_deadline"]
+        chargers = [c for c in self.chargers if c.connected]
+        while time.monotonic() < deadline and any(c.profiles_received == 0 for c in chargers):
+            await asyncio.sleep(0.1)
+        self.stats.counters["p3: no profile before measuring"] = sum(c.profiles_received == 0 for c in chargers)
+        self.stats.counters["p3: profiles before measuring"] = len(self.stats.profiles)
 
     async def _send_meter_values(self, charger: BenchCharger, t_end: float, values: int = VALUES_PER_MESSAGE) -> bool:
         """One MeterValues round trip, counted. False when the charger's socket is gone."""
@@ -782,17 +895,26 @@ def run_target(target: Target, args, tmp: Path, template: Path | None) -> dict:
         server_pids = [pid for s in target.servers for pid in s.pids()]
         result["rss_after_kb"] = rss_kb(server_pids)
 
+        poster = calibration = None
+        if args.mode == "p3":
+            poster = ReadingPoster(args, site_count(args))
+            calibration = poster.calibrate(0, args.p3_calibration_spacing)
+            log(f"p3: calibrated the limits of {len(calibration)} grid levels on site 0")
         cpu0, wall0 = cpu_seconds(server_pids), time.monotonic()
         ctrl["t_start"].value = time.time() + 0.3
         ctrl["go"].set()
+        if poster is not None:
+            poster.start(ctrl["t_start"].value)
         profiler = None
-        if args.profile and target.kind == "full" and args.mode in ("closed", "rate"):
+        if args.profile and target.kind == "full" and args.mode in ("closed", "rate", "p3"):
             time.sleep(1.3)
             profiler = start_profiler(target.servers[0].proc.pid, max(3, args.duration - 3), tmp / "profile.txt")
         if args.mode == "reconnect":
             result.update(restart_servers(target, args, ctrl["t_start"].value))
             server_pids = None
         results = collect(ctrl["queue"], "result", k, procs, result_timeout(args))
+        if poster is not None:
+            poster.join()
         wall1 = time.monotonic()
         if server_pids is not None:
             result["server_cpu_pct"] = 100 * (cpu_seconds(server_pids) - cpu0) / (wall1 - wall0)
@@ -802,6 +924,14 @@ def run_target(target: Target, args, tmp: Path, template: Path | None) -> dict:
             server_pids = pids
         result["rss_end_kb"] = rss_kb(server_pids)
         merge_client_results(result, results.values(), args)
+        if poster is not None:
+            per_site = args.chargers_per_site or args.chargers
+            chargers_of_site: dict[int, list[str]] = defaultdict(list)
+            for i in range(args.chargers):
+                chargers_of_site[i // per_site].append(charge_point_id(i))
+            result["p3"] = p3_figures(poster.posts, calibration, result.pop("_profiles"), chargers_of_site, args)
+            result["p3"]["poster_counters"] = dict(poster.counters)
+            result["p3"]["sites"] = site_count(args)
         if profiler is not None:
             _, err = profiler.communicate(timeout=args.duration + 60)
             out = tmp / "profile.txt"
@@ -820,7 +950,9 @@ def run_target(target: Target, args, tmp: Path, template: Path | None) -> dict:
             result["server_stop"] = [
                 {"exit_code": code, "seconds": round(secs, 2), "killed": killed} for code, secs, killed in stops
             ]
-        if target.db_path is not None:
+        if target.db_path is not None and args.mode == "p3":
+            result["p3"].update(product_counts(target.db_path))
+        elif target.db_path is not None:
             result["samples_stored"] = stored_samples(target.db_path)
         ctrl["release"].set()
     finally:
@@ -880,6 +1012,11 @@ def log_problems(target: Target) -> Counter:
     return problems
 
 
+def site_count(args) -> int:
+    per_site = args.chargers_per_site or args.chargers
+    return -(-args.chargers // per_site)
+
+
 def split_quota(total: int, n: int) -> list[int]:
     return [total // n + (1 if i < total % n else 0) for i in range(n)]
 
@@ -900,6 +1037,7 @@ def client_config(args) -> dict:
         "backoff_cap": args.backoff_cap,
         "release_timeout": 600,
         "seed": args.seed,
+        "p3_deadline": args.p3_deadline,
         # One second apart per message, starting well in the past, unique per charger and message.
         "base_epoch": int(time.time()) // 86400 * 86400 - 30 * 86400,
     }
@@ -908,6 +1046,8 @@ def client_config(args) -> dict:
 def result_timeout(args) -> float:
     if args.mode == "count":
         return args.max_seconds + args.timeout + 90
+    if args.mode == "p3":
+        return args.duration + args.p3_deadline + 90
     return args.duration + args.timeout + 90
 
 
@@ -917,9 +1057,11 @@ def merge_client_results(result: dict, parts, args) -> None:
     back = array.array("d")
     counters: Counter = Counter()
     server_calls: Counter = Counter()
+    profiles: list = []
     cpu = elapsed = 0.0
     still = 0
     for part in parts:
+        profiles.extend(part["profiles"])
         latencies.frombytes(part["latencies"])
         boots.frombytes(part["boot_latencies"])
         back.frombytes(part["back_after"])
@@ -938,6 +1080,8 @@ def merge_client_results(result: dict, parts, args) -> None:
     result["client_cpu_pct"] = 100 * cpu / elapsed if elapsed else None
     result["elapsed_s"] = elapsed
     result["still_connected"] = still
+    if args.mode == "p3":
+        result["_profiles"] = profiles  # matched against the posts in run_target, then dropped
     if args.mode in ("closed", "rate"):
         result["msgs_per_s"] = counters["answered in window"] / args.duration
     elif args.mode == "count":
@@ -954,6 +1098,278 @@ def merge_client_results(result: dict, parts, args) -> None:
             "stop_took_s": result["t_down"] - result["t_kill"],
             "restart_took_s": result["t_listening"] - result["t_down"],
         }
+
+
+# --- P3: readings posted over the REST API, profiles matched to them ---------------------------
+
+
+@dataclass
+class Post:
+    site: int
+    seq: int  # the site's reading number: -1 - n in calibration, 0, 1, 2... in the window
+    level: int  # index into args.p3_values: the grid current per phase posted
+    t0: float  # wall time just before the request was sent
+    t1: float  # wall time the answer was read
+    status: int | str  # HTTP status, or the exception's name
+
+
+def p3_values(args, per_site: int) -> list[float]:
+    """--p3-levels grid currents per phase, evenly from low to high, in an order where each
+    differs from the one before by about half the range: 0, 5, 1, 6, 2, 7... for 10 levels.
+    Each gives the site's chargers their own limit, so a profile's limit tells which reading
+    the control run read."""
+    low = args.p3_low_a if args.p3_low_a is not None else 5.0 * per_site
+    high = args.p3_high_a if args.p3_high_a is not None else 10.0 * per_site
+    m = max(2, args.p3_levels)
+    values = [round(low + (high - low) * j / (m - 1), 2) for j in range(m)]
+    half = (m + 1) // 2
+    order = [j for pair in zip(range(half), range(half, m), strict=False) for j in pair]
+    order += [j for j in range(m) if j not in order]
+    return [values[j] for j in order]
+
+
+class ReadingPoster:
+    """Posts a reading per site every --p3-interval s for --duration s, the sites' phases spread
+    evenly over the interval; the grid current per phase (all three phases) walks through
+    args.p3_values, so every reading changes the site's fuse headroom, hence its chargers'
+    limits. A few threads, each with one keep-alive HTTP connection, serve the sites in turn."""
+
+    def __init__(self, args, sites: int):
+        self.args, self.sites = args, sites
+        self.posts: list[Post] = []
+        self.counters: Counter = Counter()
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+
+    def post(self, conn: http.client.HTTPConnection | None, site: int, seq: int, level: int):
+        """One reading; returns the connection to reuse (None after an error)."""
+        amps = self.args.p3_values[level]
+        body = json.dumps({"site": f"Bench site {site:05d}", "grid_l1_a": amps, "grid_l2_a": amps, "grid_l3_a": amps})
+        headers = {"Authorization": f"Token {self.args.api_token}", "Content-Type": "application/json"}
+        if conn is None:
+            conn = http.client.HTTPConnection(HOST, self.args.port, timeout=self.args.p3_deadline + 5)
+        t0 = time.time()
+        try:
+            conn.request("POST", READINGS_PATH, body=body, headers=headers)
+            response = conn.getresponse()
+            text = response.read()
+            status: int | str = response.status
+            if status != 201:
+                with self.lock:
+                    self.counters[f"HTTP {status}: {text[:120].decode(errors='replace')}"] += 1
+        except Exception as error:  # timeout, reset: a new connection for the next one
+            status = type(error).__name__
+            conn.close()
+            conn = None
+        with self.lock:
+            self.posts.append(Post(site, seq, level, t0, time.time(), status))
+        return conn
+
+    def calibrate(self, site: int, spacing_s: float) -> list[Post]:
+        """Before measuring: each level once on one site, --p3-calibration-spacing s apart on an
+        otherwise idle server, to learn which limits each level gives (all sites are alike)."""
+        conn = None
+        for level in range(len(self.args.p3_values)):
+            due = time.time() + spacing_s
+            conn = self.post(conn, site, -1 - level, level)
+            time.sleep(max(0.0, due - time.time()))
+        if conn is not None:
+            conn.close()
+        calibration, self.posts = self.posts, []
+        return calibration
+
+    def start(self, start_wall: float) -> None:
+        workers = max(1, min(self.sites, self.args.p3_poster_threads))
+        self.threads = [
+            threading.Thread(target=self._work, args=(w, workers, start_wall), daemon=True) for w in range(workers)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(self.args.duration + 60)
+            if thread.is_alive():
+                self.counters["poster thread still running at the end"] += 1
+
+    def _work(self, worker: int, workers: int, start_wall: float) -> None:
+        interval, end, m = self.args.p3_interval, start_wall + self.args.duration, len(self.args.p3_values)
+        schedule = []
+        for site in range(worker, self.sites, workers):
+            first = start_wall + interval * site / self.sites
+            n = 0
+            while first + n * interval < end:
+                schedule.append((first + n * interval, site, n))
+                n += 1
+        conn = None
+        for due, site, n in sorted(schedule):
+            wait = due - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            elif wait < -0.1:
+                with self.lock:
+                    self.counters["readings posted over 0.1 s late"] += 1
+            conn = self.post(conn, site, n, n % m)
+        if conn is not None:
+            conn.close()
+
+
+def _stats(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {
+        "count": len(ordered),
+        "p50": percentile(ordered, 0.5),
+        "p95": percentile(ordered, 0.95),
+        "p99": percentile(ordered, 0.99),
+        "max": ordered[-1] if ordered else None,
+    }
+
+
+def p3_calibration(
+    calibration: list[Post], arrivals: dict, chargers: list[str], values: list[float], spacing_s: float
+) -> dict:
+    """The limits each level gave the calibration site's chargers: the ChargePointMaxProfiles
+    arriving between that level's post and the next one."""
+    limits: dict[int, list[float]] = {}
+    ordered = sorted(calibration, key=lambda p: p.t0)
+    for i, post in enumerate(ordered):
+        until = ordered[i + 1].t0 if i + 1 < len(ordered) else post.t0 + spacing_s
+        got = sorted(limit for cp in chargers for t, limit in arrivals.get(cp, []) if post.t0 <= t < until)
+        limits[post.level] = got if post.status == 201 else []
+    problems = [
+        f"grid {values[level]:g} A gave {len(got)} profiles for {len(chargers)} chargers"
+        for level, got in sorted(limits.items())
+        if len(got) != len(chargers)
+    ]
+    owner: dict[float, int] = {}
+    for level, got in limits.items():
+        for limit in sorted(set(got)):
+            if owner.setdefault(limit, level) != level:
+                problems.append(f"limit {limit:g} A comes from grid {values[owner[limit]]:g} and {values[level]:g} A")
+    return {"limits": limits, "owner": owner, "problems": problems}
+
+
+def p3_figures(
+    posts: list[Post], calibration: list[Post], profiles: list, chargers_of_site: dict[int, list[str]], args
+) -> dict:
+    """Each accepted reading, per charger of its site: the time from just before the POST until
+    the charger receives a ChargePointMaxProfile whose limit comes from that reading or a newer
+    one of the site (a newer one: the reading was superseded, energy control read a later one).
+    Which reading a profile comes from: its limit, looked up in the calibration, is that of one
+    level, and the reading is the site's latest of that level posted before the profile arrived.
+    Nothing within --p3-deadline s is a miss, and counts as infinitely late in the percentiles."""
+    deadline = args.p3_deadline
+    arrivals: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    other_purposes: Counter = Counter()
+    for t, cp, purpose, _connector, _unit, limit in profiles:
+        if purpose == PROTECTION_PURPOSE:
+            arrivals[cp].append((t, float(limit)))
+        else:
+            other_purposes[purpose] += 1
+    for seen in arrivals.values():
+        seen.sort()
+    calibration_site = calibration[0].site if calibration else 0
+    cal = p3_calibration(
+        calibration, arrivals, chargers_of_site[calibration_site], args.p3_values, args.p3_calibration_spacing
+    )
+    known = sorted(cal["owner"])
+    # Half the smallest gap between limits of different levels (one level's chargers may differ by 0.1 A).
+    gaps = [b - a for a, b in pairwise(known) if cal["owner"][a] != cal["owner"][b]]
+    tolerance = min(gaps, default=1.0) / 2
+
+    def level_of(limit: float) -> int | None:
+        nearest = min(known, key=lambda k: abs(k - limit), default=None)
+        return cal["owner"][nearest] if nearest is not None and abs(nearest - limit) < tolerance else None
+
+    accepted = sorted((p for p in posts if p.status == 201), key=lambda p: p.t0)
+    first_post = accepted[0].t0 if accepted else float("inf")
+    by_site: dict[int, list[Post]] = defaultdict(list)
+    for post in accepted:
+        by_site[post.site].append(post)
+    counters: Counter = Counter()
+    # Per charger: (arrival time, seq of the reading the profile comes from), in arrival order.
+    explained: dict[str, list[tuple[float, int]]] = {}
+    for site, site_posts in by_site.items():
+        of_level: dict[int, list[Post]] = defaultdict(list)
+        for post in site_posts:
+            of_level[post.level].append(post)
+        t0s_of_level = {level: [p.t0 for p in level_posts] for level, level_posts in of_level.items()}
+        for cp in chargers_of_site[site]:
+            out = explained[cp] = []
+            for t, limit in arrivals.get(cp, []):
+                if t < site_posts[0].t0:
+                    continue
+                level = level_of(limit)
+                i = bisect_left(t0s_of_level.get(level, []), t)
+                if i == 0:
+                    counters["profiles not explained by any reading"] += 1
+                    continue
+                out.append((t, of_level[level][i - 1].seq))
+    per_charger: list[float] = []
+    per_site: list[float] = []
+    for post in accepted:
+        site_times = []
+        for cp in chargers_of_site[post.site]:
+            hit = next(
+                ((t, seq) for t, seq in explained.get(cp, []) if t >= post.t0 and seq >= post.seq),
+                None,
+            )
+            if hit is None or hit[0] > post.t0 + deadline:
+                counters["misses"] += 1
+                site_times.append(float("inf"))
+                continue
+            counters["superseded (a newer reading's profile came first)" if hit[1] > post.seq else "own profile"] += 1
+            site_times.append((hit[0] - post.t0) * 1000)
+        per_charger.extend(site_times)
+        if site_times:
+            per_site.append(max(site_times))
+    per_post_counts: Counter = Counter()
+    for site, site_posts in by_site.items():
+        for i, post in enumerate(site_posts):
+            until = site_posts[i + 1].t0 if i + 1 < len(site_posts) else post.t0 + deadline
+            n = sum(1 for cp in chargers_of_site[site] for t, _ in arrivals.get(cp, []) if post.t0 <= t < until)
+            per_post_counts[n] += 1
+    http_ms = sorted((p.t1 - p.t0) * 1000 for p in posts)
+    return {
+        "readings_posted": len(posts),
+        "readings_accepted": len(accepted),
+        "http_errors": len(posts) - len(accepted),
+        "http_ms": {"p50": percentile(http_ms, 0.5), "p99": percentile(http_ms, 0.99)},
+        "expected_profiles": len(per_charger),
+        "matched": len(per_charger) - counters["misses"],
+        "misses": counters["misses"],
+        "superseded": counters["superseded (a newer reading's profile came first)"],
+        "latency_ms": _stats(per_charger),
+        "site_latency_ms": _stats(per_site),
+        "grid_a_to_limits_a": {
+            f"{args.p3_values[level]:g}": [f"{limit:g}" for limit in got]
+            for level, got in sorted(cal["limits"].items())
+        },
+        "calibration_problems": cal["problems"],
+        "profiles_not_explained": counters["profiles not explained by any reading"],
+        "profiles_per_post": {str(k): v for k, v in sorted(per_post_counts.items())},
+        "profiles_after_first_post": sum(1 for seen in arrivals.values() for t, _ in seen if t >= first_post),
+        "other_purposes": dict(other_purposes),
+    }
+
+
+def product_counts(db_path: Path) -> dict:
+    """p3: what the server recorded: SetChargingProfile commands by who asked, readings stored."""
+    out: dict = {}
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)) as conn:
+        with contextlib.suppress(sqlite3.Error):
+            rows = conn.execute(
+                "SELECT requested_by, outcome, COUNT(*) FROM chargers_chargercommand "
+                "WHERE action = 'SetChargingProfile' GROUP BY requested_by, outcome"
+            ).fetchall()
+            by_trigger: Counter = Counter()
+            for requested_by, outcome, n in rows:
+                # "energy:BENCH00003: transaction started" -> "energy:#: transaction started"
+                by_trigger[f"{_VARYING.sub('#', requested_by)} -> {outcome}"] += n
+            out["set_charging_profile_commands"] = dict(by_trigger.most_common())
+        with contextlib.suppress(sqlite3.Error):
+            out["energy_readings_stored"] = conn.execute("SELECT COUNT(*) FROM energy_energyreading").fetchone()[0]
+    return out
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -981,7 +1397,28 @@ def report(results: list[dict], args) -> None:
         "boot p50/p99 (ms)",
         lambda r: f"{fmt(r['boot_latency_ms']['p50'], '.1f')}/{fmt(r['boot_latency_ms']['p99'], '.1f')}",
     )
-    if args.mode != "reconnect":
+    if args.mode == "p3":
+
+        def ms(stats: dict, key: str) -> str:
+            value = stats[key]
+            return f">{args.p3_deadline * 1000:.0f}" if value == float("inf") else fmt(value, ".1f")
+
+        row("sites", lambda r: fmt(r["p3"]["sites"]))
+        row("readings posted", lambda r: fmt(r["p3"]["readings_posted"]))
+        row("readings/s", lambda r: fmt(r["p3"]["readings_posted"] / args.duration, ".1f"))
+        row(
+            "POST p50/p99 (ms)",
+            lambda r: f"{fmt(r['p3']['http_ms']['p50'], '.1f')}/{fmt(r['p3']['http_ms']['p99'], '.1f')}",
+        )
+        row("HTTP errors", lambda r: fmt(r["p3"]["http_errors"]))
+        row("profiles expected", lambda r: fmt(r["p3"]["expected_profiles"]))
+        row("profiles matched", lambda r: fmt(r["p3"]["matched"]))
+        row("misses (none in time)", lambda r: fmt(r["p3"]["misses"]))
+        for key in ("p50", "p95", "p99", "max"):
+            row(f"reading->profile {key} (ms)", lambda r, key=key: ms(r["p3"]["latency_ms"], key))
+        row("whole site p99 (ms)", lambda r: ms(r["p3"]["site_latency_ms"], "p99"))
+        row("superseded readings", lambda r: fmt(r["p3"]["superseded"]))
+    if args.mode not in ("reconnect", "p3"):
         row("messages answered", lambda r: fmt(r["counters"].get("answered", 0)))
         row("messages/s", lambda r: fmt(r.get("msgs_per_s"), ",.1f"))
         row("latency p50 (ms)", lambda r: fmt(r["latency_ms"]["p50"], ".2f"))
@@ -1038,6 +1475,31 @@ def report(results: list[dict], args) -> None:
                 f"errors {r['errors']} (0), {per_conn:.1f} KB/connection (< 40) -> {'met' if ok else 'MISSED'}"
                 + ("" if r["chargers"] >= 10000 else " at this size (the goal is stated for 10,000)")
             )
+        if args.mode == "p3" and r.get("p3"):
+            f = r["p3"]
+            p99 = f["latency_ms"]["p99"]
+            ok = p99 is not None and p99 < 1000 and f["http_errors"] == 0 and not f["calibration_problems"]
+            shown = f">{args.p3_deadline * 1000:.0f}" if p99 == float("inf") else fmt(p99, ".0f")
+            print(f"P3 reading -> SetChargingProfile p99: {shown} ms (goal < 1000 ms) -> {'met' if ok else 'MISSED'}")
+            print(
+                f"  {f['readings_accepted']:,} readings accepted of {f['readings_posted']:,} posted "
+                f"({f['http_errors']} HTTP errors); {f['matched']:,} of {f['expected_profiles']:,} profiles "
+                f"arrived with the new limit ({f['superseded']} of them a newer reading's), "
+                f"{f['misses']} misses (none within {args.p3_deadline:g} s)"
+            )
+            print(f"  profiles on the site's chargers per reading (until its next one): {f['profiles_per_post']}")
+            levels = ", ".join(f"{g} A -> {'/'.join(limits) or '?'}" for g, limits in f["grid_a_to_limits_a"].items())
+            print(f"  calibration, grid current per phase -> the site's limits (A): {levels}")
+            for problem in f["calibration_problems"]:
+                print(f"  calibration problem: {problem}")
+            if f["profiles_not_explained"]:
+                print(f"  profiles whose limit no reading explains: {f['profiles_not_explained']}")
+            if f.get("set_charging_profile_commands"):
+                commands = json.dumps(f["set_charging_profile_commands"])
+                print(f"  server's SetChargingProfile commands by trigger: {commands}")
+            print(f"  energy readings stored: {fmt(f.get('energy_readings_stored'))}")
+            if f["other_purposes"] or f["poster_counters"]:
+                print(f"  other profiles: {f['other_purposes']}; poster: {json.dumps(f['poster_counters'])}")
         if args.mode == "reconnect" and r.get("reconnect"):
             t = r["reconnect"]["all_back_after_stop_s"]
             ok = t is not None and t <= 30
@@ -1055,7 +1517,8 @@ def report(results: list[dict], args) -> None:
         details = {k: v for k, v in sorted(r["counters"].items()) if k not in ("answered in window",)}
         print(f"{r['target']} counters: {json.dumps(details)}")
         if r["server_calls"]:
-            print(f"{r['target']} server-initiated CALLs answered NotSupported: {json.dumps(r['server_calls'])}")
+            how = "answered as a smart charger" if args.mode == "p3" else "answered NotSupported"
+            print(f"{r['target']} server-initiated CALLs {how}: {json.dumps(r['server_calls'])}")
         if r["server_log_problems"]:
             print(f"{r['target']} server log, WARNING and worse, by shape (count):")
             for shape, n in r["server_log_problems"].most_common(12):
@@ -1064,6 +1527,26 @@ def report(results: list[dict], args) -> None:
             print(f"{r['target']} py-spy profile of the server (raw stacks: {r.get('profile_file')}):")
             for line in r["profile"]:
                 print(f"    {line}")
+
+
+def p3_seed_args(args) -> list[str]:
+    """p3: sites whose main fuse the readings move, a run per reading, chargers that charge."""
+    if args.mode != "p3":
+        return []
+    per_site = args.chargers_per_site or args.chargers
+    return [
+        "--main-fuse-a",
+        str(args.p3_main_fuse_a if args.p3_main_fuse_a is not None else 20 * per_site),
+        "--min-interval-s",
+        "0",
+        "--charger-phases",
+        "3",
+        "--charger-max-w",
+        str(args.p3_charger_max_w),
+        "--accept-any-id-tag",
+        "--api-token",
+        args.api_token,
+    ]
 
 
 def machine_summary() -> str:
@@ -1083,7 +1566,7 @@ def machine_summary() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=["closed", "rate", "reconnect", "count"], default="closed")
+    parser.add_argument("--mode", choices=["closed", "rate", "reconnect", "count", "p3"], default="closed")
     parser.add_argument(
         "--targets", help="comma-separated: bare, full, full-redis (default: bare,full for closed, else full)"
     )
@@ -1114,13 +1597,30 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (databases, server logs)")
     parser.add_argument("--seed", type=int, default=1)
+    p3 = parser.add_argument_group("p3 (energy reading -> SetChargingProfile)")
+    p3.add_argument("--p3-interval", type=float, default=0.5, help="seconds between readings of one site")
+    p3.add_argument("--p3-levels", type=int, default=10, help="distinct grid currents the readings walk through")
+    p3.add_argument("--p3-low-a", type=float, help="lowest grid current per phase (default 5 A x chargers per site)")
+    p3.add_argument("--p3-high-a", type=float, help="highest (default 10 A x chargers per site)")
+    p3.add_argument("--p3-main-fuse-a", type=int, help="each site's main fuse per phase (default 20 A x chargers/site)")
+    p3.add_argument("--p3-calibration-spacing", type=float, default=0.3, help="seconds between calibration readings")
+    p3.add_argument("--p3-charger-max-w", type=int, default=11000, help="three-phase chargers of this power")
+    p3.add_argument("--p3-deadline", type=float, default=5.0, help="a profile later than this is a miss")
+    p3.add_argument("--p3-poster-threads", type=int, default=16, help="HTTP connections posting readings")
     args = parser.parse_args()
+    args.api_token = secrets.token_hex(20)  # p3: the bench user's token, in the fresh database only
 
     if args.mode == "reconnect" and args.duration == parser.get_default("duration"):
         args.duration = 120
     targets = expand_targets(args.targets or ("bare,full" if args.mode == "closed" else "full"))
     if args.mode in ("reconnect", "count") and any(t.kind != "full" for t in targets):
         raise SystemExit(f"--mode {args.mode} needs the product: --targets full (or full-redis)")
+    if args.mode == "p3" and any(t.name != "full" for t in targets):
+        # full-redis starts no Celery worker, so its rebalances would only queue in Redis.
+        raise SystemExit("--mode p3 needs the embedded product: --targets full")
+    if args.mode == "p3" and args.chargers_per_site and args.chargers % args.chargers_per_site:
+        raise SystemExit("--mode p3: --chargers must be a multiple of --chargers-per-site (all sites alike)")
+    args.p3_values = p3_values(args, args.chargers_per_site or args.chargers)
     redis_host = urlparse(args.redis_url).hostname
     if any(t.redis for t in targets) and redis_host not in ("127.0.0.1", "localhost"):
         raise SystemExit("--redis-url must point at 127.0.0.1")
@@ -1134,7 +1634,7 @@ def main() -> None:
     results = []
     try:
         template = (
-            prepare_template_db(tmp, args.chargers, args.chargers_per_site)
+            prepare_template_db(tmp, args.chargers, args.chargers_per_site, p3_seed_args(args))
             if any(t.kind == "full" for t in targets)
             else None
         )
