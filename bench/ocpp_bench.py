@@ -405,7 +405,7 @@ class BenchCharger:
                 kind = msg[0]
                 if kind == 2:  # a CALL from the server (GetConfiguration, SetChargingProfile...)
                     self.stats.server_calls[str(msg[2])] += 1
-                    answer = self.smart_answer(str(msg[2]), msg[3], arrived) if self.cfg["mode"] == "p3" else None
+                    answer = self.smart_answer(str(msg[2]), msg[3], arrived) if self.cfg["smart"] else None
                     if answer is None:
                         await ws.send(json.dumps([4, msg[1], "NotSupported", "benchmark charger", {}]))
                     else:
@@ -429,7 +429,7 @@ class BenchCharger:
                     self.on_close(self)
 
     def smart_answer(self, action: str, payload: dict, arrived: float) -> dict | None:
-        """--mode p3: answer like a smart charger (None: NotSupported). Every SetChargingProfile
+        """--mode p3 or --smart-chargers: answer like a smart charger (None: NotSupported). Every SetChargingProfile
         is recorded with its wall-clock arrival time and limit."""
         if action == "GetConfiguration":
             wanted = payload.get("key") or list(self.configuration)
@@ -1038,6 +1038,7 @@ def client_config(args) -> dict:
         "release_timeout": 600,
         "seed": args.seed,
         "p3_deadline": args.p3_deadline,
+        "smart": args.smart_chargers or args.mode == "p3",
         # One second apart per message, starting well in the past, unique per charger and message.
         "base_epoch": int(time.time()) // 86400 * 86400 - 30 * 86400,
     }
@@ -1591,6 +1592,12 @@ def main() -> None:
     parser.add_argument("--chargers-per-site", type=int, default=0, help="0: all chargers on one site")
     parser.add_argument("--port", type=int, default=9310, help="first port (full-redis uses this and the next)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="full-redis: flushed before and after")
+    parser.add_argument(
+        "--smart-chargers",
+        action="store_true",
+        help="chargers answer GetConfiguration and accept charging profiles, as real smart chargers do "
+        "(always on in p3); without it they answer every server call NotSupported",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the (first) product server during the run")
     parser.add_argument("--profile-top", type=int, default=20)
     parser.add_argument("--profile-out", help="keep py-spy's raw stacks here")

@@ -267,41 +267,41 @@ def _send(run: ControlRun, charger: Charger, purpose: str, payload: dict, applie
 
 
 def _record(charger: Charger, decision: Decision, outcome: str, now: dt.datetime) -> None:
-    """Keep the decision when anything about it changed, and the limit now in force."""
-    with transaction.atomic():
-        last = charger.limit_decisions.first()
-        if (
-            last is None
-            or outcome != "unchanged"
-            or (last.limit_w, last.source, last.reason)
-            != (
-                decision.limit_w,
-                decision.source,
-                decision.reason[:300],
-            )
-        ):
-            LimitDecision.objects.create(
-                charger=charger,
-                limit_w=decision.limit_w,
-                current_a=decision.current_a,
-                phases=decision.phases,
-                source=decision.source,
-                reason=decision.reason[:300],
-                inputs=decision.inputs,
-                outcome=outcome,
-            )
-        paused = decision.limit_w == 0 and decision.source != "idle"
-        applied = {**charger.applied_profiles, "decision_a": decision.current_a}
-        fields = {"applied_profiles": applied, "paused_since": (charger.paused_since or now) if paused else None}
-        if outcome == "unchanged" or outcome.endswith("Accepted"):
-            # Only a limit the charger took is "in force".
-            fields.update(
-                limit_w=decision.limit_w,
-                limit_source=decision.source,
-                limit_reason=decision.reason[:200],
-                active_phases=decision.phases,
-            )
-        Charger.objects.filter(pk=charger.pk).update(**fields)
+    """Keep the decision when anything about it changed, and the limit now in force. A run
+    that changes nothing writes nothing: on SQLite every write waits for the one writer lock."""
+    last = charger.limit_decisions.first()
+    decision_changed = (
+        last is None
+        or outcome != "unchanged"
+        or (last.limit_w, last.source, last.reason) != (decision.limit_w, decision.source, decision.reason[:300])
+    )
+    paused = decision.limit_w == 0 and decision.source != "idle"
+    applied = {**charger.applied_profiles, "decision_a": decision.current_a}
+    fields = {"applied_profiles": applied, "paused_since": (charger.paused_since or now) if paused else None}
+    if outcome == "unchanged" or outcome.endswith("Accepted"):
+        # Only a limit the charger took is "in force".
+        fields.update(
+            limit_w=decision.limit_w,
+            limit_source=decision.source,
+            limit_reason=decision.reason[:200],
+            active_phases=decision.phases,
+        )
+    charger_row_changed = any(getattr(charger, name) != value for name, value in fields.items())
+    if decision_changed or charger_row_changed:
+        with transaction.atomic():
+            if decision_changed:
+                LimitDecision.objects.create(
+                    charger=charger,
+                    limit_w=decision.limit_w,
+                    current_a=decision.current_a,
+                    phases=decision.phases,
+                    source=decision.source,
+                    reason=decision.reason[:300],
+                    inputs=decision.inputs,
+                    outcome=outcome,
+                )
+            if charger_row_changed:
+                Charger.objects.filter(pk=charger.pk).update(**fields)
         charger.applied_profiles = applied
     if (fields.get("limit_w", charger.limit_w), fields.get("limit_source", charger.limit_source)) != (
         charger.limit_w,
