@@ -312,6 +312,8 @@ class LimitDecision(models.Model):
 
     class Meta:
         ordering = ["-decided_at", "-id"]
+        # Every control run reads each charger's latest decision.
+        indexes = [models.Index(fields=["charger", "-decided_at", "-id"], name="decision_latest_by_charger")]
 
     def __str__(self) -> str:
         return f"{self.charger_id}: {self.limit_w} W ({self.source})"

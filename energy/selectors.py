@@ -47,8 +47,11 @@ def charger_draws(*, chargers: list[Charger], since: dt.datetime) -> dict[int, D
     )
     draws = {}
     for charger in chargers:
+        if charger.pk not in sessions:
+            draws[charger.pk] = Draw(None, None)
+            continue
         samples = MeterSample.objects.filter(
-            session_id=sessions.get(charger.pk),
+            session_id=sessions[charger.pk],
             measurand__in=["Power.Active.Import", "Current.Import"],
             timestamp__gte=since,
             value__isnull=False,
@@ -61,7 +64,7 @@ def charger_draws(*, chargers: list[Charger], since: dt.datetime) -> dict[int, D
                 current = sample.value
         if power is not None and current is None:
             current = power / (NOMINAL_VOLTAGE_V * charger.phases)
-        draws[charger.pk] = Draw(power, current) if charger.pk in sessions else Draw(None, None)
+        draws[charger.pk] = Draw(power, current)
     return draws
 
 
