@@ -7,6 +7,9 @@ import pytest
 
 from graylogic.group_commit import GroupCommit, drain_all
 
+# The writes run through database_sync_to_async, which tidies the thread's database connection.
+pytestmark = pytest.mark.django_db
+
 
 class RecordingWriter:
     """A write_many that records its batches; the first call blocks until released, so the
