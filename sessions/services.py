@@ -92,12 +92,14 @@ def session_stop(
             .first()
         )
         if session is None:
-            _samples_store(
-                charger_pk=charger_pk,
-                connector_id=connector_hint or 1,
-                session_pk=None,
-                reported_transaction_id=transaction_id,
-                samples=transaction_data,
+            _samples_insert(
+                _sample_rows(
+                    charger_pk=charger_pk,
+                    connector_id=connector_hint or 1,
+                    session_pk=None,
+                    reported_transaction_id=transaction_id,
+                    samples=transaction_data,
+                )
             )
             charger_event_record(
                 charge_point_id=_charge_point_id(charger_pk),
@@ -114,12 +116,14 @@ def session_stop(
             )
             return info
 
-        _samples_store(
-            charger_pk=charger_pk,
-            connector_id=session.connector_id,
-            session_pk=session.pk,
-            reported_transaction_id=transaction_id,
-            samples=transaction_data,
+        _samples_insert(
+            _sample_rows(
+                charger_pk=charger_pk,
+                connector_id=session.connector_id,
+                session_pk=session.pk,
+                reported_transaction_id=transaction_id,
+                samples=transaction_data,
+            )
         )
         if session.stopped_at is None or session.stop_reason == SUPERSEDED:
             session.stopped_at = max(stopped_at, session.started_at)
@@ -161,37 +165,15 @@ def meter_values_store_many(reports: list[MeterValuesReport]) -> None:
     )
     _samples_insert(
         [
-            _sample_values(
+            row
+            for r in reports
+            for row in _sample_rows(
                 charger_pk=r.charger_pk,
                 connector_id=r.connector_id,
                 session_pk=r.transaction_id if session_chargers.get(r.transaction_id) == r.charger_pk else None,
                 reported_transaction_id=r.transaction_id,
-                sample=s,
+                samples=r.samples,
             )
-            for r in reports
-            for s in r.samples
-        ]
-    )
-
-
-def _samples_store(
-    *,
-    charger_pk: int,
-    connector_id: int,
-    session_pk: int | None,
-    reported_transaction_id: int | None,
-    samples: Iterable[SampleData],
-) -> None:
-    _samples_insert(
-        [
-            _sample_values(
-                charger_pk=charger_pk,
-                connector_id=connector_id,
-                session_pk=session_pk,
-                reported_transaction_id=reported_transaction_id,
-                sample=s,
-            )
-            for s in samples
         ]
     )
 
@@ -212,29 +194,32 @@ _SAMPLE_COLUMNS = (
 )
 
 
-def _sample_values(
+def _sample_rows(
     *,
     charger_pk: int,
     connector_id: int,
     session_pk: int | None,
     reported_transaction_id: int | None,
-    sample: SampleData,
-) -> tuple:
-    """One row in _SAMPLE_COLUMNS' order."""
-    return (
-        charger_pk,
-        connector_id,
-        session_pk,
-        reported_transaction_id,
-        connection.ops.adapt_datetimefield_value(sample.timestamp),
-        sample.measurand,
-        sample.phase,
-        sample.unit,
-        sample.context,
-        sample.location,
-        sample.value,
-        sample.signed_data,
-    )
+    samples: Iterable[SampleData],
+) -> list[tuple]:
+    """One message's samples as rows in _SAMPLE_COLUMNS' order."""
+    return [
+        (
+            charger_pk,
+            connector_id,
+            session_pk,
+            reported_transaction_id,
+            connection.ops.adapt_datetimefield_value(sample.timestamp),
+            sample.measurand,
+            sample.phase,
+            sample.unit,
+            sample.context,
+            sample.location,
+            sample.value,
+            sample.signed_data,
+        )
+        for sample in samples
+    ]
 
 
 def _samples_insert(rows: list[tuple]) -> None:
