@@ -4,12 +4,15 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from chargers.models import Charger
+from django.db.models import F, OuterRef, Q, Subquery, Window
+from django.db.models.functions import RowNumber
+
+from chargers.models import Charger, LimitDecision
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES, Fuse
 from energy.control import ChargerState
 from energy.models import EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
 from energy.tou import Period
-from sessions.models import ChargingSession, MeterSample
+from sessions.models import MeterSample
 
 SITE_FUSE_ID = "main fuse"
 # Connector states in which no car wants power. Unknown states count as wanting: the safe
@@ -39,33 +42,53 @@ class Draw:
 
 
 def charger_draws(*, chargers: list[Charger], since: dt.datetime) -> dict[int, Draw]:
-    """Latest Power.Active.Import and Current.Import of each charger's running session."""
-    sessions = dict(
-        ChargingSession.objects.filter(charger__in=chargers, stopped_at__isnull=True).values_list(
-            "charger_id", "transaction_id"
-        )
-    )
-    draws = {}
-    for charger in chargers:
-        if charger.pk not in sessions:
-            draws[charger.pk] = Draw(None, None)
-            continue
-        samples = MeterSample.objects.filter(
-            session_id=sessions[charger.pk],
-            measurand__in=["Power.Active.Import", "Current.Import"],
+    """Latest Power.Active.Import and Current.Import of each charger's running sessions (summed
+    when two connectors charge at once), in one query for the whole site."""
+    latest = (
+        MeterSample.objects.filter(
+            session__charger__in=chargers,
+            session__stopped_at__isnull=True,
             timestamp__gte=since,
             value__isnull=False,
-        ).order_by("-timestamp")[:6]
-        power = current = None
-        for sample in samples:
-            if sample.measurand == "Power.Active.Import" and power is None and sample.phase == "":
-                power = sample.value * (1000 if sample.unit == "kW" else 1)
-            if sample.measurand == "Current.Import" and current is None:
-                current = sample.value
-        if power is not None and current is None:
-            current = power / (NOMINAL_VOLTAGE_V * charger.phases)
-        draws[charger.pk] = Draw(power, current)
+        )
+        .filter(Q(measurand="Power.Active.Import", phase="") | Q(measurand="Current.Import"))
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("session_id"), F("measurand")],
+                order_by=[F("timestamp").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank=1)
+        .values_list("session__charger_id", "measurand", "value", "unit")
+    )
+    power: dict[int, float] = {}
+    current: dict[int, float] = {}
+    for charger_pk, measurand, value, unit in latest:
+        if measurand == "Power.Active.Import":
+            power[charger_pk] = power.get(charger_pk, 0.0) + value * (1000 if unit == "kW" else 1)
+        else:
+            current[charger_pk] = current.get(charger_pk, 0.0) + value
+    draws = {}
+    for charger in chargers:
+        power_w, current_a = power.get(charger.pk), current.get(charger.pk)
+        if power_w is not None and current_a is None:
+            current_a = power_w / (NOMINAL_VOLTAGE_V * charger.phases)
+        draws[charger.pk] = Draw(power_w, current_a)
     return draws
+
+
+def latest_decisions(*, chargers: list[Charger]) -> dict[int, LimitDecision]:
+    """Each charger's newest LimitDecision, in one query (the index decision_latest_by_charger
+    answers each charger's part)."""
+    newest_pk = LimitDecision.objects.filter(charger=OuterRef("pk")).order_by("-decided_at", "-id").values("pk")[:1]
+    newest = Charger.objects.filter(pk__in=[c.pk for c in chargers]).annotate(newest=Subquery(newest_pk))
+    return {
+        decision.charger_id: decision
+        for decision in LimitDecision.objects.filter(pk__in=newest.values("newest")).only(
+            "charger_id", "limit_w", "source", "reason"
+        )
+    }
 
 
 def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.datetime) -> list[ChargerState]:
@@ -153,11 +176,16 @@ def tariff_periods(*, site: Site) -> list[Period]:
 
 
 def site_settings(*, site: Site) -> tuple[SolarCharging, TimeOfUse, GridResponse]:
-    """Every site has the three blocks; defaults (all off) are made on first use."""
-    solar, _ = SolarCharging.objects.get_or_create(site=site)
-    tou, _ = TimeOfUse.objects.get_or_create(site=site)
-    grid, _ = GridResponse.objects.get_or_create(site=site)
-    return solar, tou, grid
+    """Every site has the three blocks; defaults (all off) are made on first use. Read afresh in
+    one query: a run keeps the solar state it reads, so it must not start from a stale copy."""
+    fresh = Site.objects.select_related("solar_charging", "time_of_use", "grid_response").get(pk=site.pk)
+    blocks = []
+    for model, name in ((SolarCharging, "solar_charging"), (TimeOfUse, "time_of_use"), (GridResponse, "grid_response")):
+        try:
+            blocks.append(getattr(fresh, name))
+        except model.DoesNotExist:
+            blocks.append(model.objects.get_or_create(site=site)[0])
+    return tuple(blocks)
 
 
 def site_zone(site: Site) -> zoneinfo.ZoneInfo:

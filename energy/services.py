@@ -189,6 +189,7 @@ def _site_control_run(*, site: Site, trigger: str, now: dt.datetime) -> ControlR
     _apply(
         run,
         by_pk={str(c.pk): c for c in online},
+        last_decisions=selectors.latest_decisions(chargers=online),
         trigger=trigger,
         plan=plan,
         now=now,
@@ -198,7 +199,16 @@ def _site_control_run(*, site: Site, trigger: str, now: dt.datetime) -> ControlR
     return run
 
 
-def _apply(run: ControlRun, *, by_pk: dict[str, Charger], trigger: str, plan, now, solar_on: bool) -> None:
+def _apply(
+    run: ControlRun,
+    *,
+    by_pk: dict[str, Charger],
+    last_decisions: dict[int, LimitDecision],
+    trigger: str,
+    plan,
+    now,
+    solar_on: bool,
+) -> None:
     protection_now = {cid: by_pk[cid].applied_profiles.get(PROTECTION) for cid in run.decisions}
     protection_new = {cid: d.protection_limit_w for cid, d in run.decisions.items()}
     # Lowered limits go out (and are answered) before raised ones.
@@ -212,7 +222,7 @@ def _apply(run: ControlRun, *, by_pk: dict[str, Charger], trigger: str, plan, no
             periods = schedule_periods(plan, start=now, limit=round(charger.max_power_w))
             if charger.applied_profiles.get(TOU) != periods:
                 _send_tou(run, charger, periods, plan, now, trigger)
-        _record(charger, decision, run.outcomes.get(cid, "unchanged"), now)
+        _record(charger, decision, run.outcomes.get(cid, "unchanged"), now, last=last_decisions.get(charger.pk))
 
 
 def _send_profile(
@@ -266,10 +276,12 @@ def _send(run: ControlRun, charger: Charger, purpose: str, payload: dict, applie
         Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
 
 
-def _record(charger: Charger, decision: Decision, outcome: str, now: dt.datetime) -> None:
-    """Keep the decision when anything about it changed, and the limit now in force. A run
-    that changes nothing writes nothing: on SQLite every write waits for the one writer lock."""
-    last = charger.limit_decisions.first()
+def _record(
+    charger: Charger, decision: Decision, outcome: str, now: dt.datetime, *, last: LimitDecision | None
+) -> None:
+    """Keep the decision when anything about it changed (`last` is the newest one kept), and the
+    limit now in force. A run that changes nothing writes nothing: on SQLite every write waits
+    for the one writer lock."""
     decision_changed = (
         last is None
         or outcome != "unchanged"

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chargers.models import Charger, LimitDecision
 from energy.control import Decision
+from energy.selectors import latest_decisions
 from energy.services import _record
 from tests.factories import make_charger
 
@@ -26,7 +27,7 @@ def decision(limit_w: int, reason: str = "circuit: 32 A fuse") -> Decision:
 def writes_of(charger: Charger, made: Decision, outcome: str) -> list[str]:
     charger = Charger.objects.get(pk=charger.pk)
     with CaptureQueriesContext(connection) as queries:
-        _record(charger, made, outcome, NOW)
+        _record(charger, made, outcome, NOW, last=latest_decisions(chargers=[charger]).get(charger.pk))
     return [q["sql"].split()[0] for q in queries if not q["sql"].startswith("SELECT")]
 
 
@@ -47,3 +48,14 @@ def test_only_what_changed_is_written(second, outcome, writes, decisions):
     assert writes_of(charger, second, outcome) == writes
     assert LimitDecision.objects.filter(charger=charger).count() == decisions
     assert Charger.objects.get(pk=charger.pk).limit_w == second.limit_w
+
+
+def test_latest_decisions_are_each_chargers_newest():
+    first, second, silent = make_charger(), make_charger(), make_charger()
+    for charger, limits in ((first, [1000, 2000, 3000]), (second, [4000])):
+        for limit_w in limits:
+            LimitDecision.objects.create(charger=charger, limit_w=limit_w, current_a=0, phases=1, source="circuit")
+
+    latest = latest_decisions(chargers=[first, second, silent])
+
+    assert {pk: d.limit_w for pk, d in latest.items()} == {first.pk: 3000, second.pk: 4000}
