@@ -798,7 +798,7 @@ def start_profiler(pid: int, seconds: int, out: Path) -> subprocess.Popen | None
     if py_spy is None:
         log("--profile: py-spy is not installed in the virtualenv (.venv/bin/pip install py-spy); skipped")
         return None
-    cmd = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200", "--nonblocking"]
+    cmd = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200", "--nonblocking", "--gil"]
     cmd += ["--format", "raw", "--output", str(out)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
