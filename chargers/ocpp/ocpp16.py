@@ -229,7 +229,9 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             transaction_id=kwargs.get("transaction_id"),
             samples=samples,
         )
-        power_w = _total_power_w(samples)
+        # Energy control reads a car's draw from its session's samples only: a draw reported
+        # outside a transaction cannot change a decision, so it is not worth a run.
+        power_w = _total_power_w(samples) if kwargs.get("transaction_id") is not None else None
         if power_w is not None and abs(power_w - self.last_power_w) >= POWER_CHANGE_W:
             self.last_power_w = power_w
             await self.rebalance(f"drawing {power_w:.0f} W")

@@ -2,6 +2,7 @@
 they receive. Embedded (jobs in the server) and scaled (Redis, a Celery worker and beat)."""
 
 import asyncio
+import datetime as dt
 import json
 import os
 import subprocess
@@ -10,11 +11,12 @@ import urllib.request
 
 import pytest
 import redis
+from django.contrib.auth.models import User
 from ocpp.v16 import call
 from rest_framework.authtoken.models import Token
 
 from chargers.models import Charger, LimitDecision
-from energy.models import GridResponse, SolarCharging
+from energy.models import GridResponse, Site, SolarCharging
 from tests.conftest import ROOT, _database_url, start_server, stop_server
 from tests.factories import make_charger, make_circuit, make_site
 from tests.ocpp_client import AnsweringCharger, eventually, library_charger
@@ -160,6 +162,55 @@ def test_lowered_limits_are_sent_before_raised_ones(ocpp_server):
     )
     raised = Charger.objects.get(pk=b.pk).commands.filter(action="SetChargingProfile").order_by("created_at").last()
     assert commands[-1] <= raised.created_at, "A was lowered (and answered) before B was raised"
+
+
+def test_a_change_in_a_cars_draw_reruns_energy_control(ocpp_server):
+    """The main meter's 28 A on L1 include the car: once the car says it draws 16 A of them,
+    the other load is 12 A and the car may have 20 A. A draw reported outside a transaction
+    is not what energy control reads, so it runs nothing."""
+    site = make_site(circuit_limit_a=32, min_interval_s=0)
+    charger = make_charger(site=site, phases=1, supply_phase="L1", max_power_w=7400)
+    token = Token.objects.create(user=User.objects.create_user("installer", is_staff=True)).key
+
+    def meter_values(current_a: float, **transaction) -> call.MeterValues:
+        sampled = [
+            {"value": str(current_a * 230), "measurand": "Power.Active.Import", "unit": "W"},
+            {"value": str(current_a), "measurand": "Current.Import", "unit": "A"},
+        ]
+        return call.MeterValues(
+            connector_id=1,
+            # Energy control reads the last minutes' samples: this one is taken now.
+            meter_value=[{"timestamp": dt.datetime.now(dt.UTC).isoformat(), "sampled_value": sampled}],
+            **transaction,
+        )
+
+    def last_run():
+        return Site.objects.get(pk=site.pk).last_rebalanced_at
+
+    async def scenario():
+        async with library_charger(ocpp_server, charger.charge_point_id, charge_point_class=AnsweringCharger) as cp:
+            await boot_and_charge(cp)
+            assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [32.0])
+            status, _ = await asyncio.to_thread(
+                post, ocpp_server, token, "/api/v1/energy/readings", {"site": site.name, "grid_l1_a": 28}
+            )
+            assert status == 201
+            assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [0.0])
+
+            before = await asyncio.to_thread(last_run)
+            await cp.call(meter_values(16.0))
+            await asyncio.sleep(1.5)
+            assert await asyncio.to_thread(last_run) == before
+
+            started = await asyncio.to_thread(
+                lambda: Charger.objects.get(pk=charger.pk).charging_sessions.get().transaction_id
+            )
+            await cp.call(meter_values(16.0, transaction_id=started))
+            assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [20.0])
+
+    asyncio.run(scenario())
+    raised = Charger.objects.get(pk=charger.pk).commands.filter(action="SetChargingProfile").latest("created_at")
+    assert raised.requested_by == f"energy:{charger.charge_point_id}: drawing 3680 W"
 
 
 @pytest.fixture
