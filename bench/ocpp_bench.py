@@ -533,6 +533,7 @@ class BenchCharger:
 @dataclass
 class ClientStats:
     latencies: array.array = field(default_factory=lambda: array.array("d"))  # ms, in the window
+    answered_at: array.array = field(default_factory=lambda: array.array("d"))  # time.time() of each latency
     boot_latencies: array.array = field(default_factory=lambda: array.array("d"))
     counters: Counter = field(default_factory=Counter)
     server_calls: Counter = field(default_factory=Counter)
@@ -614,6 +615,7 @@ class ClientRun:
                 self.index,
                 {
                     "latencies": self.stats.latencies.tobytes(),
+                    "answered_at": self.stats.answered_at.tobytes(),
                     "boot_latencies": self.stats.boot_latencies.tobytes(),
                     "back_after": self.stats.back_after.tobytes(),
                     "counters": dict(self.stats.counters),
@@ -670,6 +672,7 @@ class ClientRun:
         else:
             c[f"error: CALLERROR {msg[2]}"] += 1
         self.stats.latencies.append(latency * 1000)
+        self.stats.answered_at.append(time.time())
 
     async def closed_loop(self, charger: BenchCharger, t_end: float) -> None:
         if not charger.connected:
@@ -1052,8 +1055,24 @@ def result_timeout(args) -> float:
     return args.duration + args.timeout + 90
 
 
+SLICE_S = 10
+
+
+def p99_by_slice(latencies: array.array, answered_at: array.array, slice_s: float) -> list[float]:
+    """p99 of the answers arriving in each slice_s of the run: a backlog at the start and a
+    stall in the middle look the same in one percentile, not here."""
+    if not latencies:
+        return []
+    start = min(answered_at)
+    slices: dict[int, list[float]] = {}
+    for latency, at in zip(latencies, answered_at, strict=True):
+        slices.setdefault(int((at - start) // slice_s), []).append(latency)
+    return [percentile(sorted(slices.get(k, [])), 0.99) for k in range(max(slices) + 1)]
+
+
 def merge_client_results(result: dict, parts, args) -> None:
     latencies = array.array("d")
+    answered_at = array.array("d")
     boots = array.array("d")
     back = array.array("d")
     counters: Counter = Counter()
@@ -1064,6 +1083,7 @@ def merge_client_results(result: dict, parts, args) -> None:
     for part in parts:
         profiles.extend(part["profiles"])
         latencies.frombytes(part["latencies"])
+        answered_at.frombytes(part["answered_at"])
         boots.frombytes(part["boot_latencies"])
         back.frombytes(part["back_after"])
         counters.update(part["counters"])
@@ -1074,6 +1094,7 @@ def merge_client_results(result: dict, parts, args) -> None:
     ordered = sorted(latencies)
     result["latency_ms"] = {q: percentile(ordered, v) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
     result["latency_ms"]["max"] = ordered[-1] if ordered else None
+    result["p99_by_slice_ms"] = p99_by_slice(latencies, answered_at, SLICE_S)
     boots_sorted = sorted(boots)
     result["boot_latency_ms"] = {"p50": percentile(boots_sorted, 0.5), "p99": percentile(boots_sorted, 0.99)}
     result["counters"] = dict(counters)
@@ -1426,6 +1447,10 @@ def report(results: list[dict], args) -> None:
         row("latency p95 (ms)", lambda r: fmt(r["latency_ms"]["p95"], ".2f"))
         row("latency p99 (ms)", lambda r: fmt(r["latency_ms"]["p99"], ".2f"))
         row("latency max (ms)", lambda r: fmt(r["latency_ms"]["max"], ".1f"))
+        row(
+            f"p99 per {SLICE_S} s (ms)",
+            lambda r: " ".join(fmt(v, ".0f") for v in r.get("p99_by_slice_ms", [])),
+        )
     row("errors", lambda r: fmt(r["errors"]))
     row("server CPU %", lambda r: fmt(r.get("server_cpu_pct"), ".0f"))
     row("client CPU % (all procs)", lambda r: fmt(r.get("client_cpu_pct"), ".0f"))
