@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 import redis
 from django.contrib.auth.models import User
+from django.utils import timezone
 from ocpp.v16 import call
 from rest_framework.authtoken.models import Token
 
@@ -191,11 +192,14 @@ def test_a_change_in_a_cars_draw_reruns_energy_control(ocpp_server):
         async with library_charger(ocpp_server, charger.charge_point_id, charge_point_class=AnsweringCharger) as cp:
             await boot_and_charge(cp)
             assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [32.0])
+            posted_at = timezone.now()
             status, _ = await asyncio.to_thread(
                 post, ocpp_server, token, "/api/v1/energy/readings", {"site": site.name, "grid_l1_a": 28}
             )
             assert status == 201
             assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [0.0])
+            # The reading's run is over once it has stamped the site (with the time it started).
+            assert await wait_until(lambda: last_run() >= posted_at)
 
             before = await asyncio.to_thread(last_run)
             await cp.call(meter_values(16.0))
