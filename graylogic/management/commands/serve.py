@@ -1,6 +1,7 @@
 """`manage.py serve`: the product on one port — admin, API and OCPP WebSockets (daphne)."""
 
 import asyncio
+import gc
 import logging
 import os
 
@@ -11,7 +12,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from chargers.services import chargers_reset_connections
-from graylogic import gc_tuning
 from graylogic.embedded_jobs import start_embedded_jobs, start_mqtt_bridge
 from graylogic.group_commit import drain_all
 
@@ -23,8 +23,9 @@ def _prepare_reactor() -> None:
     reactor.addSystemEventTrigger(
         "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(drain_all()))
     )
-    # Full garbage collections would stall the loop for a second with thousands of connections.
-    gc_tuning.start_with_reactor()
+    # Everything loaded at start-up lives for good: keep it out of the garbage collector's
+    # full collections, which otherwise stall the loop with thousands of connections.
+    reactor.callWhenRunning(gc.freeze)
 
 
 class Command(BaseCommand):
