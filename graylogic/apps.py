@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.core.handlers.asgi import ASGIHandler
+from django.core.signals import request_finished
+from django.db import connections
 from django.db.backends.signals import connection_created
 
 
@@ -10,9 +13,22 @@ def _tune_sqlite(sender, connection, **kwargs) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
 
 
+def _close_request_connections(sender, **kwargs) -> None:
+    """Close the connections an HTTP request opened, in the request's own thread.
+
+    Under ASGI each request runs its sync code in a thread of its own, so a persistent
+    connection (CONN_MAX_AGE) is never reused by a later request: it stays open until the
+    garbage collector happens to free it, and the database runs out of connections first.
+    """
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
 class GraylogicConfig(AppConfig):
     name = "graylogic"
     verbose_name = "Gray Logic"
 
     def ready(self) -> None:
         connection_created.connect(_tune_sqlite)
+        request_finished.connect(_close_request_connections, sender=ASGIHandler)

@@ -1,15 +1,20 @@
-"""`manage.py serve` (what bin/run starts): it stops promptly on SIGTERM."""
+"""`manage.py serve` (what bin/run starts): stops promptly on SIGTERM, runs its jobs, frees what requests used."""
 
 import asyncio
+import datetime as dt
+import os
 import subprocess
 import threading
 import time
+import urllib.request
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 from ocpp.v16 import call
 
-from chargers.models import ChargerCommand
-from tests.conftest import start_server
+from chargers.models import Charger, ChargerCommand
+from tests.conftest import start_server, stop_server
 from tests.factories import make_charger
 from tests.ocpp_client import AnsweringCharger, eventually, library_charger
 
@@ -46,13 +51,6 @@ def test_sigterm_stops_the_server_even_while_a_job_waits_on_a_charger(django_db_
 
 
 def test_the_embedded_scheduler_runs_the_stale_sweep(django_db_setup, tmp_path):
-    import datetime as dt
-
-    from django.utils import timezone
-
-    from chargers.models import Charger
-    from tests.conftest import stop_server
-
     silent = make_charger(is_connected=True, last_seen_at=timezone.now() - dt.timedelta(hours=1))
     process, _ = start_server(tmp_path, {"OCPP_STALE_SWEEP_INTERVAL": "1"})
     try:
@@ -60,5 +58,31 @@ def test_the_embedded_scheduler_runs_the_stale_sweep(django_db_setup, tmp_path):
         Charger.objects.filter(pk=silent.pk).update(is_connected=True)
         assert eventually(lambda: not Charger.objects.get(pk=silent.pk).is_connected, 15)
         assert silent.events.filter(kind="stale").exists()
+    finally:
+        stop_server(process)
+
+
+def _server_database_connections(process: subprocess.Popen) -> int:
+    """Database connections the server process holds open right now."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+    database_file = os.path.realpath(connection.settings_dict["NAME"])
+    fd_dir = f"/proc/{process.pid}/fd"
+    return sum(os.path.realpath(os.path.join(fd_dir, fd)) == database_file for fd in os.listdir(fd_dir))
+
+
+def test_http_requests_do_not_leave_database_connections_open(django_db_setup, tmp_path):
+    """Each ASGI request runs in a thread of its own; its connection must not outlive it."""
+    process, server = start_server(tmp_path)
+    try:
+        before = _server_database_connections(process)
+        for _ in range(40):
+            with urllib.request.urlopen(f"{server.http_url}/healthz", timeout=5) as response:
+                assert response.status == 200
+        assert _server_database_connections(process) <= before + 1
     finally:
         stop_server(process)
