@@ -1,9 +1,9 @@
 """`manage.py serve`: the product on one port — admin, API and OCPP WebSockets (daphne)."""
 
 import asyncio
-import gc
 import logging
 import os
+import sys
 
 import daphne.server  # noqa: F401  (installs the asyncio reactor the embedded jobs need)
 from daphne.cli import CommandLineInterface
@@ -13,19 +13,24 @@ from django.core.management.base import BaseCommand, CommandError
 
 from chargers.services import chargers_reset_connections
 from graylogic.embedded_jobs import start_embedded_jobs, start_mqtt_bridge
+from graylogic.gc_policy import GcPolicy
 from graylogic.group_commit import drain_all
 
 
 def _prepare_reactor() -> None:
-    from twisted.internet import defer, reactor
+    from twisted.internet import defer, reactor, task
 
     # Samples received but not yet committed are written before the loop stops.
     reactor.addSystemEventTrigger(
         "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(drain_all()))
     )
-    # Everything loaded at start-up lives for good: keep it out of the garbage collector's
-    # full collections, which otherwise stall the loop with thousands of connections.
-    reactor.callWhenRunning(gc.freeze)
+    # Full garbage collections otherwise stall the loop for seconds with thousands of chargers.
+    gc_policy = GcPolicy()
+    reactor.callWhenRunning(gc_policy.install)
+    reactor.callWhenRunning(task.LoopingCall(gc_policy.reclaim_if_due).start, 60, now=False)
+    # The loop thread gives the GIL up at every socket call and then waits for a worker thread
+    # (energy control, database writes) to yield it: by default up to 5 ms each time.
+    sys.setswitchinterval(0.001)
 
 
 class Command(BaseCommand):
