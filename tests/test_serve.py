@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime as dt
+import json
 import os
 import subprocess
 import threading
@@ -12,11 +13,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 from ocpp.v16 import call
+from websockets.exceptions import ConnectionClosed
 
 from chargers.models import Charger, ChargerCommand
 from tests.conftest import start_server, stop_server
 from tests.factories import make_charger
-from tests.ocpp_client import AnsweringCharger, eventually, library_charger
+from tests.ocpp_client import AnsweringCharger, eventually, library_charger, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,6 +50,57 @@ def test_sigterm_stops_the_server_even_while_a_job_waits_on_a_charger(django_db_
     finally:
         stop_charger.set()
         charger_thread.join(timeout=5)
+
+
+def test_sigterm_right_after_a_charger_connects_stops_busy_chargers(django_db_setup, tmp_path):
+    """daphne's shutdown raised KeyError on a WebSocket handshake not yet reaped (it reaps every
+    few seconds): no consumer was cancelled, and the final write of meter samples then waited
+    for as long as busy chargers kept sending them."""
+    process, server = start_server(tmp_path)
+    busy = [make_charger() for _ in range(10)]
+    arriving = make_charger()
+    stopped_at: list[float] = []
+    last_answer_at: list[float] = []
+
+    def meter_values(n: int) -> str:
+        at = (dt.datetime(2026, 1, 13, tzinfo=dt.UTC) + dt.timedelta(seconds=n)).isoformat()
+        sample = {"value": str(n), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+        payload = {"connectorId": 1, "meterValue": [{"timestamp": at, "sampledValue": [sample]}]}
+        return json.dumps([2, f"mv{n}", "MeterValues", payload])
+
+    async def send_until_the_server_goes(charger) -> None:
+        """In bursts, without waiting for answers: samples are always waiting to be written."""
+        ws = await open_socket(server, charger.charge_point_id)
+
+        async def read_answers() -> None:
+            async for _ in ws:
+                last_answer_at.append(time.monotonic())
+
+        reader = asyncio.create_task(read_answers())
+        try:
+            for n in range(300):  # 15 s
+                for k in range(50):
+                    await ws.send(meter_values(n * 50 + k))
+                await asyncio.sleep(0.05)
+        except ConnectionClosed:  # the server went away
+            pass
+        reader.cancel()
+
+    async def stop_as_a_charger_arrives() -> None:
+        await asyncio.sleep(1)
+        await open_socket(server, arriving.charge_point_id)
+        process.terminate()
+        stopped_at.append(time.monotonic())
+
+    async def scenario() -> None:
+        await asyncio.gather(stop_as_a_charger_arrives(), *(send_until_the_server_goes(c) for c in busy))
+
+    try:
+        asyncio.run(scenario())
+        assert max(last_answer_at) - stopped_at[0] < 2
+        assert process.wait(timeout=10) == 0
+    finally:
+        stop_server(process)
 
 
 def test_the_embedded_scheduler_runs_the_stale_sweep(django_db_setup, tmp_path):
