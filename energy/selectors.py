@@ -24,13 +24,17 @@ def fuse_id(circuit_pk: int | None) -> str:
     return SITE_FUSE_ID if circuit_pk is None else f"circuit {circuit_pk}"
 
 
-def site_chargers(*, site: Site) -> list[Charger]:
-    return list(
-        Charger.objects.filter(site=site, enabled=True, registration=Charger.Registration.ACCEPTED)
+def sites_chargers(*, site_pks: list[int]) -> dict[int, list[Charger]]:
+    by_site: dict[int, list[Charger]] = {pk: [] for pk in site_pks}
+    chargers = (
+        Charger.objects.filter(site__in=site_pks, enabled=True, registration=Charger.Registration.ACCEPTED)
         .select_related("circuit")
         .prefetch_related("connectors")
         .order_by("pk")
     )
+    for charger in chargers:
+        by_site[charger.site_id].append(charger)
+    return by_site
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,16 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
     return states
 
 
-def latest_reading(*, site: Site) -> EnergyReading | None:
-    return EnergyReading.objects.filter(site=site).order_by("-measured_at").first()
+def latest_readings(*, site_pks: list[int]) -> dict[int, EnergyReading]:
+    """Each site's newest main-meter reading, in one query; sites without one are left out."""
+    newest = (
+        EnergyReading.objects.filter(site__in=site_pks)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("site_id")], order_by=[F("measured_at").desc(), F("id").desc()])
+        )
+        .filter(rank=1)
+    )
+    return {reading.site_id: reading for reading in newest}
 
 
 def site_fuses(
@@ -175,17 +187,25 @@ def tariff_periods(*, site: Site) -> list[Period]:
     return [Period(p.name, float(p.rate_per_kwh), p.priority, p.start, p.end) for p in tariff.periods.all()]
 
 
-def site_settings(*, site: Site) -> tuple[SolarCharging, TimeOfUse, GridResponse]:
-    """Every site has the three blocks; defaults (all off) are made on first use. Read afresh in
-    one query: a run keeps the solar state it reads, so it must not start from a stale copy."""
-    fresh = Site.objects.select_related("solar_charging", "time_of_use", "grid_response").get(pk=site.pk)
-    blocks = []
-    for model, name in ((SolarCharging, "solar_charging"), (TimeOfUse, "time_of_use"), (GridResponse, "grid_response")):
-        try:
-            blocks.append(getattr(fresh, name))
-        except model.DoesNotExist:
-            blocks.append(model.objects.get_or_create(site=site)[0])
-    return tuple(blocks)
+def sites_settings(*, site_pks: list[int]) -> dict[int, tuple[Site, SolarCharging, TimeOfUse, GridResponse]]:
+    """Each site read afresh with its three blocks and its circuits, in two queries: a run keeps
+    the solar state it reads, so it must not start from a stale copy. Every site has the three
+    blocks; defaults (all off) are made on first use. Sites that no longer exist are left out."""
+    fresh = Site.objects.filter(pk__in=site_pks).select_related("solar_charging", "time_of_use", "grid_response")
+    by_site = {}
+    for site in fresh.prefetch_related("circuits"):
+        blocks = []
+        for model, name in (
+            (SolarCharging, "solar_charging"),
+            (TimeOfUse, "time_of_use"),
+            (GridResponse, "grid_response"),
+        ):
+            try:
+                blocks.append(getattr(site, name))
+            except model.DoesNotExist:
+                blocks.append(model.objects.get_or_create(site=site)[0])
+        by_site[site.pk] = (site, *blocks)
+    return by_site
 
 
 def site_zone(site: Site) -> zoneinfo.ZoneInfo:

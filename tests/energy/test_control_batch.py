@@ -1,0 +1,91 @@
+"""The scheduled control runs sites in batches that share their reads: each site must still be
+decided from its own readings, draws and settings, exactly as a run of that site alone."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from chargers.models import LimitDecision
+from energy.models import EnergyReading, Site
+from energy.services import site_control_run, sites_control_run
+from energy.tasks import control_tick
+from sessions.models import MeterSample
+from tests.factories import make_charger, make_session, make_site
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _connected_charger(site: Site):
+    # Reports no SmartCharging: the profiles are refused at once instead of waiting on a socket.
+    return make_charger(site=site, is_connected=True, supported_feature_profiles="Core")
+
+
+def _sites() -> list[Site]:
+    """Three sites whose chargers get three different limits, for three different reasons."""
+    now = timezone.now()
+    loaded = make_site(circuit_limit_a=20)  # the house draws 12 A of its 20 A main fuse
+    EnergyReading.objects.create(site=loaded, measured_at=now - dt.timedelta(seconds=5), grid_l1_a=12)
+    EnergyReading.objects.create(site=loaded, measured_at=now - dt.timedelta(seconds=50), grid_l1_a=1)
+    silent = make_site(circuit_limit_a=63, failsafe_current_a=10, meter_timeout_s=60)
+    EnergyReading.objects.create(site=silent, measured_at=now - dt.timedelta(minutes=10), grid_l1_a=1)
+    charging = make_site(circuit_limit_a=32)  # one car already draws 16 A, the other shares what is left
+    for site in (loaded, silent, charging):
+        _connected_charger(site)
+    busy = _connected_charger(charging)
+    session = make_session(charger=busy, started_at=now - dt.timedelta(minutes=30), hours=None)
+    MeterSample.objects.create(
+        charger=busy,
+        connector_id=1,
+        session=session,
+        timestamp=now - dt.timedelta(seconds=10),
+        measurand="Current.Import",
+        value=16,
+        unit="A",
+    )
+    return [loaded, silent, charging]
+
+
+def _decided(run) -> dict[str, tuple[int, str]]:
+    return {cid: (d.limit_w, d.reason) for cid, d in run.decisions.items()}
+
+
+def test_a_batch_decides_each_site_as_a_run_of_it_alone():
+    sites = _sites()
+    together = sites_control_run(site_pks=[s.pk for s in sites], trigger="test")
+    LimitDecision.objects.all().delete()
+    alone = {site.pk: site_control_run(site=site, trigger="test") for site in sites}
+
+    assert {pk: _decided(run) for pk, run in together.items()} == {pk: _decided(run) for pk, run in alone.items()}
+    limits = [sorted(limit for limit, _ in _decided(alone[s.pk]).values()) for s in sites]
+    assert len({tuple(limit) for limit in limits}) == 3, limits  # the sites really differ
+    assert "fail-safe" in next(iter(_decided(alone[sites[1].pk]).values()))[1]
+
+
+def _control_reads(site_pks: list[int]) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        sites_control_run(site_pks=site_pks, trigger="test")
+    # Each refused profile still looks its charger up: that is the sending, not the reading.
+    sending = '"chargers_charger"."supported_feature_profiles" FROM'
+    return len([q for q in queries if q["sql"].startswith("SELECT") and sending not in q["sql"]])
+
+
+def test_a_batch_reads_in_the_same_number_of_queries_for_any_number_of_sites():
+    few = [s.pk for s in _sites()]
+    many = few + [s.pk for s in _sites() + _sites() + _sites()]
+    sites_control_run(site_pks=many, trigger="test")  # first use makes each site's settings blocks
+
+    assert _control_reads(many) == _control_reads(few) <= 8
+
+
+def test_the_tick_runs_every_due_site_and_marks_it_rebalanced():
+    sites = _sites()
+    Site.objects.filter(pk=sites[0].pk).update(last_rebalanced_at=timezone.now())  # not due yet
+
+    assert control_tick() == 2
+    rebalanced = dict(Site.objects.values_list("pk", "last_rebalanced_at"))
+    assert all(rebalanced[s.pk] is not None for s in sites)
+    assert not LimitDecision.objects.filter(charger__site=sites[0]).exists()
+    assert LimitDecision.objects.filter(charger__site=sites[2]).count() == 2
