@@ -4,10 +4,12 @@ transaction per batch, so a thousand chargers cost one commit instead of a thous
 A batch is whatever arrived while the previous one was being written: an idle server writes at
 once, a busy one writes bigger batches. Whoever awaits `write()` is answered only after its
 batch committed, so nothing acknowledged to a charger can be lost by a crash; and an item
-whose writer went away (the charger disconnected) is still written. `drain_all()` runs at
-shutdown, before the event loop stops."""
+whose writer went away (the charger disconnected) is still written. Writes nobody waits on may
+linger a while to share a bigger batch. `drain_all()` runs at shutdown, before the event loop
+stops, and cuts any lingering short."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -22,11 +24,14 @@ MAX_BATCH = 1000
 class GroupCommit:
     instances: list["GroupCommit"] = []
 
-    def __init__(self, name: str, write_many: Callable[[list], None]):
+    def __init__(self, name: str, write_many: Callable[[list], None], *, linger_s: float = 0.0):
         self.name = name
         self._write_many = write_many
+        self.linger_s = linger_s
         self._pending: list[tuple[object, asyncio.Future | None]] = []
         self._flusher: asyncio.Task | None = None
+        self._lingering: asyncio.Future | None = None
+        self._draining = False
         GroupCommit.instances.append(self)
 
     async def write(self, item) -> None:
@@ -37,7 +42,8 @@ class GroupCommit:
         await future
 
     def write_later(self, item) -> None:
-        """For writes nobody waits on (a charger's last-seen time): they ride with the next batch."""
+        """For writes nobody waits on (a charger's last-seen time): they ride with the next batch,
+        which first lingers for linger_s."""
         self._pending.append((item, None))
         self._start_flusher()
 
@@ -46,14 +52,24 @@ class GroupCommit:
         return self._flusher is not None and not self._flusher.done()
 
     async def drain(self) -> None:
-        while self.busy:
-            await asyncio.shield(self._flusher)
+        self._draining = True
+        try:
+            while self.busy:
+                if self._lingering is not None and not self._lingering.done():
+                    self._lingering.set_result(None)
+                await asyncio.shield(self._flusher)
+        finally:
+            self._draining = False
 
     def _start_flusher(self) -> None:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
+        if self.linger_s and not self._draining:
+            self._lingering = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lingering, self.linger_s)
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             await self._write(batch)

@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -95,3 +96,24 @@ def test_drain_all_writes_what_nobody_waits_for(writer):
     asyncio.run(scenario())
 
     assert [item for batch in writer.batches for item in batch] == [0, 1, 2, 3, 4]
+
+
+def test_lingering_writes_share_one_batch_and_drain_cuts_the_linger_short(writer):
+    writer.release.set()
+
+    async def scenario() -> float:
+        group = GroupCommit("test", writer, linger_s=0.3)
+        for n in range(3):
+            group.write_later(n)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.4)  # the linger is over: the three went together
+        group.write_later(3)
+        group.write_later(4)
+        started = time.monotonic()
+        await drain_all()
+        return time.monotonic() - started
+
+    drain_s = asyncio.run(scenario())
+
+    assert writer.batches == [[0, 1, 2], [3, 4]]
+    assert drain_s < 0.2

@@ -5,4 +5,6 @@ from graylogic.group_commit import GroupCommit
 from sessions.services import meter_values_store_many
 
 meter_values = GroupCommit("meter values", meter_values_store_many)
-last_seen = GroupCommit("last seen", chargers_touch)
+# Each charger touches at most every TOUCH_EVERY_S (chargers/ocpp/base.py); gathering them
+# for a few seconds makes one UPDATE of hundreds out of hundreds of single ones.
+last_seen = GroupCommit("last seen", chargers_touch, linger_s=5)
