@@ -202,24 +202,31 @@ def _sample_rows(
     reported_transaction_id: int | None,
     samples: Iterable[SampleData],
 ) -> list[tuple]:
-    """One message's samples as rows in _SAMPLE_COLUMNS' order."""
-    return [
-        (
-            charger_pk,
-            connector_id,
-            session_pk,
-            reported_transaction_id,
-            connection.ops.adapt_datetimefield_value(sample.timestamp),
-            sample.measurand,
-            sample.phase,
-            sample.unit,
-            sample.context,
-            sample.location,
-            sample.value,
-            sample.signed_data,
+    """One message's samples as rows in _SAMPLE_COLUMNS' order. The samples of one meterValue
+    share their timestamp, which is adapted for the database once."""
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = []
+    timestamp = adapted = None
+    for sample in samples:
+        if sample.timestamp is not timestamp:
+            timestamp, adapted = sample.timestamp, adapt(sample.timestamp)
+        rows.append(
+            (
+                charger_pk,
+                connector_id,
+                session_pk,
+                reported_transaction_id,
+                adapted,
+                sample.measurand,
+                sample.phase,
+                sample.unit,
+                sample.context,
+                sample.location,
+                sample.value,
+                sample.signed_data,
+            )
         )
-        for sample in samples
-    ]
+    return rows
 
 
 def _samples_insert(rows: list[tuple]) -> None:
