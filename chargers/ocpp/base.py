@@ -33,6 +33,7 @@ from ocpp.routing import create_route_map
 from chargers.models import ChargerEvent
 from chargers.ocpp import writes
 from chargers.services import charger_event_record
+from graylogic.single_reader_queue import SingleReaderQueue
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class CentralSystemChargePoint(ChargePoint):
     ):
         super().__init__(charge_point_id, connection, response_timeout=response_timeout)
         self.route_map = self.routes  # one map per class, not per connection: handlers get self
+        self._response_queue = SingleReaderQueue()  # read only by call(), under its lock
         self.charger_pk = charger_pk
         self.site_pk = site_pk
         self.remote_address = remote_address
