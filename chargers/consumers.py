@@ -1,6 +1,8 @@
 """The OCPP WebSocket endpoint. It authenticates, then hands each frame, in order, to the
 charger's ChargePoint; calls to the charger run in tasks of their own (see DESIGN.md traps)."""
 
+import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -8,7 +10,9 @@ import time
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from ocpp.messages import CallError
 
@@ -98,6 +102,39 @@ class OcppConsumer(AsyncWebsocketConsumer):
         from chargers.models import Charger
 
         return Charger.objects.filter(pk=self.charger_pk, registration=Charger.Registration.ACCEPTED).exists()
+
+    async def __call__(self, scope, receive, send) -> None:
+        """channels' own, but frames are awaited straight from the server's input queue, into
+        which one long-lived task also puts the channel layer's messages (commands), so both
+        are still handled one at a time. channels' await_many_dispatch makes a task, a
+        coroutine and futures for every frame that live until the charger's next frame,
+        seconds later: at 10,000 chargers they fill the garbage collector's older generations
+        (bench/README.md)."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        inbox = receive.__self__  # the server's queue of this connection's ASGI messages
+
+        async def forward_channel_messages() -> None:
+            try:
+                while True:
+                    inbox.put_nowait(await self.channel_receive())
+            except Exception as error:
+                inbox.put_nowait({"type": "channel.layer.failed", "error": error})
+
+        forwarder = asyncio.ensure_future(forward_channel_messages())
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+        finally:
+            forwarder.cancel()
+
+    async def channel_layer_failed(self, message: dict) -> None:
+        raise message["error"]
 
     async def dispatch(self, message: dict) -> None:
         """channels' dispatch, minus its close_old_connections() on the database thread before

@@ -11,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 
 from chargers.consumers import charger_group
 from chargers.routing import websocket_urlpatterns
+from graylogic.channel_layers import EmbeddedChannelLayer
 from tests.factories import make_charger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,3 +43,28 @@ async def test_a_charger_connected_longer_than_the_group_expiry_still_gets_messa
 
     assert (await communicator.receive_output(5))["type"] == "websocket.close"
     await communicator.disconnect()
+
+
+class FailingChannelLayer(EmbeddedChannelLayer):
+    async def receive(self, channel):
+        await asyncio.sleep(0.2)
+        raise ConnectionError("the channel layer went away")
+
+
+@pytest.fixture
+def failing_channel_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "tests.chargers.test_channel_groups.FailingChannelLayer"}}
+
+
+async def test_a_consumer_whose_channel_layer_fails_ends_with_the_error_instead_of_going_deaf(failing_channel_layer):
+    """Commands arrive through the channel layer: a consumer that could no longer hear them
+    must not stay connected as if it could."""
+    charger = await asyncio.to_thread(make_charger)
+    communicator = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), f"/ocpp/{charger.charge_point_id}", subprotocols=["ocpp1.6"]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+
+    with pytest.raises(ConnectionError, match="went away"):
+        await communicator.receive_output(5)
