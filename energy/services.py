@@ -157,7 +157,7 @@ def sites_control_run(
                     site=site,
                     blocks=(solar, tou, grid),
                     chargers=chargers_by_site[pk],
-                    draws={c.pk: draws[c.pk] for c in chargers_by_site[pk]},
+                    draws=draws,
                     reading=readings.get(pk),
                     last_decisions=last_decisions,
                     trigger=trigger,

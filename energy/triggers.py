@@ -5,6 +5,7 @@ Celery task, throttled through Redis."""
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import threading
 from collections import defaultdict
@@ -25,13 +26,19 @@ _dirty: set[int] = set()
 _local_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
 
+@functools.cache
+def _redis(url: str):
+    """One client (and connection pool) per process: a batch of control runs takes a lock per site."""
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
 @contextlib.contextmanager
 def site_lock(site_id: int, timeout_s: int = 60):
     """One control run per site at a time, across threads (embedded) or workers (Redis)."""
     if settings.REDIS_URL:
-        import redis
-
-        lock = redis.Redis.from_url(settings.REDIS_URL).lock(f"graylogic:control:{site_id}", timeout=timeout_s)
+        lock = _redis(settings.REDIS_URL).lock(f"graylogic:control:{site_id}", timeout=timeout_s)
         with lock:
             yield
     else:
@@ -61,14 +68,12 @@ async def _rebalance_when_allowed(site_id: int, trigger: str) -> None:
 
 
 def _enqueue_celery(site_id: int, trigger: str) -> None:
-    import redis
-
     from energy.tasks import rebalance_site
 
     site = Site.objects.filter(pk=site_id).only("min_interval_s").first()
     if site is None:
         return
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = _redis(settings.REDIS_URL)
     if client.set(f"graylogic:rebalance:{site_id}", 1, nx=True, ex=max(1, site.min_interval_s)):
         rebalance_site.delay(site_id, trigger)
     elif client.set(f"graylogic:rebalance-trailing:{site_id}", 1, nx=True, ex=max(1, site.min_interval_s)):
