@@ -372,3 +372,37 @@ def test_the_stale_sweep_marks_a_silent_charger_offline():
     fresh.refresh_from_db()
     assert not charger.is_connected and fresh.is_connected
     assert ChargerEvent.objects.filter(charger=charger, kind="stale").exists()
+
+
+# (heartbeat_interval_s, seconds since last seen or None for never, connected, marked stale)
+# with OCPP_HEARTBEAT_INTERVAL 300 and OCPP_RECONNECT_TIMEOUT 60.
+STALE_CASES = [
+    (None, 359, True, False),
+    (None, 361, True, True),
+    (0, 361, True, True),  # 0 is "the server default" too
+    (0, 359, True, False),
+    (60, 119, True, False),
+    (60, 121, True, True),
+    (3600, 3659, True, False),
+    (3600, 3661, True, True),
+    (None, None, True, True),  # connected but never heard from
+    (None, 10_000, False, False),  # already offline
+]
+
+
+@pytest.mark.parametrize("interval_s, silent_s, connected, stale", STALE_CASES)
+def test_the_stale_sweep_allows_each_charger_its_own_heartbeat_interval(
+    settings, interval_s, silent_s, connected, stale
+):
+    settings.OCPP_HEARTBEAT_INTERVAL_S, settings.OCPP_RECONNECT_TIMEOUT_S = 300, 60
+    # A busy neighbour with another interval must not change the verdict.
+    make_charger(is_connected=True, last_seen_at=T0, heartbeat_interval_s=30)
+    last_seen = None if silent_s is None else T0 - dt.timedelta(seconds=silent_s)
+    charger = make_charger(is_connected=connected, last_seen_at=last_seen, heartbeat_interval_s=interval_s)
+
+    marked = chargers_mark_stale(now=T0)
+
+    charger.refresh_from_db()
+    assert marked == (1 if stale else 0)
+    assert charger.is_connected == (connected and not stale)
+    assert ChargerEvent.objects.filter(charger=charger, kind="stale").exists() == stale
