@@ -22,6 +22,7 @@ import asyncio
 import atexit
 import contextlib
 import datetime as dt
+import gc
 import http.client
 import json
 import multiprocessing as mp
@@ -574,6 +575,11 @@ class ClientRun:
         await asyncio.gather(*(self.connect_one(c, gate) for c in self.chargers))
         if self.cfg["mode"] == "p3":
             await self.wait_first_profiles()
+        # The connected chargers live for the whole run: out of the collector's reach, this
+        # process's full collections walk only what is newer, instead of stalling every
+        # charger of the process (260-480 ms at 5,000 per process) and counting as latency.
+        gc.collect()
+        gc.freeze()
         self.ctrl["queue"].put(("ready", self.index, time.monotonic() - started))
         await self.wait_event(self.ctrl["go"])
         start_wall = self.ctrl["t_start"].value
