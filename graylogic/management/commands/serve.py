@@ -30,8 +30,10 @@ def _prepare_reactor() -> None:
     reactor.callWhenRunning(gc_policy.install)
     reactor.callWhenRunning(task.LoopingCall(gc_policy.reclaim_if_due).start, 60, now=False)
     # The loop thread gives the GIL up at every socket call and then waits for a worker thread
-    # (energy control, database writes) to yield it: by default up to 5 ms each time.
-    sys.setswitchinterval(0.001)
+    # (energy control, database writes) to yield it: by default up to 5 ms each time. While
+    # the once-a-minute control runs of a thousand sites hold a thread busy for a second, even
+    # 1 ms per socket call made the slowest messages wait (bench/README.md, P2).
+    sys.setswitchinterval(0.0002)
 
 
 class _Server(daphne.server.Server):
