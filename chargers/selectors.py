@@ -5,10 +5,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chargers.models import Charger, Connector, charge_point_id_validator
@@ -121,3 +122,21 @@ def charger_state(*, charger: Charger) -> ChargerState:
         transaction=transaction,
         limits=charger_limit_in_force(charger=charger),
     )
+
+
+def silence_allowed_s(heartbeat_interval_s: int | None) -> int:
+    """How long a connected charger may stay silent before the stale sweep marks it offline."""
+    return (heartbeat_interval_s or settings.OCPP_HEARTBEAT_INTERVAL_S) + settings.OCPP_RECONNECT_TIMEOUT_S
+
+
+def chargers_silent_too_long(now: dt.datetime) -> QuerySet[Charger]:
+    """Connected chargers silent for longer than silence_allowed_s, found by the database: the
+    sweep runs every half minute, and loading every connected charger to compare in Python took
+    ~300 ms of the server's time at 10,000 chargers. Few distinct heartbeat intervals exist, so
+    there is one condition per interval."""
+    connected = Charger.objects.filter(is_connected=True)
+    silent = Q(last_seen_at__isnull=True)
+    for interval_s in connected.values_list("heartbeat_interval_s", flat=True).distinct().order_by():
+        allowed = dt.timedelta(seconds=silence_allowed_s(interval_s))
+        silent |= Q(heartbeat_interval_s=interval_s, last_seen_at__lt=now - allowed)
+    return connected.filter(silent)
