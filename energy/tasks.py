@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from energy.models import Site
+from energy.scheduling import site_run_due
 from energy.services import site_control_run, sites_control_run
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ def rebalance_site(site_id: int, trigger: str = "event") -> None:
 
 @shared_task
 def control_tick() -> int:
-    """Run every site that is due: solar sites every update_interval_s, others every minute."""
+    """Run every site that is due: solar sites every update_interval_s, others every minute,
+    each at its own slot in that interval (energy/scheduling.py)."""
     now = timezone.now()
     due = []
     sites = Site.objects.values_list(
@@ -33,7 +35,7 @@ def control_tick() -> int:
     ).order_by("pk")
     for pk, last_rebalanced_at, solar_enabled, solar_interval_s in sites:
         interval = solar_interval_s if solar_enabled else MAX_SITE_INTERVAL_S
-        if last_rebalanced_at is None or (now - last_rebalanced_at).total_seconds() >= interval:
+        if site_run_due(site_pk=pk, interval_s=interval, last_run_at=last_rebalanced_at, now=now):
             due.append(pk)
     ran = 0
     for start in range(0, len(due), SITES_PER_RUN):

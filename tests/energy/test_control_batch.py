@@ -10,10 +10,12 @@ from django.utils import timezone
 
 from chargers.models import LimitDecision
 from energy.models import EnergyReading, Site
+from energy.scheduling import site_run_due
 from energy.services import site_control_run, sites_control_run
-from energy.tasks import control_tick
+from energy.tasks import MAX_SITE_INTERVAL_S, control_tick
 from sessions.models import MeterSample
 from tests.factories import make_charger, make_session, make_site
+from tests.ocpp_client import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,8 +82,16 @@ def test_a_batch_reads_in_the_same_number_of_queries_for_any_number_of_sites():
     assert _control_reads(many) == _control_reads(few) <= 8
 
 
+def _slot_within(site_pk: int, *, seconds: float) -> bool:
+    now = timezone.now()
+    later = now + dt.timedelta(seconds=seconds)
+    return site_run_due(site_pk=site_pk, interval_s=MAX_SITE_INTERVAL_S, last_run_at=now, now=later)
+
+
 def test_the_tick_runs_every_due_site_and_marks_it_rebalanced():
     sites = _sites()
+    # Site 0 runs now; its next slot (energy/scheduling.py) must not fall before the tick.
+    assert eventually(lambda: not _slot_within(sites[0].pk, seconds=2))
     Site.objects.filter(pk=sites[0].pk).update(last_rebalanced_at=timezone.now())  # not due yet
 
     assert control_tick() == 2
