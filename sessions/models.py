@@ -57,12 +57,18 @@ class ChargingSession(models.Model):
 
 
 class MeterSample(models.Model):
-    """One sampled value; a MeterValues message holds many. Samples are never merged or dropped."""
+    """One sampled value; a MeterValues message holds many. Samples are never merged or dropped.
 
-    charger = models.ForeignKey("chargers.Charger", on_delete=models.CASCADE, related_name="meter_samples")
+    The hot path inserts thousands a second, and each index costs every insert: the foreign
+    keys have none of their own, the unique constraint (charger first) and
+    sample_by_session_time (session first) serve their lookups."""
+
+    charger = models.ForeignKey(
+        "chargers.Charger", on_delete=models.CASCADE, related_name="meter_samples", db_index=False
+    )
     connector_id = models.PositiveSmallIntegerField()
     session = models.ForeignKey(
-        ChargingSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="samples"
+        ChargingSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="samples", db_index=False
     )
     # What the charger said, kept even when no session with that id is known (yet).
     reported_transaction_id = models.IntegerField(null=True, blank=True)
