@@ -31,6 +31,11 @@ CONNECTOR_STATUS_CHOICES = [
 ]
 
 
+def heartbeat_interval_or_default(heartbeat_interval_s: int | None) -> int:
+    """A charger's own heartbeat interval, or the server's when it has none (null or 0)."""
+    return heartbeat_interval_s or settings.OCPP_HEARTBEAT_INTERVAL_S
+
+
 class Charger(models.Model):
     class Registration(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
@@ -163,7 +168,7 @@ class Charger(models.Model):
 
     @property
     def heartbeat_interval(self) -> int:
-        return self.heartbeat_interval_s or settings.OCPP_HEARTBEAT_INTERVAL_S
+        return heartbeat_interval_or_default(self.heartbeat_interval_s)
 
     @property
     def limit_rate_unit(self) -> str:

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from chargers.models import Charger, Connector, charge_point_id_validator
+from chargers.models import Charger, Connector, charge_point_id_validator, heartbeat_interval_or_default
 from chargers.remote import charger_active_session
 from sessions.selectors import session_power_w
 from sessions.services import session_energy_so_far_wh
@@ -126,7 +126,7 @@ def charger_state(*, charger: Charger) -> ChargerState:
 
 def silence_allowed_s(heartbeat_interval_s: int | None) -> int:
     """How long a connected charger may stay silent before the stale sweep marks it offline."""
-    return (heartbeat_interval_s or settings.OCPP_HEARTBEAT_INTERVAL_S) + settings.OCPP_RECONNECT_TIMEOUT_S
+    return heartbeat_interval_or_default(heartbeat_interval_s) + settings.OCPP_RECONNECT_TIMEOUT_S
 
 
 def chargers_silent_too_long(now: dt.datetime) -> QuerySet[Charger]:
