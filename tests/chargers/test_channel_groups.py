@@ -5,9 +5,11 @@ import asyncio
 import json
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 
 from chargers.consumers import charger_group
 from chargers.routing import websocket_urlpatterns
@@ -15,6 +17,15 @@ from graylogic.channel_layers import EmbeddedChannelLayer
 from tests.factories import make_charger
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _close_the_consumers_database_connection():
+    """The consumers run in this process, and their queries (and the test's own, made the same
+    way) in asgiref's one thread for thread-sensitive code, which outlives the test: left open,
+    its connection kept the test database from being dropped at the end of the run."""
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
@@ -25,7 +36,7 @@ def short_group_expiry(settings):
 
 
 async def test_a_charger_connected_longer_than_the_group_expiry_still_gets_messages(short_group_expiry):
-    charger = await asyncio.to_thread(make_charger)
+    charger = await database_sync_to_async(make_charger)()
     communicator = WebsocketCommunicator(
         URLRouter(websocket_urlpatterns), f"/ocpp/{charger.charge_point_id}", subprotocols=["ocpp1.6"]
     )
@@ -59,7 +70,7 @@ def failing_channel_layer(settings):
 async def test_a_consumer_whose_channel_layer_fails_ends_with_the_error_instead_of_going_deaf(failing_channel_layer):
     """Commands arrive through the channel layer: a consumer that could no longer hear them
     must not stay connected as if it could."""
-    charger = await asyncio.to_thread(make_charger)
+    charger = await database_sync_to_async(make_charger)()
     communicator = WebsocketCommunicator(
         URLRouter(websocket_urlpatterns), f"/ocpp/{charger.charge_point_id}", subprotocols=["ocpp1.6"]
     )
