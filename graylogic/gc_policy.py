@@ -6,8 +6,8 @@ A full collection walks every tracked object: with 10,000 chargers connected tha
 (connections, charge points, caches), so each full collection freezes its survivors out of
 the next ones, which then walk only what is newer. A frozen object that later dies inside a
 reference cycle stays allocated until the freeze is lifted, so the frozen set is unfrozen and
-collected once in a while (a reclaim, itself a stall of 0.4-1.3 s at 10,000 chargers, by machine): when it
-has grown by `reclaim_growth`, or every `reclaim_interval_s`.
+collected once in a while (a reclaim, itself a stall of 0.4-1.3 s at 10,000 chargers, by
+machine): when it has grown by `reclaim_growth`, or every `reclaim_interval_s`.
 
 Growth is mostly new chargers connecting, not garbage: a reclaim that frees little says so,
 and the next one waits for twice the growth and twice the time (up to the caps); one that

@@ -16,7 +16,6 @@ import redis
 from ocpp.v16 import call
 
 from chargers.models import Charger, ChargerCommand
-from chargers.selectors import charger_limit_in_force
 from energy.models import EnergyReading, GridResponse, SolarCharging
 from graylogic.mqtt.topics import TopicPattern
 from tests.conftest import ROOT, _database_url, start_server, stop_server
@@ -167,9 +166,8 @@ def test_a_charger_that_boots_and_charges_appears_on_its_topics(stack):
     # charger's events asked for may still have been deciding when it closed its socket.
     def limit_in_force_published() -> bool:
         charger.refresh_from_db()
-        limits = charger_limit_in_force(charger=charger)
         published = {(m.json["limit_w"], m.json["limit_source"]) for m in stack.mqtt.on(state_topic)}
-        return (limits.current_limit_w, limits.limit_source) in published
+        return charger.limit_w is not None and (charger.limit_w, charger.limit_source) in published
 
     assert eventually(limit_in_force_published, timeout_s=15)
 
