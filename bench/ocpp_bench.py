@@ -142,13 +142,62 @@ def rss_kb(pids: list[int]) -> int:
     return total
 
 
+class CpuQuota:
+    """A cgroup (v1 `cpu` controller) that caps one server process, its threads and children to
+    `cores` cores. Gives each server the same budget a machine with a core per server would, so
+    two servers can be compared with one (P4) on a machine with fewer cores than that needs."""
+
+    ROOT = Path("/sys/fs/cgroup/cpu")
+    PERIOD_US = 100_000
+    created: list[CpuQuota] = []
+
+    def __init__(self, name: str, cores: float):
+        if not (self.ROOT / "cgroup.procs").exists():
+            raise SystemExit(f"--server-cpus needs the cgroup v1 cpu controller at {self.ROOT} (and root)")
+        self.cores = cores
+        self.path = self.ROOT / f"ocpp-bench-{os.getpid()}-{re.sub(r'[^a-zA-Z0-9-]', '-', name)}"
+        self.path.mkdir(exist_ok=True)
+        (self.path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+        (self.path / "cpu.cfs_quota_us").write_text(str(round(cores * self.PERIOD_US)))
+        CpuQuota.created.append(self)
+
+    def add(self, pid: int) -> None:
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def throttled_s(self) -> float:
+        """Seconds the kernel held the group back for having used up its quota, so far."""
+        for line in (self.path / "cpu.stat").read_text().splitlines():
+            key, value = line.split()
+            if key == "throttled_time":
+                return int(value) / 1e9
+        return 0.0
+
+    @classmethod
+    def remove_all(cls) -> None:
+        """Once their processes are gone (an empty group can be removed)."""
+        for quota in cls.created:
+            with contextlib.suppress(OSError):
+                quota.path.rmdir()
+        cls.created.clear()
+
+
 class Server:
     """One server process we started (in its own session), with its log in the temp dir."""
 
     running: set[Server] = set()
 
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], port: int, log_path: Path, health: str | None):
+    def __init__(
+        self,
+        name: str,
+        cmd: list[str],
+        env: dict[str, str],
+        port: int,
+        log_path: Path,
+        health: str | None,
+        cpu_quota: CpuQuota | None = None,
+    ):
         self.name, self.cmd, self.env, self.port, self.log_path, self.health = name, cmd, env, port, log_path, health
+        self.cpu_quota = cpu_quota
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -160,6 +209,8 @@ class Server:
             self.cmd, cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
         log_file.close()
+        if self.cpu_quota is not None:
+            self.cpu_quota.add(self.proc.pid)
         Server.running.add(self)
 
     def wait_ready(self, timeout_s: float = 120) -> float:
@@ -238,6 +289,7 @@ def assert_port_free(port: int) -> None:
 def _stop_all_servers() -> None:
     for server in list(Server.running):
         server.stop(timeout_s=10)
+    CpuQuota.remove_all()
 
 
 # --- targets ----------------------------------------------------------------------------------
@@ -250,7 +302,7 @@ class Target:
     processes: int = 1
     redis: bool = False
     servers: list[Server] = field(default_factory=list)
-    db_path: Path | None = None
+    database_url: str | None = None
 
 
 def expand_targets(spec: str) -> list[Target]:
@@ -267,7 +319,7 @@ def expand_targets(spec: str) -> list[Target]:
     return targets
 
 
-def product_env(db_path: Path, redis_url: str | None) -> dict[str, str]:
+def product_env(database_url: str, redis_url: str | None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -276,7 +328,7 @@ def product_env(db_path: Path, redis_url: str | None) -> dict[str, str]:
         and k not in {"DJANGO_SETTINGS_MODULE", "TLS_CERT_FILE", "TLS_KEY_FILE"}
     }
     env.update(
-        DATABASE_URL=f"sqlite:///{db_path}",
+        DATABASE_URL=database_url,
         DEBUG="false",
         LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="graylogic.settings",
@@ -287,10 +339,78 @@ def product_env(db_path: Path, redis_url: str | None) -> dict[str, str]:
     return env
 
 
-def prepare_template_db(tmp: Path, chargers: int, per_site: int, seed_args: list[str] | None = None) -> Path:
-    """Migrate and seed once; each target then gets a fresh copy of this file."""
-    db = tmp / "bench-template.sqlite3"
-    env = product_env(db, None)
+class BenchDatabase:
+    """The product's databases in a run: one template, migrated and seeded once, and a fresh copy
+    of it per target. SQLite files (the embedded default) or, with --postgres-url, PostgreSQL
+    databases on that server (the scaled-out deployment), created and dropped by the run."""
+
+    def __init__(self, tmp: Path, postgres_url: str | None):
+        self.tmp, self.postgres_url = tmp, postgres_url
+        self.prefix = f"ocpp_bench_{os.getpid()}"
+        self.template_url = ""
+        self.created: list[str] = []
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.postgres_url, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def _postgres(self, name: str, template: str | None = None) -> str:
+        database = f"{self.prefix}_{re.sub(r'[^a-z0-9]', '_', name.lower())}"
+        self._admin(f'CREATE DATABASE "{database}"' + (f' TEMPLATE "{template}"' if template else ""))
+        self.created.append(database)
+        return urlparse(self.postgres_url)._replace(path=f"/{database}").geturl()
+
+    def create_template(self) -> str:
+        if self.postgres_url:
+            self.template_url = self._postgres("template")
+        else:
+            self.template_url = f"sqlite:///{self.tmp / 'bench-template.sqlite3'}"
+        return self.template_url
+
+    def template_seeded(self) -> None:
+        if not self.postgres_url:
+            with contextlib.closing(sqlite3.connect(self.template_url.removeprefix("sqlite:///"))) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def fresh_copy(self, name: str) -> str:
+        """A DATABASE_URL for a new copy of the template."""
+        if self.postgres_url:
+            return self._postgres(name, template=urlparse(self.template_url).path.lstrip("/"))
+        dest = self.tmp / f"bench-{name}.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{dest}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(self.template_url.removeprefix("sqlite:///"), dest)
+        return f"sqlite:///{dest}"
+
+    def rows(self, database_url: str, sql: str) -> list[tuple] | None:
+        """The rows of a read-only query, or None when it fails (a table missing, say)."""
+        if database_url.startswith("sqlite:///"):
+            path = database_url.removeprefix("sqlite:///")
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+                try:
+                    return conn.execute(sql).fetchall()
+                except sqlite3.Error:
+                    return None
+        import psycopg
+
+        with psycopg.connect(database_url) as conn:
+            try:
+                return conn.execute(sql).fetchall()
+            except psycopg.Error:
+                return None
+
+    def drop_all(self) -> None:
+        for database in reversed(self.created):
+            with contextlib.suppress(Exception):
+                self._admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        self.created.clear()
+
+
+def prepare_template_db(database: BenchDatabase, chargers: int, per_site: int, seed_args: list[str] | None) -> None:
+    """Migrate and seed once; each target then gets a fresh copy."""
+    env = product_env(database.create_template(), None)
     started = time.monotonic()
     for cmd in (
         [PYTHON, "manage.py", "migrate", "--noinput"],
@@ -307,17 +427,8 @@ def prepare_template_db(tmp: Path, chargers: int, per_site: int, seed_args: list
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.template_seeded()
     log(f"template database: migrated and seeded {chargers} chargers in {time.monotonic() - started:.1f} s")
-    return db
-
-
-def fresh_db(template: Path, dest: Path) -> Path:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(template, dest)
-    return dest
 
 
 def redis_flush(redis_url: str) -> None:
@@ -328,30 +439,28 @@ def redis_flush(redis_url: str) -> None:
     client.close()
 
 
-def build_servers(target: Target, args, tmp: Path, template: Path | None) -> None:
+def build_servers(target: Target, args, tmp: Path, database: BenchDatabase | None) -> None:
+    def cpu_quota(name: str) -> CpuQuota | None:
+        return CpuQuota(name, args.server_cpus) if args.server_cpus else None
+
     if target.kind == "bare":
         cmd = [PYTHON, str(BENCH_DIR / "bare_server.py"), "--host", HOST, "--port", str(args.port)]
-        target.servers = [Server("bare", cmd, dict(os.environ), args.port, tmp / "bare.log", None)]
+        target.servers = [Server("bare", cmd, dict(os.environ), args.port, tmp / "bare.log", None, cpu_quota("bare"))]
         return
-    target.db_path = fresh_db(template, tmp / f"bench-{target.name}.sqlite3")
-    env = product_env(target.db_path, args.redis_url if target.redis else None)
+    target.database_url = database.fresh_copy(target.name)
+    env = product_env(target.database_url, args.redis_url if target.redis else None)
     target.servers = []
     for p in range(target.processes):
         port = args.port + p
         cmd = [PYTHON, "manage.py", "serve", "--host", HOST, "--port", str(port)]
         log_path = tmp / f"{target.name}-{p}.log"
-        target.servers.append(Server(f"{target.name}#{p}", cmd, env, port, log_path, "/healthz"))
+        name = f"{target.name}#{p}"
+        target.servers.append(Server(name, cmd, env, port, log_path, "/healthz", cpu_quota(name)))
 
 
-def stored_samples(db_path: Path) -> int | None:
-    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '%metersample'")
-        ]
-        if not tables:
-            return None
-        return conn.execute(f'SELECT COUNT(*) FROM "{tables[0]}"').fetchone()[0]
+def stored_samples(database: BenchDatabase, database_url: str) -> int | None:
+    rows = database.rows(database_url, "SELECT COUNT(*) FROM charging_sessions_metersample")
+    return rows[0][0] if rows else None
 
 
 # --- the load generator (runs in child processes) ---------------------------------------------
@@ -867,11 +976,11 @@ def collect(queue, kind: str, expected: int, procs: list, timeout_s: float) -> d
     return got
 
 
-def run_target(target: Target, args, tmp: Path, template: Path | None) -> dict:
+def run_target(target: Target, args, tmp: Path, database: BenchDatabase | None) -> dict:
     log(f"--- target {target.name}: {args.chargers} chargers, mode {args.mode}")
     if target.redis:
         redis_flush(args.redis_url)
-    build_servers(target, args, tmp, template)
+    build_servers(target, args, tmp, database)
     result: dict = {"target": target.name, "chargers": args.chargers, "mode": args.mode}
     procs: list = []
     try:
@@ -910,6 +1019,7 @@ def run_target(target: Target, args, tmp: Path, template: Path | None) -> dict:
             calibration = poster.calibrate(0, args.p3_calibration_spacing)
             log(f"p3: calibrated the limits of {len(calibration)} grid levels on site 0")
         cpu0, wall0 = cpu_seconds(server_pids), time.monotonic()
+        throttled0 = throttled_s(target)
         ctrl["t_start"].value = time.time() + 0.3
         ctrl["go"].set()
         if poster is not None:
@@ -932,6 +1042,8 @@ def run_target(target: Target, args, tmp: Path, template: Path | None) -> dict:
             result["server_cpu_pct"] = None  # the process was replaced in the middle
             server_pids = pids
         result["rss_end_kb"] = rss_kb(server_pids)
+        if throttled0 is not None:
+            result["server_throttled_s"] = throttled_s(target) - throttled0
         merge_client_results(result, results.values(), args)
         if poster is not None:
             per_site = args.chargers_per_site or args.chargers
@@ -959,10 +1071,10 @@ def run_target(target: Target, args, tmp: Path, template: Path | None) -> dict:
             result["server_stop"] = [
                 {"exit_code": code, "seconds": round(secs, 2), "killed": killed} for code, secs, killed in stops
             ]
-        if target.db_path is not None and args.mode == "p3":
-            result["p3"].update(product_counts(target.db_path))
-        elif target.db_path is not None:
-            result["samples_stored"] = stored_samples(target.db_path)
+        if target.database_url is not None and args.mode == "p3":
+            result["p3"].update(product_counts(database, target.database_url))
+        elif target.database_url is not None:
+            result["samples_stored"] = stored_samples(database, target.database_url)
         ctrl["release"].set()
     finally:
         for p in procs:
@@ -978,6 +1090,12 @@ def run_target(target: Target, args, tmp: Path, template: Path | None) -> dict:
                 redis_flush(args.redis_url)
     result["server_log_problems"] = log_problems(target)
     return result
+
+
+def throttled_s(target: Target) -> float | None:
+    """Seconds the target's CPU quotas held its servers back, summed (None without --server-cpus)."""
+    quotas = [s.cpu_quota for s in target.servers if s.cpu_quota is not None]
+    return sum(q.throttled_s() for q in quotas) if quotas else None
 
 
 def restart_servers(target: Target, args, start_wall: float) -> dict:
@@ -1381,22 +1499,23 @@ def p3_figures(
     }
 
 
-def product_counts(db_path: Path) -> dict:
+def product_counts(database: BenchDatabase, database_url: str) -> dict:
     """p3: what the server recorded: SetChargingProfile commands by who asked, readings stored."""
     out: dict = {}
-    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)) as conn:
-        with contextlib.suppress(sqlite3.Error):
-            rows = conn.execute(
-                "SELECT requested_by, outcome, COUNT(*) FROM chargers_chargercommand "
-                "WHERE action = 'SetChargingProfile' GROUP BY requested_by, outcome"
-            ).fetchall()
-            by_trigger: Counter = Counter()
-            for requested_by, outcome, n in rows:
-                # "energy:BENCH00003: transaction started" -> "energy:#: transaction started"
-                by_trigger[f"{_VARYING.sub('#', requested_by)} -> {outcome}"] += n
-            out["set_charging_profile_commands"] = dict(by_trigger.most_common())
-        with contextlib.suppress(sqlite3.Error):
-            out["energy_readings_stored"] = conn.execute("SELECT COUNT(*) FROM energy_energyreading").fetchone()[0]
+    rows = database.rows(
+        database_url,
+        "SELECT requested_by, outcome, COUNT(*) FROM chargers_chargercommand "
+        "WHERE action = 'SetChargingProfile' GROUP BY requested_by, outcome",
+    )
+    if rows is not None:
+        by_trigger: Counter = Counter()
+        for requested_by, outcome, n in rows:
+            # "energy:BENCH00003: transaction started" -> "energy:#: transaction started"
+            by_trigger[f"{_VARYING.sub('#', requested_by)} -> {outcome}"] += n
+        out["set_charging_profile_commands"] = dict(by_trigger.most_common())
+    readings = database.rows(database_url, "SELECT COUNT(*) FROM energy_energyreading")
+    if readings is not None:
+        out["energy_readings_stored"] = readings[0][0]
     return out
 
 
@@ -1459,6 +1578,8 @@ def report(results: list[dict], args) -> None:
         )
     row("errors", lambda r: fmt(r["errors"]))
     row("server CPU %", lambda r: fmt(r.get("server_cpu_pct"), ".0f"))
+    if args.server_cpus:
+        row(f"throttled at {args.server_cpus:g} cores (s)", lambda r: fmt(r.get("server_throttled_s"), ".1f"))
     row("client CPU % (all procs)", lambda r: fmt(r.get("client_cpu_pct"), ".0f"))
     row("server RSS before (MB)", lambda r: fmt(r["rss_before_kb"] / 1024, ".1f"))
     row("server RSS connected (MB)", lambda r: fmt(r["rss_after_kb"] / 1024, ".1f"))
@@ -1549,7 +1670,7 @@ def report(results: list[dict], args) -> None:
         details = {k: v for k, v in sorted(r["counters"].items()) if k not in ("answered in window",)}
         print(f"{r['target']} counters: {json.dumps(details)}")
         if r["server_calls"]:
-            how = "answered as a smart charger" if args.mode == "p3" else "answered NotSupported"
+            how = "answered as a smart charger" if args.smart_chargers or args.mode == "p3" else "answered NotSupported"
             print(f"{r['target']} server-initiated CALLs {how}: {json.dumps(r['server_calls'])}")
         if r["server_log_problems"]:
             print(f"{r['target']} server log, WARNING and worse, by shape (count):")
@@ -1624,6 +1745,18 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9310, help="first port (full-redis uses this and the next)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="full-redis: flushed before and after")
     parser.add_argument(
+        "--postgres-url",
+        help="the product's databases on this PostgreSQL server instead of SQLite files, as when scaled out "
+        "(e.g. postgres://postgres@127.0.0.1:5432/postgres: a database it may create databases from; "
+        "each run creates ocpp_bench_<pid>_* databases and drops them)",
+    )
+    parser.add_argument(
+        "--server-cpus",
+        type=float,
+        help="cap each server process to this many cores (a cgroup per process; needs root and the cgroup v1 "
+        "cpu controller): P4 on a machine with fewer cores than two servers and their clients need",
+    )
+    parser.add_argument(
         "--smart-chargers",
         action="store_true",
         help="chargers answer GetConfiguration and accept charging profiles, as real smart chargers do "
@@ -1662,6 +1795,8 @@ def main() -> None:
     redis_host = urlparse(args.redis_url).hostname
     if any(t.redis for t in targets) and redis_host not in ("127.0.0.1", "localhost"):
         raise SystemExit("--redis-url must point at 127.0.0.1")
+    if args.postgres_url and urlparse(args.postgres_url).hostname not in ("127.0.0.1", "localhost"):
+        raise SystemExit("--postgres-url must point at 127.0.0.1")
     nofile = raise_open_files_limit()  # the servers we start inherit it
     if nofile < args.chargers + 200:
         log(f"warning: only {nofile} open files allowed; {args.chargers} sockets may not fit")
@@ -1670,20 +1805,20 @@ def main() -> None:
     log(f"open files limit: {nofile}; run started {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}")
     tmp = Path(tempfile.mkdtemp(prefix="ocpp-bench-"))
     results = []
+    database = BenchDatabase(tmp, args.postgres_url) if any(t.kind == "full" for t in targets) else None
     try:
-        template = (
-            prepare_template_db(tmp, args.chargers, args.chargers_per_site, p3_seed_args(args))
-            if any(t.kind == "full" for t in targets)
-            else None
-        )
+        if database is not None:
+            prepare_template_db(database, args.chargers, args.chargers_per_site, p3_seed_args(args))
         for target in targets:
-            results.append(run_target(target, args, tmp, template))
+            results.append(run_target(target, args, tmp, database))
     finally:
         _stop_all_servers()
         if args.keep_tmp:
-            log(f"kept {tmp}")
+            log(f"kept {tmp}" + (f" and PostgreSQL databases {database.created}" if args.postgres_url else ""))
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+            if database is not None:
+                database.drop_all()
     report(results, args)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
