@@ -154,7 +154,6 @@ class CpuQuota:
     def __init__(self, name: str, cores: float):
         if not (self.ROOT / "cgroup.procs").exists():
             raise SystemExit(f"--server-cpus needs the cgroup v1 cpu controller at {self.ROOT} (and root)")
-        self.cores = cores
         self.path = self.ROOT / f"ocpp-bench-{os.getpid()}-{re.sub(r'[^a-zA-Z0-9-]', '-', name)}"
         self.path.mkdir(exist_ok=True)
         (self.path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
