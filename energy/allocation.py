@@ -8,6 +8,7 @@ by progressive filling: fair by weight for `proportional` and `round_robin`, in 
 `priority`. A charger never gets 0 < current < its minimum.
 """
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -150,24 +151,7 @@ def allocate(
             remaining[i] -= c.coefficients.get(charger.id, 0.0) * charger.min_current_a
         switched_on.append(charger)
 
-    current = {c.id: c.min_current_a for c in switched_on}
-    weight = {c.id: (c.max_current_a if algorithm == "proportional" else 1.0) for c in switched_on}
-    order = {c.id: i for i, c in enumerate(switched_on)}
-    growing = {c.id for c in switched_on if current[c.id] + STEP_A <= caps[c.id][0] + 1e-9}
-    while growing:
-        if algorithm == "priority":
-            chosen = min(growing, key=lambda cid: order[cid])
-        else:
-            chosen = min(growing, key=lambda cid: (current[cid] / weight[cid], order[cid]))
-        needs = [c.coefficients.get(chosen, 0.0) * STEP_A for c in constraints]
-        if any(remaining[i] < need - 1e-9 for i, need in enumerate(needs)):
-            growing.discard(chosen)
-            continue
-        for i, need in enumerate(needs):
-            remaining[i] -= need
-        current[chosen] = round(current[chosen] + STEP_A, 1)
-        if current[chosen] + STEP_A > caps[chosen][0] + 1e-9:
-            growing.discard(chosen)
+    current = _progressive_fill(switched_on, caps, constraints, remaining, algorithm)
 
     for charger in switched_on:
         amps = current[charger.id]
@@ -189,3 +173,136 @@ def allocate(
         else:
             result[charger.id] = Allocation(amps, f"{binding.name} is fully used", binding.source)
     return result
+
+
+def _progressive_fill(
+    switched_on: list[ChargerDemand],
+    caps: dict[str, tuple[float, str]],
+    constraints: Sequence[Constraint],
+    remaining: list[float],
+    algorithm: str,
+) -> dict[str, float]:
+    """Raise the switched-on chargers from their minimum in steps of STEP_A: each step goes to
+    the lowest charger (current / weight, then precedence; for `priority` the first in
+    precedence), and a charger stops at its cap or when a constraint has no room for its step.
+    Far from every limit the steps are taken in bulk (_bulk_steps): a home's car on a 63 A fuse
+    would otherwise take 260 of them, twice per control run. `remaining` is used up in place."""
+    current = {c.id: c.min_current_a for c in switched_on}
+    weight = {c.id: (c.max_current_a if algorithm == "proportional" else 1.0) for c in switched_on}
+    order = {c.id: i for i, c in enumerate(switched_on)}
+    # Only the constraints a charger counts in: (index, what one step of it uses).
+    needs = {
+        c.id: [(i, k.coefficients[c.id] * STEP_A) for i, k in enumerate(constraints) if k.coefficients.get(c.id)]
+        for c in switched_on
+    }
+    growing = {c.id for c in switched_on if current[c.id] + STEP_A <= caps[c.id][0] + 1e-9}
+    # A minimum such as 6.05 A is off the 0.1 A grid until its first step; bulk steps need the grid.
+    off_grid = {cid for cid in growing if _tenths(current[cid]) is None}
+    try_bulk = True
+    while growing:
+        if try_bulk:
+            if not off_grid & growing:
+                _bulk_steps(growing, current, weight, order, needs, caps, remaining, algorithm)
+            try_bulk = False
+        if algorithm == "priority":
+            chosen = min(growing, key=lambda cid: order[cid])
+        else:
+            chosen = min(growing, key=lambda cid: (current[cid] / weight[cid], order[cid]))
+        step = needs[chosen]
+        if any(remaining[i] < need - 1e-9 for i, need in step):
+            growing.discard(chosen)
+            try_bulk = True
+            continue
+        for i, need in step:
+            remaining[i] -= need
+        if chosen in off_grid:
+            off_grid.discard(chosen)
+            try_bulk = True
+        current[chosen] = round(current[chosen] + STEP_A, 1)
+        if current[chosen] + STEP_A > caps[chosen][0] + 1e-9:
+            growing.discard(chosen)
+            try_bulk = True
+    return current
+
+
+def _tenths(amps: float) -> int | None:
+    """amps as a whole number of tenths, or None when it is not on that grid."""
+    tenths = round(amps * 10)
+    return tenths if round(amps, 1) == amps and abs(amps * 10 - tenths) < 1e-6 else None
+
+
+def _bulk_steps(
+    growing: set[str],
+    current: dict[str, float],
+    weight: dict[str, float],
+    order: dict[str, int],
+    needs: dict[str, list[tuple[int, float]]],
+    caps: dict[str, tuple[float, str]],
+    remaining: list[float],
+    algorithm: str,
+) -> None:
+    """Take at once the steps the one-by-one filling would take next, as long as every one of
+    them fits in every constraint and leaves its charger below its cap: the loop would have
+    taken the same steps, so the result is the same, step for step. The loop then takes the
+    step that meets a limit."""
+    tenths = {cid: round(current[cid] * 10) for cid in growing}
+    # The most steps each charger may take in bulk: two short of its cap (one that takes none
+    # is not held to it).
+    most = {cid: math.floor(caps[cid][0] * 10 + 1e-6) - 2 - tenths[cid] for cid in growing}
+    # Every step uses some constraint (each charger is under a fuse), so this bounds what is
+    # left; with only a few steps left, one by one is cheaper than searching.
+    smallest_need: dict[int, float] = {}
+    for cid in growing:
+        for i, need in needs[cid]:
+            smallest_need[i] = min(need, smallest_need.get(i, need))
+    steps_left = min(
+        sum(max(0, n) for n in most.values()),
+        sum(max(0.0, remaining[i]) / need for i, need in smallest_need.items()) if smallest_need else math.inf,
+    )
+    if steps_left < 4 * len(growing) + 8:
+        return
+
+    def fits(steps: dict[str, int]) -> bool:
+        used = [0.0] * len(remaining)
+        for cid, n in steps.items():
+            if n > 0 and n > most[cid]:
+                return False
+            for i, need in needs[cid]:
+                used[i] += need * n
+        return all(used[i] <= remaining[i] - 1e-6 for i in range(len(remaining)) if used[i])
+
+    if algorithm == "priority":
+        # The first charger takes every step until it stops; the others wait.
+        first = min(growing, key=lambda cid: order[cid])
+        low, high = 0, max(0, most[first])
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if fits({first: mid}) else (low, mid - 1)
+        steps = {first: low}
+    else:
+        # Steps are taken lowest level (current / weight) first, so the steps below any level
+        # all come before the others: they are a prefix of the one-by-one order.
+        def below(level: float) -> dict[str, int]:
+            steps = {}
+            for cid in growing:
+                n = max(0, math.ceil(level * weight[cid] * 10 - tenths[cid]) - 1)
+                while (tenths[cid] + n) / 10 / weight[cid] < level:
+                    n += 1
+                while n > 0 and (tenths[cid] + n - 1) / 10 / weight[cid] >= level:
+                    n -= 1
+                steps[cid] = n
+            return steps
+
+        low = min(current[cid] / weight[cid] for cid in growing)
+        high = max((tenths[cid] + max(0, most[cid]) + 1) / 10 / weight[cid] for cid in growing)
+        # Close enough once no charger has more than one step between the two.
+        finest = min(STEP_A / weight[cid] for cid in growing)
+        while high - low > finest:
+            mid = (low + high) / 2
+            low, high = (mid, high) if fits(below(mid)) else (low, mid)
+        steps = below(low)
+    for cid, n in steps.items():
+        if n > 0:
+            for i, need in needs[cid]:
+                remaining[i] -= need * n
+            current[cid] = (tenths[cid] + n) / 10

@@ -1,5 +1,7 @@
 """Load balancing over the fuse tree: tables of cases and a property test, no database."""
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -219,3 +221,68 @@ def test_no_fuse_phase_is_ever_exceeded_and_no_car_gets_under_6_amps(site, algor
         assert amps == 0 or c.min_current_a <= amps <= c.max_current_a
         if not c.wants_power:
             assert amps == 0
+
+
+def _one_step_at_a_time(chargers, constraints, algorithm):
+    """The filling as first written, one 0.1 A step per loop: the reference the bulk steps
+    (energy/allocation.py::_bulk_steps) must match exactly."""
+    from energy.allocation import STEP_A, _precedence, demand_cap_a
+
+    caps = {c.id: demand_cap_a(c)[0] for c in chargers if c.wants_power}
+    candidates = [c for c in chargers if c.wants_power and caps[c.id] >= c.min_current_a]
+    remaining = [c.capacity for c in constraints]
+    switched_on = []
+    for charger in _precedence(candidates, algorithm):
+        uses = [k.coefficients.get(charger.id, 0.0) * charger.min_current_a for k in constraints]
+        if any(remaining[i] < use for i, use in enumerate(uses)):
+            continue
+        for i, use in enumerate(uses):
+            remaining[i] -= use
+        switched_on.append(charger)
+    current = {c.id: c.min_current_a for c in switched_on}
+    weight = {c.id: (c.max_current_a if algorithm == "proportional" else 1.0) for c in switched_on}
+    order = {c.id: i for i, c in enumerate(switched_on)}
+    growing = {c.id for c in switched_on if current[c.id] + STEP_A <= caps[c.id] + 1e-9}
+    while growing:
+        if algorithm == "priority":
+            chosen = min(growing, key=lambda cid: order[cid])
+        else:
+            chosen = min(growing, key=lambda cid: (current[cid] / weight[cid], order[cid]))
+        needs = [k.coefficients.get(chosen, 0.0) * STEP_A for k in constraints]
+        if any(remaining[i] < need - 1e-9 for i, need in enumerate(needs)):
+            growing.discard(chosen)
+            continue
+        for i, need in enumerate(needs):
+            remaining[i] -= need
+        current[chosen] = round(current[chosen] + STEP_A, 1)
+        if current[chosen] + STEP_A > caps[chosen] + 1e-9:
+            growing.discard(chosen)
+    return {c.id: current.get(c.id, 0.0) for c in chargers}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    sites(),
+    st.sampled_from(["proportional", "priority", "round_robin"]),
+    st.lists(st.sampled_from([6.0, 6.0, 6.05, 7.3, 10.0]), min_size=6, max_size=6),
+)
+def test_bulk_steps_give_exactly_what_one_step_at_a_time_gives(site, algorithm, minimums):
+    fuses, chargers, budget_w = site
+    chargers = [dataclasses.replace(c, min_current_a=low) for c, low in zip(chargers, minimums, strict=False)]
+    constraints = fuse_constraints(fuses, chargers)
+    if budget_w is not None:
+        constraints.append(power_budget("budget", "solar", budget_w, chargers))
+    result = allocate(chargers, constraints, algorithm)
+    assert {cid: a.current_a for cid, a in result.items()} == _one_step_at_a_time(chargers, constraints, algorithm)
+
+
+@pytest.mark.parametrize("algorithm", ["proportional", "priority", "round_robin"])
+def test_a_lone_car_on_a_big_fuse_fills_in_bulk_to_the_same_amps(algorithm):
+    chargers = [
+        charger("home", fuse="site", phases=("L1",), max_a=32),
+        charger("van", fuse="site", max_a=16.55, min_current_a=6.05),
+    ]
+    constraints = [*fuse_constraints([Fuse("site", 100)], chargers), Constraint("manual", "manual", 27.35, {"home": 1})]
+    result = allocate(chargers, constraints, algorithm)
+    assert {cid: a.current_a for cid, a in result.items()} == _one_step_at_a_time(chargers, constraints, algorithm)
+    assert result["home"].current_a == 27.3 and result["van"].current_a == 16.5
