@@ -24,6 +24,35 @@ def fuse_id(circuit_pk: int | None) -> str:
     return SITE_FUSE_ID if circuit_pk is None else f"circuit {circuit_pk}"
 
 
+# What a control run reads of a charger (energy/services.py, chargers/remote.py::charging_profile).
+# The other columns (boot details, timestamps, the whole GetConfiguration answer as JSON) were
+# most of the cost of loading the chargers of a steady run.
+CONTROL_FIELDS = (
+    "site",
+    "circuit",
+    "charge_point_id",
+    "is_connected",
+    "phases",
+    "max_power_w",
+    "supply_phase",
+    "priority",
+    "min_current_a",
+    "can_switch_phases",
+    "active_phases",
+    "manual_limit_w",
+    "manual_limit_expires_at",
+    "paused_since",
+    "applied_profiles",
+    "limit_w",
+    "limit_source",
+    "limit_reason",
+    "charging_rate_units",
+    "rate_unit_override",
+    "max_stack_level",
+    "max_stack_level_override",
+)
+
+
 def sites_chargers(*, site_pks: list[int]) -> dict[int, list[Charger]]:
     """Each charger with its `connector_list` (what charger_states reads). A plain list, not
     the related manager's cache: that makes a queryset per charger, which was a third of a
@@ -32,6 +61,7 @@ def sites_chargers(*, site_pks: list[int]) -> dict[int, list[Charger]]:
     chargers = (
         Charger.objects.filter(site__in=site_pks, enabled=True, registration=Charger.Registration.ACCEPTED)
         .select_related("circuit")
+        .only(*CONTROL_FIELDS)
         .prefetch_related(
             Prefetch("connectors", queryset=Connector.objects.only("charger_id", "status"), to_attr="connector_list")
         )
