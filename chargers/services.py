@@ -246,10 +246,10 @@ def charger_boot(*, charger_pk: int, boot_info: dict[str, str]) -> BootResult:
     return result
 
 
-def charger_heartbeat(*, charger_pk: int) -> dt.datetime:
+def chargers_heartbeat(charger_pks: list[int]) -> None:
+    """Chargers sent a Heartbeat within the last second (batched: see chargers/ocpp/writes.py)."""
     now = timezone.now()
-    Charger.objects.filter(pk=charger_pk).update(last_heartbeat_at=now, last_seen_at=now)
-    return now
+    Charger.objects.filter(pk__in=set(charger_pks)).update(last_heartbeat_at=now, last_seen_at=now)
 
 
 def connector_status_update(

@@ -129,7 +129,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self):
         """Record liveness and give the charger the time."""
-        await db(charger_services.charger_heartbeat)(charger_pk=self.charger_pk)
+        writes.heartbeats.write_later(self.charger_pk)
         return call_result.Heartbeat(current_time=utc_now_iso())
 
     @on(Action.status_notification, skip_schema_validation=True)

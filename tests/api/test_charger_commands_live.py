@@ -216,6 +216,8 @@ def test_the_detail_and_list_reflect_what_the_charger_reports(ocpp_server):
 
     async def charge(cp):
         await cp.call(call.Heartbeat())
+        # Kept within a second (chargers/ocpp/writes.py).
+        assert await asyncio.to_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).last_heartbeat_at)
         await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
         started = await cp.call(
             call.StartTransaction(connector_id=1, id_tag="GrayLogic", meter_start=12345, timestamp=iso(T0))
