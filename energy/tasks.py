@@ -4,6 +4,7 @@ import logging
 import time
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from energy.models import Site
@@ -47,8 +48,10 @@ def control_tick() -> int:
                 logger.error("control run of site %s failed", pk, exc_info=outcome)
             else:
                 ran += 1
-        # In the embedded server this thread shares the GIL with the event loop: a pause as
-        # long as the batch leaves the loop at least half of it, so chargers' messages are
-        # not held up behind a whole tick of control runs (bench/README.md, P2).
-        time.sleep(time.monotonic() - started)
+        if settings.EMBEDDED_JOBS:
+            # This thread shares the GIL with the server's event loop: a pause as long as the
+            # batch leaves the loop at least half of it, so chargers' messages are not held up
+            # behind a whole tick of control runs (bench/README.md, P2). A Celery worker has
+            # no loop to share with, and a paused tick would only make the next ones queue.
+            time.sleep(time.monotonic() - started)
     return ran
