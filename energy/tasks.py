@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 # Every site is re-decided at least this often: manual limits lapse, tariff periods change.
 MAX_SITE_INTERVAL_S = 60
 # Sites run together in one control run; their locks are held until the last one is done.
+# Small batches keep each stretch the loop waits through (see the pause below) short.
 SITES_PER_RUN = 10
 
 
