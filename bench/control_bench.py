@@ -11,7 +11,8 @@ have a running session with power and current samples; each site has a recent ma
 reading. Chargers answer every SetChargingProfile with Accepted at once (the channel layer is
 replaced by a stub: the socket path is measured by ocpp_bench.py). Two passes of
 `control_tick`: the first decides every charger for the first time and sends profiles, the
-second (the steady state, run once a minute for ever) finds nothing changed.
+second (the steady state, run once a minute for ever) finds nothing changed. A third pass runs
+each site on its own, as an event (a charger's boot, a change in its draw) asks for.
 """
 
 import argparse
@@ -52,7 +53,7 @@ def main() -> None:
     from chargers.models import Charger, Connector
     from energy import services
     from energy.models import EnergyReading, Site
-    from energy.tasks import control_tick
+    from energy.tasks import control_tick, rebalance_site
     from sessions.models import ChargingSession, MeterSample
 
     call_command("migrate", verbosity=0)
@@ -117,13 +118,24 @@ def main() -> None:
         return execute(sql, params, many, context)
 
     print(f"{'pass':<28}{'runs':>6}{'ms/run':>9}{'runs/s':>9}{'reads/run':>11}{'writes/run':>12}{'profiles':>10}")
-    for label in ("first (all decisions new)", "steady (nothing changed)"):
+
+    def each_site_alone() -> int:
+        for pk in Site.objects.values_list("pk", flat=True):
+            rebalance_site(pk, "event")
+        return args.sites
+
+    passes = (
+        ("first (all decisions new)", control_tick),
+        ("steady (nothing changed)", control_tick),
+        ("event (one site a run)", each_site_alone),
+    )
+    for label, run_pass in passes:
         Site.objects.update(last_rebalanced_at=None)
         statements.update(reads=0, writes=0)
         sent.clear()
         with connection.execute_wrapper(count):
             started = time.perf_counter()
-            runs = control_tick()
+            runs = run_pass()
             elapsed = time.perf_counter() - started
         print(
             f"{label:<28}{runs:>6}{1000 * elapsed / runs:>9.2f}{runs / elapsed:>9.0f}"
