@@ -23,6 +23,14 @@ server_loop: asyncio.AbstractEventLoop | None = None
 _pending: dict[int, asyncio.Task] = {}
 # Sites asked for again while a run was already under way: run once more afterwards.
 _dirty: set[int] = set()
+# Sites whose interval has passed, in the order they became due: (trigger, the run's outcome).
+_ready: dict[int, tuple[str, asyncio.Future]] = {}
+_runners: set[asyncio.Task] = set()
+# Event runs go in batches, like the scheduled ones: a site run alone costs three times what it
+# costs in a batch of ten (bench/control_bench.py), and a thousand sites ask at once after a
+# restart. Two runners, so that one charger slow to answer holds up only half of them; more
+# would take the GIL from the server's loop (bench/README.md, P2).
+EVENT_RUNNERS = 2
 _local_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
 
@@ -54,17 +62,51 @@ async def _seconds_to_wait(site_id: int) -> float:
 
 
 async def _rebalance_when_allowed(site_id: int, trigger: str) -> None:
-    from energy.tasks import rebalance_site
-
     while True:
         try:
             await asyncio.sleep(await _seconds_to_wait(site_id))
             _dirty.discard(site_id)
-            await sync_to_async(rebalance_site, thread_sensitive=False)(site_id, trigger)
+            await _run_in_a_batch(site_id, trigger)
         except Exception:
             logger.exception("rebalance of site %s failed", site_id)
         if site_id not in _dirty:
             return
+
+
+async def _run_in_a_batch(site_id: int, trigger: str) -> None:
+    """Wait for the site's turn in a batch; raises what its run raised."""
+    done = asyncio.get_running_loop().create_future()
+    _ready[site_id] = (trigger, done)
+    if len(_runners) < EVENT_RUNNERS:
+        runner = asyncio.get_running_loop().create_task(_run_batches(), context=contextvars.Context())
+        _runners.add(runner)
+    await done
+
+
+async def _run_batches() -> None:
+    from energy.services import sites_control_run
+    from energy.tasks import SITES_PER_RUN
+
+    try:
+        while _ready:
+            batch = {pk: _ready.pop(pk) for pk in list(_ready)[:SITES_PER_RUN]}
+            try:
+                outcomes = await sync_to_async(sites_control_run, thread_sensitive=False)(
+                    site_pks=list(batch), trigger="event", site_triggers={pk: t for pk, (t, _) in batch.items()}
+                )
+            except Exception as error:
+                outcomes = dict.fromkeys(batch, error)
+            for pk, (_, done) in batch.items():
+                outcome = outcomes.get(pk)
+                if done.done():  # its waiter was cancelled: the server is stopping
+                    continue
+                if isinstance(outcome, Exception):
+                    done.set_exception(outcome)
+                else:
+                    done.set_result(outcome)
+    finally:
+        # Before the loop runs anything else: a site made ready now must find a free runner slot.
+        _runners.discard(asyncio.current_task())
 
 
 def _enqueue_celery(site_id: int, trigger: str) -> None:

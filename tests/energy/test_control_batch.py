@@ -1,7 +1,10 @@
 """The scheduled control runs sites in batches that share their reads: each site must still be
-decided from its own readings, draws and settings, exactly as a run of that site alone."""
+decided from its own readings, draws and settings, exactly as a run of that site alone. Events
+(a boot, a change in a car's draw) are batched too when many sites ask at once."""
 
+import asyncio
 import datetime as dt
+import threading
 
 import pytest
 from django.db import connection
@@ -9,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chargers.models import LimitDecision
+from energy import services, triggers
 from energy.models import EnergyReading, Site
 from energy.scheduling import site_run_due
 from energy.services import site_control_run, sites_control_run
@@ -99,3 +103,40 @@ def test_the_tick_runs_every_due_site_and_marks_it_rebalanced():
     assert all(rebalanced[s.pk] is not None for s in sites)
     assert not LimitDecision.objects.filter(charger__site=sites[0]).exists()
     assert LimitDecision.objects.filter(charger__site=sites[2]).count() == 2
+
+
+def test_events_from_many_sites_at_once_run_in_few_batches_and_none_is_lost(settings, monkeypatch):
+    settings.EMBEDDED_JOBS = True
+    sites = [make_site() for _ in range(25)]
+    chargers = [_connected_charger(site) for site in sites]
+    batches: list[dict[int, str]] = []
+    in_flight, most_in_flight, counting = 0, 0, threading.Lock()
+    real_run = services.sites_control_run
+
+    def counted_run(**kwargs):
+        nonlocal in_flight, most_in_flight
+        with counting:
+            in_flight += 1
+            most_in_flight = max(most_in_flight, in_flight)
+            batches.append(kwargs["site_triggers"])
+        try:
+            return real_run(**kwargs)
+        finally:
+            with counting:
+                in_flight -= 1
+
+    monkeypatch.setattr(services, "sites_control_run", counted_run)
+
+    async def scenario():
+        for site in sites:
+            await triggers.request_rebalance_async(site.pk, f"site {site.pk}: booted")
+        await asyncio.gather(*(triggers._pending[site.pk] for site in sites))
+
+    asyncio.run(scenario())
+    asked = {pk: trigger for batch in batches for pk, trigger in batch.items()}
+    assert asked == {site.pk: f"site {site.pk}: booted" for site in sites}
+    assert sum(len(batch) for batch in batches) == len(sites)  # each site once
+    assert len(batches) < len(sites) / 2
+    assert most_in_flight <= triggers.EVENT_RUNNERS
+    assert not Site.objects.filter(pk__in=[s.pk for s in sites], last_rebalanced_at=None).exists()
+    assert set(LimitDecision.objects.values_list("charger_id", flat=True)) == {c.pk for c in chargers}
