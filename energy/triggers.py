@@ -8,7 +8,6 @@ import contextvars
 import functools
 import logging
 import threading
-import time
 from collections import defaultdict
 
 from asgiref.sync import sync_to_async
@@ -91,7 +90,6 @@ async def _run_batches() -> None:
     try:
         while _ready:
             batch = {pk: _ready.pop(pk) for pk in list(_ready)[:SITES_PER_RUN]}
-            started = time.monotonic()
             try:
                 outcomes = await sync_to_async(sites_control_run, thread_sensitive=False)(
                     site_pks=list(batch), trigger="event", site_triggers={pk: t for pk, (t, _) in batch.items()}
@@ -106,11 +104,6 @@ async def _run_batches() -> None:
                     done.set_exception(outcome)
                 else:
                     done.set_result(outcome)
-            if _ready:
-                # A burst (a restart, every car starting at once): pause as long as the batch
-                # took, as the scheduled tick does (energy/tasks.py), so that the server's loop
-                # gets the GIL at least half of the time and chargers' messages keep flowing.
-                await asyncio.sleep(time.monotonic() - started)
     finally:
         # Before the loop runs anything else: a site made ready now must find a free runner slot.
         _runners.discard(asyncio.current_task())
