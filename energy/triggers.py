@@ -1,6 +1,6 @@
 """Event-driven rebalancing (spec: rebalance on_charger_change / on_power_change), never more
-often than the site's min_interval_s. Embedded: an asyncio task in the server. Scaled: a
-Celery task, throttled through Redis."""
+often than the site's min_interval_s. Embedded: an asyncio task per site in the server, whose
+runs go in batches. Scaled: a Celery task, throttled through Redis."""
 
 import asyncio
 import contextlib
