@@ -23,10 +23,10 @@ server_loop: asyncio.AbstractEventLoop | None = None
 _pending: dict[int, asyncio.Task] = {}
 # Sites asked for again while a run was already under way: run once more afterwards.
 _dirty: set[int] = set()
-# Sites whose interval has passed, in the order they became due: (trigger, the run's outcome).
+# Sites whose interval has passed, in the order they became due: (trigger, its run's future).
 _ready: dict[int, tuple[str, asyncio.Future]] = {}
 _runners: set[asyncio.Task] = set()
-# Event runs go in batches, like the scheduled ones: a site run alone costs three times what it
+# Event runs go in batches, like the scheduled ones: a site run alone costs 3.6 times what it
 # costs in a batch of ten (bench/control_bench.py), and a thousand sites ask at once after a
 # restart. Two runners, so that one charger slow to answer holds up only half of them; more
 # would take the GIL from the server's loop (bench/README.md, P2).
