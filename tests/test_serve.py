@@ -125,7 +125,13 @@ def _server_database_connections(process: subprocess.Popen) -> int:
             return cursor.fetchone()[0]
     database_file = os.path.realpath(connection.settings_dict["NAME"])
     fd_dir = f"/proc/{process.pid}/fd"
-    return sum(os.path.realpath(os.path.join(fd_dir, fd)) == database_file for fd in os.listdir(fd_dir))
+    open_files = []
+    for fd in os.listdir(fd_dir):
+        try:
+            open_files.append(os.readlink(os.path.join(fd_dir, fd)))
+        except FileNotFoundError:
+            continue  # the server closed this descriptor after listdir saw it
+    return open_files.count(database_file)
 
 
 def test_http_requests_do_not_leave_database_connections_open(django_db_setup, tmp_path):
