@@ -8,11 +8,12 @@ that work alone, in-process, on a fresh SQLite database in a temp dir:
 
 Every charger is connected with its connector `Charging`; `--sessions` of them (a fraction)
 have a running session with power and current samples; each site has a recent main-meter
-reading. Chargers answer every SetChargingProfile with Accepted at once (the channel layer is
-replaced by a stub: the socket path is measured by ocpp_bench.py). Two passes of
-`control_tick`: the first decides every charger for the first time and sends profiles, the
-second (the steady state, run once a minute for ever) finds nothing changed. A third pass runs
-each site on its own, as an event (a charger's boot, a change in its draw) asks for.
+reading and `--readings-per-site` in all (the history a real site keeps). Chargers answer every
+SetChargingProfile with Accepted at once (the channel layer is replaced by a stub: the socket
+path is measured by ocpp_bench.py). Two passes of `control_tick`: the first decides every
+charger for the first time and sends profiles, the second (the steady state, run once a minute
+for ever) finds nothing changed. A third pass runs each site on its own, as an event (a
+charger's boot, a change in its draw) asks for.
 """
 
 import argparse
@@ -32,6 +33,12 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=1000)
     parser.add_argument("--chargers-per-site", type=int, default=10)
     parser.add_argument("--sessions", type=float, default=0.5, help="fraction of chargers with a running session")
+    parser.add_argument(
+        "--readings-per-site",
+        type=int,
+        default=1,
+        help="main-meter readings each site has kept, one every 5 s (a day at 5 s is 17,280)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="control-bench-"))
@@ -75,7 +82,18 @@ def main() -> None:
         chargers = list(Charger.objects.order_by("pk"))
         Connector.objects.bulk_create(Connector(charger=c, connector_id=1, status="Charging") for c in chargers)
         EnergyReading.objects.bulk_create(
-            EnergyReading(site=s, measured_at=now, grid_l1_a=20.0, grid_l2_a=20.0, grid_l3_a=20.0) for s in sites
+            (
+                EnergyReading(
+                    site=s,
+                    measured_at=now - dt.timedelta(seconds=5 * k),
+                    grid_l1_a=20.0,
+                    grid_l2_a=20.0,
+                    grid_l3_a=20.0,
+                )
+                for s in sites
+                for k in range(args.readings_per_site)
+            ),
+            batch_size=2000,
         )
         with_session = chargers[:: max(1, round(1 / args.sessions))] if args.sessions else []
         ChargingSession.objects.bulk_create(
@@ -100,7 +118,8 @@ def main() -> None:
                     )
         MeterSample.objects.bulk_create(samples, batch_size=2000)
     print(
-        f"seeded {args.sites} sites, {chargers_total} chargers, {len(with_session)} running sessions "
+        f"seeded {args.sites} sites, {chargers_total} chargers, {len(with_session)} running sessions, "
+        f"{args.readings_per_site} readings a site "
         f"in {time.monotonic() - started:.1f} s ({tmp})"
     )
 

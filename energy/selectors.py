@@ -165,15 +165,13 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
 
 
 def latest_readings(*, site_pks: list[int]) -> dict[int, EnergyReading]:
-    """Each site's newest main-meter reading, in one query; sites without one are left out."""
-    newest = (
-        EnergyReading.objects.filter(site__in=site_pks)
-        .annotate(
-            rank=Window(RowNumber(), partition_by=[F("site_id")], order_by=[F("measured_at").desc(), F("id").desc()])
-        )
-        .filter(rank=1)
-    )
-    return {reading.site_id: reading for reading in newest}
+    """Each site's newest main-meter reading, in one query; sites without one are left out.
+    One index lookup per site (reading_by_site_time): readings are kept for ever, and ranking
+    a site's whole history made every run slower by the day (bench/control_bench.py
+    --readings-per-site)."""
+    newest_pk = EnergyReading.objects.filter(site=OuterRef("pk")).order_by("-measured_at", "-id").values("pk")[:1]
+    newest = Site.objects.filter(pk__in=site_pks).annotate(newest=Subquery(newest_pk))
+    return {reading.site_id: reading for reading in EnergyReading.objects.filter(pk__in=newest.values("newest"))}
 
 
 def site_fuses(
