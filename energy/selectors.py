@@ -4,7 +4,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db.models import F, OuterRef, Prefetch, Q, Subquery, Window
+from django.db.models import F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from chargers.models import Charger, Connector, LimitDecision
@@ -54,21 +54,23 @@ CONTROL_FIELDS = (
 
 
 def sites_chargers(*, site_pks: list[int]) -> dict[int, list[Charger]]:
-    """Each charger with its `connector_list` (what charger_states reads). A plain list, not
-    the related manager's cache: that makes a queryset per charger, which was a third of a
-    steady control run's time (bench/control_bench.py)."""
+    """Each charger with its `connector_statuses` (what charger_states reads), as plain strings:
+    Connector instances, and the related manager's cache before them, were a third of a steady
+    control run's time (bench/control_bench.py)."""
     by_site: dict[int, list[Charger]] = {pk: [] for pk in site_pks}
     chargers = (
         Charger.objects.filter(site__in=site_pks, enabled=True, registration=Charger.Registration.ACCEPTED)
         .select_related("circuit")
         .only(*CONTROL_FIELDS)
-        .prefetch_related(
-            Prefetch("connectors", queryset=Connector.objects.only("charger_id", "status"), to_attr="connector_list")
-        )
         .order_by("pk")
     )
+    by_pk = {}
     for charger in chargers:
+        charger.connector_statuses = []
+        by_pk[charger.pk] = charger
         by_site[charger.site_id].append(charger)
+    for charger_pk, status in Connector.objects.filter(charger__in=list(by_pk)).values_list("charger_id", "status"):
+        by_pk[charger_pk].connector_statuses.append(status)
     return by_site
 
 
@@ -133,7 +135,7 @@ def latest_decisions(*, chargers: list[Charger]) -> dict[int, LimitDecision]:
 def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.datetime) -> list[ChargerState]:
     states = []
     for charger in chargers:
-        statuses = [c.status for c in charger.connector_list if c.status]
+        statuses = [status for status in charger.connector_statuses if status]
         wants = not statuses or any(s not in IDLE_STATUSES for s in statuses)
         manual = charger.manual_limit_w
         if charger.manual_limit_expires_at is not None and charger.manual_limit_expires_at <= now:
