@@ -4,7 +4,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db.models import F, OuterRef, Q, Subquery, Window
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from chargers.models import Charger, Connector, LimitDecision
@@ -55,8 +55,8 @@ CONTROL_FIELDS = (
 
 def sites_chargers(*, site_pks: list[int]) -> dict[int, list[Charger]]:
     """Each charger with its `connector_statuses` (what charger_states reads), as plain strings:
-    Connector instances, and the related manager's cache before them, were a third of a steady
-    control run's time (bench/control_bench.py)."""
+    the related manager's cache per charger was a third of a steady control run's time, and
+    Connector instances after it about a sixth (bench/control_bench.py)."""
     by_site: dict[int, list[Charger]] = {pk: [] for pk in site_pks}
     chargers = (
         Charger.objects.filter(site__in=site_pks, enabled=True, registration=Charger.Registration.ACCEPTED)
@@ -119,17 +119,23 @@ def charger_draws(*, chargers: list[Charger], since: dt.datetime) -> dict[int, D
     return draws
 
 
+def _newest_of_each(model, *, parent: str, parents: QuerySet, order_by: tuple[str, ...]) -> QuerySet:
+    """Each parent's newest row of `model`, in one query that looks each one up in the index on
+    (parent, order_by): these tables are kept for ever, so ranking all of a parent's rows would
+    make every control run slower by the day (bench/control_bench.py --readings-per-site)."""
+    newest_pk = model.objects.filter(**{parent: OuterRef("pk")}).order_by(*order_by).values("pk")[:1]
+    return model.objects.filter(pk__in=parents.annotate(newest=Subquery(newest_pk)).values("newest"))
+
+
 def latest_decisions(*, chargers: list[Charger]) -> dict[int, LimitDecision]:
-    """Each charger's newest LimitDecision, in one query (the index decision_latest_by_charger
-    answers each charger's part)."""
-    newest_pk = LimitDecision.objects.filter(charger=OuterRef("pk")).order_by("-decided_at", "-id").values("pk")[:1]
-    newest = Charger.objects.filter(pk__in=[c.pk for c in chargers]).annotate(newest=Subquery(newest_pk))
-    return {
-        decision.charger_id: decision
-        for decision in LimitDecision.objects.filter(pk__in=newest.values("newest")).only(
-            "charger_id", "limit_w", "source", "reason"
-        )
-    }
+    """Each charger's newest LimitDecision (index decision_latest_by_charger)."""
+    newest = _newest_of_each(
+        LimitDecision,
+        parent="charger",
+        parents=Charger.objects.filter(pk__in=[c.pk for c in chargers]),
+        order_by=("-decided_at", "-id"),
+    )
+    return {decision.charger_id: decision for decision in newest.only("charger_id", "limit_w", "source", "reason")}
 
 
 def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.datetime) -> list[ChargerState]:
@@ -167,13 +173,12 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
 
 
 def latest_readings(*, site_pks: list[int]) -> dict[int, EnergyReading]:
-    """Each site's newest main-meter reading, in one query; sites without one are left out.
-    One index lookup per site (reading_by_site_time): readings are kept for ever, and ranking
-    a site's whole history made every run slower by the day (bench/control_bench.py
-    --readings-per-site)."""
-    newest_pk = EnergyReading.objects.filter(site=OuterRef("pk")).order_by("-measured_at", "-id").values("pk")[:1]
-    newest = Site.objects.filter(pk__in=site_pks).annotate(newest=Subquery(newest_pk))
-    return {reading.site_id: reading for reading in EnergyReading.objects.filter(pk__in=newest.values("newest"))}
+    """Each site's newest main-meter reading (index reading_by_site_time); sites without one are
+    left out."""
+    newest = _newest_of_each(
+        EnergyReading, parent="site", parents=Site.objects.filter(pk__in=site_pks), order_by=("-measured_at", "-id")
+    )
+    return {reading.site_id: reading for reading in newest}
 
 
 def site_fuses(
