@@ -5,6 +5,7 @@ decided from its own readings, draws and settings, exactly as a run of that site
 import asyncio
 import datetime as dt
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chargers.models import LimitDecision
-from energy import services, triggers
+from energy import services, tasks, triggers
 from energy.models import EnergyReading, Site
 from energy.scheduling import site_run_due
 from energy.services import site_control_run, sites_control_run
@@ -140,3 +141,30 @@ def test_events_from_many_sites_at_once_run_in_few_batches_and_none_is_lost(sett
     assert most_in_flight <= triggers.EVENT_RUNNERS
     assert not Site.objects.filter(pk__in=[s.pk for s in sites], last_rebalanced_at=None).exists()
     assert set(LimitDecision.objects.values_list("charger_id", flat=True)) == {c.pk for c in chargers}
+
+
+@pytest.mark.parametrize("embedded", [True, False], ids=["in the server", "in a Celery worker"])
+def test_the_tick_pauses_after_each_batch_only_in_the_server(settings, monkeypatch, embedded):
+    """In the server the tick's thread shares the GIL with the loop that answers chargers: after
+    each batch it waits as long as the batch took (bench/README.md, P2)."""
+    settings.EMBEDDED_JOBS = embedded
+    for _ in range(2 * tasks.SITES_PER_RUN + 5):
+        make_site()
+    batch_s, pauses_s = [], []
+
+    def timed_run(**kwargs):
+        started = time.monotonic()
+        outcomes = sites_control_run(**kwargs)
+        batch_s.append(time.monotonic() - started)
+        return outcomes
+
+    monkeypatch.setattr(tasks, "sites_control_run", timed_run)
+    monkeypatch.setattr(tasks.time, "sleep", pauses_s.append)
+
+    assert control_tick() == 2 * tasks.SITES_PER_RUN + 5
+    assert len(batch_s) == 3
+    if embedded:
+        assert len(pauses_s) == 3
+        assert all(pause >= batch for pause, batch in zip(pauses_s, batch_s, strict=True))
+    else:
+        assert pauses_s == []
