@@ -1,8 +1,10 @@
-"""The embedded default's channel layer."""
+"""The channel layers: in memory for the embedded default, Redis for several processes."""
 
 import time
 
 from channels.layers import InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer
+from redis.asyncio import BlockingConnectionPool
 
 
 class EmbeddedChannelLayer(InMemoryChannelLayer):
@@ -18,3 +20,28 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):
         if now - self._cleaned_at >= self.clean_every_s:
             self._cleaned_at = now
             super()._clean_expired()
+
+
+class RedisPoolChannelLayer(RedisChannelLayer):
+    """redis-py's asyncio pool refuses an operation beyond its 100 connections ("Too many
+    connections") rather than waiting: a few hundred chargers connecting at once made that many
+    group_add/group_send calls in flight and some of their handshakes failed with HTTP 500.
+    A blocking pool queues them for a free connection instead."""
+
+    pool_wait_s = 10
+
+    def create_pool(self, index: int) -> BlockingConnectionPool:
+        host = dict(self.hosts[index])
+        return BlockingConnectionPool.from_url(host.pop("address"), timeout=self.pool_wait_s, **host)
+
+
+def redis_channel_layers(redis_url: str) -> dict:
+    """CHANNEL_LAYERS for server processes sharing one Redis (settings.py, and tests)."""
+    return {
+        "default": {
+            "BACKEND": "graylogic.channel_layers.RedisPoolChannelLayer",
+            # redis-py 8 times reads out after 5 s, exactly channels-redis' blocking-read
+            # timeout: without more room every idle consumer dies with "Timeout reading".
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}]},
+        }
+    }

@@ -13,9 +13,10 @@ from ocpp.v16 import call, call_result
 from chargers.commands import ChargerCallError, ChargerNotSupported, ChargerOffline, ChargerTimeout, charger_command
 from chargers.models import Charger, ChargerCommand
 from chargers.remote import ChargerRejected, charger_set_limit
+from graylogic.channel_layers import redis_channel_layers
 from tests.conftest import start_server, stop_server
-from tests.factories import make_charger
-from tests.ocpp_client import AnsweringCharger, eventually, library_charger
+from tests.factories import make_charger, make_site
+from tests.ocpp_client import AnsweringCharger, RawCharger, eventually, library_charger, open_socket
 from tests.services import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,12 +38,7 @@ def redis_servers(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture
 def redis_layer(settings):
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
-        }
-    }
+    settings.CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
     settings.OCPP_COMMAND_TIMEOUT_S = 3
 
 
@@ -258,3 +254,26 @@ def test_an_api_request_served_by_one_process_commands_a_charger_held_by_the_oth
 
     assert (status, body["status"]) == (200, "Accepted")
     assert ("RemoteStartTransaction", {"connector_id": 1, "id_tag": "GrayLogic"}) in cp.received
+
+
+def test_hundreds_of_chargers_connecting_at_once_to_a_redis_backed_server_are_all_accepted(redis_servers):
+    """Each connect makes channel-layer calls; redis-py's pool used to refuse the 101st in
+    flight, and that charger's handshake failed with HTTP 500."""
+    site = make_site()
+    chargers = [make_charger(site=site) for _ in range(400)]
+
+    async def connect_and_heartbeat(charger) -> list:
+        ws = await open_socket(redis_servers[0], charger.charge_point_id)
+        try:
+            return await RawCharger(ws).call("Heartbeat", {})
+        finally:
+            await ws.close()
+
+    async def storm() -> list:
+        return await asyncio.gather(*(connect_and_heartbeat(c) for c in chargers), return_exceptions=True)
+
+    answers = asyncio.run(storm())
+
+    failures = [answer for answer in answers if isinstance(answer, BaseException)]
+    assert failures == []
+    assert all(answer[0] == 3 and "currentTime" in answer[2] for answer in answers)
