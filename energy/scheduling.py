@@ -28,3 +28,11 @@ def site_run_due(*, site_pk: int, interval_s: float, last_run_at: dt.datetime | 
         return math.floor((moment.timestamp() - offset_s) / interval_s)
 
     return slot(now) > slot(last_run_at)
+
+
+def seconds_until_run_allowed(*, min_interval_s: float, last_run_at: dt.datetime | None, now: dt.datetime) -> float:
+    """How long an event-driven run must wait so that the site runs at most every min_interval_s;
+    never longer than that, even if the clock was set back after the last run."""
+    if last_run_at is None:
+        return 0.0
+    return min(float(min_interval_s), max(0.0, min_interval_s - (now - last_run_at).total_seconds()))

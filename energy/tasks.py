@@ -10,6 +10,7 @@ from django.utils import timezone
 from energy.models import Site
 from energy.scheduling import site_run_due
 from energy.services import site_control_run, sites_control_run
+from energy.triggers import rebalance_finished, rebalance_starting
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +23,13 @@ SITES_PER_RUN = 10
 
 @shared_task
 def rebalance_site(site_id: int, trigger: str = "event") -> None:
-    site = Site.objects.filter(pk=site_id).first()
-    if site is not None:
-        site_control_run(site=site, trigger=trigger)
+    rebalance_starting(site_id)
+    try:
+        site = Site.objects.filter(pk=site_id).first()
+        if site is not None:
+            site_control_run(site=site, trigger=trigger)
+    finally:
+        rebalance_finished(site_id)
 
 
 @shared_task

@@ -1,12 +1,13 @@
 """Event-driven rebalancing (spec: rebalance on_charger_change / on_power_change), never more
 often than the site's min_interval_s. Embedded: an asyncio task per site in the server, whose
-runs go in batches. Scaled: a Celery task, throttled through Redis."""
+runs go in batches. Scaled: a Celery task per site, queued once at a time through Redis."""
 
 import asyncio
 import contextlib
 import contextvars
 import functools
 import logging
+import math
 import threading
 from collections import defaultdict
 
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from energy.models import Site
+from energy.scheduling import seconds_until_run_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -54,17 +56,23 @@ def site_lock(site_id: int, timeout_s: int = 60):
             yield
 
 
-async def _seconds_to_wait(site_id: int) -> float:
-    site = await Site.objects.filter(pk=site_id).only("min_interval_s", "last_rebalanced_at").afirst()
-    if site is None or site.last_rebalanced_at is None:
-        return 0.0
-    return max(0.0, site.min_interval_s - (timezone.now() - site.last_rebalanced_at).total_seconds())
+def _seconds_to_wait(site_id: int) -> float | None:
+    """None for a site that no longer exists."""
+    site = Site.objects.filter(pk=site_id).only("min_interval_s", "last_rebalanced_at").first()
+    if site is None:
+        return None
+    return seconds_until_run_allowed(
+        min_interval_s=site.min_interval_s, last_run_at=site.last_rebalanced_at, now=timezone.now()
+    )
 
 
 async def _rebalance_when_allowed(site_id: int, trigger: str) -> None:
     while True:
         try:
-            await asyncio.sleep(await _seconds_to_wait(site_id))
+            wait_s = await sync_to_async(_seconds_to_wait)(site_id)
+            if wait_s is None:
+                return
+            await asyncio.sleep(wait_s)
             _dirty.discard(site_id)
             await _run_in_a_batch(site_id, trigger)
         except Exception:
@@ -109,18 +117,59 @@ async def _run_batches() -> None:
         _runners.discard(asyncio.current_task())
 
 
-def _enqueue_celery(site_id: int, trigger: str) -> None:
+# Scaled, as embedded: at most one run per site queued or running, and a request during it
+# makes one more run afterwards (not lost, and not a second run inside min_interval_s). Redis
+# holds both marks; the scripts make "queue or mark dirty" and "rerun or clear" atomic.
+_QUEUE_OR_MARK_DIRTY = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return 0
+"""
+_RERUN_OR_CLEAR = """
+local trigger = redis.call('GET', KEYS[2])
+if trigger then redis.call('DEL', KEYS[2]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return trigger end
+redis.call('DEL', KEYS[1])
+return false
+"""
+# The marks outlive a run's wait by this much: if its task is lost (a worker killed before it
+# finished), they lapse and the site's next request queues a new run.
+MARK_SPARE_S = 60
+
+
+def _marks(site_id: int) -> list[str]:
+    return [f"graylogic:rebalance-queued:{site_id}", f"graylogic:rebalance-dirty:{site_id}"]
+
+
+def _queue_celery_run(site_id: int, trigger: str, wait_s: float) -> None:
     from energy.tasks import rebalance_site
 
-    site = Site.objects.filter(pk=site_id).only("min_interval_s").first()
-    if site is None:
+    rebalance_site.apply_async(args=[site_id, trigger], countdown=wait_s)
+
+
+def _enqueue_celery(site_id: int, trigger: str) -> None:
+    wait_s = _seconds_to_wait(site_id)
+    if wait_s is None:
         return
-    client = _redis(settings.REDIS_URL)
-    if client.set(f"graylogic:rebalance:{site_id}", 1, nx=True, ex=max(1, site.min_interval_s)):
-        rebalance_site.delay(site_id, trigger)
-    elif client.set(f"graylogic:rebalance-trailing:{site_id}", 1, nx=True, ex=max(1, site.min_interval_s)):
-        # Changes inside the interval are not lost: one more run when it ends.
-        rebalance_site.apply_async(args=[site_id, trigger], countdown=site.min_interval_s)
+    queue_or_mark_dirty = _redis(settings.REDIS_URL).register_script(_QUEUE_OR_MARK_DIRTY)
+    if queue_or_mark_dirty(keys=_marks(site_id), args=[trigger, math.ceil(wait_s) + MARK_SPARE_S]):
+        _queue_celery_run(site_id, trigger, wait_s)
+
+
+def rebalance_starting(site_id: int) -> None:
+    """A queued run, before it reads anything: requests until now are covered by it."""
+    if settings.REDIS_URL:
+        _redis(settings.REDIS_URL).delete(_marks(site_id)[1])
+
+
+def rebalance_finished(site_id: int) -> None:
+    """A queued run, done: one more run if the site was asked for meanwhile, after its interval."""
+    if not settings.REDIS_URL:
+        return
+    wait_s = _seconds_to_wait(site_id) or 0.0
+    rerun_or_clear = _redis(settings.REDIS_URL).register_script(_RERUN_OR_CLEAR)
+    trigger = rerun_or_clear(keys=_marks(site_id), args=[math.ceil(wait_s) + MARK_SPARE_S])
+    if trigger is not None:
+        _queue_celery_run(site_id, trigger.decode(), wait_s)
 
 
 async def request_rebalance_async(site_id: int, trigger: str) -> None:

@@ -297,3 +297,40 @@ def test_a_celery_worker_and_beat_steer_a_charger_by_solar_surplus(celery_stack)
             charger=charger, source="solar", reason__contains="W solar surplus"
         ).exists()
     )
+
+
+@pytest.mark.parametrize("min_interval_s", [0, 3])
+def test_in_the_scaled_deployment_a_burst_of_readings_is_followed_to_its_last_one(
+    celery_stack, django_user_model, min_interval_s
+):
+    """Rebalances are queued for the Celery worker one per site: a reading that arrives while
+    one waits is covered by it, and one that arrives after it started gets a run of its own."""
+    owner = django_user_model.objects.create_user("homeowner", password="pw-123456789")
+    token = Token.objects.create(user=owner).key
+    site = make_site(circuit_limit_a=32, min_interval_s=min_interval_s)
+    site.owners.add(owner)
+    charger = make_charger(site=site, phases=3, max_power_w=22000)
+
+    async def scenario():
+        async with library_charger(celery_stack, charger.charge_point_id, charge_point_class=AnsweringCharger) as cp:
+            await boot_and_charge(cp)
+            assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [31.8])
+            await asyncio.sleep(min_interval_s)
+            before = len(profiles(cp, "ChargePointMaxProfile"))
+            # The main meter sees 10 A, 11 A, ... 19 A on L1: the last leaves 32 - 19 = 13 A.
+            for grid_l1_a in range(10, 20):
+                status, body = await asyncio.to_thread(
+                    post, celery_stack, token, "/api/v1/energy/readings", {"grid_l1_a": grid_l1_a}
+                )
+                assert status == 201, body
+            assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [13.0], 15)
+            await asyncio.sleep(min_interval_s + 1)
+            return profiles(cp, "ChargePointMaxProfile")[before:]
+
+    sent = asyncio.run(scenario())
+
+    assert sent[-1] == 13.0
+    if min_interval_s:  # the first reading at once, all the others in one run an interval later
+        assert len(sent) <= 2, sent
+    last = charger.commands.filter(action="SetChargingProfile").latest("created_at")
+    assert last.requested_by == "energy:energy reading"

@@ -1,11 +1,12 @@
-"""When a site's periodic control run is due (energy/scheduling.py): plain data, no database."""
+"""When a site's periodic and event-driven control runs may go (energy/scheduling.py): plain data,
+no database."""
 
 import datetime as dt
 from collections import Counter
 
 import pytest
 
-from energy.scheduling import site_run_due, slot_offset_s
+from energy.scheduling import seconds_until_run_allowed, site_run_due, slot_offset_s
 
 T0 = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -65,3 +66,18 @@ def test_sites_that_ran_together_spread_over_the_interval():
 
     assert sum(runs_per_tick.values()) == 2000  # every site, once a minute
     assert max(runs_per_tick.values()) <= 100, runs_per_tick  # 1000 / 12 = 83 on average
+
+
+@pytest.mark.parametrize(
+    ("case", "min_interval_s", "last_run", "wait_s"),
+    [
+        ("never run", 10, None, 0.0),
+        ("interval 0", 0, T0, 0.0),
+        ("ran 4 s ago", 10, T0 - 4 * S, 6.0),
+        ("ran exactly one interval ago", 10, T0 - 10 * S, 0.0),
+        ("ran long ago", 10, T0 - 3600 * S, 0.0),
+        ("clock set back: last run in the future", 10, T0 + 3600 * S, 10.0),
+    ],
+)
+def test_an_event_driven_run_waits_out_the_rest_of_min_interval(case, min_interval_s, last_run, wait_s):
+    assert seconds_until_run_allowed(min_interval_s=min_interval_s, last_run_at=last_run, now=T0) == wait_s, case
