@@ -132,6 +132,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (every core, every process: the database and
+    Redis too), from /proc/stat."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def rss_kb(pids: list[int]) -> int:
     total = 0
     for pid in pids:
@@ -181,7 +190,8 @@ class CpuQuota:
 
 
 class Server:
-    """One server process we started (in its own session), with its log in the temp dir."""
+    """One process we started (in its own session), with its log in the temp dir: a server on
+    a port, or (port None) a Celery worker or beat, ready when `ready_cmd` exits 0."""
 
     running: set[Server] = set()
 
@@ -190,17 +200,19 @@ class Server:
         name: str,
         cmd: list[str],
         env: dict[str, str],
-        port: int,
+        port: int | None,
         log_path: Path,
         health: str | None,
         cpu_quota: CpuQuota | None = None,
+        ready_cmd: list[str] | None = None,
     ):
         self.name, self.cmd, self.env, self.port, self.log_path, self.health = name, cmd, env, port, log_path, health
-        self.cpu_quota = cpu_quota
+        self.cpu_quota, self.ready_cmd = cpu_quota, ready_cmd
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        assert_port_free(self.port)
+        if self.port is not None:
+            assert_port_free(self.port)
         log_file = self.log_path.open("ab")
         log_file.write(f"\n==== {time.strftime('%H:%M:%S')} start {' '.join(self.cmd)}\n".encode())
         log_file.flush()
@@ -213,13 +225,20 @@ class Server:
         Server.running.add(self)
 
     def wait_ready(self, timeout_s: float = 120) -> float:
-        """Seconds until the server answers (HTTP health check, or a TCP connect)."""
+        """Seconds until the server answers (HTTP health check, or a TCP connect) or `ready_cmd` succeeds."""
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if self.health:
+                if self.port is None:
+                    ok = self.ready_cmd is None or (
+                        subprocess.run(
+                            self.ready_cmd, cwd=ROOT, env=self.env, capture_output=True, timeout=30, check=False
+                        ).returncode
+                        == 0
+                    )
+                elif self.health:
                     conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
                     conn.request("GET", self.health)
                     ok = conn.getresponse().status == 200
@@ -229,7 +248,7 @@ class Server:
                     ok = True
                 if ok:
                     return time.monotonic() - started
-            except OSError:
+            except (OSError, subprocess.TimeoutExpired):
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} not ready after {timeout_s} s:\n{self.log_tail()}")
@@ -296,11 +315,13 @@ def _stop_all_servers() -> None:
 
 @dataclass
 class Target:
-    name: str  # bare | full | redis-1p | redis-2p
+    name: str  # bare | full | redis-1p | redis-2p | celery
     kind: str  # bare | full
     processes: int = 1
     redis: bool = False
+    celery: bool = False  # a Celery worker and beat run the jobs, not the server
     servers: list[Server] = field(default_factory=list)
+    jobs: list[Server] = field(default_factory=list)  # the Celery worker and beat
     database_url: str | None = None
 
 
@@ -313,8 +334,10 @@ def expand_targets(spec: str) -> list[Target]:
             targets.append(Target("full", "full"))
         elif name == "full-redis":
             targets += [Target("redis-1p", "full", 1, True), Target("redis-2p", "full", 2, True)]
+        elif name == "full-celery":
+            targets.append(Target("celery", "full", 1, redis=True, celery=True))
         else:
-            raise SystemExit(f"unknown target {name!r}: bare, full, full-redis")
+            raise SystemExit(f"unknown target {name!r}: bare, full, full-redis, full-celery")
     return targets
 
 
@@ -455,6 +478,16 @@ def build_servers(target: Target, args, tmp: Path, database: BenchDatabase | Non
         log_path = tmp / f"{target.name}-{p}.log"
         name = f"{target.name}#{p}"
         target.servers.append(Server(name, cmd, env, port, log_path, "/healthz", cpu_quota(name)))
+    if target.celery:
+        # As README.md "Scaling out" runs them; the worker and beat log only warnings and errors.
+        celery = [str(Path(PYTHON).with_name("celery")), "-A", "graylogic"]
+        ping = [*celery, "inspect", "ping", "--timeout", "2"]
+        worker = [*celery, "worker", "--loglevel=WARNING"]
+        beat = [*celery, "beat", "--loglevel=WARNING", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
+        target.jobs = [
+            Server("worker", worker, env, None, tmp / "worker.log", None, ready_cmd=ping),
+            Server("beat", beat, env, None, tmp / "beat.log", None),
+        ]
 
 
 def stored_samples(database: BenchDatabase, database_url: str) -> int | None:
@@ -983,10 +1016,11 @@ def run_target(target: Target, args, tmp: Path, database: BenchDatabase | None) 
     result: dict = {"target": target.name, "chargers": args.chargers, "mode": args.mode}
     procs: list = []
     try:
-        for server in target.servers:
+        for server in target.servers + target.jobs:
             server.start()
-        for server in target.servers:
-            log(f"{server.name} ready on port {server.port} in {server.wait_ready():.1f} s")
+        for server in target.servers + target.jobs:
+            where = f" on port {server.port}" if server.port is not None else ""
+            log(f"{server.name} ready{where} in {server.wait_ready():.1f} s")
         server_pids = [pid for s in target.servers for pid in s.pids()]
         result["rss_before_kb"] = rss_kb(server_pids)
 
@@ -1017,7 +1051,9 @@ def run_target(target: Target, args, tmp: Path, database: BenchDatabase | None) 
             poster = ReadingPoster(args, site_count(args))
             calibration = poster.calibrate(0, args.p3_calibration_spacing)
             log(f"p3: calibrated the limits of {len(calibration)} grid levels on site 0")
-        cpu0, wall0 = cpu_seconds(server_pids), time.monotonic()
+        jobs_pids = [pid for s in target.jobs for pid in s.pids()]
+        cpu0, jobs_cpu0, machine0 = cpu_seconds(server_pids), cpu_seconds(jobs_pids), machine_busy_seconds()
+        wall0 = time.monotonic()
         throttled0 = throttled_s(target)
         ctrl["t_start"].value = time.time() + 0.3
         ctrl["go"].set()
@@ -1034,6 +1070,9 @@ def run_target(target: Target, args, tmp: Path, database: BenchDatabase | None) 
         if poster is not None:
             poster.join()
         wall1 = time.monotonic()
+        result["machine_cpu_pct"] = 100 * (machine_busy_seconds() - machine0) / (wall1 - wall0)
+        if target.jobs:
+            result["jobs_cpu_pct"] = 100 * (cpu_seconds(jobs_pids) - jobs_cpu0) / (wall1 - wall0)
         if server_pids is not None:
             result["server_cpu_pct"] = 100 * (cpu_seconds(server_pids) - cpu0) / (wall1 - wall0)
         else:
@@ -1084,6 +1123,8 @@ def run_target(target: Target, args, tmp: Path, database: BenchDatabase | None) 
         for server in target.servers:
             result.setdefault("server_log_tail", {})[server.name] = server.log_tail(15)
             server.stop()
+        for job in reversed(target.jobs):  # beat first: nothing is sent to a worker that has gone
+            job.stop()
         if target.redis:
             with contextlib.suppress(Exception):
                 redis_flush(args.redis_url)
@@ -1115,7 +1156,10 @@ def restart_servers(target: Target, args, start_wall: float) -> dict:
     return out
 
 
-_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ (?P<level>[A-Z]+) (?P<logger>[\w.]+): (?P<message>.*)$")
+_LOG_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\d [\d:,]+ (?P<level>[A-Z]+) (?P<logger>[\w.]+): "  # the product's format
+    r"|\[\d{4}-\d\d-\d\d [\d:,]+: (?P<celery_level>[A-Z]+)/[\w-]+\] )(?P<message>.*)$"  # Celery's
+)
 _VARYING = re.compile(r"BENCH\d{5}|[0-9a-f]{8}-[0-9a-f-]{27}|\b\d+(\.\d+)?\b")
 
 
@@ -1123,14 +1167,15 @@ def log_problems(target: Target) -> Counter:
     """WARNING and worse lines of the server logs, grouped by their shape (ids and numbers
     blanked), with Python tracebacks counted by their last line."""
     problems: Counter = Counter()
-    for server in target.servers:
+    for server in target.servers + target.jobs:
         with contextlib.suppress(OSError):
             lines = server.log_path.read_text(errors="replace").splitlines()
             for i, line in enumerate(lines):
                 match = _LOG_LINE.match(line)
-                if match and match["level"] in ("WARNING", "ERROR", "CRITICAL"):
+                level = match and (match["level"] or match["celery_level"])
+                if level in ("WARNING", "ERROR", "CRITICAL"):
                     shape = _VARYING.sub("#", match["message"])[:160]
-                    problems[f"{match['level']} {match['logger']}: {shape}"] += 1
+                    problems[f"{level} {match['logger'] or server.name}: {shape}"] += 1
                 elif line.startswith("Traceback"):
                     end = next((j for j in range(i + 1, len(lines)) if not lines[j].startswith((" ", "\t"))), None)
                     last = lines[end] if end is not None else "?"
@@ -1577,9 +1622,12 @@ def report(results: list[dict], args) -> None:
         )
     row("errors", lambda r: fmt(r["errors"]))
     row("server CPU %", lambda r: fmt(r.get("server_cpu_pct"), ".0f"))
+    if any("jobs_cpu_pct" in r for r in results):
+        row("Celery worker + beat CPU %", lambda r: fmt(r.get("jobs_cpu_pct"), ".0f"))
     if args.server_cpus:
         row(f"throttled at {args.server_cpus:g} cores (s)", lambda r: fmt(r.get("server_throttled_s"), ".1f"))
     row("client CPU % (all procs)", lambda r: fmt(r.get("client_cpu_pct"), ".0f"))
+    row(f"machine CPU % (of {os.cpu_count() * 100})", lambda r: fmt(r.get("machine_cpu_pct"), ".0f"))
     row("server RSS before (MB)", lambda r: fmt(r["rss_before_kb"] / 1024, ".1f"))
     row("server RSS connected (MB)", lambda r: fmt(r["rss_after_kb"] / 1024, ".1f"))
     row("server RSS end (MB)", lambda r: fmt(r["rss_end_kb"] / 1024, ".1f"))
@@ -1720,7 +1768,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["closed", "rate", "reconnect", "count", "p3"], default="closed")
     parser.add_argument(
-        "--targets", help="comma-separated: bare, full, full-redis (default: bare,full for closed, else full)"
+        "--targets",
+        help="comma-separated: bare, full, full-redis, full-celery (default: bare,full for closed, else full)",
     )
     parser.add_argument("--chargers", type=int, default=50)
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
@@ -1785,9 +1834,9 @@ def main() -> None:
     targets = expand_targets(args.targets or ("bare,full" if args.mode == "closed" else "full"))
     if args.mode in ("reconnect", "count") and any(t.kind != "full" for t in targets):
         raise SystemExit(f"--mode {args.mode} needs the product: --targets full (or full-redis)")
-    if args.mode == "p3" and any(t.name != "full" for t in targets):
+    if args.mode == "p3" and any(t.name not in ("full", "celery") for t in targets):
         # full-redis starts no Celery worker, so its rebalances would only queue in Redis.
-        raise SystemExit("--mode p3 needs the embedded product: --targets full")
+        raise SystemExit("--mode p3 needs the product with its jobs: --targets full or full-celery")
     if args.mode == "p3" and args.chargers_per_site and args.chargers % args.chargers_per_site:
         raise SystemExit("--mode p3: --chargers must be a multiple of --chargers-per-site (all sites alike)")
     args.p3_values = p3_values(args, args.chargers_per_site or args.chargers)
