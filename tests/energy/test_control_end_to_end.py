@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 import redis
 from django.contrib.auth.models import User
+from django.db import connections
 from django.utils import timezone
 from ocpp.v16 import call
 from rest_framework.authtoken.models import Token
@@ -74,8 +75,21 @@ async def boot_and_charge(cp, *, connector_status="Charging", transaction=True):
         )
 
 
+async def in_a_thread(function, *args, **kwargs):
+    """asyncio.to_thread, closing the database connection the thread opened: left open, it kept
+    PostgreSQL from dropping the test database at the end of the run."""
+
+    def run():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(run)
+
+
 async def wait_until(check, timeout_s: float = 30.0):
-    return await asyncio.to_thread(eventually, check, timeout_s)
+    return await in_a_thread(eventually, check, timeout_s)
 
 
 def test_two_chargers_share_their_circuit_and_readings_move_the_limits(ocpp_server, django_user_model):
@@ -103,7 +117,7 @@ def test_two_chargers_share_their_circuit_and_readings_move_the_limits(ocpp_serv
             )
 
             # The main meter sees 47 A on L1 of which the cars draw nothing yet: 16 A left on L1.
-            status, body = await asyncio.to_thread(
+            status, body = await in_a_thread(
                 post, ocpp_server, token, "/api/v1/energy/readings", {"grid_l1_a": 47, "grid_l2_a": 5, "grid_l3_a": 5}
             )
             assert status == 201, body
@@ -115,16 +129,14 @@ def test_two_chargers_share_their_circuit_and_readings_move_the_limits(ocpp_serv
             )
 
             # The grid operator asks for less: moderate = 50 % of each charger's 31.9 A (22 kW).
-            await asyncio.to_thread(GridResponse.objects.update_or_create, site=site, defaults={"enabled": True})
-            await asyncio.to_thread(post, ocpp_server, token, "/api/v1/energy/readings", {"grid_l1_a": 0})
-            status, body = await asyncio.to_thread(
+            await in_a_thread(GridResponse.objects.update_or_create, site=site, defaults={"enabled": True})
+            await in_a_thread(post, ocpp_server, token, "/api/v1/energy/readings", {"grid_l1_a": 0})
+            status, body = await in_a_thread(
                 post, ocpp_server, token, "/api/v1/energy/grid-signal", {"level": "moderate"}
             )
             assert (status, body["limit_percent"]) == (200, 50), body
             assert await wait_until(lambda: profiles(cp1, "ChargePointMaxProfile")[-1:] == [15.9])
-            status, body = await asyncio.to_thread(
-                post, ocpp_server, token, "/api/v1/energy/grid-signal", {"level": "high"}
-            )
+            status, body = await in_a_thread(post, ocpp_server, token, "/api/v1/energy/grid-signal", {"level": "high"})
             assert await wait_until(
                 lambda: (
                     profiles(cp1, "ChargePointMaxProfile")[-1:] == [0.0]
@@ -193,9 +205,9 @@ def test_a_change_in_a_cars_draw_reruns_energy_control(ocpp_server):
         while the charger's own events still had a run under way, and a site asked for during
         a run runs once more right after it."""
         for _ in range(60):
-            stamp = await asyncio.to_thread(last_run)
+            stamp = await in_a_thread(last_run)
             await asyncio.sleep(quiet_s)
-            if await asyncio.to_thread(last_run) == stamp:
+            if await in_a_thread(last_run) == stamp:
                 return stamp
         raise AssertionError("energy control never settled")
 
@@ -204,7 +216,7 @@ def test_a_change_in_a_cars_draw_reruns_energy_control(ocpp_server):
             await boot_and_charge(cp)
             assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [32.0])
             posted_at = timezone.now()
-            status, _ = await asyncio.to_thread(
+            status, _ = await in_a_thread(
                 post, ocpp_server, token, "/api/v1/energy/readings", {"site": site.name, "grid_l1_a": 28}
             )
             assert status == 201
@@ -214,9 +226,9 @@ def test_a_change_in_a_cars_draw_reruns_energy_control(ocpp_server):
             before = await settled_last_run()
             await cp.call(meter_values(16.0))
             await asyncio.sleep(1.5)
-            assert await asyncio.to_thread(last_run) == before
+            assert await in_a_thread(last_run) == before
 
-            started = await asyncio.to_thread(
+            started = await in_a_thread(
                 lambda: Charger.objects.get(pk=charger.pk).charging_sessions.get().transaction_id
             )
             await cp.call(meter_values(16.0, transaction_id=started))
@@ -285,9 +297,7 @@ def test_a_celery_worker_and_beat_steer_a_charger_by_solar_surplus(celery_stack)
 
             from energy.services import energy_reading_record
 
-            await asyncio.to_thread(
-                energy_reading_record, site=site, measured_at=timezone.now(), source="test", grid_w=-3000
-            )
+            await in_a_thread(energy_reading_record, site=site, measured_at=timezone.now(), source="test", grid_w=-3000)
             # 3000 W on one phase is 13.0 A; beat's tick runs the site, the worker sends it.
             assert await wait_until(lambda: profiles(cp, "TxProfile")[-1:] == [13.0], 30)
 
@@ -319,7 +329,7 @@ def test_in_the_scaled_deployment_a_burst_of_readings_is_followed_to_its_last_on
             before = len(profiles(cp, "ChargePointMaxProfile"))
             # The main meter sees 10 A, 11 A, ... 19 A on L1: the last leaves 32 - 19 = 13 A.
             for grid_l1_a in range(10, 20):
-                status, body = await asyncio.to_thread(
+                status, body = await in_a_thread(
                     post, celery_stack, token, "/api/v1/energy/readings", {"grid_l1_a": grid_l1_a}
                 )
                 assert status == 201, body
