@@ -1,6 +1,7 @@
 """Shared fixtures. `live_server` runs the real product (`manage.py serve`, i.e. daphne) in a
 subprocess on the test database, so tests talk to it over real sockets."""
 
+import asyncio
 import os
 import socket
 import ssl
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from asgiref.sync import sync_to_async
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent
 # The live server reads this charger password from its environment (password_env).
@@ -52,6 +54,15 @@ def _flush_retries_on_deadlock():
     flush.Command.handle = handle_with_retries
     yield
     flush.Command.handle = original
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _close_the_thread_sensitive_threads_connection(django_db_setup):
+    """Product code run in this process (consumers, event rebalances) queries the database in
+    asgiref's one thread for thread-sensitive code, which outlives every test: its connection,
+    left open, keeps PostgreSQL from dropping the test database at the end of the run."""
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
 
 
 @dataclass(frozen=True)

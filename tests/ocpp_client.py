@@ -7,6 +7,7 @@ import json
 import uuid
 
 import websockets
+from django.db import connections
 from ocpp.v16 import ChargePoint
 
 TIMEOUT_S = 10
@@ -74,6 +75,19 @@ def eventually(check, timeout_s: float = 5.0):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(0.05)
+
+
+async def in_a_thread(function, *args, **kwargs):
+    """asyncio.to_thread, closing the database connection the thread opened: left open, it kept
+    PostgreSQL from dropping the test database at the end of the run."""
+
+    def run():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(run)
 
 
 class AnsweringCharger(ChargePoint):

@@ -20,7 +20,7 @@ from chargers.models import Charger, ChargerCommand
 from chargers.remote import REMOTE_ID_TAG, ChargerBusy, ChargerRejected, charging_profile
 from tests.conftest import start_server
 from tests.factories import make_charger
-from tests.ocpp_client import AnsweringCharger, eventually, library_charger
+from tests.ocpp_client import AnsweringCharger, eventually, in_a_thread, library_charger
 from tests.test_admin import charger_form
 
 PASSWORD = "installer-password-123"
@@ -458,9 +458,9 @@ def with_charger(server, charger: Charger, body):
         async with library_charger(server, charger.charge_point_id, charge_point_class=AnsweringCharger) as cp:
             cp.run = lambda coroutine: asyncio.run_coroutine_threadsafe(coroutine, loop).result(HTTP_TIMEOUT_S)
             await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
-            probed = await asyncio.to_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).probed_at, 10)
+            probed = await in_a_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).probed_at, 10)
             assert probed, "the compatibility probe ran"
-            return cp, await asyncio.to_thread(body, cp)
+            return cp, await in_a_thread(body, cp)
 
     return asyncio.run(scenario())
 

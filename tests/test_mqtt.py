@@ -22,7 +22,7 @@ from tests.conftest import ROOT, _database_url, start_server, stop_server
 from tests.energy.test_control_end_to_end import AMPS_ONLY, profiles
 from tests.factories import make_charger, make_site
 from tests.mqtt_client import Recorder, broker_start, broker_stop, clear_retained
-from tests.ocpp_client import AnsweringCharger, eventually, library_charger
+from tests.ocpp_client import AnsweringCharger, eventually, in_a_thread, library_charger
 from tests.services import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,7 +85,7 @@ def iso_now() -> str:
 
 
 async def wait_until(check, timeout_s: float = 15.0):
-    return await asyncio.to_thread(eventually, check, timeout_s)
+    return await in_a_thread(eventually, check, timeout_s)
 
 
 async def boot(cp, *, vendor="Wallbox", model="Pulsar Plus"):
@@ -123,14 +123,14 @@ def test_a_charger_that_boots_and_charges_appears_on_its_topics(stack):
                 )
             )
             # Each state is read as the events come: the one after the meter values has both.
-            state = await asyncio.to_thread(
+            state = await in_a_thread(
                 stack.state, charger, lambda s: (s["connector_status"], s["energy_session_wh"]) == ("Charging", 3333)
             )
 
             # A state change reaches MQTT within a second.
             sent = time.monotonic()
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="SuspendedEV"))
-            suspended = await asyncio.to_thread(
+            suspended = await in_a_thread(
                 stack.mqtt.wait_for, state_topic, lambda s: s["connector_status"] == "SuspendedEV"
             )
             assert suspended.at - sent < 1.0, f"took {suspended.at - sent:.2f} s"
@@ -245,18 +245,16 @@ def test_a_set_limit_command_reaches_the_charger_and_the_result_says_accepted(st
             await boot(cp)
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
             start = {"action": "start", "request_id": "start-1"}
-            await asyncio.to_thread(stack.mqtt.publish, stack.topic(charger, "command"), start)
-            started = await asyncio.to_thread(
-                stack.mqtt.wait_for, result_topic, lambda r: r.get("request_id") == "start-1"
-            )
+            await in_a_thread(stack.mqtt.publish, stack.topic(charger, "command"), start)
+            started = await in_a_thread(stack.mqtt.wait_for, result_topic, lambda r: r.get("request_id") == "start-1")
             # The charger does as it was told; energy control then gives the car its limit.
             await cp.call(call.StartTransaction(connector_id=1, id_tag="GrayLogic", meter_start=0, timestamp=iso_now()))
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
             assert await wait_until(lambda: Charger.objects.get(pk=charger.pk).limit_source == "charger")
 
             command = {"action": "set_limit", "limit_w": 3000, "reason": "Load balancing", "duration_seconds": None}
-            await asyncio.to_thread(stack.mqtt.publish, stack.topic(charger, "command"), {**command, "request_id": 1})
-            result = await asyncio.to_thread(stack.mqtt.wait_for, result_topic, lambda r: r.get("request_id") == 1)
+            await in_a_thread(stack.mqtt.publish, stack.topic(charger, "command"), {**command, "request_id": 1})
+            result = await in_a_thread(stack.mqtt.wait_for, result_topic, lambda r: r.get("request_id") == 1)
             return cp, result, started
 
     cp, result, started = asyncio.run(scenario())
@@ -308,7 +306,7 @@ def test_bad_commands_get_an_error_result_and_change_nothing(stack):
                 topic = stack.topic(charger, "command") if charger else f"{stack.prefix}/charger/nobody-here/command"
                 result_topic = topic + "/result"
                 count = len(stack.mqtt.on(result_topic))
-                await asyncio.to_thread(stack.mqtt.publish, topic, payload)
+                await in_a_thread(stack.mqtt.publish, topic, payload)
                 await wait_until(lambda t=result_topic, n=count: len(stack.mqtt.on(t)) > n)
                 results.append(stack.mqtt.on(result_topic)[count].json)
             return results, cp.received[received_before:]
@@ -370,12 +368,12 @@ def test_readings_on_the_configured_topic_change_the_solar_limit(stack):
             # No surplus reading yet: solar_only keeps the car paused.
             assert await wait_until(lambda: profiles(cp, "TxProfile")[-1:] == [0.0], 30)
             reading = {"grid_w": -3000, "measured_at": dt.datetime.now(dt.UTC).isoformat()}
-            await asyncio.to_thread(stack.mqtt.publish, f"{stack.prefix}/site/home/readings", reading)
+            await in_a_thread(stack.mqtt.publish, f"{stack.prefix}/site/home/readings", reading)
             # 3000 W exported, on one phase at 230 V: 13.0 A.
             assert await wait_until(lambda: profiles(cp, "TxProfile")[-1:] == [13.0], 30)
 
             # The grid operator says high: every charger stops (grid response 0 %).
-            await asyncio.to_thread(stack.mqtt.publish, f"{stack.prefix}/site/home/grid_level", b"high")
+            await in_a_thread(stack.mqtt.publish, f"{stack.prefix}/site/home/grid_level", b"high")
             assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [0.0], 30)
 
     asyncio.run(scenario())
@@ -398,22 +396,18 @@ def test_state_is_republished_after_the_broker_restarts(django_db_setup, tmp_pat
                 await boot(cp)
                 await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
                 with Recorder(f"{prefix}/#") as before:
-                    await asyncio.to_thread(
-                        before.wait_for, state_topic, lambda s: s["connector_status"] == "Available"
-                    )
-                await asyncio.to_thread(broker_stop)
+                    await in_a_thread(before.wait_for, state_topic, lambda s: s["connector_status"] == "Available")
+                await in_a_thread(broker_stop)
                 # While the broker is away the car starts: the bridge cannot publish it now.
                 await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
                 await asyncio.sleep(0.5)
-                await asyncio.to_thread(broker_start)
+                await in_a_thread(broker_start)
                 # "Charging" was never published before: only the republish can bring it.
                 with Recorder(f"{prefix}/#") as after:
-                    await asyncio.to_thread(
-                        after.wait_for, state_topic, lambda s: s["connector_status"] == "Charging", 30
-                    )
+                    await in_a_thread(after.wait_for, state_topic, lambda s: s["connector_status"] == "Charging", 30)
                 with Recorder(f"{prefix}/#") as late:
-                    state = await asyncio.to_thread(late.wait_for, state_topic)
-                    status = await asyncio.to_thread(late.wait_for, f"{prefix}/bridge/status")
+                    state = await in_a_thread(late.wait_for, state_topic)
+                    status = await in_a_thread(late.wait_for, f"{prefix}/bridge/status")
                 return state, status
 
         state, status = asyncio.run(scenario())
@@ -463,12 +457,12 @@ def test_scaled_out_the_bridge_process_publishes_the_same_state_and_commands_rea
         async with library_charger(stack.server, charger.charge_point_id, charge_point_class=AnsweringCharger) as cp:
             await boot(cp)
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
-            state = await asyncio.to_thread(stack.state, charger, lambda s: s["connector_status"] == "Charging")
+            state = await in_a_thread(stack.state, charger, lambda s: s["connector_status"] == "Charging")
             assert await wait_until(lambda: Charger.objects.get(pk=charger.pk).probed_at)
-            await asyncio.to_thread(
+            await in_a_thread(
                 stack.mqtt.publish, stack.topic(charger, "command"), {"action": "set_limit", "limit_w": 2300}
             )
-            result = await asyncio.to_thread(stack.mqtt.wait_for, stack.topic(charger, "command", "result"))
+            result = await in_a_thread(stack.mqtt.wait_for, stack.topic(charger, "command", "result"))
             return cp, state, result.json
 
     cp, state, result = asyncio.run(scenario())

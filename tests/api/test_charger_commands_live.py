@@ -13,7 +13,7 @@ from chargers.models import Charger
 from tests.api.conftest import COMMAND_TIMEOUT_S
 from tests.api.helpers import http_json, make_user
 from tests.factories import make_charger, make_site
-from tests.ocpp_client import AnsweringCharger, eventually, library_charger
+from tests.ocpp_client import AnsweringCharger, eventually, in_a_thread, library_charger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,10 +50,10 @@ def with_charger(server, charger: Charger, body, *, configuration: list[dict] | 
                     charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus", firmware_version="5.2.1"
                 )
             )
-            probed = await asyncio.to_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).probed_at)
+            probed = await in_a_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).probed_at)
             assert probed, "the compatibility probe ran"
             extra = await before(cp) if before is not None else None
-            return cp, await asyncio.to_thread(body, cp, extra)
+            return cp, await in_a_thread(body, cp, extra)
 
     return asyncio.run(scenario())
 
@@ -217,7 +217,7 @@ def test_the_detail_and_list_reflect_what_the_charger_reports(ocpp_server):
     async def charge(cp):
         await cp.call(call.Heartbeat())
         # Kept within a second (chargers/ocpp/writes.py).
-        assert await asyncio.to_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).last_heartbeat_at)
+        assert await in_a_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).last_heartbeat_at)
         await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
         started = await cp.call(
             call.StartTransaction(connector_id=1, id_tag="GrayLogic", meter_start=12345, timestamp=iso(T0))

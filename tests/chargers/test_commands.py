@@ -16,7 +16,7 @@ from chargers.remote import ChargerRejected, charger_set_limit
 from graylogic.channel_layers import redis_channel_layers
 from tests.conftest import start_server, stop_server
 from tests.factories import make_charger, make_site
-from tests.ocpp_client import AnsweringCharger, RawCharger, eventually, library_charger, open_socket
+from tests.ocpp_client import AnsweringCharger, RawCharger, eventually, in_a_thread, library_charger, open_socket
 from tests.services import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,9 +57,9 @@ def run_with_charger(server, charger: Charger, body, *, configuration=None):
             if configuration is not None:
                 cp.configuration = configuration
             await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
-            probed = await asyncio.to_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).probed_at)
+            probed = await in_a_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).probed_at)
             assert probed, "the compatibility probe ran"
-            result = await asyncio.to_thread(body, cp)
+            result = await in_a_thread(body, cp)
             return cp, result
 
     return asyncio.run(scenario())

@@ -10,7 +10,7 @@ from chargers.models import Charger, ChargerEvent, Connector, IdTag
 from chargers.services import charger_approve, chargers_mark_stale
 from sessions.models import ChargingSession, MeterSample
 from tests.factories import make_charger, make_id_tag, make_site
-from tests.ocpp_client import RawCharger, eventually, library_charger, open_socket
+from tests.ocpp_client import RawCharger, eventually, in_a_thread, library_charger, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -291,7 +291,7 @@ def test_a_second_connection_with_the_same_id_replaces_the_first(ocpp_server):
         await asyncio.wait_for(first.wait_closed(), 5)
         answer = await RawCharger(second).call("Heartbeat", {})
         await asyncio.sleep(0.3)  # let the first connection's disconnect be processed
-        connected_while_second_open = await asyncio.to_thread(lambda: Charger.objects.get(pk=charger.pk).is_connected)
+        connected_while_second_open = await in_a_thread(lambda: Charger.objects.get(pk=charger.pk).is_connected)
         await second.close()
         return first.close_code, answer, connected_while_second_open
 
@@ -354,7 +354,7 @@ def test_a_charger_disabled_while_connected_is_rejected_at_its_next_boot(ocpp_se
 
     async def scenario():
         raw = RawCharger(await open_socket(ocpp_server, charger.charge_point_id))
-        await asyncio.to_thread(lambda: Charger.objects.filter(pk=charger.pk).update(enabled=False))
+        await in_a_thread(lambda: Charger.objects.filter(pk=charger.pk).update(enabled=False))
         answer = await raw.call("BootNotification", {"chargePointVendor": "ABB", "chargePointModel": "Terra"})
         await raw.ws.close()
         return answer

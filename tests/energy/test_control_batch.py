@@ -9,7 +9,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -126,6 +126,7 @@ def test_events_from_many_sites_at_once_run_in_few_batches_and_none_is_lost(sett
         finally:
             with counting:
                 in_flight -= 1
+            connections.close_all()  # the runner's thread ends with the test, its connection would not
 
     monkeypatch.setattr(services, "sites_control_run", counted_run)
 
