@@ -24,12 +24,13 @@ SITES_PER_RUN = 10
 @shared_task
 def rebalance_site(site_id: int, trigger: str = "event") -> None:
     rebalance_starting(site_id)
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        return
     try:
-        site = Site.objects.filter(pk=site_id).first()
-        if site is not None:
-            site_control_run(site=site, trigger=trigger)
+        site_control_run(site=site, trigger=trigger)
     finally:
-        rebalance_finished(site_id)
+        rebalance_finished(site_id, min_interval_s=site.min_interval_s)
 
 
 @shared_task

@@ -161,14 +161,13 @@ def rebalance_starting(site_id: int) -> None:
         _redis(settings.REDIS_URL).delete(_marks(site_id)[1])
 
 
-def rebalance_finished(site_id: int) -> None:
+def rebalance_finished(site_id: int, min_interval_s: int) -> None:
     """A queued run, done: one more run if the site was asked for meanwhile, after its interval."""
     if not settings.REDIS_URL:
         return
-    wait_s = _seconds_to_wait(site_id) or 0.0
     rerun_or_clear = _redis(settings.REDIS_URL).register_script(_RERUN_OR_CLEAR)
-    trigger = rerun_or_clear(keys=_marks(site_id), args=[math.ceil(wait_s) + MARK_SPARE_S])
-    if trigger is not None:
+    trigger = rerun_or_clear(keys=_marks(site_id), args=[min_interval_s + MARK_SPARE_S])
+    if trigger is not None and (wait_s := _seconds_to_wait(site_id)) is not None:
         _queue_celery_run(site_id, trigger.decode(), wait_s)
 
 

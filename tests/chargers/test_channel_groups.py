@@ -9,7 +9,6 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from chargers.consumers import charger_group
 from chargers.routing import websocket_urlpatterns
@@ -17,15 +16,6 @@ from graylogic.channel_layers import EmbeddedChannelLayer
 from tests.factories import make_charger
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _close_the_consumers_database_connection():
-    """The consumers run in this process, and their queries (and the test's own, made the same
-    way) in asgiref's one thread for thread-sensitive code, which outlives the test: left open,
-    its connection kept the test database from being dropped at the end of the run."""
-    yield
-    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
