@@ -16,7 +16,8 @@ FEATURE_PROFILE_OF_ACTION = {
     "GetLocalListVersion": "LocalAuthListManagement",
 }
 
-# What the spec asks chargers to sample (MeterValues "configuration").
+# What the spec asks chargers to sample (MeterValues "configuration"): energy control reads these,
+# at least this often.
 WANTED_SAMPLE_INTERVAL_S = 60
 WANTED_MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import")
 
@@ -30,6 +31,8 @@ class ChargerProfile:
     meter_sample_interval_s: int | None = None
     meter_measurands: str = ""
     number_of_connectors: int | None = None
+    # How many measurands MeterValuesSampledData may hold (optional key; None: no cap announced).
+    meter_measurands_max_length: int | None = None
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -54,6 +57,7 @@ def profile_from_configuration(configuration_keys: list[dict]) -> ChargerProfile
         meter_sample_interval_s=_int_or_none(values.get("MeterValueSampleInterval")),
         meter_measurands=_csv(values.get("MeterValuesSampledData")),
         number_of_connectors=_int_or_none(values.get("NumberOfConnectors")),
+        meter_measurands_max_length=_int_or_none(values.get("MeterValuesSampledDataMaxLength")),
     )
 
 
@@ -66,12 +70,27 @@ def supports_action(supported_feature_profiles: str, action: str) -> bool:
 
 
 def configuration_changes(profile: ChargerProfile) -> dict[str, str]:
-    """ChangeConfiguration calls that bring metering to what the spec asks for."""
+    """ChangeConfiguration calls that give energy control what it reads, taking nothing away from
+    what the charger or its installer chose (SoC, voltage, temperature stay sampled).
+
+    - MeterValuesSampledData: the charger's own measurands first, in its order, then those of
+      WANTED_MEASURANDS it lacks, in that order. Under MeterValuesSampledDataMaxLength only as
+      many are appended as there is room for: the charger's own are never dropped, so a full list
+      stays as it is (control then works from what the charger sends). A charger that rejects the
+      change keeps its list, which is what this rule wants anyway.
+    - MeterValueSampleInterval: set to WANTED_SAMPLE_INTERVAL_S only when it is absent, 0 (no
+      sampling) or longer; a shorter interval chosen on the charger stays.
+    """
     changes = {}
-    if profile.meter_sample_interval_s != WANTED_SAMPLE_INTERVAL_S:
+    interval_s = profile.meter_sample_interval_s
+    if interval_s is None or interval_s <= 0 or interval_s > WANTED_SAMPLE_INTERVAL_S:
         changes["MeterValueSampleInterval"] = str(WANTED_SAMPLE_INTERVAL_S)
-    if set(profile.meter_measurands.split(",")) != set(WANTED_MEASURANDS):
-        changes["MeterValuesSampledData"] = ",".join(WANTED_MEASURANDS)
+    own = [measurand for measurand in profile.meter_measurands.split(",") if measurand]
+    missing = [measurand for measurand in WANTED_MEASURANDS if measurand not in own]
+    if profile.meter_measurands_max_length is not None:
+        missing = missing[: max(profile.meter_measurands_max_length - len(own), 0)]
+    if missing:
+        changes["MeterValuesSampledData"] = ",".join(own + missing)
     return changes
 
 

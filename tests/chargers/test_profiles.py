@@ -50,25 +50,78 @@ def test_actions_need_their_feature_profile(profiles, action, supported):
     assert supports_action(profiles, action) is supported
 
 
+ENERGY = "Energy.Active.Import.Register"
+WANTED = "Energy.Active.Import.Register,Power.Active.Import,Current.Import"
+
+
 @pytest.mark.parametrize(
-    ("interval", "measurands", "changes"),
+    ("interval", "measurands", "max_length", "changes"),
     [
-        (60, "Energy.Active.Import.Register,Power.Active.Import,Current.Import", {}),
-        (60, "Current.Import,Energy.Active.Import.Register,Power.Active.Import", {}),
-        (900, "Energy.Active.Import.Register,Power.Active.Import,Current.Import", {"MeterValueSampleInterval": "60"}),
+        # Already what control reads, every 60 s: nothing to send, whatever the order.
+        (60, WANTED, None, {}),
+        (60, "Current.Import,Energy.Active.Import.Register,Power.Active.Import", None, {}),
+        # Too slow, or not sampling at all: the interval comes down to 60 s.
+        (900, WANTED, None, {"MeterValueSampleInterval": "60"}),
+        (0, WANTED, None, {"MeterValueSampleInterval": "60"}),
+        (None, "", None, {"MeterValueSampleInterval": "60", "MeterValuesSampledData": WANTED}),
+        # A shorter interval the installer chose stays.
+        (30, WANTED, None, {}),
+        (10, ENERGY, None, {"MeterValuesSampledData": WANTED}),
+        # The charger's own measurands stay, in its order; what control needs is appended.
         (
+            30,
+            "Energy.Active.Import.Register,SoC,Voltage,Temperature",
             None,
-            "",
             {
-                "MeterValueSampleInterval": "60",
-                "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,Current.Import",
+                "MeterValuesSampledData": "Energy.Active.Import.Register,SoC,Voltage,Temperature,"
+                "Power.Active.Import,Current.Import"
             },
         ),
+        (
+            60,
+            "SoC,Power.Active.Import",
+            None,
+            {"MeterValuesSampledData": "SoC,Power.Active.Import,Energy.Active.Import.Register,Current.Import"},
+        ),
+        (60, "Power.Active.Import,Voltage,Current.Import,Energy.Active.Import.Register,SoC", None, {}),
+        # A capped list keeps the charger's own first and fills the room left, energy first.
+        (
+            60,
+            "SoC,Voltage",
+            4,
+            {"MeterValuesSampledData": "SoC,Voltage,Energy.Active.Import.Register,Power.Active.Import"},
+        ),
+        (60, "SoC,Voltage", 3, {"MeterValuesSampledData": "SoC,Voltage,Energy.Active.Import.Register"}),
+        (60, "SoC,Voltage,Temperature", 3, {}),
+        (
+            60,
+            "SoC",
+            5,
+            {"MeterValuesSampledData": "SoC,Energy.Active.Import.Register,Power.Active.Import,Current.Import"},
+        ),
+        (900, "SoC,Voltage,Temperature,Current.Offered", 3, {"MeterValueSampleInterval": "60"}),
     ],
 )
-def test_metering_is_changed_only_where_it_differs_from_the_spec(interval, measurands, changes):
-    profile = ChargerProfile(meter_sample_interval_s=interval, meter_measurands=measurands)
+def test_metering_adds_what_control_needs_and_never_removes_what_the_charger_chose(
+    interval, measurands, max_length, changes
+):
+    profile = ChargerProfile(
+        meter_sample_interval_s=interval, meter_measurands=measurands, meter_measurands_max_length=max_length
+    )
     assert configuration_changes(profile) == changes
+
+
+def test_the_measurand_cap_is_read_from_the_configuration_keys():
+    keys = [
+        {"key": "MeterValueSampleInterval", "value": "30"},
+        {"key": "MeterValuesSampledData", "value": "Energy.Active.Import.Register, SoC"},
+        {"key": "MeterValuesSampledDataMaxLength", "value": "4"},
+    ]
+    assert profile_from_configuration(keys) == ChargerProfile(
+        meter_sample_interval_s=30,
+        meter_measurands="Energy.Active.Import.Register,SoC",
+        meter_measurands_max_length=4,
+    )
 
 
 @pytest.mark.parametrize(
