@@ -14,6 +14,7 @@ from chargers import events
 from chargers.credentials import charger_password_hash, charger_password_matches
 from chargers.models import OCPP16, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
 from chargers.ocpp.profiles import ChargerProfile
+from chargers.remote import REMOTE_ID_TAG
 from energy.models import Site
 
 logger = logging.getLogger(__name__)
@@ -293,7 +294,12 @@ def connector_status_update(
 
 def id_tag_info(*, charger_pk: int, id_tag: str, now: dt.datetime | None = None) -> dict:
     """The OCPP idTagInfo for a presented tag. Unknown tags are remembered as Invalid so the
-    installer can accept them in the admin with one click."""
+    installer can accept them in the admin with one click.
+
+    Our own remote-start tag comes back in Authorize and StartTransaction: it is always Accepted
+    and never stored, or every Start would end DeAuthorized and the tag would be listed as unknown."""
+    if id_tag == REMOTE_ID_TAG:
+        return {"status": IdTag.Status.ACCEPTED}
     now = now or timezone.now()
     tag, _ = IdTag.objects.get_or_create(id_tag=id_tag, defaults={"status": IdTag.Status.INVALID})
     IdTag.objects.filter(pk=tag.pk).update(last_seen_at=now, last_seen_charger_id=charger_pk)
@@ -344,6 +350,7 @@ def chargers_reset_connections() -> None:
 
 def charger_store_profile(*, charger_pk: int, profile: ChargerProfile, configuration: list[dict]) -> None:
     """Keep what the compatibility probe learned; installer overrides live in other fields."""
-    Charger.objects.filter(pk=charger_pk).update(
-        **asdict(profile), configuration=configuration, probed_at=timezone.now()
-    )
+    learned = asdict(profile)
+    # Only the boot's metering set-up needs it, and `configuration` keeps it anyway.
+    del learned["meter_measurands_max_length"]
+    Charger.objects.filter(pk=charger_pk).update(**learned, configuration=configuration, probed_at=timezone.now())
