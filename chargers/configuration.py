@@ -65,6 +65,8 @@ class ChargerConfig:
     charge_point_id: str
     # Charger model field -> value, only for what the file sets.
     values: dict[str, Any]
+    # Where it is in the file, e.g. "ocpp.chargers[1]", for warnings about it.
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -385,7 +387,7 @@ def _parse_charger(
         values["heartbeat_interval_s"] = heartbeat_interval
     if charge_point_id in password_envs:
         values["password_env"] = password_envs[charge_point_id][1]
-    return ChargerConfig(charge_point_id=charge_point_id, values=values)
+    return ChargerConfig(charge_point_id=charge_point_id, values=values, path=path)
 
 
 def config_import(*, data: object) -> ImportReport:
@@ -436,16 +438,28 @@ def _charger_apply(*, config: ChargerConfig, site: Site, report: ImportReport) -
     label = f"charger '{config.charge_point_id}'"
     charger = Charger.objects.select_related("site").filter(charge_point_id=config.charge_point_id).first()
     if charger is None:
-        Charger.objects.create(charge_point_id=config.charge_point_id, site=site, **config.values)
+        charger = Charger.objects.create(charge_point_id=config.charge_point_id, site=site, **config.values)
         report.created.append(label)
+        _warn_if_open(charger=charger, config=config, report=report)
         return
     values = {"site": site, **config.values}
     if charger.site_id != site.pk and charger.circuit_id is not None:
         # Circuits belong to the old site's fuse tree.
         values["circuit"] = None
     _update(charger, values=values, label=label, report=report)
+    _warn_if_open(charger=charger, config=config, report=report)
     if charger.registration == Charger.Registration.PENDING:
         report.notes.append(f"{label} is pending approval; approve it in the admin to let it charge")
+
+
+def _warn_if_open(*, charger: Charger, config: ChargerConfig, report: ImportReport) -> None:
+    """A charger with neither a password nor a password_env accepts any device that presents
+    its id (often a serial number printed on it): say so on every import until it has one."""
+    if charger.enabled and not (charger.password_hash or charger.password_env):
+        report.warnings.append(
+            f"{config.path} ({config.charge_point_id}) has no credentials: any device presenting this id is "
+            f"accepted. Set password_env for it in ocpp.auth.credentials (or a password in the admin)."
+        )
 
 
 def _update(obj: models.Model, *, values: dict[str, Any], label: str, report: ImportReport) -> None:

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from chargers.configuration import ConfigError, config_export, config_import, config_parse
 from chargers.models import Charger
+from chargers.services import charger_set_password
 from energy.configuration import config_file_export
 from energy.models import Site
 from tests.factories import make_charger, make_circuit, make_site
@@ -353,6 +354,59 @@ def test_a_pending_charger_in_the_file_is_pointed_out():
     report = config_import(data=spec_config())
 
     assert any("charger 'charger-garage' is pending approval" in note for note in report.notes)
+
+
+OPEN_DRIVEWAY = (
+    "warning: ocpp.chargers[1] (charger-driveway) has no credentials: any device presenting this id is accepted."
+)
+
+
+@pytest.mark.django_db
+def test_the_import_command_warns_about_a_charger_anyone_can_connect_as(tmp_path):
+    path = tmp_path / "ocpp.yaml"
+    path.write_text(SPEC_YAML)
+    out, again = StringIO(), StringIO()
+
+    call_command("import_config", str(path), stdout=out)
+    call_command("import_config", str(path), stdout=again)
+
+    assert any(line.startswith(OPEN_DRIVEWAY) for line in out.getvalue().splitlines())
+    assert "Set password_env" in out.getvalue()
+    assert "(charger-garage) has no credentials" not in out.getvalue()
+    # Said again on every import while the charger stays open.
+    assert any(line.startswith(OPEN_DRIVEWAY) for line in again.getvalue().splitlines())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "secure",
+    [
+        lambda charger: charger_set_password(charger=charger, password="typed-in-the-admin"),
+        lambda charger: Charger.objects.filter(pk=charger.pk).update(password_env="FROM_AN_EARLIER_FILE"),
+        lambda charger: Charger.objects.filter(pk=charger.pk).update(enabled=False),
+    ],
+    ids=["password set in the admin", "password_env from an earlier import", "disabled"],
+)
+def test_a_charger_with_credentials_kept_from_before_or_disabled_is_not_called_open(secure):
+    secure(make_charger(charge_point_id="charger-driveway", site=make_site(name="Home")))
+
+    report = config_import(data=spec_config())
+
+    assert not [warning for warning in report.warnings if "no credentials" in warning]
+
+
+@pytest.mark.django_db
+def test_giving_the_charger_a_password_env_silences_the_warning(monkeypatch):
+    monkeypatch.setenv("OCPP_CHARGER_DRIVEWAY_PW", "driveway-password")
+    credentials = [
+        {"charger_id": "charger-garage", "password_env": "OCPP_CHARGER_GARAGE_PW"},
+        {"charger_id": "charger-driveway", "password_env": "OCPP_CHARGER_DRIVEWAY_PW"},
+    ]
+
+    report = config_import(data=spec_config((("ocpp", "auth", "credentials"), credentials)))
+
+    assert not [warning for warning in report.warnings if "no credentials" in warning]
+    assert Charger.objects.get(charge_point_id="charger-driveway").password_env == "OCPP_CHARGER_DRIVEWAY_PW"
 
 
 @pytest.mark.django_db

@@ -861,6 +861,7 @@ def test_a_file_with_nothing_to_import_is_refused():
 def test_the_import_command_reads_the_example_file(settings, monkeypatch):
     settings.TIME_ZONE = "Europe/London"
     monkeypatch.setenv("OCPP_CHARGER_GARAGE_PW", "garage-password")
+    monkeypatch.setenv("OCPP_CHARGER_DRIVEWAY_PW", "driveway-password")
     out = StringIO()
 
     call_command("import_config", str(EXAMPLE_FILE), stdout=out)
