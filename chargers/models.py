@@ -31,6 +31,10 @@ CONNECTOR_STATUS_CHOICES = [
 ]
 
 
+# Chargers with neither a password nor a password variable: anything presenting their id may connect.
+WITHOUT_CREDENTIALS = Q(password_hash="", password_env="")
+
+
 def heartbeat_interval_or_default(heartbeat_interval_s: int | None) -> int:
     """A charger's own heartbeat interval, or the server's when it has none (null or 0)."""
     return heartbeat_interval_s or settings.OCPP_HEARTBEAT_INTERVAL_S
@@ -44,13 +48,15 @@ class Charger(models.Model):
     charge_point_id = models.CharField(
         "OCPP identity", max_length=48, unique=True, validators=[charge_point_id_validator]
     )
-    name = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=100, blank=True, help_text="What the household calls it.")
     location = models.CharField(max_length=100, blank=True)
     site = models.ForeignKey("energy.Site", on_delete=models.PROTECT, related_name="chargers")
     circuit = models.ForeignKey(
         "energy.Circuit", on_delete=models.SET_NULL, null=True, blank=True, related_name="chargers"
     )
-    max_power_w = models.PositiveIntegerField(default=7400)
+    max_power_w = models.PositiveIntegerField(
+        "max power (W)", default=7400, help_text="The most this charger can deliver, e.g. 7400 or 22000."
+    )
     phases = models.PositiveSmallIntegerField(choices=[(1, "1 phase"), (3, "3 phases")], default=1)
     enabled = models.BooleanField(default=True, help_text="Disabled chargers are refused.")
     registration = models.CharField(max_length=10, choices=Registration.choices, default=Registration.ACCEPTED)
@@ -61,18 +67,22 @@ class Charger(models.Model):
         help_text="Used when the charger offers no WebSocket subprotocol.",
     )
     heartbeat_interval_s = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Empty: the server default (OCPP_HEARTBEAT_INTERVAL)."
+        "heartbeat interval (s)",
+        null=True,
+        blank=True,
+        help_text="Empty: the server default (OCPP_HEARTBEAT_INTERVAL).",
     )
 
     # Credentials: HTTP Basic password, checked against password_env when set, else the hash.
     password_hash = models.CharField(max_length=200, blank=True, editable=False)
     password_env = models.CharField(
+        "password environment variable",
         max_length=100,
         blank=True,
         help_text="Name of an environment variable holding the password (spec: password_env).",
     )
     accept_any_id_tag = models.BooleanField(
-        default=False, help_text="Authorize every RFID tag (homes without RFID cards)."
+        "accept any ID tag", default=False, help_text="Authorize every RFID tag (homes without RFID cards)."
     )
 
     # From BootNotification.
@@ -81,18 +91,18 @@ class Charger(models.Model):
     serial_number = models.CharField(max_length=25, blank=True)
     charge_box_serial_number = models.CharField(max_length=25, blank=True)
     firmware_version = models.CharField(max_length=50, blank=True)
-    iccid = models.CharField(max_length=20, blank=True)
-    imsi = models.CharField(max_length=20, blank=True)
+    iccid = models.CharField("ICCID", max_length=20, blank=True)
+    imsi = models.CharField("IMSI", max_length=20, blank=True)
     meter_type = models.CharField(max_length=25, blank=True)
     meter_serial_number = models.CharField(max_length=25, blank=True)
-    booted_at = models.DateTimeField(null=True, blank=True)
+    booted_at = models.DateTimeField("last boot", null=True, blank=True)
 
     # Live connection state.
-    is_connected = models.BooleanField(default=False)
+    is_connected = models.BooleanField("connected", default=False)
     connected_at = models.DateTimeField(null=True, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField("last message", null=True, blank=True, db_index=True)
+    last_heartbeat_at = models.DateTimeField("last heartbeat", null=True, blank=True)
     remote_address = models.CharField(max_length=64, blank=True)
     connection_protocol = models.CharField(max_length=10, blank=True)
     # The channel of the consumer holding the socket, so a replaced connection's late
@@ -100,26 +110,42 @@ class Charger(models.Model):
     connection_channel = models.CharField(max_length=200, blank=True, editable=False)
 
     # Connector 0: the charger as a whole.
-    status = models.CharField(max_length=20, blank=True)
+    status = models.CharField(
+        "charger status", max_length=20, blank=True, help_text="Connector 0: the charger as a whole."
+    )
     error_code = models.CharField(max_length=30, blank=True)
 
     firmware_status = models.CharField(max_length=30, blank=True)
-    firmware_status_at = models.DateTimeField(null=True, blank=True)
+    firmware_status_at = models.DateTimeField("firmware status reported at", null=True, blank=True)
     diagnostics_status = models.CharField(max_length=30, blank=True)
-    diagnostics_status_at = models.DateTimeField(null=True, blank=True)
+    diagnostics_status_at = models.DateTimeField("diagnostics status reported at", null=True, blank=True)
 
     # Compatibility profile, read at boot (GetConfiguration); installers may override it.
     supported_feature_profiles = models.CharField(max_length=200, blank=True)
     charging_rate_units = models.CharField(
         max_length=20, blank=True, help_text="ChargingScheduleAllowedChargingRateUnit: Current, Power or both."
     )
-    max_stack_level = models.PositiveSmallIntegerField(null=True, blank=True)
-    max_charging_profiles = models.PositiveSmallIntegerField(null=True, blank=True)
-    meter_sample_interval_s = models.PositiveIntegerField(null=True, blank=True)
-    meter_measurands = models.CharField(max_length=300, blank=True)
+    max_stack_level = models.PositiveSmallIntegerField(
+        "max stack level", null=True, blank=True, help_text="ChargeProfileMaxStackLevel."
+    )
+    max_charging_profiles = models.PositiveSmallIntegerField(
+        "max charging profiles", null=True, blank=True, help_text="MaxChargingProfilesInstalled."
+    )
+    meter_sample_interval_s = models.PositiveIntegerField(
+        "meter sample interval (s)",
+        null=True,
+        blank=True,
+        help_text="MeterValueSampleInterval as the charger reported it at boot.",
+    )
+    meter_measurands = models.CharField(
+        "sampled measurands",
+        max_length=300,
+        blank=True,
+        help_text="MeterValuesSampledData as the charger reported it at boot.",
+    )
     number_of_connectors = models.PositiveSmallIntegerField(null=True, blank=True)
     configuration = models.JSONField(null=True, blank=True, help_text="The whole GetConfiguration answer.")
-    probed_at = models.DateTimeField(null=True, blank=True)
+    probed_at = models.DateTimeField("configuration read at", null=True, blank=True)
     rate_unit_override = models.CharField(
         "limit unit override",
         max_length=1,
@@ -127,12 +153,17 @@ class Charger(models.Model):
         choices=[("A", "Amps"), ("W", "Watts")],
         help_text="Send limits in this unit whatever the probe found.",
     )
-    max_stack_level_override = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_stack_level_override = models.PositiveSmallIntegerField(
+        "max stack level override",
+        null=True,
+        blank=True,
+        help_text="Send profiles at most at this stack level whatever the probe found.",
+    )
 
     # The limit in force and what set it (spec: current_limit_w, current_limit_source).
-    limit_w = models.PositiveIntegerField(null=True, blank=True)
-    limit_source = models.CharField(max_length=20, blank=True)
-    limit_reason = models.CharField(max_length=200, blank=True)
+    limit_w = models.PositiveIntegerField("limit in force (W)", null=True, blank=True)
+    limit_source = models.CharField("limit set by", max_length=20, blank=True)
+    limit_reason = models.CharField("why this limit", max_length=200, blank=True)
 
     # Energy control.
     supply_phase = models.CharField(
@@ -142,14 +173,18 @@ class Charger(models.Model):
         help_text="For a 1-phase charger: the supply phase it is wired to.",
     )
     priority = models.PositiveSmallIntegerField(default=0, help_text="Lower charges first (algorithm: priority).")
-    min_current_a = models.FloatField(default=6.0)
+    min_current_a = models.FloatField(
+        "minimum current (A)", default=6.0, help_text="Below this the car cannot charge (6 A for most cars)."
+    )
     can_switch_phases = models.BooleanField(
-        default=False, help_text="A 3-phase charger that can charge on 1 phase when solar is short (numberPhases)."
+        "can switch to 1 phase",
+        default=False,
+        help_text="A 3-phase charger that can charge on 1 phase when solar is short (numberPhases).",
     )
     active_phases = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
-    manual_limit_w = models.PositiveIntegerField(null=True, blank=True)
-    manual_limit_reason = models.CharField(max_length=200, blank=True)
-    manual_limit_expires_at = models.DateTimeField(null=True, blank=True)
+    manual_limit_w = models.PositiveIntegerField("manual limit (W)", null=True, blank=True)
+    manual_limit_reason = models.CharField("why the manual limit", max_length=200, blank=True)
+    manual_limit_expires_at = models.DateTimeField("manual limit ends at", null=True, blank=True)
     paused_since = models.DateTimeField(null=True, blank=True, editable=False)
     # What each charging profile purpose last sent carries, so only changes are sent.
     applied_profiles = models.JSONField(default=dict, blank=True, editable=False)
@@ -165,6 +200,11 @@ class Charger(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.charge_point_id
+
+    @property
+    def accepts_anyone(self) -> bool:
+        """No password and no password variable: the id in the URL is all a peer needs."""
+        return not self.password_hash and not self.password_env
 
     @property
     def heartbeat_interval(self) -> int:
@@ -188,13 +228,13 @@ class Connector(models.Model):
     """A charging outlet (connectorId >= 1); connector 0's status lives on Charger."""
 
     charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="connectors")
-    connector_id = models.PositiveSmallIntegerField()
+    connector_id = models.PositiveSmallIntegerField("connector ID")
     status = models.CharField(max_length=20, choices=CONNECTOR_STATUS_CHOICES, blank=True)
     error_code = models.CharField(max_length=30, blank=True)
     info = models.CharField(max_length=50, blank=True)
-    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_id = models.CharField("vendor ID", max_length=255, blank=True)
     vendor_error_code = models.CharField(max_length=50, blank=True)
-    status_at = models.DateTimeField(null=True, blank=True, help_text="The charger's timestamp.")
+    status_at = models.DateTimeField("status reported at", null=True, blank=True, help_text="The charger's timestamp.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -229,9 +269,14 @@ class IdTag(models.Model):
         blank=True,
         related_name="id_tags",
     )
-    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField("last presented at", null=True, blank=True)
     last_seen_charger = models.ForeignKey(
-        Charger, on_delete=models.SET_NULL, null=True, blank=True, related_name="presented_id_tags"
+        Charger,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="presented_id_tags",
+        verbose_name="last presented to",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -292,7 +337,7 @@ class ChargerCommand(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     response = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField("answered in (ms)", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -307,10 +352,10 @@ class LimitDecision(models.Model):
 
     charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="limit_decisions")
     decided_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    limit_w = models.PositiveIntegerField()
-    current_a = models.FloatField()
+    limit_w = models.PositiveIntegerField("limit (W)")
+    current_a = models.FloatField("current (A)")
     phases = models.PositiveSmallIntegerField()
-    source = models.CharField(max_length=20)
+    source = models.CharField("set by", max_length=20)
     reason = models.CharField(max_length=300)
     inputs = models.JSONField(default=dict)
     outcome = models.CharField(max_length=30, blank=True, help_text="What the charger said to the profile.")

@@ -40,18 +40,24 @@ class Site(models.Model):
     )
 
     # Load balancing (spec: load_balancing).
-    load_balancing_enabled = models.BooleanField(default=True)
+    load_balancing_enabled = models.BooleanField("load balancing", default=True)
     algorithm = models.CharField(max_length=20, choices=ALGORITHM_CHOICES, default="proportional")
     min_interval_s = models.PositiveIntegerField(
-        default=10, help_text="Rebalance at most this often (spec: rebalance.min_interval_seconds)."
+        "minimum time between rebalances (s)",
+        default=10,
+        help_text="Rebalance at most this often (spec: rebalance.min_interval_seconds).",
     )
     meter_timeout_s = models.PositiveIntegerField(
-        default=120, help_text="A main meter silent this long makes every charger fall back to the fail-safe current."
+        "meter timeout (s)",
+        default=120,
+        help_text="A main meter silent this long makes every charger fall back to the fail-safe current.",
     )
     failsafe_current_a = models.FloatField(
-        default=6.0, help_text="Per-charger current while the main meter is silent (0 stops charging)."
+        "fail-safe current (A)",
+        default=6.0,
+        help_text="Per-charger current while the main meter is silent (0 stops charging).",
     )
-    last_rebalanced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_rebalanced_at = models.DateTimeField("last rebalance", null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -70,7 +76,7 @@ class Circuit(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="circuits")
     parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
     name = models.CharField(max_length=100)
-    max_current_a = models.PositiveIntegerField(help_text="Fuse rating per phase.")
+    max_current_a = models.PositiveIntegerField("fuse rating (A)", help_text="Per phase.")
     phases = models.PositiveSmallIntegerField(choices=PHASE_CHOICES, default=3)
     supply_phase = models.CharField(
         max_length=2, choices=SUPPLY_PHASE_CHOICES, default="L1", help_text="For a 1-phase circuit: which phase."
@@ -123,7 +129,7 @@ class TariffPeriod(models.Model):
     name = models.CharField(max_length=50)
     start = models.TimeField(null=True, blank=True, help_text="Site-local, e.g. 00:00.")
     end = models.TimeField(null=True, blank=True, help_text="Site-local; may wrap past midnight.")
-    rate_per_kwh = models.DecimalField(max_digits=8, decimal_places=4)
+    rate_per_kwh = models.DecimalField("rate per kWh", max_digits=8, decimal_places=4)
     priority = models.PositiveSmallIntegerField(default=2, help_text="1 = prefer, higher = avoid.")
 
     class Meta:
@@ -157,17 +163,27 @@ class SolarCharging(models.Model):
     site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="solar_charging")
     enabled = models.BooleanField(default=False)
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.SOLAR_ONLY)
-    min_surplus_w = models.PositiveIntegerField(default=1400)
-    allow_grid_minimum_w = models.PositiveIntegerField(default=1400)
-    max_grid_w = models.PositiveIntegerField(default=3000)
-    update_interval_s = models.PositiveIntegerField(default=60)
+    min_surplus_w = models.PositiveIntegerField(
+        "minimum surplus (W)", default=1400, help_text="Start solar charging above this export (1400 W is about 6 A)."
+    )
+    allow_grid_minimum_w = models.PositiveIntegerField(
+        "grid minimum (W)", default=1400, help_text="Solar priority: what the grid may add to keep the car charging."
+    )
+    max_grid_w = models.PositiveIntegerField(
+        "grid top-up at most (W)", default=3000, help_text="Mixed: the most the grid may add to the surplus."
+    )
+    update_interval_s = models.PositiveIntegerField("update interval (s)", default=60)
     window_s = models.PositiveIntegerField("smoothing window (s)", default=300)
-    start_delay_s = models.PositiveIntegerField(default=60)
-    stop_delay_s = models.PositiveIntegerField(default=300)
+    start_delay_s = models.PositiveIntegerField(
+        "start delay (s)", default=60, help_text="The surplus must last this long before charging starts."
+    )
+    stop_delay_s = models.PositiveIntegerField(
+        "stop delay (s)", default=300, help_text="The surplus must be short this long before charging stops."
+    )
 
-    is_charging = models.BooleanField(default=False, editable=False)
-    above_since = models.DateTimeField(null=True, blank=True, editable=False)
-    below_since = models.DateTimeField(null=True, blank=True, editable=False)
+    is_charging = models.BooleanField("charging on solar", default=False, editable=False)
+    above_since = models.DateTimeField("surplus enough since", null=True, blank=True, editable=False)
+    below_since = models.DateTimeField("surplus short since", null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"Solar charging at {self.site} ({self.get_mode_display()})"
@@ -187,9 +203,9 @@ class TimeOfUse(models.Model):
     prefer_off_peak = models.BooleanField(default=True)
     ready_by = models.TimeField(default=dt.time(7, 0), help_text="Site-local time.")
     target_mode = models.CharField(max_length=10, choices=TargetMode.choices, default=TargetMode.TIME)
-    target_energy_wh = models.PositiveIntegerField(null=True, blank=True)
-    target_soc_percent = models.PositiveSmallIntegerField(null=True, blank=True)
-    battery_capacity_wh = models.PositiveIntegerField(null=True, blank=True)
+    target_energy_wh = models.PositiveIntegerField("target energy (Wh)", null=True, blank=True)
+    target_soc_percent = models.PositiveSmallIntegerField("target state of charge (%)", null=True, blank=True)
+    battery_capacity_wh = models.PositiveIntegerField("battery capacity (Wh)", null=True, blank=True)
 
     class Meta:
         verbose_name = "time-of-use charging"
@@ -216,13 +232,17 @@ class GridResponse(models.Model):
     site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="grid_response")
     enabled = models.BooleanField(default=False)
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.NORMAL)
-    level_source = models.CharField(max_length=50, blank=True)
-    level_set_at = models.DateTimeField(null=True, blank=True)
-    moderate_limit_percent = models.PositiveSmallIntegerField(default=50)
-    high_limit_percent = models.PositiveSmallIntegerField(default=0)
-    frequency_response_enabled = models.BooleanField(default=False)
-    low_frequency_hz = models.FloatField(default=49.5)
-    high_frequency_hz = models.FloatField(default=50.5)
+    level_source = models.CharField("level set by", max_length=50, blank=True)
+    level_set_at = models.DateTimeField("level set at", null=True, blank=True)
+    moderate_limit_percent = models.PositiveSmallIntegerField(
+        "limit at moderate (%)", default=50, help_text="Of each charger's maximum."
+    )
+    high_limit_percent = models.PositiveSmallIntegerField(
+        "limit at high (%)", default=0, help_text="Of each charger's maximum; 0 pauses charging."
+    )
+    frequency_response_enabled = models.BooleanField("frequency response", default=False)
+    low_frequency_hz = models.FloatField("low frequency (Hz)", default=49.5)
+    high_frequency_hz = models.FloatField("high frequency (Hz)", default=50.5)
 
     class Meta:
         constraints = [
@@ -239,13 +259,13 @@ class EnergyReading(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="energy_readings")
     measured_at = models.DateTimeField()
-    grid_w = models.FloatField(null=True, blank=True, help_text="Import positive, export negative.")
-    solar_w = models.FloatField(null=True, blank=True)
-    house_w = models.FloatField(null=True, blank=True, help_text="Total consumption, chargers included.")
-    grid_l1_a = models.FloatField(null=True, blank=True)
-    grid_l2_a = models.FloatField(null=True, blank=True)
-    grid_l3_a = models.FloatField(null=True, blank=True)
-    frequency_hz = models.FloatField(null=True, blank=True)
+    grid_w = models.FloatField("grid (W)", null=True, blank=True, help_text="Import positive, export negative.")
+    solar_w = models.FloatField("solar (W)", null=True, blank=True)
+    house_w = models.FloatField("house (W)", null=True, blank=True, help_text="Total consumption, chargers included.")
+    grid_l1_a = models.FloatField("grid L1 (A)", null=True, blank=True)
+    grid_l2_a = models.FloatField("grid L2 (A)", null=True, blank=True)
+    grid_l3_a = models.FloatField("grid L3 (A)", null=True, blank=True)
+    frequency_hz = models.FloatField("frequency (Hz)", null=True, blank=True)
     source = models.CharField(max_length=50, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -6,9 +6,9 @@ from django.db.models import Q
 
 class ChargingSession(models.Model):
     # The primary key is the OCPP transactionId: the central system allocates it.
-    transaction_id = models.AutoField(primary_key=True)
+    transaction_id = models.AutoField("transaction ID", primary_key=True)
     charger = models.ForeignKey("chargers.Charger", on_delete=models.PROTECT, related_name="charging_sessions")
-    connector_id = models.PositiveSmallIntegerField()
+    connector_id = models.PositiveSmallIntegerField("connector ID")
     id_tag = models.CharField("ID tag", max_length=20, blank=True)
     id_tag_ref = models.ForeignKey(
         "chargers.IdTag",
@@ -18,18 +18,18 @@ class ChargingSession(models.Model):
         related_name="charging_sessions",
         verbose_name="ID tag record",
     )
-    reservation_id = models.IntegerField(null=True, blank=True)
+    reservation_id = models.IntegerField("reservation ID", null=True, blank=True)
     started_at = models.DateTimeField(help_text="The charger's timestamp.")
-    meter_start_wh = models.BigIntegerField()
+    meter_start_wh = models.BigIntegerField("meter at start (Wh)")
     stopped_at = models.DateTimeField(null=True, blank=True)
-    meter_stop_wh = models.BigIntegerField(null=True, blank=True)
-    energy_wh = models.BigIntegerField(null=True, blank=True)
+    meter_stop_wh = models.BigIntegerField("meter at stop (Wh)", null=True, blank=True)
+    energy_wh = models.BigIntegerField("energy (Wh)", null=True, blank=True)
     stop_reason = models.CharField(max_length=30, blank=True)
-    stop_id_tag = models.CharField(max_length=20, blank=True)
+    stop_id_tag = models.CharField("ID tag that stopped it", max_length=20, blank=True)
     # Final figures, computed when the session stops (sessions/billing.py); null while it runs
     # (pages and the API then compute them on read) and when unknown (no tariff, no readings).
     cost = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
-    cost_currency = models.CharField(max_length=3, blank=True, help_text="The site tariff's currency.")
+    cost_currency = models.CharField("currency", max_length=3, blank=True, help_text="The site tariff's currency.")
     solar_percent = models.FloatField(
         "solar share (%)", null=True, blank=True, help_text="Energy covered by the site's solar surplus."
     )
@@ -66,12 +66,12 @@ class MeterSample(models.Model):
     charger = models.ForeignKey(
         "chargers.Charger", on_delete=models.CASCADE, related_name="meter_samples", db_index=False
     )
-    connector_id = models.PositiveSmallIntegerField()
+    connector_id = models.PositiveSmallIntegerField("connector ID")
     session = models.ForeignKey(
         ChargingSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="samples", db_index=False
     )
     # What the charger said, kept even when no session with that id is known (yet).
-    reported_transaction_id = models.IntegerField(null=True, blank=True)
+    reported_transaction_id = models.IntegerField("reported transaction ID", null=True, blank=True)
     timestamp = models.DateTimeField()
     measurand = models.CharField(max_length=50, default="Energy.Active.Import.Register")
     phase = models.CharField(max_length=10, blank=True)
