@@ -455,7 +455,7 @@ def _charger_apply(*, config: ChargerConfig, site: Site, report: ImportReport) -
 def _warn_if_open(*, charger: Charger, config: ChargerConfig, report: ImportReport) -> None:
     """A charger with neither a password nor a password_env accepts any device that presents
     its id (often a serial number printed on it): say so on every import until it has one."""
-    if charger.enabled and not (charger.password_hash or charger.password_env):
+    if charger.enabled and charger.accepts_anyone:
         report.warnings.append(
             f"{config.path} ({config.charge_point_id}) has no credentials: any device presenting this id is "
             f"accepted. Set password_env for it in ocpp.auth.credentials (or a password in the admin)."
