@@ -108,6 +108,8 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Times to the second in the admin (graylogic/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["graylogic.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
