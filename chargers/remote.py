@@ -75,9 +75,13 @@ def charging_profile(
     limit_w: float,
     duration_s: int | None = None,
     now: dt.datetime | None = None,
+    phases: int | None = None,
 ) -> dict:
-    """A one-period charging profile in the unit and at the stack level the charger accepts."""
-    unit, limit = limit_in_charger_unit(limit_w=limit_w, phases=charger.phases, rate_unit=charger.limit_rate_unit)
+    """A one-period charging profile in the unit and at the stack level the charger accepts.
+    `phases`: what it charges on when that is not how it is wired (switched to one phase)."""
+    unit, limit = limit_in_charger_unit(
+        limit_w=limit_w, phases=phases or charger.phases, rate_unit=charger.limit_rate_unit
+    )
     now = now or timezone.now()
     schedule = {
         "chargingRateUnit": unit,
@@ -107,13 +111,33 @@ def charger_set_limit(
     also respects fuses, solar, tariffs and the grid), and the combined limit is sent at once.
     Returns the charger's answer to the profile, or {"status": "Accepted"} when the limit in
     force did not change. With a duration the cap lapses."""
+    return _manual_limit_change(
+        charger=charger,
+        limit_w=limit_w,
+        reason=reason,
+        duration_s=duration_s,
+        trigger=f"manual limit by {requested_by}",
+    )
+
+
+def charger_clear_limit(*, charger: Charger, requested_by: str) -> dict:
+    """Lift a person's cap: energy control gives the charger its share again and sends what
+    changed. Answers as charger_set_limit does (with no cap set, control simply runs again)."""
+    return _manual_limit_change(
+        charger=charger, limit_w=None, reason="", duration_s=None, trigger=f"manual limit cleared by {requested_by}"
+    )
+
+
+def _manual_limit_change(
+    *, charger: Charger, limit_w: int | None, reason: str, duration_s: int | None, trigger: str
+) -> dict:
     from energy.services import charger_manual_limit_set, site_control_run
 
     charger.refresh_from_db()
     if not charger.is_connected:
         raise ChargerOffline(f"charger {charger.charge_point_id} is offline")
     charger_manual_limit_set(charger=charger, limit_w=limit_w, reason=reason, duration_s=duration_s)
-    run = site_control_run(site=charger.site, trigger=f"manual limit by {requested_by}")
+    run = site_control_run(site=charger.site, trigger=trigger)
     key = str(charger.pk)
     if key in run.failures:
         raise run.failures[key]

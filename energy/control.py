@@ -17,6 +17,7 @@ from energy.allocation import (
     fuse_constraints,
     power_budget,
 )
+from energy.manual_limit import ManualLimit, manual_limit_in_force
 from energy.solar import phases_for_budget
 
 
@@ -75,10 +76,26 @@ def _cap(name: str, source: str, charger_id: str, amps: float) -> Constraint:
     return Constraint(name, source, max(0.0, amps), {charger_id: 1.0})
 
 
+def _manual_limits(chargers: list[ChargerState]) -> dict[str, ManualLimit]:
+    return {
+        c.id: manual_limit_in_force(
+            limit_w=round(c.manual_limit_w),
+            phases=c.phases,
+            can_switch_phases=c.can_switch_phases,
+            min_current_a=c.min_current_a,
+        )
+        for c in chargers
+        if c.manual_limit_w is not None
+    }
+
+
 def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
+    manual = _manual_limits(inputs.chargers)
     demands, phases_by_id = [], {}
     for c in inputs.chargers:
         phases = _phases_used(c, inputs.solar_budget_w)
+        if c.id in manual:  # a manual limit below the 3-phase minimum may need one phase
+            phases = min(phases, manual[c.id].phases)
         phases_by_id[c.id] = phases
         demands.append(
             ChargerDemand(
@@ -98,14 +115,13 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
 
     protection = fuse_constraints(inputs.fuses, demands)
     for d in demands:
-        charger = by_id[d.id]
         if inputs.grid_percent < 100:
             protection.append(
                 _cap(inputs.grid_reason or "grid response", "grid", d.id, d.max_current_a * inputs.grid_percent / 100)
             )
-        if charger.manual_limit_w is not None:
+        if d.id in manual:
             protection.append(
-                _cap("manual limit", "manual", d.id, charger.manual_limit_w / (NOMINAL_VOLTAGE_V * len(d.phases)))
+                _cap("manual limit", "manual", d.id, manual[d.id].limit_w / (NOMINAL_VOLTAGE_V * len(d.phases)))
             )
         if inputs.failsafe_current_a is not None:
             protection.append(_cap(inputs.failsafe_reason or "fail-safe", "circuit", d.id, inputs.failsafe_current_a))
@@ -122,9 +138,8 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
     def watts(charger_id: str, current_a: float, source: str, phases: int) -> int:
         # A manual limit that binds is kept to the watt the person asked for; everything
         # else is the allocated current, which moves in tenths of an amp.
-        manual = by_id[charger_id].manual_limit_w
-        if source == "manual" and manual is not None and current_a > 0:
-            return round(manual)
+        if source == "manual" and charger_id in manual and current_a > 0:
+            return manual[charger_id].limit_w
         return round(current_a * NOMINAL_VOLTAGE_V * phases)
 
     decisions = {}
@@ -136,7 +151,8 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
             current_a=allocation.current_a,
             phases=phases,
             source=allocation.source,
-            reason=allocation.reason,
+            # A binding manual limit says in words what it does (paused, one phase...).
+            reason=manual[d.id].reason if allocation.source == "manual" else allocation.reason,
             protection_limit_w=watts(d.id, protection_allocation.current_a, protection_allocation.source, phases),
             inputs={
                 "algorithm": inputs.algorithm,

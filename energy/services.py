@@ -284,7 +284,7 @@ def _apply(
 def _send_profile(
     run: ControlRun, charger: Charger, purpose: str, decision: Decision, limit_w: int, trigger: str
 ) -> None:
-    profile = charging_profile(charger=charger, purpose=purpose, limit_w=limit_w)
+    profile = charging_profile(charger=charger, purpose=purpose, limit_w=limit_w, phases=decision.phases)
     if charger.can_switch_phases and decision.phases in (1, 3):
         profile["chargingSchedule"]["chargingSchedulePeriod"][0]["numberPhases"] = decision.phases
     connector = 0 if purpose == PROTECTION else 1
