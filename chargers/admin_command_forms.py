@@ -118,7 +118,12 @@ class ChangeConfigurationForm(CommandForm):
 
 class SetLimitForm(CommandForm):
     limit_w = forms.IntegerField(
-        label="Limit (W)", min_value=0, help_text="0 pauses charging. Sent in amps to chargers that only take amps."
+        label="Limit (W)",
+        min_value=0,
+        help_text=(
+            "0 pauses charging; so does a limit below the charger's minimum (6 A on each phase), unless it can "
+            "switch to one phase. Sent in amps to chargers that only take amps. Clear power limit removes it."
+        ),
     )
     duration_s = forms.IntegerField(
         label="Duration (s)",

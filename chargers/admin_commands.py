@@ -2,8 +2,8 @@
 (chargers.admin_command_forms), a pure builder from the form's cleaned data to the camelCase
 OCPP payload, and how the charger's answer (or the failure) reads to an installer.
 
-Start, stop and power limit go through chargers.remote, so the admin follows the same rules
-as the API; every other action goes straight down the command path.
+Start, stop and the power limit (set and clear) go through chargers.remote, so the admin
+follows the same rules as the API; every other action goes straight down the command path.
 """
 
 import datetime as dt
@@ -39,7 +39,14 @@ from chargers.commands import (
     charger_command_sync,
 )
 from chargers.models import Charger
-from chargers.remote import ChargerBusy, ChargerRejected, charger_remote_start, charger_remote_stop, charger_set_limit
+from chargers.remote import (
+    ChargerBusy,
+    ChargerRejected,
+    charger_clear_limit,
+    charger_remote_start,
+    charger_remote_stop,
+    charger_set_limit,
+)
 
 # Answers that mean the charger did (or will do) what it was asked.
 DONE_STATUSES = {"Accepted", "Unlocked"}
@@ -144,6 +151,10 @@ def _send_set_limit(*, charger: Charger, cleaned: dict, requested_by: str) -> di
     )
 
 
+def _send_clear_limit(*, charger: Charger, cleaned: dict, requested_by: str) -> dict:
+    return charger_clear_limit(charger=charger, requested_by=requested_by)
+
+
 @dataclass(frozen=True)
 class AdminCommand:
     slug: str
@@ -230,6 +241,17 @@ ADMIN_COMMANDS: dict[str, AdminCommand] = {
             description=(
                 "A person's cap on this charger: energy control combines it with the fuses, solar, "
                 "tariffs and the grid, and sends the result at once."
+            ),
+        ),
+        AdminCommand(
+            "clear-limit",
+            "Clear power limit",
+            "SetChargingProfile",
+            NoParametersForm,
+            service=_send_clear_limit,
+            description=(
+                "Remove the person's cap set above (or over the API or MQTT): energy control gives the "
+                "charger its share again and sends what changed."
             ),
         ),
         AdminCommand(

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chargers.models import Charger
-from chargers.remote import charger_remote_start, charger_remote_stop, charger_set_limit
+from chargers.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from chargers.selectors import (
     ConnectionStatus,
     charger_connection_status,
@@ -47,6 +47,9 @@ class LimitsSerializer(serializers.Serializer):
     max_power_w = serializers.IntegerField()
     current_limit_w = serializers.IntegerField(help_text="The limit in force, or max_power_w when there is none.")
     limit_source = serializers.CharField(help_text='Who set the limit ("manual", "solar"...), or "none".')
+    reason = serializers.CharField(
+        help_text="Why this limit, in plain words (e.g. a manual limit below the charger's minimum pauses it)."
+    )
 
 
 @extend_schema_serializer(component_name="CommandAccepted")
@@ -186,7 +189,11 @@ class ChargerStopApi(APIView):
 class ChargerLimitApi(APIView):
     @extend_schema_serializer(component_name="ChargerLimit")
     class InputSerializer(serializers.Serializer):
-        limit_w = StrictIntegerField(min_value=0, help_text="0 pauses charging; at most the charger's max_power_w.")
+        limit_w = StrictIntegerField(
+            min_value=0,
+            allow_null=True,
+            help_text="0 pauses charging; at most the charger's max_power_w; null removes the limit (as DELETE).",
+        )
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
         duration_seconds = StrictIntegerField(
             min_value=1,
@@ -196,9 +203,9 @@ class ChargerLimitApi(APIView):
             help_text="The limit lapses after this; absent or null: until changed.",
         )
 
-        def validate_limit_w(self, limit_w: int) -> int:
+        def validate_limit_w(self, limit_w: int | None) -> int | None:
             max_power_w = self.context["charger"].max_power_w
-            if limit_w > max_power_w:
+            if limit_w is not None and limit_w > max_power_w:
                 raise serializers.ValidationError(f"Ensure this value is at most the charger's {max_power_w} W.")
             return limit_w
 
@@ -211,8 +218,10 @@ class ChargerLimitApi(APIView):
         tags=TAGS,
         summary="Cap the charger's power (SetChargingProfile, ChargePointMaxProfile)",
         description=(
-            "Sent in the unit the charger accepts: amps are W / (230 V x phases), rounded down to 0.1 A; "
-            "a limit below 6 A is sent as 0 (pause)."
+            "Combined with fuses, solar, tariffs and the grid by energy control. Sent in the unit the charger "
+            "accepts: amps are W / (230 V x phases), rounded down to 0.1 A. Below the charger's minimum "
+            "(6 A on each of its phases) it pauses, or charges on one phase when the charger can switch; "
+            "`limits` says what is in force and why."
         ),
         request=InputSerializer,
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 404, 409, 502, 504)},
@@ -222,12 +231,32 @@ class ChargerLimitApi(APIView):
         serializer = self.InputSerializer(data=request.data, context={"charger": charger})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        answer = charger_set_limit(
-            charger=charger,
-            limit_w=data["limit_w"],
-            reason=data.get("reason") or "",
-            duration_s=data.get("duration_seconds"),
-            requested_by=requested_by(request),
-        )
+        if data["limit_w"] is None:
+            answer = charger_clear_limit(charger=charger, requested_by=requested_by(request))
+        else:
+            answer = charger_set_limit(
+                charger=charger,
+                limit_w=data["limit_w"],
+                reason=data.get("reason") or "",
+                duration_s=data.get("duration_seconds"),
+                requested_by=requested_by(request),
+            )
+        return self.answered(charger, answer)
+
+    @extend_schema(
+        operation_id="chargers_limit_clear",
+        tags=TAGS,
+        summary="Remove the manual limit",
+        description="Energy control gives the charger its share again and sends what changed.",
+        request=None,
+        responses={200: OutputSerializer, **error_responses(401, 403, 404, 409, 502, 504)},
+    )
+    def delete(self, request: Request, charger_id: str) -> Response:
+        charger = visible_charger_or_404(request, charger_id)
+        answer = charger_clear_limit(charger=charger, requested_by=requested_by(request))
+        return self.answered(charger, answer)
+
+    def answered(self, charger: Charger, answer: dict) -> Response:
+        """The charger's answer and the limit now in force, with why."""
         limits = charger_limit_in_force(charger=charger)
         return Response(self.OutputSerializer({**command_accepted(answer), "limits": limits}).data)

@@ -18,6 +18,7 @@ from sessions.selectors import session_power_w
 from sessions.services import session_energy_so_far_wh
 
 NO_LIMIT_SOURCE = "none"
+NO_LIMIT_REASON = "no limit in force: the charger's maximum"
 ConnectionStatus = Literal["connected", "disconnected"]
 
 
@@ -41,6 +42,7 @@ class LimitState:
     max_power_w: int
     current_limit_w: int
     limit_source: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -91,12 +93,16 @@ def charger_limit_in_force(*, charger: Charger, now: dt.datetime | None = None) 
     lapsed = charger.limit_source == "manual" and expires is not None and expires <= now
     if charger.limit_w is None or lapsed:
         return LimitState(
-            max_power_w=charger.max_power_w, current_limit_w=charger.max_power_w, limit_source=NO_LIMIT_SOURCE
+            max_power_w=charger.max_power_w,
+            current_limit_w=charger.max_power_w,
+            limit_source=NO_LIMIT_SOURCE,
+            reason=NO_LIMIT_REASON,
         )
     return LimitState(
         max_power_w=charger.max_power_w,
         current_limit_w=charger.limit_w,
         limit_source=charger.limit_source or NO_LIMIT_SOURCE,
+        reason=charger.limit_reason,
     )
 
 

@@ -35,6 +35,7 @@ STATE_KEYS = {
     "energy_session_wh",
     "limit_w",
     "limit_source",
+    "limit_reason",
     "timestamp",
 }
 
@@ -151,7 +152,7 @@ def test_a_charger_that_boots_and_charges_appears_on_its_topics(stack):
     # The spec's state payload, exactly.
     assert set(state) == STATE_KEYS
     assert state["timestamp"].endswith("Z")
-    assert {k: v for k, v in state.items() if k not in ("timestamp", "limit_w", "limit_source")} == {
+    assert {k: v for k, v in state.items() if k not in ("timestamp", "limit_w", "limit_source", "limit_reason")} == {
         "charger_id": "charger-garage",
         "connection_status": "connected",
         "connector_status": "Charging",

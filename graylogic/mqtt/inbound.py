@@ -19,7 +19,14 @@ from chargers.commands import (
 )
 from chargers.events import iso_utc
 from chargers.models import Charger, charge_point_id_validator
-from chargers.remote import ChargerBusy, ChargerRejected, charger_remote_start, charger_remote_stop, charger_set_limit
+from chargers.remote import (
+    ChargerBusy,
+    ChargerRejected,
+    charger_clear_limit,
+    charger_remote_start,
+    charger_remote_stop,
+    charger_set_limit,
+)
 from chargers.selectors import charger_limit_in_force
 from energy.apis import READING_FIELDS, EnergyReadingApi
 from energy.models import GridResponse, Site
@@ -28,7 +35,7 @@ from energy.services import energy_reading_record, grid_level_set
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 16 * 1024
-ACTIONS = ("set_limit", "start", "stop")
+ACTIONS = ("set_limit", "clear_limit", "start", "stop")
 REQUESTED_BY = "mqtt"
 SOURCE = "mqtt"
 
@@ -88,7 +95,8 @@ def _validated(serializer_class, data: dict, context: dict | None = None) -> dic
 def command_run(*, charge_point_id: str, raw: bytes) -> dict:
     """Carry out one command from `{prefix}/charger/{id}/command`; return the result payload.
     The spec's payload: {"action": "set_limit", "limit_w": 3000, "reason": "...",
-    "duration_seconds": null}; also {"action": "start", "connector_id": 1} and {"action": "stop"}."""
+    "duration_seconds": null}; also {"action": "clear_limit"}, {"action": "start", "connector_id": 1}
+    and {"action": "stop"}."""
     result: dict[str, Any] = {"charger_id": charge_point_id, "action": None}
     try:
         payload = _json_object(raw)
@@ -130,6 +138,8 @@ def _charger(charge_point_id: str) -> Charger:
 def _command_carry_out(charger: Charger, action: str, payload: dict) -> dict:
     if action == "set_limit":
         data = _validated(ChargerLimitApi.InputSerializer, payload, {"charger": charger})
+        if data["limit_w"] is None:  # as the REST API: null removes the limit
+            return _limit_result(charger, charger_clear_limit(charger=charger, requested_by=REQUESTED_BY))
         answer = charger_set_limit(
             charger=charger,
             limit_w=data["limit_w"],
@@ -137,19 +147,27 @@ def _command_carry_out(charger: Charger, action: str, payload: dict) -> dict:
             duration_s=data.get("duration_seconds"),
             requested_by=REQUESTED_BY,
         )
-        limits = charger_limit_in_force(charger=charger)
-        return {
-            "status": "accepted",
-            "charger_response": answer,
-            "limit_w": limits.current_limit_w,
-            "limit_source": limits.limit_source,
-        }
+        return _limit_result(charger, answer)
+    if action == "clear_limit":
+        return _limit_result(charger, charger_clear_limit(charger=charger, requested_by=REQUESTED_BY))
     if action == "start":
         data = _validated(ChargerStartApi.InputSerializer, payload, {"charger": charger})
         answer = charger_remote_start(charger=charger, requested_by=REQUESTED_BY, connector_id=data["connector_id"])
         return {"status": "accepted", "charger_response": answer}
     answer = charger_remote_stop(charger=charger, requested_by=REQUESTED_BY)
     return {"status": "accepted", "charger_response": answer}
+
+
+def _limit_result(charger: Charger, answer: dict) -> dict:
+    """A limit command's result: the charger's answer and the limit now in force, with why."""
+    limits = charger_limit_in_force(charger=charger)
+    return {
+        "status": "accepted",
+        "charger_response": answer,
+        "limit_w": limits.current_limit_w,
+        "limit_source": limits.limit_source,
+        "limit_reason": limits.reason,
+    }
 
 
 # --- energy inputs -------------------------------------------------------------------------

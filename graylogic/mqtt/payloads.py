@@ -33,7 +33,8 @@ class Publication:
 
 
 def state_payload(state: ChargerState, *, now: dt.datetime) -> dict:
-    """The spec's state payload. No running session: no power and no session energy."""
+    """The spec's state payload, and why the limit is what it is. No running session: no power
+    and no session energy."""
     transaction = state.transaction
     return {
         "charger_id": state.charger.charge_point_id,
@@ -43,6 +44,7 @@ def state_payload(state: ChargerState, *, now: dt.datetime) -> dict:
         "energy_session_wh": transaction.energy_wh if transaction else 0,
         "limit_w": state.limits.current_limit_w,
         "limit_source": state.limits.limit_source,
+        "limit_reason": state.limits.reason,
         "timestamp": iso_utc(now),
     }
 

@@ -15,6 +15,7 @@ OPERATIONS = {
     ("/api/v1/chargers/{charger_id}/start", "post"),
     ("/api/v1/chargers/{charger_id}/stop", "post"),
     ("/api/v1/chargers/{charger_id}/limit", "post"),
+    ("/api/v1/chargers/{charger_id}/limit", "delete"),
     ("/api/v1/chargers/{charger_id}/sessions", "get"),
 }
 

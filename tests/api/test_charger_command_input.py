@@ -39,7 +39,6 @@ def limit_path(charger) -> str:
         ('{"limit_w": 1e400}', "limit_w"),
         ({"limit_w": 3000.5}, "limit_w"),
         ({"limit_w": True}, "limit_w"),
-        ({"limit_w": None}, "limit_w"),
         ({"limit_w": [3000]}, "limit_w"),
         ({}, "limit_w"),
         ({"limit_w": 3000, "reason": "x" * 201}, "reason"),

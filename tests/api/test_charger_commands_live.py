@@ -137,7 +137,12 @@ def test_a_limit_goes_out_in_watts_to_a_charger_that_takes_only_power(ocpp_serve
     )
 
     assert status == 200, body
-    assert body["limits"] == {"max_power_w": 7400, "current_limit_w": 3000, "limit_source": "manual"}
+    assert body["limits"] == {
+        "max_power_w": 7400,
+        "current_limit_w": 3000,
+        "limit_source": "manual",
+        "reason": "limited by hand to 3,000 W",
+    }
     assert ("W", 3000.0) in sent_schedules(cp)
     assert Charger.objects.get(pk=charger.pk).limit_w == 3000
 

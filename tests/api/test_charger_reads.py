@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chargers.models import Connector
+from chargers.selectors import NO_LIMIT_REASON
 from sessions.models import ChargingSession, MeterSample
 from tests.api.helpers import make_user, token_client
 from tests.factories import make_charger, make_site
@@ -80,7 +81,7 @@ def test_the_list_shows_each_charger_as_the_spec_shapes_it():
 
 
 def test_the_detail_fills_connection_connector_transaction_and_limits_from_live_state():
-    charger = garage_charger(limit_w=3000, limit_source="solar")
+    charger = garage_charger(limit_w=3000, limit_source="solar", limit_reason="solar surplus 3.0 kW")
     session = ChargingSession.objects.create(charger=charger, connector_id=1, started_at=T0, meter_start_wh=12345)
     sample(session, "Energy.Active.Import.Register", 14000, "Wh", minutes=10)
     sample(session, "Energy.Active.Import.Register", 15.678, "kWh", minutes=20)
@@ -104,7 +105,12 @@ def test_the_detail_fills_connection_connector_transaction_and_limits_from_live_
             "energy_wh": 3333,
             "power_w": 7200,
         },
-        "limits": {"max_power_w": 7400, "current_limit_w": 3000, "limit_source": "solar"},
+        "limits": {
+            "max_power_w": 7400,
+            "current_limit_w": 3000,
+            "limit_source": "solar",
+            "reason": "solar surplus 3.0 kW",
+        },
     }
 
 
@@ -119,7 +125,12 @@ def test_an_idle_charger_that_never_reported_has_no_transaction_no_connector_and
     assert body["connection"] == {"status": "disconnected", "protocol": "ocpp1.6", "last_heartbeat": None}
     assert body["connector"] is None
     assert body["transaction"] is None
-    assert body["limits"] == {"max_power_w": 11000, "current_limit_w": 11000, "limit_source": "none"}
+    assert body["limits"] == {
+        "max_power_w": 11000,
+        "current_limit_w": 11000,
+        "limit_source": "none",
+        "reason": NO_LIMIT_REASON,
+    }
 
 
 def test_a_limit_that_lapsed_is_reported_as_no_limit():
@@ -132,7 +143,12 @@ def test_a_limit_that_lapsed_is_reported_as_no_limit():
 
     body = staff_client().get(f"/api/v1/chargers/{charger.charge_point_id}").json()
 
-    assert body["limits"] == {"max_power_w": 7400, "current_limit_w": 7400, "limit_source": "none"}
+    assert body["limits"] == {
+        "max_power_w": 7400,
+        "current_limit_w": 7400,
+        "limit_source": "none",
+        "reason": NO_LIMIT_REASON,
+    }
 
 
 def test_power_reported_per_phase_only_is_summed_and_a_session_without_samples_has_none():
