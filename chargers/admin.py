@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import zoneinfo
 
 from django import forms
 from django.conf import settings
@@ -14,13 +15,39 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from chargers.admin_commands import ADMIN_COMMANDS, AdminCommand, AnswerView, answer_view, failure_message
+from chargers.admin_live import (
+    ConfigurationChange,
+    ConnectorReport,
+    LiveRow,
+    RunningSession,
+    connection_text,
+    connector_row,
+    limit_text,
+    manual_limit_text,
+    metering_lines,
+    power_text,
+    status_text,
+)
 from chargers.commands import CommandFailed
 from chargers.configuration import id_tags_set_status
-from chargers.models import Charger, ChargerCommand, ChargerEvent, Connector, IdTag, LimitDecision
+from chargers.models import (
+    PROTOCOL_CHOICES,
+    WITHOUT_CREDENTIALS,
+    Charger,
+    ChargerCommand,
+    ChargerEvent,
+    Connector,
+    IdTag,
+    LimitDecision,
+)
 from chargers.ocpp.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
+from chargers.selectors import charger_state
 from chargers.services import charger_approve, charger_set_password
+from energy import reasons
+from energy.sources import source_label
 from graylogic.admin_utils import (
     EstimatedCountPaginator,
     ReadOnlyModelAdmin,
@@ -68,20 +95,17 @@ PROBE_FIELDS = [
     "charging_rate_units",
     "max_stack_level",
     "max_charging_profiles",
-    "meter_sample_interval_s",
-    "meter_measurands",
     "number_of_connectors",
     "configuration_table",
 ]
 OVERRIDE_FIELDS = ["rate_unit_override", "max_stack_level_override"]
-LIMIT_FIELDS = [
-    "limit_w",
-    "limit_source",
-    "limit_reason",
-    "manual_limit_w",
-    "manual_limit_reason",
-    "manual_limit_expires_at",
-]
+# Who sends the boot-time GetConfiguration and ChangeConfiguration calls (chargers/ocpp/ocpp16.py).
+PROBE_REQUESTED_BY = "compatibility probe"
+PROTOCOL_LABELS = dict(PROTOCOL_CHOICES)
+OPEN_WARNING = (
+    "This charger has no password and no password variable: anything presenting its id may connect "
+    "and act as it. Set a password under Credentials."
+)
 
 
 def pretty_json(value) -> str:
@@ -132,11 +156,6 @@ class ChargerAdminForm(forms.ModelForm):
         return cleaned
 
 
-class ConnectorInline(ReadOnlyTabularInline):
-    model = Connector
-    fields = ["connector_id", "status", "error_code", "info", "vendor_error_code", "status_at", "updated_at"]
-
-
 class ChargerEventInline(ReadOnlyTabularInline):
     model = ChargerEvent
     fields = ["created_at", "kind", "remote_address", "message"]
@@ -159,12 +178,51 @@ class ChargerCommandInline(ReadOnlyTabularInline):
 
 
 class LimitDecisionInline(ReadOnlyTabularInline):
-    """The timeline behind "why is my car charging at 2.3 kW" / "why isn't it charging"."""
+    """The timeline behind "why is my car charging at 2.3 kW" / "why isn't it charging": each
+    decision on the site's clock to the second, its source and reason in words."""
 
     model = LimitDecision
-    fields = ["decided_at", "limit_w", "current_a", "phases", "source", "reason", "outcome"]
+    fields = ["decided", "limit", "current_a", "phases", "set_by", "why", "outcome"]
     formset = recent_rows_formset(RECENT_COMMANDS * 2)
     verbose_name_plural = f"why this limit (newest {RECENT_COMMANDS * 2} energy-control decisions)"
+
+    def get_queryset(self, request):
+        # Each row's title names its charger, and its time is the charger's site's clock.
+        return super().get_queryset(request).select_related("charger__site")
+
+    @admin.display(description="decided at")
+    def decided(self, decision: LimitDecision) -> str:
+        local = decision.decided_at.astimezone(zoneinfo.ZoneInfo(decision.charger.site.time_zone))
+        return f"{local:%a %d %b %Y %H:%M:%S %Z}"
+
+    @admin.display(description="limit")
+    def limit(self, decision: LimitDecision) -> str:
+        return reasons.watts(decision.limit_w)
+
+    @admin.display(description="set by")
+    def set_by(self, decision: LimitDecision) -> str:
+        return source_label(decision.source)
+
+    @admin.display(description="why")
+    def why(self, decision: LimitDecision) -> str:
+        return capfirst(decision.reason)
+
+
+class CredentialsFilter(admin.SimpleListFilter):
+    """Finds the chargers anything may connect as: no password and no password variable."""
+
+    title = "credentials"
+    parameter_name = "credentials"
+
+    def lookups(self, request, model_admin):
+        return [("none", "None: open to anyone"), ("set", "Password or password variable")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(WITHOUT_CREDENTIALS)
+        if self.value() == "set":
+            return queryset.exclude(WITHOUT_CREDENTIALS)
+        return queryset
 
 
 @admin.register(Charger)
@@ -183,13 +241,14 @@ class ChargerAdmin(admin.ModelAdmin):
         "firmware_version",
         "last_heartbeat_at",
         "status",
+        "has_credentials",
     ]
-    list_filter = ["site", "is_connected", "enabled", "registration", "vendor"]
+    list_filter = ["site", "is_connected", "enabled", "registration", CredentialsFilter, "vendor"]
     list_select_related = ["site"]
     search_fields = ["charge_point_id", "name", "serial_number", "vendor", "model"]
     autocomplete_fields = ["site", "circuit"]
-    readonly_fields = ["password_state", *BOOT_FIELDS, *LIVE_FIELDS, *PROBE_FIELDS, *LIMIT_FIELDS]
-    inlines = [ConnectorInline, LimitDecisionInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline]
+    readonly_fields = ["password_state", "metering", *BOOT_FIELDS, *LIVE_FIELDS, *PROBE_FIELDS]
+    inlines = [LimitDecisionInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline]
     actions = ["approve"]
 
     identity_fieldset = (
@@ -224,16 +283,23 @@ class ChargerAdmin(admin.ModelAdmin):
     )
 
     def get_fieldsets(self, request, obj=None):
+        settings_fieldsets = [self.identity_fieldset, self.energy_fieldset, self.credentials_fieldset]
         if obj is None:
             # Boot and connection state only exist once the charger has called in.
-            return [self.identity_fieldset, self.energy_fieldset, self.credentials_fieldset]
+            return settings_fieldsets
+        # The live state and the commands come first, above the form (change_form.html).
         return [
-            self.identity_fieldset,
-            self.energy_fieldset,
-            self.credentials_fieldset,
-            ("Boot information", {"fields": BOOT_FIELDS, "classes": ["collapse"]}),
-            ("Live connection state", {"fields": LIVE_FIELDS}),
-            ("Power limit in force", {"fields": LIMIT_FIELDS}),
+            *settings_fieldsets,
+            (
+                "Metering",
+                {
+                    "fields": ["metering"],
+                    "description": (
+                        "What the charger samples, as it reported at its last boot, and what the server "
+                        "changed then: it adds what energy control reads and never removes a measurand."
+                    ),
+                },
+            ),
             (
                 "Compatibility profile",
                 {
@@ -244,6 +310,8 @@ class ChargerAdmin(admin.ModelAdmin):
                     ),
                 },
             ),
+            ("Connection details", {"fields": LIVE_FIELDS, "classes": ["collapse"]}),
+            ("Boot information", {"fields": BOOT_FIELDS, "classes": ["collapse"]}),
         ]
 
     def get_inlines(self, request, obj):
@@ -261,6 +329,98 @@ class ChargerAdmin(admin.ModelAdmin):
         if charger.password_hash:
             return "Set (only a hash is stored)."
         return "None: anything presenting this charger id may connect."
+
+    @admin.display(description="credentials", boolean=True)
+    def has_credentials(self, charger: Charger) -> bool:
+        """A red cross in the list flags a charger anything may connect as."""
+        return not charger.accepts_anyone
+
+    @admin.display(description="metering")
+    def metering(self, charger: Charger) -> str:
+        changes = []
+        if charger.probed_at is not None:
+            # The probe stores what it read, then sends its changes: those of the last boot come after.
+            commands = charger.commands.filter(
+                action="ChangeConfiguration", requested_by=PROBE_REQUESTED_BY, created_at__gte=charger.probed_at
+            ).order_by("created_at", "id")
+            changes = [
+                ConfigurationChange(
+                    key=str(command.payload.get("key", "")),
+                    value=str(command.payload.get("value", "")),
+                    answer=str((command.response or {}).get("status", "")),
+                    failure=command.get_outcome_display(),
+                )
+                for command in commands
+            ]
+        lines = metering_lines(
+            probed_at=charger.probed_at,
+            sample_interval_s=charger.meter_sample_interval_s,
+            measurands=charger.meter_measurands,
+            changes=changes,
+        )
+        return format_html(
+            '<ul class="metering">{}</ul>', format_html_join("", "<li>{}</li>", ((line,) for line in lines))
+        )
+
+    def live_rows(self, charger: Charger) -> list[LiveRow]:
+        """The live state panel: connection, status, power, the limit in force and why."""
+        state = charger_state(charger=charger)
+        connected = state.connection.status == "connected"
+        rows = [
+            LiveRow(
+                "Connection",
+                connection_text(
+                    connected=connected,
+                    connected_at=charger.connected_at,
+                    disconnected_at=charger.disconnected_at,
+                    last_seen_at=charger.last_seen_at,
+                    protocol=PROTOCOL_LABELS.get(charger.connection_protocol, charger.connection_protocol),
+                    remote_address=charger.remote_address,
+                ),
+                warning=not connected,
+            ),
+            LiveRow("Charger status", status_text(status=charger.status, error_code=charger.error_code) + "."),
+        ]
+        rows += [
+            connector_row(
+                ConnectorReport(
+                    connector_id=connector.connector_id,
+                    status=connector.status,
+                    error_code=connector.error_code,
+                    info=connector.info,
+                    vendor_error_code=connector.vendor_error_code,
+                    status_at=connector.status_at,
+                )
+            )
+            for connector in charger.connectors.all()
+        ]
+        session = None
+        if state.transaction is not None:
+            session = RunningSession(
+                transaction_id=state.transaction.id,
+                started_at=state.transaction.started,
+                power_w=state.transaction.power_w,
+                energy_wh=state.transaction.energy_wh,
+            )
+        rows.append(LiveRow("Power", power_text(connected=connected, session=session)))
+        limits = state.limits
+        rows += [
+            LiveRow(
+                "Limit in force",
+                limit_text(limit_w=limits.current_limit_w, phases=charger.active_phases or charger.phases),
+            ),
+            LiveRow("Set by", capfirst(source_label(limits.limit_source))),
+        ]
+        if limits.reason:
+            rows.append(LiveRow("Why", limits.reason))
+        manual = manual_limit_text(
+            limit_w=charger.manual_limit_w,
+            reason=charger.manual_limit_reason,
+            expires_at=charger.manual_limit_expires_at,
+        )
+        if manual:
+            rows.append(LiveRow("Manual limit", manual))
+        return rows
 
     @admin.display(description="configuration")
     def configuration_table(self, charger: Charger) -> str:
@@ -322,6 +482,9 @@ class ChargerAdmin(admin.ModelAdmin):
         ]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["live_rows"] = self.live_rows(obj)
+            context["open_warning"] = OPEN_WARNING if obj.accepts_anyone else ""
         if obj is not None and self.has_change_permission(request, obj):
             context["command_links"] = self.command_links(obj)
             context["command_log_url"] = (

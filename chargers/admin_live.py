@@ -160,7 +160,12 @@ def metering_lines(
     """The metering the charger reported at its last boot, then what the server changed."""
     if probed_at is None:
         return ["Not read yet: the server reads the charger's configuration each time it boots."]
-    interval = f"every {sample_interval_s} s" if sample_interval_s is not None else "not reported"
+    if sample_interval_s is None:
+        interval = "not reported"
+    elif sample_interval_s == 0:
+        interval = "0 s (no periodic samples)"
+    else:
+        interval = f"every {sample_interval_s} s"
     sampled = ", ".join(_measurands(measurands)) or "not reported"
     lines = [
         f"Read at {at(probed_at)}: {SAMPLE_INTERVAL_KEY} {interval}; {MEASURANDS_KEY} {sampled}.",

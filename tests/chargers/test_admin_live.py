@@ -156,6 +156,20 @@ METERING = [
         ],
     ),
     (
+        "a charger that samples nothing periodically",
+        {
+            "probed_at": T,
+            "sample_interval_s": 0,
+            "measurands": "Energy.Active.Import.Register",
+            "changes": [ConfigurationChange("MeterValueSampleInterval", "60", "Accepted")],
+        },
+        [
+            "Read at 13 Jan 2026, 15:04:05 UTC: MeterValueSampleInterval 0 s (no periodic samples); "
+            "MeterValuesSampledData Energy.Active.Import.Register.",
+            "Changed by the server: MeterValueSampleInterval: 0 s → 60 s. The charger answered Accepted.",
+        ],
+    ),
+    (
         "nothing to change",
         {"probed_at": T, "sample_interval_s": 30, "measurands": "", "changes": []},
         [
