@@ -5,6 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from energy.sources import source_label
+
 # RFC 3986 unreserved characters plus ':' — what fits in the /ocpp/<id> path unescaped.
 charge_point_id_validator = RegexValidator(
     r"^[A-Za-z0-9._~:-]{1,48}$",
@@ -366,4 +368,4 @@ class LimitDecision(models.Model):
         indexes = [models.Index(fields=["charger", "-decided_at", "-id"], name="decision_latest_by_charger")]
 
     def __str__(self) -> str:
-        return f"{self.charger_id}: {self.limit_w} W ({self.source})"
+        return f"{self.charger}: {self.limit_w:,} W, {source_label(self.source)}"

@@ -12,6 +12,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from energy import reasons
+from energy.sources import LABELS, LimitSource
+
 NOMINAL_VOLTAGE_V = 230.0
 PHASES = ("L1", "L2", "L3")
 STEP_A = 0.1  # allocation granularity; chargers take limits to 0.1 A
@@ -29,6 +32,7 @@ class Fuse:
     parent_id: str | None = None
     # Load on this fuse that is not an EV charger, per phase (measured at the main meter).
     other_load_a: dict[str, float] = field(default_factory=dict)
+    name: str = ""  # as people call it: "main", "garage" (sentences say "the garage fuse")
 
 
 @dataclass(frozen=True)
@@ -50,32 +54,44 @@ class ChargerDemand:
 
 @dataclass(frozen=True)
 class Constraint:
-    name: str
-    source: str  # what a charger held back by it reports as limit source: circuit, solar, grid...
+    # The sentence a charger held back by it shows (energy/reasons.py): "solar surplus is 2,000 W".
+    reason: str
+    source: str  # what a charger held back by it reports as limit source (LimitSource)
     capacity: float
     coefficients: dict[str, float]  # charger id -> how much one amp of it uses
+    # For a limit several chargers share: how a paused one names it ("the main fuse (25 A) on
+    # L1"), and the unit of its capacity. A limit without a name explains a pause by its reason.
+    name: str = ""
+    unit: str = "A"
 
 
 @dataclass(frozen=True)
 class Allocation:
     current_a: float
     reason: str
-    source: str  # which limit holds it back: circuit, solar, grid, charger, demand, idle, paused
+    source: str  # which limit holds it back (LimitSource)
 
 
 # A car that draws this much less than its limit is taken to want only what it draws + this.
 DEMAND_MARGIN_A = 2.0
 
 
-def demand_cap_a(charger: ChargerDemand) -> tuple[float, str]:
-    """The most a charger can use: its maximum, or what its car really draws plus a margin."""
+def demand_cap_a(charger: ChargerDemand) -> tuple[float, LimitSource]:
+    """The most a charger can use: its maximum (CHARGER), or what its car really draws plus a
+    margin (DEMAND)."""
     cap = charger.max_current_a
     measured, limit = charger.measured_current_a, charger.current_limit_a
     if measured is not None and limit is not None and measured < limit - DEMAND_MARGIN_A:
         drawn_cap = max(charger.min_current_a, measured + DEMAND_MARGIN_A)
         if drawn_cap < cap:
-            return drawn_cap, f"the car draws only {measured:.1f} A"
-    return cap, "charger maximum"
+            return drawn_cap, LimitSource.DEMAND
+    return cap, LimitSource.CHARGER
+
+
+def _cap_reason(charger: ChargerDemand, source: LimitSource) -> str:
+    if source == LimitSource.DEMAND and charger.measured_current_a is not None:
+        return reasons.car_draws_only(charger.measured_current_a)
+    return reasons.charger_maximum(charger.max_current_a)
 
 
 def fuse_constraints(fuses: Sequence[Fuse], chargers: Sequence[ChargerDemand]) -> list[Constraint]:
@@ -83,10 +99,19 @@ def fuse_constraints(fuses: Sequence[Fuse], chargers: Sequence[ChargerDemand]) -
     by_id = {f.id: f for f in fuses}
     constraints = []
     for fuse in fuses:
+        name = reasons.fuse_name(fuse.name or ("main" if fuse.parent_id is None else fuse.id), fuse.limit_a)
         for phase in fuse.phases:
             users = {c.id: 1.0 for c in chargers if phase in c.phases and _is_below(c.fuse_id, fuse.id, by_id)}
-            capacity = max(0.0, fuse.limit_a - fuse.other_load_a.get(phase, 0.0))
-            constraints.append(Constraint(f"{fuse.id} {phase}", "circuit", capacity, users))
+            other_load_a = fuse.other_load_a.get(phase, 0.0)
+            constraints.append(
+                Constraint(
+                    reasons.fuse_full(name, phase, other_load=other_load_a > 0),
+                    LimitSource.CIRCUIT,
+                    max(0.0, fuse.limit_a - other_load_a),
+                    users,
+                    name=f"{name} on {phase}",
+                )
+            )
     return constraints
 
 
@@ -100,9 +125,25 @@ def _is_below(fuse_id: str, ancestor_id: str, by_id: dict[str, Fuse]) -> bool:
     return False
 
 
-def power_budget(name: str, source: str, budget_w: float, chargers: Iterable[ChargerDemand]) -> Constraint:
+def power_budget(reason: str, source: str, budget_w: float, chargers: Iterable[ChargerDemand]) -> Constraint:
     """Total EV power under a budget (solar surplus, grid import cap), across phases."""
-    return Constraint(name, source, max(0.0, budget_w), {c.id: NOMINAL_VOLTAGE_V * len(c.phases) for c in chargers})
+    budget_w = max(0.0, budget_w)
+    return Constraint(
+        reason,
+        source,
+        budget_w,
+        {c.id: NOMINAL_VOLTAGE_V * len(c.phases) for c in chargers},
+        name=reasons.power_budget_name(LABELS.get(source, source), budget_w),
+        unit="W",
+    )
+
+
+def _paused_reason(constraint: Constraint, need: float) -> str:
+    """Why a charger was left off by `constraint`: its own sentence when it gives nothing at
+    all (a plan that says not now, a silent meter), else that the others use the room."""
+    if not constraint.name or constraint.capacity <= 0:
+        return constraint.reason
+    return reasons.no_room(constraint.name, reasons.watts(need) if constraint.unit == "W" else reasons.amps(need))
 
 
 def _precedence(chargers: list[ChargerDemand], algorithm: str) -> list[ChargerDemand]:
@@ -120,17 +161,19 @@ def allocate(
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     result: dict[str, Allocation] = {}
-    caps: dict[str, tuple[float, str]] = {}
+    caps: dict[str, tuple[float, LimitSource]] = {}
     candidates = []
     for charger in chargers:
         if not charger.wants_power:
-            result[charger.id] = Allocation(0.0, "no car wants to charge", "idle")
+            result[charger.id] = Allocation(0.0, reasons.no_car_wants_power(), LimitSource.IDLE)
             continue
-        cap, cap_reason = demand_cap_a(charger)
+        cap, cap_source = demand_cap_a(charger)
+        # A car's draw never caps it below the minimum: this is the charger's own maximum.
         if cap < charger.min_current_a:
-            result[charger.id] = Allocation(0.0, f"{cap_reason} is below {charger.min_current_a:g} A", "charger")
+            reason = reasons.charger_below_car_minimum(cap, charger.min_current_a)
+            result[charger.id] = Allocation(0.0, reason, LimitSource.CHARGER)
             continue
-        caps[charger.id] = (cap, cap_reason)
+        caps[charger.id] = (cap, cap_source)
         candidates.append(charger)
 
     # By position: several constraints may share a name (a cap per charger, say).
@@ -143,9 +186,9 @@ def allocate(
             if remaining[i] < c.coefficients.get(charger.id, 0.0) * charger.min_current_a
         ]
         if blocking:
-            result[charger.id] = Allocation(
-                0.0, f"paused: {blocking[0].name} cannot give it {charger.min_current_a:g} A", blocking[0].source
-            )
+            first = blocking[0]
+            need = first.coefficients.get(charger.id, 0.0) * charger.min_current_a
+            result[charger.id] = Allocation(0.0, _paused_reason(first, need), first.source)
             continue
         for i, c in enumerate(constraints):
             remaining[i] -= c.coefficients.get(charger.id, 0.0) * charger.min_current_a
@@ -155,10 +198,9 @@ def allocate(
 
     for charger in switched_on:
         amps = current[charger.id]
-        cap, cap_reason = caps[charger.id]
+        cap, cap_source = caps[charger.id]
         if amps + STEP_A > cap + 1e-9:
-            source = "charger" if cap_reason == "charger maximum" else "demand"
-            result[charger.id] = Allocation(amps, cap_reason, source)
+            result[charger.id] = Allocation(amps, _cap_reason(charger, cap_source), cap_source)
             continue
         binding = next(
             (
@@ -169,15 +211,15 @@ def allocate(
             None,
         )
         if binding is None:  # only possible for rounding leftovers
-            result[charger.id] = Allocation(amps, "shared fairly", "circuit")
+            result[charger.id] = Allocation(amps, reasons.shared_fairly(), LimitSource.CIRCUIT)
         else:
-            result[charger.id] = Allocation(amps, f"{binding.name} is fully used", binding.source)
+            result[charger.id] = Allocation(amps, binding.reason, binding.source)
     return result
 
 
 def _progressive_fill(
     switched_on: list[ChargerDemand],
-    caps: dict[str, tuple[float, str]],
+    caps: dict[str, tuple[float, LimitSource]],
     constraints: Sequence[Constraint],
     remaining: list[float],
     algorithm: str,
@@ -237,7 +279,7 @@ def _bulk_steps(
     weight: dict[str, float],
     order: dict[str, int],
     needs: dict[str, list[tuple[int, float]]],
-    caps: dict[str, tuple[float, str]],
+    caps: dict[str, tuple[float, LimitSource]],
     remaining: list[float],
     algorithm: str,
 ) -> None:

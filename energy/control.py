@@ -19,6 +19,7 @@ from energy.allocation import (
 )
 from energy.manual_limit import ManualLimit, manual_limit_in_force
 from energy.solar import phases_for_budget
+from energy.sources import LimitSource
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Decision:
     limit_w: int
     current_a: float
     phases: int
-    source: str  # circuit, solar, tou, grid, manual, charger, demand, idle
+    source: str  # LimitSource
     reason: str
     protection_limit_w: int
     inputs: dict = field(default_factory=dict)
@@ -72,8 +73,8 @@ def _phases_used(charger: ChargerState, solar_budget_w: float | None) -> int:
     return charger.phases
 
 
-def _cap(name: str, source: str, charger_id: str, amps: float) -> Constraint:
-    return Constraint(name, source, max(0.0, amps), {charger_id: 1.0})
+def _cap(reason: str, source: str, charger_id: str, amps: float) -> Constraint:
+    return Constraint(reason, source, max(0.0, amps), {charger_id: 1.0})
 
 
 def _manual_limits(chargers: list[ChargerState]) -> dict[str, ManualLimit]:
@@ -124,7 +125,9 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
                 _cap("manual limit", "manual", d.id, manual[d.id].limit_w / (NOMINAL_VOLTAGE_V * len(d.phases)))
             )
         if inputs.failsafe_current_a is not None:
-            protection.append(_cap(inputs.failsafe_reason or "fail-safe", "circuit", d.id, inputs.failsafe_current_a))
+            protection.append(
+                _cap(inputs.failsafe_reason or "fail-safe", LimitSource.FAILSAFE, d.id, inputs.failsafe_current_a)
+            )
 
     wanted = list(protection)
     if inputs.solar_budget_w is not None:

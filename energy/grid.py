@@ -1,6 +1,8 @@
 """Grid response (spec: grid_response): how much of its power a charger may use when the grid
 operator asks for less, or the grid frequency sags. Plain data."""
 
+from energy import reasons
+
 LEVEL_PERCENT = {"normal": 100, "moderate": 50, "high": 0}
 LOW_FREQUENCY_HZ = 49.5
 HIGH_FREQUENCY_HZ = 50.5
@@ -18,11 +20,10 @@ def grid_limit_percent(
     """The percentage of each charger's maximum it may use, and why."""
     percents = level_percent or LEVEL_PERCENT
     percent = percents.get(level, 100)
-    reason = f"grid demand response level {level}: {percent} %"
     if frequency_response and frequency_hz is not None:
         if frequency_hz <= low_frequency_hz:
-            return 0, f"grid frequency {frequency_hz:.2f} Hz at or below {low_frequency_hz} Hz: stop"
+            return 0, reasons.grid_frequency_low(frequency_hz, low_frequency_hz)
         if frequency_hz >= high_frequency_hz:
             # Over-frequency means too much generation: charging helps, so lift a level cap.
-            return 100, f"grid frequency {frequency_hz:.2f} Hz at or above {high_frequency_hz} Hz: full power"
-    return percent, reason
+            return 100, reasons.grid_frequency_high(frequency_hz, high_frequency_hz)
+    return percent, reasons.grid_level(level, percent)

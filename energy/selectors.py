@@ -194,14 +194,14 @@ def site_fuses(
     parent_of = {SITE_FUSE_ID: None}
     described = []
     site_phases = PHASES if site.phases == 3 else ("L1",)
-    described.append((SITE_FUSE_ID, site.circuit_limit_a, site_phases))
+    described.append((SITE_FUSE_ID, site.circuit_limit_a, site_phases, "main"))
     if site.load_balancing_enabled:
         for circuit in site.circuits.all():
             parent_of[fuse_id(circuit.pk)] = fuse_id(circuit.parent_id)
             phases = PHASES if circuit.phases == 3 else (circuit.supply_phase,)
-            described.append((fuse_id(circuit.pk), circuit.max_current_a, phases))
+            described.append((fuse_id(circuit.pk), circuit.max_current_a, phases, circuit.name))
 
-    other_load: dict[str, dict[str, float]] = {fid: {} for fid, _, _ in described}
+    other_load: dict[str, dict[str, float]] = {fid: {} for fid, *_ in described}
     if reading is not None:
         grid = (reading.grid_l1_a, reading.grid_l2_a, reading.grid_l3_a)
         for phase, grid_a in zip(PHASES, grid, strict=True):
@@ -213,7 +213,7 @@ def site_fuses(
             for phase in phases:
                 other_load[node][phase] = other_load[node].get(phase, 0.0) + amps
             node = parent_of[node]
-    return [Fuse(fid, limit, phases, parent_of[fid], other_load[fid]) for fid, limit, phases in described]
+    return [Fuse(fid, limit, phases, parent_of[fid], other_load[fid], name) for fid, limit, phases, name in described]
 
 
 def surplus_samples(*, site: Site, since: dt.datetime) -> list[EnergyReading]:

@@ -17,7 +17,7 @@ from chargers import events as charger_events
 from chargers.commands import CommandFailed, charger_command_sync
 from chargers.models import Charger, LimitDecision
 from chargers.remote import charger_active_session, charging_profile
-from energy import selectors
+from energy import reasons, selectors
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES
 from energy.control import Decision, SiteInputs, apply_order, site_decisions
 from energy.grid import grid_limit_percent
@@ -110,7 +110,7 @@ def _tou_inputs(*, site: Site, tou, chargers: list[Charger], now: dt.datetime):
         prefer_off_peak=tou.prefer_off_peak,
     )
     allowed = plan_allows(plan, now)
-    return allowed, ("time of use: " + plan.reason), plan
+    return allowed, plan.reason, plan
 
 
 @dataclass
@@ -208,7 +208,7 @@ def _site_control_run(
     failsafe, failsafe_reason = None, ""
     if reading is not None and now - reading.measured_at > dt.timedelta(seconds=site.meter_timeout_s):
         failsafe = site.failsafe_current_a
-        failsafe_reason = f"main meter silent since {reading.measured_at:%H:%M:%S}: fail-safe {failsafe:g} A"
+        failsafe_reason = reasons.meter_silent(reading.measured_at.astimezone(selectors.site_zone(site)), failsafe)
         reading = None
     ev_power_w = sum(d.power_w or 0.0 for d in draws.values())
     solar_budget_w, solar_reason = _solar_inputs(site=site, solar=solar, ev_power_w=ev_power_w, now=now)

@@ -5,6 +5,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from energy import reasons
 from energy.allocation import NOMINAL_VOLTAGE_V
 
 MODES = ("solar_only", "solar_priority", "mixed")
@@ -80,28 +81,25 @@ def solar_budget(
             state = replace(state, charging=False)
 
     if settings.mode == "mixed":
-        return (
-            available + settings.max_grid_w,
-            state,
-            f"{available:.0f} W surplus + up to {settings.max_grid_w:.0f} W from the grid",
-        )
-    if state.charging:
-        budget = max(available, settings.min_surplus_w)
-        why = (
-            f"{available:.0f} W solar surplus"
-            if enough
-            else f"surplus {available:.0f} W is low; waiting {settings.stop_delay_s} s before stopping"
-        )
-    else:
-        budget = 0.0
-        why = (
-            f"surplus {available:.0f} W; starting after {settings.start_delay_s} s"
-            if enough
-            else f"surplus {available:.0f} W is below {settings.min_surplus_w:.0f} W"
-        )
+        return available + settings.max_grid_w, state, reasons.solar_with_grid(available, settings.max_grid_w)
+    budget = max(available, settings.min_surplus_w) if state.charging else 0.0
     if settings.mode == "solar_priority" and budget < settings.allow_grid_minimum_w:
-        return settings.allow_grid_minimum_w, state, f"{why}; grid minimum {settings.allow_grid_minimum_w:.0f} W"
-    return budget, state, why
+        minimum_w = settings.allow_grid_minimum_w
+        return minimum_w, state, reasons.solar_grid_minimum(minimum_w, available)
+    return budget, state, _solar_reason(state=state, surplus=surplus, enough=enough, settings=settings)
+
+
+def _solar_reason(*, state: SolarState, surplus: float | None, enough: bool, settings: SolarSettings) -> str:
+    if surplus is None:
+        return reasons.solar_no_reading()
+    available = max(0.0, surplus)
+    if state.charging:
+        if enough:
+            return reasons.solar_charging(available)
+        return reasons.solar_stopping(available, settings.min_surplus_w, settings.stop_delay_s)
+    if enough:
+        return reasons.solar_starting(available, settings.start_delay_s)
+    return reasons.solar_too_low(available, settings.min_surplus_w)
 
 
 def phases_for_budget(*, budget_w: float, current_phases: int) -> int:

@@ -10,6 +10,8 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from energy import reasons
+
 SLOT = dt.timedelta(minutes=15)
 PEAK_PRIORITY = 3  # spec: priority 3 = "avoid this period"
 OFF_PEAK_PRIORITY = 1  # spec: priority 1 = "prefer this period"
@@ -108,9 +110,9 @@ def plan_charging(
     if energy_needed_wh is None:
         off_peak = [s for s in allowed if s.period.priority <= OFF_PEAK_PRIORITY]
         chosen = off_peak if prefer_off_peak and off_peak else allowed
-        return Plan(chosen, f"charging in {_describe(chosen)} before {ready_by:%H:%M}")
+        return Plan(chosen, _plan_reason(chosen, now=now, tz=tz, ready_by=ready_by))
     if energy_needed_wh <= 0:
-        return Plan([], "the target is reached")
+        return Plan([], reasons.tou_target_reached())
     ranked = sorted(allowed, key=lambda s: (s.period.rate_per_kwh, s.period.priority, s.start))
     chosen, planned_wh = [], 0.0
     for slot in ranked:
@@ -120,15 +122,31 @@ def plan_charging(
         planned_wh += power_w * (slot.end - slot.start).total_seconds() / 3600
     chosen.sort(key=lambda s: s.start)
     shortfall = max(0.0, energy_needed_wh - planned_wh)
-    reason = f"{energy_needed_wh / 1000:.1f} kWh needed by {ready_by:%H:%M}: charging in {_describe(chosen)}"
-    if shortfall:
-        reason += f"; {shortfall / 1000:.1f} kWh short (not enough allowed time)"
+    reason = _plan_reason(chosen, now=now, tz=tz, ready_by=ready_by, needed_wh=energy_needed_wh, planned_wh=planned_wh)
     return Plan(chosen, reason, shortfall)
 
 
-def _describe(slots: Sequence[Slot]) -> str:
-    names = sorted({s.period.name for s in slots})
-    return ", ".join(names) + " periods" if names else "no period"
+def _plan_reason(
+    chosen: Sequence[Slot],
+    *,
+    now: dt.datetime,
+    tz: zoneinfo.ZoneInfo,
+    ready_by: dt.time,
+    needed_wh: float | None = None,
+    planned_wh: float = 0.0,
+) -> str:
+    """The plan in one sentence: the rate it charges at next (and from when, on the site's
+    clock), the energy it adds when there is a target."""
+    upcoming = [s for s in chosen if s.end > now]
+    if not upcoming:
+        return reasons.tou_no_period(ready_by)
+    first = upcoming[0]
+    starts_at = first.start.astimezone(tz) if first.start > now else None
+    if needed_wh is not None:
+        return reasons.tou_energy(first.period.name, starts_at, needed_wh, planned_wh, ready_by)
+    if starts_at is None:
+        return reasons.tou_charging(first.period.name, ready_by)
+    return reasons.tou_waiting(first.period.name, starts_at, ready_by)
 
 
 def plan_allows(plan: Plan, when: dt.datetime) -> bool:

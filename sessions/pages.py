@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
+from django.utils.text import capfirst
 
 from chargers.models import Charger, LimitDecision
 from chargers.selectors import charger_list_visible, charger_state
+from energy.sources import LimitSource, source_label
 from sessions.accounting import MonthEntry, MonthTotal, PeriodCost, SessionFigures, energy_intervals, month_totals
 from sessions.billing import (
     session_figures_compute,
@@ -26,18 +28,6 @@ from sessions.selectors import PHASE_LABELS, POWER, WATTS_PER_UNIT
 
 User = AbstractBaseUser | AnonymousUser
 
-# What energy control's sources mean to a homeowner.
-LIMIT_SOURCES = {
-    "circuit": "load balancing (fuse limit)",
-    "solar": "solar charging",
-    "tou": "time-of-use (cheap rate) charging",
-    "grid": "grid demand response",
-    "manual": "a manual limit",
-    "charger": "the charger's maximum",
-    "demand": "what the car asks for",
-    "idle": "no car charging",
-    "none": "the charger's maximum",
-}
 STATUS_REASONS = {
     "": "Waiting for the charger to report its status.",
     "Available": "No car is plugged in.",
@@ -51,22 +41,23 @@ STATUS_REASONS = {
 
 
 def limit_source_label(source: str) -> str:
-    return LIMIT_SOURCES.get(source or "none", source)
+    """A limit's source in a homeowner's words (energy/sources.py): "meter fail-safe"."""
+    return source_label(source)
 
 
 def not_charging_reason(
     *, connected: bool, status: str, error_code: str = "", limit_w: int | None, source: str, reason: str
 ) -> str | None:
-    """Why a charger is not charging, in plain words; None when it is charging."""
+    """Why a charger is not charging, in plain words; None when it is charging. `reason` is the
+    limit's own sentence (energy/reasons.py), said as it is."""
     if not connected:
         return "The charger is offline: it is not connected to the server."
     if status == "Faulted":
         code = f" ({error_code})" if error_code and error_code != "NoError" else ""
         return f"The charger reports a fault{code}."
-    paused = limit_w == 0 and source != "idle"
+    paused = limit_w == 0 and source != LimitSource.IDLE
     if paused and status in {"Charging", "Preparing", "SuspendedEV", "SuspendedEVSE"}:
-        because = f": {reason}" if reason else ""
-        return f"Paused by {limit_source_label(source)}{because}."
+        return f"{capfirst(reason)}." if reason else f"Paused ({limit_source_label(source)})."
     if status == "Charging":
         return None
     text = STATUS_REASONS.get(status, f"The charger reports {status}.")
@@ -92,7 +83,8 @@ class ChargerNow:
     limit_w: int
     limit_source: str
     limit_source_label: str
-    reason: str | None
+    limit_reason: str  # the limit's sentence: why it is what it is
+    reason: str | None  # why the car is not charging; None while it charges
 
 
 def charger_now(*, charger: Charger) -> ChargerNow:
@@ -121,6 +113,7 @@ def charger_now(*, charger: Charger) -> ChargerNow:
         limit_w=state.limits.current_limit_w,
         limit_source=state.limits.limit_source,
         limit_source_label=limit_source_label(state.limits.limit_source),
+        limit_reason=reason,
         reason=not_charging_reason(
             connected=connected,
             status=status,

@@ -63,8 +63,14 @@ def household():
     EnergyReading.objects.create(site=site, measured_at=T0 + H, grid_w=2000)  # then cloud: importing it all
     garage = make_charger(site=site, charge_point_id="garage-cp", name="Garage", password=CHARGER_PASSWORD)
     decisions = [
-        (T0 - H / 6, 7400, "circuit", "main fuse 63 A shared by 2 chargers", "unchanged"),
-        (T0 + 3 * H, 3700, "grid", "grid demand response level moderate: 50 %", "ChargePointMaxProfile Accepted"),
+        (T0 - H / 6, 7400, "charger", "at the charger's maximum of 32.2 A", "unchanged"),
+        (
+            T0 + 3 * H,
+            3700,
+            "grid",
+            "the grid operator asks for at most 50 % of full power (level moderate)",
+            "ChargePointMaxProfile Accepted",
+        ),
     ]
     for decided_at, limit_w, source, reason, outcome in decisions:
         decision = LimitDecision.objects.create(
@@ -270,8 +276,8 @@ def test_a_homeowner_follows_their_charger_and_history_in_a_browser_and_a_neighb
     ]
     assert not seen["phone_overflow"], "the history page is wider than a phone"
     assert "£3.60" in seen["summary"] and "12.00 kWh" in seen["summary"]
-    assert "main fuse 63 A shared by 2 chargers" in seen["decisions"] and "(in force at the start)" in seen["decisions"]
-    assert "grid demand response level moderate" in seen["decisions"]
+    assert "At the charger's maximum of 32.2 A" in seen["decisions"] and "(in force at the start)" in seen["decisions"]
+    assert "grid operator\tThe grid operator asks for at most 50 % of full power" in seen["decisions"]
     assert seen["chart_limit"] == 1
 
     session = ChargingSession.objects.get(pk=transaction_id)

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 from django import template
 
+from energy.sources import source_label
+
 register = template.Library()
 
 NONE = "—"
@@ -56,3 +58,9 @@ def duration(value: dt.timedelta | None) -> str:
     minutes = max(0, int(value.total_seconds() // 60))
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+@register.filter
+def limit_source(source: str) -> str:
+    """A limit's source in words: "failsafe" -> "meter fail-safe"."""
+    return source_label(source)

@@ -59,7 +59,7 @@ CASES = [
         "a silent meter holds every charger at the fail-safe current",
         [car("a"), car("b", connected_phase="L2")],
         {"failsafe_current_a": 6.0, "failsafe_reason": "meter silent"},
-        {"a": (1380, "circuit", 1380, 1), "b": (1380, "circuit", 1380, 1)},
+        {"a": (1380, "failsafe", 1380, 1), "b": (1380, "failsafe", 1380, 1)},
     ),
     (
         "the smallest limit wins and names its source",

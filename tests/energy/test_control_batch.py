@@ -69,7 +69,7 @@ def test_a_batch_decides_each_site_as_a_run_of_it_alone():
     assert {pk: _decided(run) for pk, run in together.items()} == {pk: _decided(run) for pk, run in alone.items()}
     limits = [sorted(limit for limit, _ in _decided(alone[s.pk]).values()) for s in sites]
     assert len({tuple(limit) for limit in limits}) == 3, limits  # the sites really differ
-    assert "fail-safe" in next(iter(_decided(alone[sites[1].pk]).values()))[1]
+    assert "main meter silent since" in next(iter(_decided(alone[sites[1].pk]).values()))[1]
 
 
 def _control_reads(site_pks: list[int]) -> int:

@@ -293,7 +293,7 @@ def test_a_celery_worker_and_beat_steer_a_charger_by_solar_surplus(celery_stack)
     asyncio.run(scenario())
     assert eventually(
         lambda: LimitDecision.objects.filter(
-            charger=charger, source="solar", reason__contains="W solar surplus"
+            charger=charger, source="solar", reason__startswith="solar surplus is "
         ).exists()
     )
 

@@ -102,7 +102,8 @@ def test_a_wrong_password_is_refused_on_the_page(home, client):
 def test_the_now_page_shows_only_your_chargers_with_their_state(home):
     garage = home["garage"]
     garage.is_connected = True
-    garage.limit_w, garage.limit_source, garage.limit_reason = 0, "solar", "solar surplus 0.8 kW below 1.4 kW"
+    garage.limit_w, garage.limit_source = 0, "solar"
+    garage.limit_reason = "solar surplus 800 W is below the 1,400 W needed to start"
     garage.save()
     Connector.objects.create(charger=garage, connector_id=1, status="SuspendedEVSE")
     running = make_session(charger=garage, started_at=dt.datetime.now(UTC) - dt.timedelta(minutes=30), hours=None)
@@ -125,14 +126,30 @@ def test_the_now_page_shows_only_your_chargers_with_their_state(home):
         assert "Online" in body and "SuspendedEVSE" in body
         assert "3.6 kW" in body  # power of the running session
         assert '0.0 kW <span class="source">(solar charging)</span>' in body
-        assert "Paused by solar charging: solar surplus 0.8 kW below 1.4 kW." in body
+        assert "Not charging:</strong> Solar surplus 800 W is below the 1,400 W needed to start." in body
         assert "The charger is offline" in body  # the drive never connected
 
     neighbour_view = logged_in(home["neighbour"]).get("/chargers/live").content.decode()
     assert "Garage" not in neighbour_view and "Their charger" in neighbour_view
 
 
+def test_a_car_held_by_the_meter_fail_safe_is_told_so_in_words_not_as_a_fuse(home):
+    garage = home["garage"]
+    garage.is_connected = True
+    garage.limit_w, garage.limit_source = 1380, "failsafe"
+    garage.limit_reason = "main meter silent since 21:37:05 — held at 6 A for safety"
+    garage.save()
+    Connector.objects.create(charger=garage, connector_id=1, status="Charging")
+
+    body = logged_in(home["owner"]).get("/chargers/live").content.decode()
+
+    assert '1.4 kW <span class="source">(meter fail-safe)</span>' in body
+    assert '<dd class="why">Main meter silent since 21:37:05 — held at 6 A for safety</dd>' in body
+    assert "fuse" not in body.split('data-charger="garage"')[1].split("</section>")[0]
+
+
 SUSPENDED_EV = "The car has paused charging (it may be full, or waiting for its own timer)."
+GRID_STOP = "the grid operator asks to stop charging (level high)"
 
 
 @pytest.mark.parametrize(
@@ -140,7 +157,7 @@ SUSPENDED_EV = "The car has paused charging (it may be full, or waiting for its 
     [
         (False, "Charging", 7400, "none", "The charger is offline: it is not connected to the server."),
         (True, "Charging", 7400, "none", None),
-        (True, "Charging", 0, "grid", "Paused by grid demand response: why."),
+        (True, "Charging", 0, "grid", "The grid operator asks to stop charging (level high)."),
         (True, "Available", 7400, "none", "No car is plugged in."),
         (True, "Available", 0, "idle", "No car is plugged in."),
         (True, "SuspendedEV", 7400, "none", SUSPENDED_EV),
@@ -150,9 +167,14 @@ SUSPENDED_EV = "The car has paused charging (it may be full, or waiting for its 
 )
 def test_the_reason_a_charger_is_not_charging_is_in_plain_words(connected, status, limit_w, source, expected):
     reason = not_charging_reason(
-        connected=connected, status=status, error_code="GroundFailure", limit_w=limit_w, source=source, reason="why"
+        connected=connected, status=status, error_code="GroundFailure", limit_w=limit_w, source=source, reason=GRID_STOP
     )
     assert reason == expected
+
+
+def test_a_pause_without_a_recorded_reason_names_its_source_in_words():
+    reason = not_charging_reason(connected=True, status="SuspendedEVSE", limit_w=0, source="failsafe", reason="")
+    assert reason == "Paused (meter fail-safe)."
 
 
 def session_ids(response) -> list[int]:
@@ -254,7 +276,13 @@ def test_a_session_page_charts_power_and_the_limit_and_lists_the_decisions(home)
         )
     decisions = [
         (session.started_at - dt.timedelta(hours=1), 7400, "circuit", "main fuse shared", "unchanged"),
-        (session.started_at + dt.timedelta(minutes=55), 3600, "solar", "solar surplus 3.6 kW", "TxProfile Accepted"),
+        (
+            session.started_at + dt.timedelta(minutes=55, seconds=7),
+            3600,
+            "solar",
+            "solar surplus 3.6 kW",
+            "TxProfile Accepted",
+        ),
         (session.started_at + dt.timedelta(minutes=70), 1400, "solar", "refused one", "TxProfile Rejected"),
         (session.stopped_at + dt.timedelta(minutes=5), 0, "idle", "after the session", "unchanged"),
     ]
@@ -278,8 +306,9 @@ def test_a_session_page_charts_power_and_the_limit_and_lists_the_decisions(home)
     assert 'role="img"' in body and "aria-labelledby=" in body
     assert "peaking at 7.2 kW" in body and "Limit applied: 3.6 to 7.4 kW" in body
     assert '<polyline class="power"' in body and '<path class="limit"' in body
-    assert "main fuse shared" in body and "(in force at the start)" in body
-    assert "solar surplus 3.6 kW" in body and "refused one" in body
+    assert "<td>fuse limit</td>\n      <td>Main fuse shared</td>" in body and "(in force at the start)" in body
+    assert "<td>solar charging</td>\n      <td>Solar surplus 3.6 kW</td>" in body and "Refused one" in body
+    assert "10 Jun 10:55:07" in body  # to the second, on the site's clock (BST)
     assert "after the session" not in body
     assert "£2.00" in body and "80 %" in body and "10.00 kWh" in body
     assert "Wed 10 Jun 2026 10:00" in body  # BST

@@ -1,0 +1,43 @@
+"""What a charger's limit comes from: the source every decision names, and its words for people.
+
+Pure: no Django, so the control core and the pages share one list.
+"""
+
+from enum import StrEnum
+
+
+class LimitSource(StrEnum):
+    CIRCUIT = "circuit"  # a fuse: the main fuse or a circuit
+    FAILSAFE = "failsafe"  # the main meter is silent: every charger is held at the fail-safe current
+    SOLAR = "solar"
+    TOU = "tou"
+    GRID = "grid"
+    MANUAL = "manual"
+    CHARGER = "charger"  # the charger's own maximum
+    DEMAND = "demand"  # the car draws less than it is offered
+    IDLE = "idle"  # no car wants to charge
+
+
+LABELS = {
+    LimitSource.CIRCUIT: "fuse limit",
+    LimitSource.FAILSAFE: "meter fail-safe",
+    LimitSource.SOLAR: "solar charging",
+    LimitSource.TOU: "time-of-use plan",
+    LimitSource.GRID: "grid operator",
+    LimitSource.MANUAL: "manual limit",
+    LimitSource.CHARGER: "charger's maximum",
+    LimitSource.DEMAND: "car's own draw",
+    LimitSource.IDLE: "no car charging",
+}
+# A charger that never had a decision runs at its own maximum ("none" in the API).
+NO_SOURCE_LABEL = LABELS[LimitSource.CHARGER]
+
+
+def source_label(source: str) -> str:
+    """A source as a homeowner reads it; a value this list does not know is shown as it is."""
+    if not source or source == "none":
+        return NO_SOURCE_LABEL
+    try:
+        return LABELS[LimitSource(source)]
+    except ValueError:
+        return source
