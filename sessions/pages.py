@@ -40,11 +40,6 @@ STATUS_REASONS = {
 }
 
 
-def limit_source_label(source: str) -> str:
-    """A limit's source in a homeowner's words (energy/sources.py): "meter fail-safe"."""
-    return source_label(source)
-
-
 def not_charging_reason(
     *, connected: bool, status: str, error_code: str = "", limit_w: int | None, source: str, reason: str
 ) -> str | None:
@@ -57,7 +52,7 @@ def not_charging_reason(
         return f"The charger reports a fault{code}."
     paused = limit_w == 0 and source != LimitSource.IDLE
     if paused and status in {"Charging", "Preparing", "SuspendedEV", "SuspendedEVSE"}:
-        return f"{capfirst(reason)}." if reason else f"Paused ({limit_source_label(source)})."
+        return f"{capfirst(reason)}." if reason else f"Paused ({source_label(source)})."
     if status == "Charging":
         return None
     text = STATUS_REASONS.get(status, f"The charger reports {status}.")
@@ -112,7 +107,7 @@ def charger_now(*, charger: Charger) -> ChargerNow:
         figures=figures,
         limit_w=state.limits.current_limit_w,
         limit_source=state.limits.limit_source,
-        limit_source_label=limit_source_label(state.limits.limit_source),
+        limit_source_label=source_label(state.limits.limit_source),
         limit_reason=reason,
         reason=not_charging_reason(
             connected=connected,
