@@ -303,6 +303,7 @@ class ChargerEvent(models.Model):
         UNKNOWN_TRANSACTION = "unknown_transaction", "Unknown transaction"
         DATA_TRANSFER = "data_transfer", "Data transfer"
         STALE = "stale", "Marked offline (silent)"
+        PROFILE_MISMATCH = "profile_mismatch", "Limit not held by the charger"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     charger = models.ForeignKey(Charger, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")

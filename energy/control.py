@@ -7,6 +7,7 @@ own; `decision` adds solar and time-of-use and is what the car is meant to get.
 
 from dataclasses import dataclass, field
 
+from energy import reasons
 from energy.allocation import (
     NOMINAL_VOLTAGE_V,
     PHASES,
@@ -49,6 +50,9 @@ class SiteInputs:
     grid_reason: str = ""
     solar_budget_w: float | None = None  # None: solar charging is off
     solar_reason: str = ""
+    # The part of solar_budget_w that is surplus, without the mode's grid top-up: what a car may
+    # still use while time-of-use keeps it off the grid.
+    solar_surplus_w: float | None = None
     tou_allows: bool | None = None  # None: time-of-use is off
     tou_reason: str = ""
     # None while the main meter reports; otherwise the per-charger fail-safe current.
@@ -130,10 +134,16 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
             )
 
     wanted = list(protection)
+    # Time-of-use decides only what comes from the grid: surplus solar is always used. Where
+    # both hold a car back, the first listed names the reason: a pause is time-of-use's, a
+    # charge from the surplus is solar's.
+    surplus_w = inputs.solar_surplus_w or 0.0
+    if inputs.tou_allows is False and surplus_w <= 0:
+        wanted.extend(_cap(inputs.tou_reason or "time of use", "tou", d.id, 0.0) for d in demands)
     if inputs.solar_budget_w is not None:
         wanted.append(power_budget(inputs.solar_reason or "solar surplus", "solar", inputs.solar_budget_w, demands))
-    if inputs.tou_allows is False:
-        wanted.extend(_cap(inputs.tou_reason or "time of use", "tou", d.id, 0.0) for d in demands)
+    if inputs.tou_allows is False and surplus_w > 0:
+        wanted.append(power_budget(reasons.tou_solar_only(surplus_w), "tou", surplus_w, demands))
 
     protected = allocate(demands, protection, inputs.algorithm)
     decided = allocate(demands, wanted, inputs.algorithm)
@@ -177,3 +187,20 @@ def apply_order(current_w: dict[str, int | None], new_w: dict[str, int]) -> list
     limits move. A charger with no known limit counts as unlimited (so it is lowered first)."""
     changed = [cid for cid, w in new_w.items() if current_w.get(cid) != w]
     return sorted(changed, key=lambda cid: (0 if current_w.get(cid) is None or new_w[cid] < current_w[cid] else 1, cid))
+
+
+def schedule_from(
+    periods: list[tuple[float, float]], *, now_s: float, end_s: float | None
+) -> list[tuple[float, float | None]]:
+    """A schedule of (start epoch s, limit) as what it does from `now_s` on: the limit in force now,
+    then each change, then its end (limit None). Two profiles that agree here do the same to the
+    car whatever their startSchedule says; re-sending one would only wear the charger's flash."""
+    if end_s is not None and end_s <= now_s:
+        return []
+    ordered = sorted(periods)
+    in_force = [(now_s, limit) for start_s, limit in ordered if start_s <= now_s][-1:]
+    result: list[tuple[float, float | None]] = []
+    for start_s, limit in in_force + [p for p in ordered if p[0] > now_s]:
+        if not result or result[-1][1] != limit:
+            result.append((start_s, limit))
+    return [*result, (end_s, None)] if end_s is not None else result

@@ -159,6 +159,11 @@ def tou_energy(
     return f"{verb} {_rate(period)} {when} to add {amount} by {time_of_day(ready_by)}"
 
 
+def tou_solar_only(surplus_w: float) -> str:
+    """Outside the plan's slots a car still takes the solar surplus, never the grid."""
+    return f"charging on solar surplus only ({watts(surplus_w)}): the grid waits for the planned cheap hours"
+
+
 # --- grid and the fail-safe ---------------------------------------------------------------------
 
 

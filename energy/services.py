@@ -8,18 +8,21 @@ inputs (LimitDecision) so the charger page can say why.
 import contextlib
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 from django.utils import timezone
 
 from chargers import events as charger_events
 from chargers.commands import CommandFailed, charger_command_sync
-from chargers.models import Charger, LimitDecision
-from chargers.remote import charger_active_session, charging_profile
+from chargers.models import Charger, ChargerEvent, LimitDecision
+from chargers.ocpp.profiles import limit_in_charger_unit
+from chargers.remote import STACK_LEVEL_BY_PURPOSE, charger_active_session, charging_profile
+from chargers.services import charger_event_record
 from energy import reasons, selectors
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES
-from energy.control import Decision, SiteInputs, apply_order, site_decisions
+from energy.control import Decision, SiteInputs, apply_order, schedule_from, site_decisions
 from energy.grid import grid_limit_percent
 from energy.models import EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
 from energy.solar import SolarSettings, SolarState, smoothed_w, solar_budget, surplus_w
@@ -46,6 +49,46 @@ def grid_level_set(*, site: Site, level: str, source: str) -> GridResponse:
     return grid
 
 
+def charger_profiles_unknown(*, charger_pk: int) -> None:
+    """A charger that booted holds whatever it kept in flash: its fuse limit is sent again, a
+    time-of-use plan is re-sent or cleared, and a solar TxProfile ended with its transaction."""
+    charger = Charger.objects.only("applied_profiles").get(pk=charger_pk)
+    applied = {k: v for k, v in charger.applied_profiles.items() if k not in (PROTECTION, SOLAR)}
+    Charger.objects.filter(pk=charger_pk).update(applied_profiles={**applied, TOU: "unknown"})
+
+
+def charger_held_limit_check(*, charger_pk: int, composite: dict) -> bool:
+    """Whether the charger's composite schedule (GetCompositeSchedule on connector 0) holds the
+    ChargePointMaxProfile limit we sent. If not, the installer is told (a charger event) and the
+    limit is forgotten, so that the next run sends it again."""
+    charger = Charger.objects.get(pk=charger_pk)
+    sent_w = charger.applied_profiles.get(PROTECTION)
+    if sent_w is None:
+        return True
+    phases = charger.active_phases or charger.phases
+    unit, expected = limit_in_charger_unit(limit_w=sent_w, phases=phases, rate_unit=charger.limit_rate_unit)
+    schedule = composite.get("chargingSchedule") or {}
+    periods = schedule.get("chargingSchedulePeriod") or [{}]
+    held = periods[0].get("limit")
+    if held is not None and schedule.get("chargingRateUnit", unit) != unit:
+        per_amp = NOMINAL_VOLTAGE_V * phases
+        held = held * per_amp if unit == "W" else held / per_amp
+    tolerance = 0.5 if unit == "A" else 0.5 * NOMINAL_VOLTAGE_V * phases
+    if held is not None and abs(held - expected) <= tolerance:
+        return True
+    charger_event_record(
+        charge_point_id=charger.charge_point_id,
+        charger_pk=charger.pk,
+        kind=ChargerEvent.Kind.PROFILE_MISMATCH,
+        message=f"the charger holds {held if held is not None else 'no limit'} {unit} where {expected:g} {unit} was "
+        "sent: sending it again",
+        payload=composite,
+    )
+    applied = {k: v for k, v in charger.applied_profiles.items() if k != PROTECTION}
+    Charger.objects.filter(pk=charger_pk).update(applied_profiles=applied)
+    return False
+
+
 def charger_manual_limit_set(
     *, charger: Charger, limit_w: int | None, reason: str = "", duration_s: int | None = None
 ) -> None:
@@ -56,9 +99,10 @@ def charger_manual_limit_set(
     charger.save(update_fields=["manual_limit_w", "manual_limit_reason", "manual_limit_expires_at"])
 
 
-def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> tuple[float | None, str]:
+def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> tuple[float | None, float | None, str]:
+    """(the budget under the site's solar mode, the part of it that is surplus, why)."""
     if not solar.enabled:
-        return None, ""
+        return None, None, ""
     samples = []
     # No smoothing (window 0) means the latest reading, as long as the meter is not silent.
     since = now - dt.timedelta(seconds=solar.window_s or site.meter_timeout_s)
@@ -80,10 +124,15 @@ def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> 
     )
     state = SolarState(solar.is_charging, solar.above_since, solar.below_since)
     surplus = smoothed_w(samples, now=now, window_s=solar.window_s or site.meter_timeout_s)
-    budget, state, reason = solar_budget(state=state, surplus=surplus, settings=settings, now=now)
+    budget, new_state, reason = solar_budget(state=state, surplus=surplus, settings=settings, now=now)
+    # The same hysteresis without the mode's grid top-up: what time-of-use leaves a car.
+    surplus_only, _, _ = solar_budget(
+        state=state, surplus=surplus, settings=replace(settings, mode="solar_only", allow_grid_minimum_w=0), now=now
+    )
+    state = new_state
     solar.is_charging, solar.above_since, solar.below_since = state.charging, state.above_since, state.below_since
     solar.save(update_fields=["is_charging", "above_since", "below_since"])
-    return budget, reason
+    return budget, surplus_only, reason
 
 
 def _tou_inputs(*, site: Site, tou, chargers: list[Charger], now: dt.datetime):
@@ -138,13 +187,16 @@ def sites_control_run(
     trigger: str,
     now: dt.datetime | None = None,
     site_triggers: dict[int, str] | None = None,
+    protection_only: bool = False,
 ) -> dict[int, ControlRun | Exception]:
     """Run several sites with their inputs read together: a handful of queries for all of them
     instead of a handful per site, which was most of what the once-a-minute runs cost with a
     thousand sites on one process. One run per site at a time (two overlapping runs could send
     a stale limit last), so every site's lock is held from the reads to the last write. A site
     whose run failed maps to its exception: one broken site must not stop the others.
-    `site_triggers` names a site's own reason when sites asked for different ones (events)."""
+    `site_triggers` names a site's own reason when sites asked for different ones (events).
+    `protection_only` sends only the fuse-keeping ChargePointMaxProfiles and records nothing:
+    what a car that is starting needs before its transaction is answered."""
     now = now or timezone.now()
     with contextlib.ExitStack() as locks:
         for pk in sorted(set(site_pks)):
@@ -167,6 +219,7 @@ def sites_control_run(
                     last_decisions=last_decisions,
                     trigger=(site_triggers or {}).get(pk, trigger),
                     now=now,
+                    protection_only=protection_only,
                 )
             except Exception as error:
                 outcomes[pk] = error
@@ -186,6 +239,7 @@ def _site_control_run(
     last_decisions: dict[int, LimitDecision],
     trigger: str,
     now: dt.datetime,
+    protection_only: bool = False,
 ) -> ControlRun:
     solar, tou, grid = blocks
     online = [c for c in chargers if c.is_connected]
@@ -211,7 +265,9 @@ def _site_control_run(
         failsafe_reason = reasons.meter_silent(reading.measured_at.astimezone(selectors.site_zone(site)), failsafe)
         reading = None
     ev_power_w = sum(d.power_w or 0.0 for d in draws.values())
-    solar_budget_w, solar_reason = _solar_inputs(site=site, solar=solar, ev_power_w=ev_power_w, now=now)
+    solar_budget_w, solar_surplus_w, solar_reason = _solar_inputs(
+        site=site, solar=solar, ev_power_w=ev_power_w, now=now
+    )
     tou_allows, tou_reason, plan = _tou_inputs(site=site, tou=tou, chargers=online, now=now)
     grid_percent, grid_reason = 100, ""
     if grid.enabled:
@@ -236,6 +292,7 @@ def _site_control_run(
             grid_reason=grid_reason,
             solar_budget_w=solar_budget_w,
             solar_reason=solar_reason,
+            solar_surplus_w=solar_surplus_w,
             tou_allows=tou_allows,
             tou_reason=tou_reason,
             failsafe_current_a=failsafe,
@@ -251,6 +308,7 @@ def _site_control_run(
         plan=plan,
         now=now,
         solar_on=solar_budget_w is not None,
+        protection_only=protection_only,
     )
     return run
 
@@ -264,40 +322,90 @@ def _apply(
     plan,
     now,
     solar_on: bool,
+    protection_only: bool = False,
 ) -> None:
     protection_now = {cid: by_pk[cid].applied_profiles.get(PROTECTION) for cid in run.decisions}
     protection_new = {cid: d.protection_limit_w for cid, d in run.decisions.items()}
     # Lowered limits go out (and are answered) before raised ones.
     for cid in apply_order(protection_now, protection_new):
         _send_profile(run, by_pk[cid], PROTECTION, run.decisions[cid], protection_new[cid], trigger)
+    if protection_only:
+        return
     for cid, decision in run.decisions.items():
         charger = by_pk[cid]
-        if solar_on and charger.applied_profiles.get(SOLAR) != decision.limit_w:
-            _send_profile(run, charger, SOLAR, decision, decision.limit_w, trigger)
-        if plan is not None:
-            periods = schedule_periods(plan, start=now, limit=round(charger.max_power_w))
-            if charger.applied_profiles.get(TOU) != periods:
-                _send_tou(run, charger, periods, plan, now, trigger)
+        _apply_solar(run, charger, decision, trigger, solar_on=solar_on)
+        _apply_tou(run, charger, plan, now, trigger)
         _record(charger, decision, run.outcomes.get(cid, "unchanged"), now, last=last_decisions.get(charger.pk))
 
 
+def _apply_solar(run: ControlRun, charger: Charger, decision: Decision, trigger: str, *, solar_on: bool) -> None:
+    """The solar limit rides on the running transaction; with solar off, whatever is left is cleared."""
+    held = charger.applied_profiles.get(SOLAR)
+    if not solar_on:
+        if held is not None:
+            _clear(run, charger, SOLAR, trigger)
+        return
+    session = charger_active_session(charger=charger)
+    if session is None:
+        return
+    wanted = {"transaction_id": session.transaction_id, "limit_w": decision.limit_w}
+    if held != wanted:
+        _send_profile(run, charger, SOLAR, decision, decision.limit_w, trigger, session=session, applied=wanted)
+
+
+def _apply_tou(run: ControlRun, charger: Charger, plan, now: dt.datetime, trigger: str) -> None:
+    """Send the plan when what it does from now on differs from what the charger holds; clear it
+    when time-of-use is off."""
+    held = charger.applied_profiles.get(TOU)
+    if plan is None:
+        if held is not None:
+            _clear(run, charger, TOU, trigger)
+        return
+    # Whole seconds, as startSchedule is sent: each period then starts exactly at its slot's edge.
+    start = now.replace(microsecond=0)
+    periods = schedule_periods(plan, start=start, limit=round(charger.max_power_w))
+    start_s = start.timestamp()
+    wanted = {
+        "periods": [[start_s + p["startPeriod"], p["limit"]] for p in periods],
+        "end_s": plan.slots[-1].end.timestamp() if plan.slots else None,
+    }
+    if isinstance(held, dict) and _same_from_now(held, wanted, now.timestamp()):
+        return
+    _send_tou(run, charger, periods, plan, start, trigger, applied=wanted)
+
+
+def _same_from_now(held: dict, wanted: dict, now_s: float) -> bool:
+    def ahead(schedule: dict) -> list:
+        return schedule_from([tuple(p) for p in schedule["periods"]], now_s=now_s, end_s=schedule["end_s"])
+
+    return ahead(held) == ahead(wanted)
+
+
 def _send_profile(
-    run: ControlRun, charger: Charger, purpose: str, decision: Decision, limit_w: int, trigger: str
+    run: ControlRun,
+    charger: Charger,
+    purpose: str,
+    decision: Decision,
+    limit_w: int,
+    trigger: str,
+    *,
+    session=None,
+    applied=None,
 ) -> None:
     profile = charging_profile(charger=charger, purpose=purpose, limit_w=limit_w, phases=decision.phases)
     if charger.can_switch_phases and decision.phases in (1, 3):
         profile["chargingSchedule"]["chargingSchedulePeriod"][0]["numberPhases"] = decision.phases
-    connector = 0 if purpose == PROTECTION else 1
-    if purpose == SOLAR:
-        session = charger_active_session(charger=charger)
-        if session is None:
-            return
+    connector = 0
+    if session is not None:
         profile["transactionId"] = session.transaction_id
         connector = session.connector_id
-    _send(run, charger, purpose, {"connectorId": connector, "csChargingProfiles": profile}, limit_w, trigger)
+    payload = {"connectorId": connector, "csChargingProfiles": profile}
+    _send(run, charger, purpose, payload, limit_w if applied is None else applied, trigger)
 
 
-def _send_tou(run: ControlRun, charger: Charger, periods: list[dict], plan, now: dt.datetime, trigger: str) -> None:
+def _send_tou(
+    run: ControlRun, charger: Charger, periods: list[dict], plan, now: dt.datetime, trigger: str, *, applied: dict
+) -> None:
     profile = charging_profile(charger=charger, purpose=TOU, limit_w=charger.max_power_w, now=now)
     unit = profile["chargingSchedule"]["chargingRateUnit"]
     per_watt = 1 if unit == "W" else 1 / (NOMINAL_VOLTAGE_V * charger.phases)
@@ -306,7 +414,30 @@ def _send_tou(run: ControlRun, charger: Charger, periods: list[dict], plan, now:
     ]
     if plan.slots:
         profile["chargingSchedule"]["duration"] = int((plan.slots[-1].end - now).total_seconds())
-    _send(run, charger, TOU, {"connectorId": 0, "csChargingProfiles": profile}, periods, trigger)
+    _send(run, charger, TOU, {"connectorId": 0, "csChargingProfiles": profile}, applied, trigger)
+
+
+def _clear(run: ControlRun, charger: Charger, purpose: str, trigger: str) -> None:
+    """ClearChargingProfile by purpose and stack level: a profile whose reason went away must not
+    keep steering the car. "Unknown" means the charger holds none: cleared all the same."""
+    cid = str(charger.pk)
+    payload = {"chargingProfilePurpose": purpose, "stackLevel": charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose])}
+    try:
+        answer = charger_command_sync(
+            charge_point_id=charger.charge_point_id,
+            action="ClearChargingProfile",
+            payload=payload,
+            requested_by=f"energy:{trigger}",
+        )
+    except CommandFailed as failure:
+        logger.warning("%s: %s not cleared: %s", charger.charge_point_id, purpose, failure.message)
+        run.failures.setdefault(cid, failure)
+        run.outcomes.setdefault(cid, failure.outcome)
+        return
+    if answer.get("status") in ("Accepted", "Unknown"):
+        run.outcomes.setdefault(cid, f"{purpose} cleared")
+        charger.applied_profiles = {k: v for k, v in charger.applied_profiles.items() if k != purpose}
+        Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
 
 
 def _send(run: ControlRun, charger: Charger, purpose: str, payload: dict, applied_value, trigger: str) -> None:
@@ -332,6 +463,12 @@ def _send(run: ControlRun, charger: Charger, purpose: str, payload: dict, applie
         Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
 
 
+def _reason_kind(reason: str) -> str:
+    """A reason without its figures: a solar surplus that moved from 1,500 W to 1,600 W under
+    the same limit is the same decision, and is not written again."""
+    return re.sub(r"\d[\d,.]*", "#", reason)
+
+
 def _record(
     charger: Charger, decision: Decision, outcome: str, now: dt.datetime, *, last: LimitDecision | None
 ) -> None:
@@ -341,12 +478,13 @@ def _record(
     decision_changed = (
         last is None
         or outcome != "unchanged"
-        or (last.limit_w, last.source, last.reason) != (decision.limit_w, decision.source, decision.reason[:300])
+        or (last.limit_w, last.source, _reason_kind(last.reason))
+        != (decision.limit_w, decision.source, _reason_kind(decision.reason[:300]))
     )
     paused = decision.limit_w == 0 and decision.source != "idle"
     applied = {**charger.applied_profiles, "decision_a": decision.current_a}
     fields = {"applied_profiles": applied, "paused_since": (charger.paused_since or now) if paused else None}
-    if outcome == "unchanged" or outcome.endswith("Accepted"):
+    if outcome == "unchanged" or outcome.endswith(("Accepted", "cleared")):
         # Only a limit the charger took is "in force".
         fields.update(
             limit_w=decision.limit_w,

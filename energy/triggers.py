@@ -82,9 +82,13 @@ async def _rebalance_when_allowed(site_id: int, trigger: str) -> None:
 
 
 async def _run_in_a_batch(site_id: int, trigger: str) -> None:
-    """Wait for the site's turn in a batch; raises what its run raised."""
-    done = asyncio.get_running_loop().create_future()
-    _ready[site_id] = (trigger, done)
+    """Wait for the site's turn in a batch (joining its run if it is already queued); raises what
+    its run raised."""
+    if site_id in _ready:
+        done = _ready[site_id][1]
+    else:
+        done = asyncio.get_running_loop().create_future()
+        _ready[site_id] = (trigger, done)
     if len(_runners) < EVENT_RUNNERS:
         runner = asyncio.get_running_loop().create_task(_run_batches(), context=contextvars.Context())
         _runners.add(runner)
@@ -188,6 +192,25 @@ def _schedule(site_id: int, trigger: str) -> None:
     _pending[site_id] = asyncio.get_running_loop().create_task(
         _rebalance_when_allowed(site_id, trigger), context=contextvars.Context()
     )
+
+
+async def rebalance_now_async(site_id: int, trigger: str, *, protection_only: bool = False) -> None:
+    """Decide the site now, not after min_interval_s, and return once its profiles are answered:
+    a charger that booted or a car that is starting must not draw before its share is sent.
+    `protection_only`: just the fuse limits, in a run of its own (a car waits on it)."""
+    from energy.services import sites_control_run
+
+    try:
+        if settings.EMBEDDED_JOBS and not protection_only:
+            await _run_in_a_batch(site_id, trigger)
+            return
+        outcomes = await sync_to_async(sites_control_run, thread_sensitive=False)(
+            site_pks=[site_id], trigger=trigger, protection_only=protection_only
+        )
+        if isinstance(outcome := outcomes.get(site_id), Exception):
+            raise outcome
+    except Exception:
+        logger.exception("immediate rebalance of site %s failed", site_id)
 
 
 def request_rebalance(site_id: int, trigger: str) -> None:

@@ -365,8 +365,11 @@ class SimCharger:
 
     def _on_SetChargingProfile(self, payload: dict) -> dict:
         connector_id, profile = payload["connectorId"], payload["csChargingProfiles"]
-        if not self.accept_profiles or (problem := self._profile_problem(connector_id, profile)):
-            self.history.append((time.monotonic(), f"rejected {profile['chargingProfilePurpose']}", self.draw_a))
+        problem = "refuses every profile" if not self.accept_profiles else self._profile_problem(connector_id, profile)
+        if problem:
+            self.history.append(
+                (time.monotonic(), f"rejected {profile['chargingProfilePurpose']}: {problem}", self.draw_a)
+            )
             return {"status": "Rejected"}
         purpose, level = profile["chargingProfilePurpose"], profile["stackLevel"]
         self.profiles = [

@@ -42,6 +42,8 @@ ocpp.messages.ASYNC_VALIDATION = False
 
 # last_seen_at is written at most this often; the stale sweep allows minutes.
 TOUCH_EVERY_S = 30
+# A charger that reconnects boots within this time, or its held limit is checked without a boot.
+RECONNECT_CHECK_AFTER_S = 5
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
@@ -102,6 +104,9 @@ class CentralSystemChargePoint(ChargePoint):
     known_actions: frozenset[str] = frozenset()
     # Calls a charger may make before it is accepted (registration Pending).
     allowed_before_acceptance = frozenset({"BootNotification"})
+    # Calls answered from a task of their own, because answering them waits on calls to this same
+    # charger (whose replies arrive as later frames): a transaction start waits for the limits.
+    answered_in_a_task: frozenset[str] = frozenset()
     # action -> {"_on_action": function, ...}; the library builds one per connection.
     routes: dict[str, dict] = {}
 
@@ -129,6 +134,9 @@ class CentralSystemChargePoint(ChargePoint):
         self.registration_accepted = accepted
         self._touched_at = time.monotonic()
         self._tasks: set[asyncio.Task] = set()
+        self.booted = False  # a BootNotification came on this connection
+        if accepted:
+            self._spawn(self._check_after_reconnect())
 
     async def route_message(self, raw_msg: str) -> None:
         """Like the library's, but every malformed frame gets the CALLERROR the spec names,
@@ -146,6 +154,12 @@ class CentralSystemChargePoint(ChargePoint):
         if msg.message_type_id != MessageType.Call:
             self._response_queue.put_nowait(msg)
             return
+        if msg.action in self.answered_in_a_task:
+            self._spawn(self._answer_call(msg))
+        else:
+            await self._answer_call(msg)
+
+    async def _answer_call(self, msg: Call) -> None:
         try:
             self._check_call(msg)
             await self._dispatch_call(msg)
@@ -182,6 +196,43 @@ class CentralSystemChargePoint(ChargePoint):
         from energy.triggers import request_rebalance_async
 
         await request_rebalance_async(self.site_pk, f"{self.id}: {trigger}")
+
+    async def rebalance_now(self, trigger: str, *, protection_only: bool = False) -> None:
+        """Decide the site now and wait until its profiles are answered (boot, a car starting)."""
+        from energy.triggers import rebalance_now_async
+
+        await rebalance_now_async(self.site_pk, f"{self.id}: {trigger}", protection_only=protection_only)
+
+    async def control_after_boot(self) -> None:
+        """A booted charger holds what it kept in flash: send its limits as if it held none, then
+        check that it holds its fuse limit."""
+        from energy.services import charger_profiles_unknown
+
+        self.booted = True
+        await database_sync_to_async(charger_profiles_unknown)(charger_pk=self.charger_pk)
+        await self.rebalance_now("booted")
+        await self.check_held_limit()
+
+    async def _check_after_reconnect(self, wait_s: float = RECONNECT_CHECK_AFTER_S) -> None:
+        """A charger that reconnects without booting kept its profiles, or should have."""
+        await asyncio.sleep(wait_s)
+        if not self.booted:
+            await self.check_held_limit()
+
+    async def check_held_limit(self) -> None:
+        """GetCompositeSchedule on connector 0 against the ChargePointMaxProfile we sent; a charger
+        that does not hold it is reported and sent it again."""
+        from energy.services import charger_held_limit_check
+
+        reply = await self.call_and_record(
+            "GetCompositeSchedule", {"connectorId": 0, "duration": 60}, "check of the limits it holds"
+        )
+        if reply["outcome"] == "answered" and reply["response"].get("status") == "Accepted":
+            held = await database_sync_to_async(charger_held_limit_check)(
+                charger_pk=self.charger_pk, composite=reply["response"]
+            )
+            if not held:
+                await self.rebalance_now("limit not held")
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)

@@ -86,6 +86,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     last_power_w = 0.0
     occurrence_error = OccurenceConstraintViolationError
     known_actions = frozenset(action.value for action in Action)
+    answered_in_a_task = frozenset({"StartTransaction"})
 
     @on(Action.boot_notification, skip_schema_validation=True)
     async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs):
@@ -110,21 +111,22 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
 
     @after(Action.boot_notification)
     async def after_boot_notification(self, **kwargs):
-        """Once accepted, learn what the charger can do and set up metering as the spec asks."""
+        """Once accepted: learn what the charger can do, give it its share of the fuses at once
+        (before a car can start), check that it holds it, then set up metering."""
         if not self.registration_accepted:
             return
         probe = "compatibility probe"
         reply = await self.call_and_record("GetConfiguration", {}, probe)
-        if reply["outcome"] != "answered":
-            return
-        keys = reply["response"].get("configurationKey", [])
-        profile = profile_from_configuration(keys)
-        await db(charger_services.charger_store_profile)(
-            charger_pk=self.charger_pk, profile=profile, configuration=keys
-        )
-        for key, value in configuration_changes(profile).items():
+        profile = None
+        if reply["outcome"] == "answered":
+            keys = reply["response"].get("configurationKey", [])
+            profile = profile_from_configuration(keys)
+            await db(charger_services.charger_store_profile)(
+                charger_pk=self.charger_pk, profile=profile, configuration=keys
+            )
+        await self.control_after_boot()
+        for key, value in configuration_changes(profile).items() if profile else ():
             await self.call_and_record("ChangeConfiguration", {"key": key, "value": value}, probe)
-        await self.rebalance("booted")
 
     @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self):
@@ -180,8 +182,14 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             meter_start_wh=meter_start,
             timestamp=started_at,
         )
-        await self.rebalance("transaction started")
+        # Answered once the fuse limits fit the new car, lowered ones first (answered_in_a_task).
+        await self.rebalance_now("transaction started", protection_only=True)
         return call_result.StartTransaction(transaction_id=transaction_id, id_tag_info=_id_tag_info(info))
+
+    @after(Action.start_transaction)
+    async def after_start_transaction(self, **kwargs):
+        """Now that the charger knows its transaction id: its solar and time-of-use profiles."""
+        await self.rebalance_now("transaction started")
 
     @on(Action.stop_transaction, skip_schema_validation=True)
     async def on_stop_transaction(self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs):

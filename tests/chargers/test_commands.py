@@ -48,6 +48,11 @@ def command(charger: Charger, action: str, payload: dict) -> dict:
     )
 
 
+def boot_control_done(charger: Charger) -> bool:
+    """The last step after a boot: the check that the charger holds its fuse limit."""
+    return ChargerCommand.objects.filter(charger=charger, requested_by="check of the limits it holds").exists()
+
+
 def run_with_charger(server, charger: Charger, body, *, configuration=None):
     """Connect an answering charger, boot it, wait for the probe, then run body(cp) in a thread
     (the command path is sync, as in the admin and the API)."""
@@ -59,6 +64,9 @@ def run_with_charger(server, charger: Charger, body, *, configuration=None):
             await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
             probed = await in_a_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).probed_at)
             assert probed, "the compatibility probe ran"
+            checked = await in_a_thread(eventually, lambda: boot_control_done(charger))
+            assert checked, "the boot's limits were sent and checked"
+            cp.received_at_boot = len(cp.received)
             result = await in_a_thread(body, cp)
             return cp, result
 
@@ -191,7 +199,9 @@ def test_limits_are_sent_in_the_unit_the_charger_accepts(
 
     cp, _ = run_with_charger(redis_servers[0], charger, body, configuration=configuration)
 
-    (profile_call,) = [payload for action, payload in cp.received if action == "SetChargingProfile"]
+    (profile_call,) = [
+        payload for action, payload in cp.received[cp.received_at_boot :] if action == "SetChargingProfile"
+    ]
     profile = profile_call["cs_charging_profiles"]
     assert profile_call["connector_id"] == 0
     assert profile["charging_profile_purpose"] == "ChargePointMaxProfile"
@@ -209,13 +219,16 @@ def test_a_rejected_limit_is_not_recorded_as_in_force(redis_servers, redis_layer
     charger = make_charger()
 
     def body(cp):
+        charger.refresh_from_db()
+        in_force = (charger.limit_w, charger.limit_source)  # the fuse share sent at boot
         cp.answers["SetChargingProfile"] = call_result.SetChargingProfile(status="Rejected")
         with pytest.raises(ChargerRejected, match="Rejected"):
             charger_set_limit(charger=charger, limit_w=3000, reason="test", requested_by="test")
+        return in_force
 
-    run_with_charger(redis_servers[0], charger, body)
+    _, in_force = run_with_charger(redis_servers[0], charger, body)
     charger.refresh_from_db()
-    assert charger.limit_w is None
+    assert (charger.limit_w, charger.limit_source) == in_force != (3000, "manual")
 
 
 def test_a_smart_charging_call_to_a_charger_without_that_profile_is_not_sent(redis_servers, redis_layer):
