@@ -215,6 +215,7 @@ class SimCharger:
             raise AssertionError(f"{action} answered with CALLERROR {frame[2]}: {frame[3]}")
         check_schema(action, frame[2], response=True)
         self.answers.setdefault(action, []).append(frame[2])
+        self.history.append((time.monotonic(), f"answered {action}", self.draw_a))
         return frame[2]
 
     def _spawn(self, coroutine) -> None:

@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from tests.api.helpers import http_json, make_user
 from tests.chargepoint_sim import SiteMeter, sim_charger
 from tests.conftest import ROOT, LiveServer, _database_url, _free_port, stop_server
-from tests.factories import make_charger, make_site
+from tests.factories import make_charger, make_id_tag, make_site
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,5 +99,29 @@ def test_two_chargers_started_together_over_the_api_never_exceed_the_main_fuse(a
             )
             assert one.transaction is not None and two.transaction is not None
             assert one.draw_a + two.draw_a <= 16
+
+    asyncio.run(scenario())
+
+
+def test_a_car_starting_on_a_busy_site_is_answered_after_the_other_car_was_lowered(ocpp_server):
+    two_22kw_chargers_on_a_16a_fuse()
+    make_id_tag(id_tag="RFID1")  # the household's card, added by the installer
+
+    async def scenario():
+        meter = SiteMeter(fuse_a=16)
+        async with (
+            sim_charger(ocpp_server, "FUSE-1", password="pw-123456") as busy,
+            sim_charger(ocpp_server, "FUSE-2", password="pw-123456") as new,
+        ):
+            meter.attach(busy, new)
+            await busy.start()
+            await busy.wait_for(lambda: busy.draw_a == 16, what="the first car on the whole fuse")
+            await new.start()  # plugs in and starts at once: no time for a scheduled run
+            answered_at = next(t for t, what, _ in new.history if what == "answered StartTransaction")
+            lowered_at = next(t for t, what, draw in busy.history if what.startswith("set ") and draw < 16)
+            assert lowered_at < answered_at
+            await new.wait_for(lambda: new.draw_a >= 6, what="the second car charging")
+            assert busy.draw_a + new.draw_a <= 16
+            assert meter.peak_a <= 16, "\n".join(map(str, meter.moments))
 
     asyncio.run(scenario())
