@@ -38,9 +38,12 @@ def _require_accepted(action: str, answer: dict) -> dict:
 
 def charger_remote_start(*, charger: Charger, requested_by: str, connector_id: int = 1) -> dict:
     """Ask the charger to start charging on a connector (the car may still need plugging in)."""
+    from energy.services import charger_protect_before_start
+
     connector = charger.connectors.filter(connector_id=connector_id).first()
     if connector is not None and connector.status not in STARTABLE_STATUSES:
         raise ChargerBusy(f"connector {connector_id} is {connector.status}; it must be Available or Preparing")
+    charger_protect_before_start(charger=charger, trigger=f"remote start by {requested_by}")
     answer = charger_command_sync(
         charge_point_id=charger.charge_point_id,
         action="RemoteStartTransaction",

@@ -139,11 +139,13 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
     # charge from the surplus is solar's.
     surplus_w = inputs.solar_surplus_w or 0.0
     if inputs.tou_allows is False and surplus_w <= 0:
-        wanted.extend(_cap(inputs.tou_reason or "time of use", "tou", d.id, 0.0) for d in demands)
+        wanted.extend(_cap(inputs.tou_reason or "time of use", LimitSource.TOU, d.id, 0.0) for d in demands)
     if inputs.solar_budget_w is not None:
-        wanted.append(power_budget(inputs.solar_reason or "solar surplus", "solar", inputs.solar_budget_w, demands))
+        wanted.append(
+            power_budget(inputs.solar_reason or "solar surplus", LimitSource.SOLAR, inputs.solar_budget_w, demands)
+        )
     if inputs.tou_allows is False and surplus_w > 0:
-        wanted.append(power_budget(reasons.tou_solar_only(surplus_w), "tou", surplus_w, demands))
+        wanted.append(power_budget(reasons.tou_solar_only(surplus_w), LimitSource.TOU, surplus_w, demands))
 
     protected = allocate(demands, protection, inputs.algorithm)
     decided = allocate(demands, wanted, inputs.algorithm)

@@ -52,19 +52,36 @@ def grid_level_set(*, site: Site, level: str, source: str) -> GridResponse:
 def charger_profiles_unknown(*, charger_pk: int) -> None:
     """A charger that booted holds whatever it kept in flash: its fuse limit is sent again, a
     time-of-use plan is re-sent or cleared, and a solar TxProfile ended with its transaction."""
-    charger = Charger.objects.only("applied_profiles").get(pk=charger_pk)
-    applied = {k: v for k, v in charger.applied_profiles.items() if k not in (PROTECTION, SOLAR)}
-    Charger.objects.filter(pk=charger_pk).update(applied_profiles={**applied, TOU: "unknown"})
+    _forget_profiles(charger_pk=charger_pk, forgotten=(PROTECTION, SOLAR), unknown=(TOU,))
+
+
+def _forget_profiles(*, charger_pk: int, forgotten: tuple[str, ...], unknown: tuple[str, ...] = ()) -> None:
+    """Under the site's lock: a run under way writes back what it read, and would undo this."""
+    site_pk = Charger.objects.values_list("site_id", flat=True).get(pk=charger_pk)
+    with site_lock(site_pk):
+        applied = Charger.objects.values_list("applied_profiles", flat=True).get(pk=charger_pk)
+        kept = {k: v for k, v in applied.items() if k not in forgotten}
+        Charger.objects.filter(pk=charger_pk).update(applied_profiles={**kept, **dict.fromkeys(unknown, "unknown")})
+
+
+def charger_protect_before_start(*, charger: Charger, trigger: str) -> None:
+    """A car told to start draws at once: a charger that does not hold its share of the fuses
+    yet (it booted a moment ago) gets it first."""
+    if PROTECTION not in Charger.objects.values_list("applied_profiles", flat=True).get(pk=charger.pk):
+        site_control_run(site=charger.site, trigger=trigger, protection_only=True)
 
 
 def charger_held_limit_check(*, charger_pk: int, composite: dict) -> bool:
     """Whether the charger's composite schedule (GetCompositeSchedule on connector 0) holds the
     ChargePointMaxProfile limit we sent. If not, the installer is told (a charger event) and the
-    limit is forgotten, so that the next run sends it again."""
-    charger = Charger.objects.get(pk=charger_pk)
+    limit is forgotten, so that the next run sends it again. With none known to be held (a send
+    that never got its answer), False: the next run sends it."""
+    charger = Charger.objects.filter(pk=charger_pk).first()
+    if charger is None:  # deleted while connected
+        return True
     sent_w = charger.applied_profiles.get(PROTECTION)
     if sent_w is None:
-        return True
+        return False
     phases = charger.active_phases or charger.phases
     unit, expected = limit_in_charger_unit(limit_w=sent_w, phases=phases, rate_unit=charger.limit_rate_unit)
     schedule = composite.get("chargingSchedule") or {}
@@ -84,8 +101,7 @@ def charger_held_limit_check(*, charger_pk: int, composite: dict) -> bool:
         "sent: sending it again",
         payload=composite,
     )
-    applied = {k: v for k, v in charger.applied_profiles.items() if k != PROTECTION}
-    Charger.objects.filter(pk=charger_pk).update(applied_profiles=applied)
+    _forget_profiles(charger_pk=charger_pk, forgotten=(PROTECTION,))
     return False
 
 
@@ -171,9 +187,13 @@ class ControlRun:
     failures: dict[str, CommandFailed] = field(default_factory=dict)
 
 
-def site_control_run(*, site: Site, trigger: str, now: dt.datetime | None = None) -> ControlRun:
+def site_control_run(
+    *, site: Site, trigger: str, now: dt.datetime | None = None, protection_only: bool = False
+) -> ControlRun:
     """Decide every charger's limit on the site and send what changed, lowered ones first."""
-    outcome = sites_control_run(site_pks=[site.pk], trigger=trigger, now=now).get(site.pk)
+    outcome = sites_control_run(site_pks=[site.pk], trigger=trigger, now=now, protection_only=protection_only).get(
+        site.pk
+    )
     if outcome is None:
         raise Site.DoesNotExist(f"site {site.pk} no longer exists")
     if isinstance(outcome, Exception):

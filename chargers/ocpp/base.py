@@ -209,7 +209,9 @@ class CentralSystemChargePoint(ChargePoint):
         from energy.services import charger_profiles_unknown
 
         self.booted = True
-        await database_sync_to_async(charger_profiles_unknown)(charger_pk=self.charger_pk)
+        # Off the thread-sensitive thread: it waits for the site's lock, and a run holding that
+        # lock needs that thread to log its calls.
+        await database_sync_to_async(charger_profiles_unknown, thread_sensitive=False)(charger_pk=self.charger_pk)
         await self.rebalance_now("booted")
         await self.check_held_limit()
 
@@ -228,7 +230,7 @@ class CentralSystemChargePoint(ChargePoint):
             "GetCompositeSchedule", {"connectorId": 0, "duration": 60}, "check of the limits it holds"
         )
         if reply["outcome"] == "answered" and reply["response"].get("status") == "Accepted":
-            held = await database_sync_to_async(charger_held_limit_check)(
+            held = await database_sync_to_async(charger_held_limit_check, thread_sensitive=False)(
                 charger_pk=self.charger_pk, composite=reply["response"]
             )
             if not held:

@@ -228,11 +228,19 @@ def test_a_change_in_a_cars_draw_reruns_energy_control(ocpp_server):
     assert raised.requested_by == f"energy:{charger.charge_point_id}: drawing 3680 W"
 
 
+CELERY_REDIS_URL = "redis://127.0.0.1:6379/12"
+
+
+def no_rebalance_queued(site: Site) -> bool:
+    """The worker has run every rebalance the server queued for the site (energy/triggers.py)."""
+    return not redis.Redis.from_url(CELERY_REDIS_URL).exists(f"graylogic:rebalance-queued:{site.pk}")
+
+
 @pytest.fixture
 def celery_stack(django_db_setup, tmp_path):
     """A server on Redis plus a real Celery worker and beat: nothing runs the jobs in-process."""
     require_service("Redis", "127.0.0.1", 6379)
-    redis_url = "redis://127.0.0.1:6379/12"
+    redis_url = CELERY_REDIS_URL
     redis.Redis.from_url(redis_url).flushdb()
     env = {"REDIS_URL": redis_url, "ENERGY_CONTROL_TICK": "1", "OCPP_COMMAND_TIMEOUT": "5"}
     server_process, server = start_server(tmp_path, env)
@@ -323,6 +331,9 @@ def test_in_the_scaled_deployment_a_burst_of_readings_is_followed_to_its_last_on
         async with library_charger(celery_stack, charger.charge_point_id, charge_point_class=AnsweringCharger) as cp:
             await boot_and_charge(cp)
             assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile")[-1:] == [31.8])
+            # The boot and the start are decided in the server at once; the connector's status
+            # change is queued for the worker: the burst must come after that run.
+            assert await wait_until(lambda: no_rebalance_queued(site))
             await asyncio.sleep(max(min_interval_s, seconds_clear_of_the_scheduled_run(site)))
             before = len(profiles(cp, "ChargePointMaxProfile"))
             # The main meter sees 10 A, 11 A, ... 19 A on L1: the last leaves 32 - 19 = 13 A.
