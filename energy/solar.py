@@ -23,7 +23,7 @@ class SolarSettings:
     allow_grid_minimum_w: float = 1400
     max_grid_w: float = 3000
     window_s: int = 300
-    # Hysteresis defaults (README): start after 1 minute of enough surplus, stop after 5 minutes without.
+    # Hysteresis defaults (docs/energy.md): start after 1 minute of enough surplus, stop after 5 minutes without.
     start_delay_s: int = 60
     stop_delay_s: int = 300
 
