@@ -152,9 +152,11 @@ def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> 
 
 
 def _tou_inputs(*, site: Site, tou, chargers: list[Charger], now: dt.datetime):
-    """(allowed now, reason, plan) or (None, "", None) when time-of-use is off."""
+    """(allowed now, reason, plan) or (None, "", None) when time-of-use is off. The plan starts
+    on a whole second, as the profile's startSchedule does."""
     if not tou.enabled:
         return None, "", None
+    now = now.replace(microsecond=0)
     periods = selectors.tariff_periods(site=site)
     if not periods:
         return None, "", None
@@ -440,40 +442,32 @@ def _send_tou(
 def _clear(run: ControlRun, charger: Charger, purpose: str, trigger: str) -> None:
     """ClearChargingProfile by purpose and stack level: a profile whose reason went away must not
     keep steering the car. "Unknown" means the charger holds none: cleared all the same."""
-    cid = str(charger.pk)
     payload = {"chargingProfilePurpose": purpose, "stackLevel": charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose])}
-    try:
-        answer = charger_command_sync(
-            charge_point_id=charger.charge_point_id,
-            action="ClearChargingProfile",
-            payload=payload,
-            requested_by=f"energy:{trigger}",
-        )
-    except CommandFailed as failure:
-        logger.warning("%s: %s not cleared: %s", charger.charge_point_id, purpose, failure.message)
-        run.failures.setdefault(cid, failure)
-        run.outcomes.setdefault(cid, failure.outcome)
-        return
-    if answer.get("status") in ("Accepted", "Unknown"):
-        run.outcomes.setdefault(cid, f"{purpose} cleared")
+    answer = _call(run, charger, "ClearChargingProfile", payload, purpose, trigger)
+    if answer is not None and answer.get("status") in ("Accepted", "Unknown"):
+        run.outcomes.setdefault(str(charger.pk), f"{purpose} cleared")
         charger.applied_profiles = {k: v for k, v in charger.applied_profiles.items() if k != purpose}
         Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
+
+
+def _call(run: ControlRun, charger: Charger, action: str, payload: dict, purpose: str, trigger: str) -> dict | None:
+    """One call to the charger; a failure is the run's outcome for it (the first one counts)."""
+    try:
+        return charger_command_sync(
+            charge_point_id=charger.charge_point_id, action=action, payload=payload, requested_by=f"energy:{trigger}"
+        )
+    except CommandFailed as failure:
+        logger.warning("%s: %s %s failed: %s", charger.charge_point_id, action, purpose, failure.message)
+        run.failures.setdefault(str(charger.pk), failure)
+        run.outcomes.setdefault(str(charger.pk), failure.outcome)
+        return None
 
 
 def _send(run: ControlRun, charger: Charger, purpose: str, payload: dict, applied_value, trigger: str) -> None:
     """Send one profile; the first outcome per charger is what the run reports for it."""
     cid = str(charger.pk)
-    try:
-        answer = charger_command_sync(
-            charge_point_id=charger.charge_point_id,
-            action="SetChargingProfile",
-            payload=payload,
-            requested_by=f"energy:{trigger}",
-        )
-    except CommandFailed as failure:
-        logger.warning("%s: %s not applied: %s", charger.charge_point_id, purpose, failure.message)
-        run.failures.setdefault(cid, failure)
-        run.outcomes.setdefault(cid, failure.outcome)
+    answer = _call(run, charger, "SetChargingProfile", payload, purpose, trigger)
+    if answer is None:
         return
     status = answer.get("status", "?")
     run.answers.setdefault(cid, answer)

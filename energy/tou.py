@@ -164,7 +164,13 @@ def schedule_periods(plan: Plan, *, start: dt.datetime, limit: float) -> list[di
             continue
         cursor = edge
         value = limit if plan_allows(plan, cursor) else 0
+        start_period = int((cursor - start).total_seconds())
+        if periods and periods[-1]["startPeriod"] == start_period:
+            # Edges within one second (a slot starting a fraction after `start`): chargers take
+            # strictly increasing startPeriods only, and the later edge is what holds.
+            periods.pop()
+            current = periods[-1]["limit"] if periods else None
         if value != current:
-            periods.append({"startPeriod": int((cursor - start).total_seconds()), "limit": value})
+            periods.append({"startPeriod": start_period, "limit": value})
             current = value
     return periods

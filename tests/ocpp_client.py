@@ -168,11 +168,23 @@ def _install_answering_handlers() -> None:
         return await self._answer("GetConfiguration", call_result.GetConfiguration(configuration_key=chosen), **payload)
 
     async def on_get_composite_schedule(self, **payload):
+        # The charger's own limit, or on connector 0 the last ChargePointMaxProfile it was sent.
+        schedule = {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400}]}
+        for action, received in reversed(self.received):
+            profile = received.get("cs_charging_profiles", {}) if action == "SetChargingProfile" else {}
+            if payload["connector_id"] == 0 and profile.get("charging_profile_purpose") == "ChargePointMaxProfile":
+                sent = profile["charging_schedule"]
+                period = sent["charging_schedule_period"][0]
+                schedule = {
+                    "chargingRateUnit": sent["charging_rate_unit"],
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": float(period["limit"])}],
+                }
+                break
         default = call_result.GetCompositeSchedule(
             status="Accepted",
             connector_id=payload["connector_id"],
             schedule_start="2026-01-13T00:00:00Z",
-            charging_schedule={"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400}]},
+            charging_schedule=schedule,
         )
         return await self._answer("GetCompositeSchedule", default, **payload)
 

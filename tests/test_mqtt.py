@@ -301,6 +301,8 @@ def test_bad_commands_get_an_error_result_and_change_nothing(stack):
         async with library_charger(stack.server, online.charge_point_id, charge_point_class=AnsweringCharger) as cp:
             await boot(cp)
             assert await wait_until(lambda: profiles(cp, "ChargePointMaxProfile"))
+            # The boot's last step: the server checks what the charger holds.
+            assert await wait_until(lambda: any(action == "GetCompositeSchedule" for action, _ in cp.received))
             received_before = len(cp.received)
             results = []
             for charger, payload, *_ in commands:

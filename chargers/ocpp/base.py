@@ -329,7 +329,8 @@ class CentralSystemChargePoint(ChargePoint):
         await self._send_error(msg.unique_id, error.code, error.description, action=msg.action, raw=msg.payload)
 
     async def _send_error(self, unique_id: str, code: str, description: str, *, action: str | None, raw) -> None:
-        await self._send(CallError(unique_id, code, description, {}).to_json())
+        """Recorded for the installer before the charger hears it: a charger that hangs up on a
+        CALLERROR (and so cancels a call answered from a task) still leaves its trace."""
         excerpt = raw if isinstance(raw, dict) and len(str(raw)) < 2000 else {"frame": str(raw)[:2000]}
         await database_sync_to_async(charger_event_record)(
             charge_point_id=self.id,
@@ -339,6 +340,7 @@ class CentralSystemChargePoint(ChargePoint):
             remote_address=self.remote_address,
             payload=excerpt,
         )
+        await self._send(CallError(unique_id, code, description, {}).to_json())
 
     def _touch(self) -> None:
         now = time.monotonic()

@@ -187,6 +187,17 @@ def test_the_plan_becomes_a_schedule_like_the_spec_example():
     ]
 
 
+def test_a_plan_made_a_fraction_of_a_second_after_the_schedule_starts_gives_increasing_periods():
+    # Found by a charger that validates profiles: the first slot began at "now" (00:03:02.5) and
+    # the schedule at the whole second before it, so two periods started at 0.
+    now = dt.datetime(2026, 12, 5, 0, 3, 2, 500000, tzinfo=UTC)
+    plan = plan_charging(
+        now=now, ready_by=dt.time(7), tz=LONDON, periods=SPEC_PERIODS, power_w=11000, energy_needed_wh=None
+    )
+    periods = schedule_periods(plan, start=now.replace(microsecond=0), limit=11000)
+    assert periods == [{"startPeriod": 0, "limit": 11000}, {"startPeriod": 25018, "limit": 0}]
+
+
 @pytest.mark.parametrize(
     ("level", "frequency", "enabled", "expected"),
     [
