@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 PROTECTION = "ChargePointMaxProfile"  # circuit protection, grid response, manual limits
 TOU = "TxDefaultProfile"  # the time-of-use plan
 SOLAR = "TxProfile"  # solar surplus, on the running transaction
+UNKNOWN = "unknown"  # what a booted charger may still hold of a purpose: cleared, or sent again
 
 
 def energy_reading_record(
@@ -61,7 +62,7 @@ def _forget_profiles(*, charger_pk: int, forgotten: tuple[str, ...], unknown: tu
     with site_lock(site_pk):
         applied = Charger.objects.values_list("applied_profiles", flat=True).get(pk=charger_pk)
         kept = {k: v for k, v in applied.items() if k not in forgotten}
-        Charger.objects.filter(pk=charger_pk).update(applied_profiles={**kept, **dict.fromkeys(unknown, "unknown")})
+        Charger.objects.filter(pk=charger_pk).update(applied_profiles={**kept, **dict.fromkeys(unknown, UNKNOWN)})
 
 
 def charger_protect_before_start(*, charger: Charger, trigger: str) -> None:
@@ -444,7 +445,10 @@ def _clear(run: ControlRun, charger: Charger, purpose: str, trigger: str) -> Non
     keep steering the car. "Unknown" means the charger holds none: cleared all the same."""
     payload = {"chargingProfilePurpose": purpose, "stackLevel": charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose])}
     answer = _call(run, charger, "ClearChargingProfile", payload, purpose, trigger)
-    if answer is not None and answer.get("status") in ("Accepted", "Unknown"):
+    # A boot's "unknown" is cleared once: a charger that cannot clear (no smart charging) holds
+    # no profile either, and asking again at every run would only repeat the refusal.
+    tried_once = answer is None and charger.applied_profiles.get(purpose) == UNKNOWN
+    if tried_once or (answer is not None and answer.get("status") in ("Accepted", "Unknown")):
         run.outcomes.setdefault(str(charger.pk), f"{purpose} cleared")
         charger.applied_profiles = {k: v for k, v in charger.applied_profiles.items() if k != purpose}
         Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
