@@ -68,6 +68,11 @@ def test_a_booted_charger_holds_a_limit_within_the_fuse_before_it_can_start(any_
         async with sim_charger(any_server, "FUSE-1", password="pw-123456") as cp:
             await cp.wait_for(lambda: cp.profile_of("ChargePointMaxProfile") is not None, timeout=5)
             assert cp.limit_a(floor=False) <= 16
+            # ... and the server made sure the charger holds it, before anything else it asks.
+            await cp.wait_for(lambda: cp.sent("GetCompositeSchedule"), timeout=5)
+            actions = [action for action, _ in cp.calls]
+            assert actions.index("SetChargingProfile") < actions.index("GetCompositeSchedule")
+            assert "ChangeConfiguration" not in actions[: actions.index("GetCompositeSchedule")]
 
     asyncio.run(scenario())
 
