@@ -4,6 +4,7 @@ Both store the input and ask for a rebalance (throttled by the site's min_interv
 new limits reach the chargers within seconds.
 """
 
+import datetime as dt
 import math
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -15,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from energy.models import GridResponse, Site
+from energy.models import READING_MAX_AHEAD, GridResponse, Site
 from energy.services import energy_reading_record, grid_level_set
 from energy.triggers import request_rebalance
 from graylogic.api import error_responses
@@ -67,6 +68,15 @@ class EnergyReadingApi(APIView):
         grid_l2_a = FiniteFloatField(required=False, min_value=-1000, max_value=1000)
         grid_l3_a = FiniteFloatField(required=False, min_value=-1000, max_value=1000)
         frequency_hz = FiniteFloatField(required=False, min_value=40, max_value=70)
+
+        def validate_measured_at(self, measured_at: dt.datetime) -> dt.datetime:
+            ahead = measured_at - timezone.now()
+            if ahead > READING_MAX_AHEAD:
+                raise serializers.ValidationError(
+                    f"is {ahead.total_seconds():,.0f} s ahead of the server's clock; a reading may be at most "
+                    f"{READING_MAX_AHEAD.total_seconds():.0f} s ahead (check the meter's clock)"
+                )
+            return measured_at
 
         def validate(self, attrs: dict) -> dict:
             if not any(field in attrs for field in READING_FIELDS):

@@ -254,6 +254,12 @@ class GridResponse(models.Model):
         return f"Grid response at {self.site}: {self.level}"
 
 
+# How far ahead of the server's clock a reading may be dated (meters' clocks drift a little). A
+# reading from further ahead would stay "the newest" until its date and blind energy control,
+# fail-safe included, so it is refused, and never taken as current if one is stored.
+READING_MAX_AHEAD = dt.timedelta(minutes=5)
+
+
 class EnergyReading(models.Model):
     """What the site's meters say at an instant. Any field may be missing."""
 

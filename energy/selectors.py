@@ -10,7 +10,7 @@ from django.db.models.functions import RowNumber
 from chargers.models import Charger, Connector, LimitDecision
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES, Fuse
 from energy.control import ChargerState
-from energy.models import EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
+from energy.models import READING_MAX_AHEAD, EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
 from energy.tou import Period
 from sessions.models import MeterSample
 
@@ -119,11 +119,11 @@ def charger_draws(*, chargers: list[Charger], since: dt.datetime) -> dict[int, D
     return draws
 
 
-def _newest_of_each(model, *, parent: str, parents: QuerySet, order_by: tuple[str, ...]) -> QuerySet:
+def _newest_of_each(model, *, parent: str, parents: QuerySet, order_by: tuple[str, ...], **filters) -> QuerySet:
     """Each parent's newest row of `model`, in one query that looks each one up in the index on
     (parent, order_by): these tables are kept for ever, so ranking all of a parent's rows would
     make every control run slower by the day (bench/control_bench.py --readings-per-site)."""
-    newest_pk = model.objects.filter(**{parent: OuterRef("pk")}).order_by(*order_by).values("pk")[:1]
+    newest_pk = model.objects.filter(**{parent: OuterRef("pk")}, **filters).order_by(*order_by).values("pk")[:1]
     return model.objects.filter(pk__in=parents.annotate(newest=Subquery(newest_pk)).values("newest"))
 
 
@@ -172,11 +172,15 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
     return states
 
 
-def latest_readings(*, site_pks: list[int]) -> dict[int, EnergyReading]:
+def latest_readings(*, site_pks: list[int], now: dt.datetime) -> dict[int, EnergyReading]:
     """Each site's newest main-meter reading (index reading_by_site_time); sites without one are
-    left out."""
+    left out. A reading dated beyond READING_MAX_AHEAD is never current."""
     newest = _newest_of_each(
-        EnergyReading, parent="site", parents=Site.objects.filter(pk__in=site_pks), order_by=("-measured_at", "-id")
+        EnergyReading,
+        parent="site",
+        parents=Site.objects.filter(pk__in=site_pks),
+        order_by=("-measured_at", "-id"),
+        measured_at__lte=now + READING_MAX_AHEAD,
     )
     return {reading.site_id: reading for reading in newest}
 
@@ -216,8 +220,12 @@ def site_fuses(
     return [Fuse(fid, limit, phases, parent_of[fid], other_load[fid], name) for fid, limit, phases, name in described]
 
 
-def surplus_samples(*, site: Site, since: dt.datetime) -> list[EnergyReading]:
-    return list(EnergyReading.objects.filter(site=site, measured_at__gte=since).order_by("measured_at"))
+def surplus_samples(*, site: Site, since: dt.datetime, now: dt.datetime) -> list[EnergyReading]:
+    return list(
+        EnergyReading.objects.filter(
+            site=site, measured_at__gte=since, measured_at__lte=now + READING_MAX_AHEAD
+        ).order_by("measured_at")
+    )
 
 
 def tariff_periods(*, site: Site) -> list[Period]:

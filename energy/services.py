@@ -123,7 +123,7 @@ def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> 
     samples = []
     # No smoothing (window 0) means the latest reading, as long as the meter is not silent.
     since = now - dt.timedelta(seconds=solar.window_s or site.meter_timeout_s)
-    readings = selectors.surplus_samples(site=site, since=since)
+    readings = selectors.surplus_samples(site=site, since=since, now=now)
     if not solar.window_s:
         readings = readings[-1:]
     for reading in readings:
@@ -228,7 +228,7 @@ def sites_control_run(
         chargers_by_site = selectors.sites_chargers(site_pks=list(sites))
         chargers = [c for site_chargers in chargers_by_site.values() for c in site_chargers]
         draws = selectors.charger_draws(chargers=chargers, since=now - dt.timedelta(minutes=5))
-        readings = selectors.latest_readings(site_pks=list(sites))
+        readings = selectors.latest_readings(site_pks=list(sites), now=now)
         last_decisions = selectors.latest_decisions(chargers=[c for c in chargers if c.is_connected])
         outcomes: dict[int, ControlRun | Exception] = {}
         for pk, (site, solar, tou, grid) in sites.items():

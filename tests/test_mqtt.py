@@ -336,6 +336,7 @@ def test_bad_readings_and_grid_levels_are_refused_and_store_nothing(stack):
         (readings, {"solar_w": -1}, "solar_w"),
         (readings, {"frequency_hz": 1000}, "frequency_hz"),
         (readings, {}, "at least one"),
+        (readings, {"grid_w": 100, "measured_at": "9999-01-01T00:00:00Z"}, "ahead of the server's clock"),
         (f"{stack.prefix}/site/elsewhere/readings", {"grid_w": 100}, "no site"),
         (f"{readings}/power", b"100", "unknown reading"),
         (f"{readings}/grid_w", b"lots", "not JSON"),

@@ -21,19 +21,24 @@ CASES = {
     "newest of several": ([(20, 10.0), (10, 11.0), (0, 12.0)], 12.0),
     "a late arrival measured earlier does not win": ([(0, 12.0), (30, 9.0)], 12.0),
     "same instant: the one stored last": ([(5, 10.0), (5, 14.0)], 14.0),
+    # A meter whose clock runs a little ahead still counts; one dated far ahead (year 9999, a
+    # reset clock) would stay "the newest" until then and blind control: it never counts.
+    "a few minutes ahead counts": ([(0, 12.0), (-240, 13.0)], 13.0),
+    "far ahead never counts": ([(0, 12.0), (-3600, 30.0)], 12.0),
+    "only far ahead: no current reading": ([(-86400 * 365, 30.0)], None),
 }
 
 
 @pytest.mark.parametrize(("readings", "expected_l1_a"), CASES.values(), ids=CASES.keys())
 def test_latest_readings(readings, expected_l1_a):
     site, neighbour = make_site(), make_site()
-    EnergyReading.objects.create(site=neighbour, measured_at=NOW + dt.timedelta(hours=1), grid_l1_a=99.0)
+    EnergyReading.objects.create(site=neighbour, measured_at=NOW + dt.timedelta(minutes=1), grid_l1_a=99.0)
     for seconds_before, grid_l1_a in readings:
         EnergyReading.objects.create(
             site=site, measured_at=NOW - dt.timedelta(seconds=seconds_before), grid_l1_a=grid_l1_a
         )
 
-    latest = latest_readings(site_pks=[site.pk, neighbour.pk])
+    latest = latest_readings(site_pks=[site.pk, neighbour.pk], now=NOW)
 
     assert latest[neighbour.pk].grid_l1_a == 99.0
     assert (latest[site.pk].grid_l1_a if site.pk in latest else None) == expected_l1_a
