@@ -3,6 +3,7 @@ works offline and on a phone (it scales to the page width)."""
 
 import datetime as dt
 import itertools
+import math
 import zoneinfo
 from collections.abc import Sequence
 
@@ -13,21 +14,26 @@ WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 52, 16, 28, 40
 TICK_STEPS = [dt.timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080)]
 MAX_POINTS = 1500
+MAX_TOP_W = 1e15  # the axis of a chart whose data holds an infinity
 MARKED_POINTS = 60
 
 Series = Sequence[tuple[dt.datetime, float]]
 
 
 def _nice_kw_step(top_kw: float) -> float:
+    """A step that gives at most six gridlines whatever the data: a broken meter's 1e12 W once
+    drew millions of them and took the server's memory (issue 25)."""
     for step in (0.5, 1, 2, 5, 10, 20, 50, 100):
         if top_kw / step <= 6:
             return step
-    return 200
+    magnitude = 10 ** math.floor(math.log10(top_kw / 6))
+    return next(m * magnitude for m in (1, 2, 5, 10) if top_kw / (m * magnitude) <= 6)
 
 
 def _time_ticks(start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo) -> list[dt.datetime]:
     span = end - start
-    step = next((s for s in TICK_STEPS if span / s <= 8), TICK_STEPS[-1])
+    # Whole days beyond a week, so that however long the span there are at most eight ticks.
+    step = next((s for s in TICK_STEPS if span / s <= 8), None) or dt.timedelta(days=math.ceil(span.days / 8) + 1)
     local = start.astimezone(tz)
     minutes = int(step.total_seconds() // 60)
     if minutes < 1440:
@@ -61,6 +67,8 @@ def power_chart_svg(
     if end <= start:
         end = start + dt.timedelta(minutes=1)
     top_w = max([1000.0, *(w for _, w in power), *(w for _, w in limit)])
+    if not math.isfinite(top_w):
+        top_w = MAX_TOP_W
     padded_kw = top_w / 1000 * 1.1  # headroom: a line at the maximum stays off the frame
     kw_step = _nice_kw_step(padded_kw)
     top_kw = kw_step * max(1, -(-padded_kw // kw_step))
