@@ -195,7 +195,9 @@ class SimCharger:
                 if frame[0] == 2:
                     await self._on_call(frame[1], frame[2], frame[3])
                 elif frame[1] in self._pending:
-                    self._pending.pop(frame[1]).set_result(frame)
+                    future = self._pending.pop(frame[1])
+                    if not future.done():  # its caller may have been cancelled (the test closing)
+                        future.set_result(frame)
         except websockets.ConnectionClosed:
             pass
         except Exception as error:  # a broken frame from the server is a test failure
