@@ -7,9 +7,7 @@ Screenshots go to test-artifacts/. Everything runs in one event loop (Playwright
 next to the charge point); the database is only touched before it."""
 
 import asyncio
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,7 +15,7 @@ from django.contrib.auth.models import User
 from tests.chargepoint_sim import sim_charger
 from tests.conftest import ROOT
 from tests.factories import make_charger, make_site
-from tests.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.services import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
@@ -30,12 +28,7 @@ TO_THE_SECOND = re.compile(r"\d{1,2} \w{3} \d{4}, \d{2}:\d{2}:\d{2} UTC")
 
 @pytest.fixture
 def installation():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: bin/test installs it (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    pytest.importorskip("playwright")
+    require_chromium()
     site = make_site(name="Home", circuit_limit_a=32)
     drive = make_charger(
         site=site, charge_point_id="drive-cp", name="Drive", phases=3, max_power_w=22000, password=CHARGER_PASSWORD

@@ -9,7 +9,6 @@ import asyncio
 import csv
 import datetime as dt
 import io
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,18 +22,10 @@ from tests.api.helpers import make_user
 from tests.conftest import ROOT
 from tests.factories import make_charger, make_session, make_site, make_tariff
 from tests.ocpp_client import AnsweringCharger, library_charger
+from tests.services import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "homeowner-browser-pw-1"
 CHARGER_PASSWORD = "garage-secret-1"
@@ -50,12 +41,7 @@ def iso(t: dt.datetime) -> str:
 
 @pytest.fixture
 def household():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: bin/test installs it (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    pytest.importorskip("playwright")
+    require_chromium()
     site = make_site(name="Home", time_zone="Europe/London")
     make_tariff(site=site)
     for minute in range(0, 60, 5):  # exporting 2 kW while the car takes 2 kW, 15:00-16:00
