@@ -12,7 +12,7 @@ from energy.allocation import NOMINAL_VOLTAGE_V, PHASES, Fuse
 from energy.control import ChargerState
 from energy.models import READING_MAX_AHEAD, EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
 from energy.tou import Period
-from sessions.models import MeterSample
+from sessions.models import ChargingSession, MeterSample
 
 SITE_FUSE_ID = "main fuse"
 # Connector states in which no car wants power. Unknown states count as wanting: the safe
@@ -80,6 +80,20 @@ class Draw:
 
     power_w: float | None
     current_a: float | None
+
+
+def running_sessions(*, chargers: list[Charger]) -> dict[int, ChargingSession]:
+    """Each charger's newest open session (a solar TxProfile rides on it), in one query for the
+    whole batch rather than one per charger and run."""
+    newest: dict[int, ChargingSession] = {}
+    sessions = (
+        ChargingSession.objects.filter(charger__in=chargers, stopped_at__isnull=True)
+        .order_by("-started_at", "-transaction_id")
+        .only("charger_id", "transaction_id", "connector_id", "started_at")
+    )
+    for session in sessions:
+        newest.setdefault(session.charger_id, session)
+    return newest
 
 
 def charger_draws(*, chargers: list[Charger], since: dt.datetime) -> dict[int, Draw]:

@@ -18,7 +18,7 @@ from chargers import events as charger_events
 from chargers.commands import CommandFailed, charger_command_sync
 from chargers.models import Charger, ChargerEvent, LimitDecision
 from chargers.ocpp.profiles import limit_in_charger_unit
-from chargers.remote import STACK_LEVEL_BY_PURPOSE, charger_active_session, charging_profile
+from chargers.remote import STACK_LEVEL_BY_PURPOSE, charging_profile
 from chargers.services import charger_event_record
 from energy import reasons, selectors
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES
@@ -28,6 +28,7 @@ from energy.models import EnergyReading, GridResponse, Site, SolarCharging, Time
 from energy.solar import SolarSettings, SolarState, smoothed_w, solar_budget, surplus_w
 from energy.tou import plan_allows, plan_charging, schedule_periods
 from energy.triggers import site_lock
+from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +230,10 @@ def sites_control_run(
         chargers = [c for site_chargers in chargers_by_site.values() for c in site_chargers]
         draws = selectors.charger_draws(chargers=chargers, since=now - dt.timedelta(minutes=5))
         readings = selectors.latest_readings(site_pks=list(sites), now=now)
-        last_decisions = selectors.latest_decisions(chargers=[c for c in chargers if c.is_connected])
+        online = [c for c in chargers if c.is_connected]
+        last_decisions = selectors.latest_decisions(chargers=online)
+        solar_sites = any(solar.enabled for _, solar, _, _ in sites.values())
+        sessions = selectors.running_sessions(chargers=online) if solar_sites else {}
         outcomes: dict[int, ControlRun | Exception] = {}
         for pk, (site, solar, tou, grid) in sites.items():
             try:
@@ -238,6 +242,7 @@ def sites_control_run(
                     blocks=(solar, tou, grid),
                     chargers=chargers_by_site[pk],
                     draws=draws,
+                    sessions=sessions,
                     reading=readings.get(pk),
                     last_decisions=last_decisions,
                     trigger=(site_triggers or {}).get(pk, trigger),
@@ -258,6 +263,7 @@ def _site_control_run(
     blocks: tuple[SolarCharging, TimeOfUse, GridResponse],
     chargers: list[Charger],
     draws: dict[int, selectors.Draw],
+    sessions: dict[int, ChargingSession],
     reading: EnergyReading | None,
     last_decisions: dict[int, LimitDecision],
     trigger: str,
@@ -326,6 +332,7 @@ def _site_control_run(
     _apply(
         run,
         by_pk={str(c.pk): c for c in online},
+        sessions=sessions,
         last_decisions=last_decisions,
         trigger=trigger,
         plan=plan,
@@ -340,6 +347,7 @@ def _apply(
     run: ControlRun,
     *,
     by_pk: dict[str, Charger],
+    sessions: dict[int, ChargingSession],
     last_decisions: dict[int, LimitDecision],
     trigger: str,
     plan,
@@ -356,19 +364,26 @@ def _apply(
         return
     for cid, decision in run.decisions.items():
         charger = by_pk[cid]
-        _apply_solar(run, charger, decision, trigger, solar_on=solar_on)
+        _apply_solar(run, charger, decision, trigger, solar_on=solar_on, session=sessions.get(charger.pk))
         _apply_tou(run, charger, plan, now, trigger)
         _record(charger, decision, run.outcomes.get(cid, "unchanged"), now, last=last_decisions.get(charger.pk))
 
 
-def _apply_solar(run: ControlRun, charger: Charger, decision: Decision, trigger: str, *, solar_on: bool) -> None:
+def _apply_solar(
+    run: ControlRun,
+    charger: Charger,
+    decision: Decision,
+    trigger: str,
+    *,
+    solar_on: bool,
+    session: ChargingSession | None,
+) -> None:
     """The solar limit rides on the running transaction; with solar off, whatever is left is cleared."""
     held = charger.applied_profiles.get(SOLAR)
     if not solar_on:
         if held is not None:
             _clear(run, charger, SOLAR, trigger)
         return
-    session = charger_active_session(charger=charger)
     if session is None:
         return
     wanted = {"transaction_id": session.transaction_id, "limit_w": decision.limit_w}
