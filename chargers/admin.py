@@ -34,6 +34,7 @@ from chargers.admin_live import (
 from chargers.commands import CommandFailed
 from chargers.configuration import id_tags_set_status
 from chargers.models import (
+    PROBE_REQUESTED_BY,
     PROTOCOL_CHOICES,
     WITHOUT_CREDENTIALS,
     Charger,
@@ -99,8 +100,6 @@ PROBE_FIELDS = [
     "configuration_table",
 ]
 OVERRIDE_FIELDS = ["rate_unit_override", "max_stack_level_override"]
-# Who sends the boot-time GetConfiguration and ChangeConfiguration calls (chargers/ocpp/ocpp16.py).
-PROBE_REQUESTED_BY = "compatibility probe"
 PROTOCOL_LABELS = dict(PROTOCOL_CHOICES)
 OPEN_WARNING = (
     "This charger has no password and no password variable: anything presenting its id may connect "

@@ -321,6 +321,11 @@ class ChargerEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.charge_point_id} {self.kind}"
 
 
+# requested_by of the calls a connection makes on its own, which the admin looks up.
+PROBE_REQUESTED_BY = "compatibility probe"
+HELD_LIMIT_CHECK_REQUESTED_BY = "check of the limits it holds"
+
+
 class ChargerCommand(models.Model):
     """Every call the central system made to a charger, who asked, and what came of it."""
 

@@ -8,14 +8,14 @@ import re
 import pytest
 from django.urls import reverse
 
-from chargers.models import Charger, ChargerCommand, ChargerEvent, Connector
+from chargers.models import PROBE_REQUESTED_BY, Charger, ChargerCommand, ChargerEvent, Connector
 from sessions.models import MeterSample
 from tests.factories import make_charger, make_session, make_site
 
 pytestmark = pytest.mark.django_db
 
 T = dt.datetime(2026, 1, 13, 15, 4, 5, tzinfo=dt.UTC)
-PROBE = "compatibility probe"
+PROBE = PROBE_REQUESTED_BY
 
 
 def charger_page(client, charger: Charger) -> str:

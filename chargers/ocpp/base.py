@@ -30,7 +30,7 @@ from ocpp.exceptions import (
 from ocpp.messages import Call, CallError, MessageType, get_validator, validate_payload
 from ocpp.routing import create_route_map
 
-from chargers.models import ChargerEvent
+from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerEvent
 from chargers.ocpp import writes
 from chargers.services import charger_event_record
 from graylogic.single_reader_queue import SingleReaderQueue
@@ -227,7 +227,7 @@ class CentralSystemChargePoint(ChargePoint):
         from energy.services import charger_held_limit_check
 
         reply = await self.call_and_record(
-            "GetCompositeSchedule", {"connectorId": 0, "duration": 60}, "check of the limits it holds"
+            "GetCompositeSchedule", {"connectorId": 0, "duration": 60}, HELD_LIMIT_CHECK_REQUESTED_BY
         )
         if reply["outcome"] == "answered" and reply["response"].get("status") == "Accepted":
             held = await database_sync_to_async(charger_held_limit_check, thread_sensitive=False)(

@@ -15,7 +15,7 @@ from ocpp.v16.enums import Action, DataTransferStatus
 
 from chargers import events
 from chargers import services as charger_services
-from chargers.models import ChargerEvent
+from chargers.models import PROBE_REQUESTED_BY, ChargerEvent
 from chargers.ocpp import writes
 from chargers.ocpp.base import CentralSystemChargePoint, parse_ocpp_datetime, utc_now_iso
 from chargers.ocpp.profiles import configuration_changes, profile_from_configuration
@@ -115,7 +115,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         (before a car can start), check that it holds it, then set up metering."""
         if not self.registration_accepted:
             return
-        probe = "compatibility probe"
+        probe = PROBE_REQUESTED_BY
         reply = await self.call_and_record("GetConfiguration", {}, probe)
         profile = None
         if reply["outcome"] == "answered":

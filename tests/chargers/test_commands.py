@@ -11,7 +11,7 @@ from ocpp.exceptions import NotSupportedError
 from ocpp.v16 import call, call_result
 
 from chargers.commands import ChargerCallError, ChargerNotSupported, ChargerOffline, ChargerTimeout, charger_command
-from chargers.models import Charger, ChargerCommand
+from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, Charger, ChargerCommand
 from chargers.remote import ChargerRejected, charger_set_limit
 from graylogic.channel_layers import redis_channel_layers
 from tests.conftest import start_server, stop_server
@@ -50,7 +50,7 @@ def command(charger: Charger, action: str, payload: dict) -> dict:
 
 def boot_control_done(charger: Charger) -> bool:
     """The last step after a boot: the check that the charger holds its fuse limit."""
-    return ChargerCommand.objects.filter(charger=charger, requested_by="check of the limits it holds").exists()
+    return ChargerCommand.objects.filter(charger=charger, requested_by=HELD_LIMIT_CHECK_REQUESTED_BY).exists()
 
 
 def run_with_charger(server, charger: Charger, body, *, configuration=None):
