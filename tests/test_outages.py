@@ -1,0 +1,41 @@
+"""graylogic/outages.py: an outage is logged when it starts, once per interval, and when it ends."""
+
+import logging
+
+from django.db import OperationalError
+
+from graylogic import outages
+
+
+def test_an_outage_is_logged_once_per_interval_and_when_it_ends(caplog, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(outages.time, "monotonic", lambda: clock[0])
+    log = outages.OutageLog(logging.getLogger("test.outage"), "database", interval_s=60)
+    error = OperationalError("connection refused")
+
+    with caplog.at_level(logging.WARNING, logger="test.outage"):
+        for _ in range(500):  # 500 failures within the first interval: one line
+            log.failed(error)
+            clock[0] += 0.1
+        assert [r.getMessage() for r in caplog.records] == ["database unavailable: connection refused"]
+        assert log.ongoing
+
+        clock[0] += 20  # past the interval: one more line, counting the quiet ones
+        log.failed(error)
+        assert caplog.records[-1].getMessage() == (
+            "database still unavailable after 70 s (499 failures not logged): connection refused"
+        )
+
+        clock[0] += 5
+        log.recovered()
+        log.recovered()  # a second success logs nothing more
+        assert caplog.records[-1].getMessage() == "database available again after 75 s"
+        assert len(caplog.records) == 3
+        assert not log.ongoing
+
+
+def test_a_success_without_an_outage_logs_nothing(caplog):
+    log = outages.OutageLog(logging.getLogger("test.outage"), "database")
+    with caplog.at_level(logging.DEBUG, logger="test.outage"):
+        log.recovered()
+    assert caplog.records == []
