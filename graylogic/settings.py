@@ -199,6 +199,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "energy.tasks.control_tick",
         "schedule": env.int("ENERGY_CONTROL_TICK", default=1),
     },
+    # Old samples, readings, decisions, events and command logs go, per the retention in the
+    # admin (sessions/retention.py), in small batches.
+    "prune-old-data": {
+        "task": "sessions.tasks.prune_old_data",
+        "schedule": env.int("RETENTION_INTERVAL", default=3600),
+    },
 }
 EMBEDDED_JOBS = env.bool("EMBEDDED_JOBS", default=not REDIS_URL)
 
