@@ -7,14 +7,20 @@ import asyncio
 import logging
 import time
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
+if TYPE_CHECKING:
+    from graylogic.mqtt.bridge import MqttBridge
+
 logger = logging.getLogger(__name__)
 # Tasks started with the server; held here so they are never garbage-collected.
 _background: set[asyncio.Future] = set()
+# The MQTT bridge this process runs, if any: /healthz reports its broker connection.
+mqtt_bridge: "MqttBridge | None" = None
 
 
 def schedule_install() -> None:
@@ -86,6 +92,7 @@ def start_mqtt_bridge() -> None:
     from graylogic.mqtt.bridge import MqttBridge
     from graylogic.mqtt.config import mqtt_config
 
-    bridge = MqttBridge(mqtt_config())
+    global mqtt_bridge
+    bridge = mqtt_bridge = MqttBridge(mqtt_config())
     reactor.callWhenRunning(lambda: _background.add(asyncio.ensure_future(bridge.run())))
     reactor.addSystemEventTrigger("before", "shutdown", bridge.close)

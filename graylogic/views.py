@@ -1,9 +1,17 @@
-from django.db import connection
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
+from graylogic import embedded_jobs
+from graylogic.health import channel_layer_check, database_check, health_failures, mqtt_check
 
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers: the process answers and the database is reachable."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers: 200 when this node can serve chargers, else 503 naming what failed."""
+    checks = {"database": database_check, "channel_layer": channel_layer_check}
+    bridge = embedded_jobs.mqtt_bridge
+    if settings.MQTT_URL and bridge is not None:
+        checks["mqtt"] = mqtt_check(bridge.client.is_connected)
+    failed = await health_failures(checks)
+    if failed:
+        return JsonResponse({"status": "unavailable", "failed": failed}, status=503)
     return JsonResponse({"status": "ok"})

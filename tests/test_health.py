@@ -1,0 +1,101 @@
+"""/healthz: 200 only when this node can serve chargers (database, channel layer, and the MQTT
+broker when it runs the bridge); 503 naming what failed otherwise. A node whose Redis was down
+answered 200 while every charger handshake failed."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT, _database_url, _free_port, start_server, stop_server
+from tests.services import require_service
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _closed_port() -> int:
+    return _free_port()  # bound and released again: nothing listens there
+
+
+def _start_answering_server(tmp_path, extra_env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """Like conftest.start_server, but ready as soon as /healthz answers at all (an unhealthy
+    node answers 503, which start_server would wait out)."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": _database_url(), "ENERGY_CONTROL_TICK": "3600", **extra_env}
+    log = (tmp_path / f"server-{port}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=5)
+            return process, url
+        except urllib.error.HTTPError:
+            return process, url
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_server(process)
+                raise RuntimeError(f"server did not start:\n{(tmp_path / f'server-{port}.log').read_text()}") from None
+            time.sleep(0.1)
+
+
+def health(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_healthz_is_503_naming_the_channel_layer_when_redis_is_unreachable(django_db_setup, tmp_path):
+    process, url = _start_answering_server(tmp_path, {"REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"})
+    try:
+        status, body = health(url)
+        assert status == 503
+        assert body["status"] == "unavailable"
+        assert list(body["failed"]) == ["channel_layer"]  # the database is fine
+    finally:
+        stop_server(process)
+
+
+def test_healthz_is_200_with_the_real_redis(django_db_setup, tmp_path):
+    require_service("Redis", "127.0.0.1", 6379)
+    process, server = start_server(tmp_path, {"REDIS_URL": "redis://127.0.0.1:6379/14"})
+    try:
+        assert health(server.http_url) == (200, {"status": "ok"})
+    finally:
+        stop_server(process)
+
+
+def test_healthz_is_200_for_the_embedded_default(ocpp_server):
+    assert health(ocpp_server.http_url) == (200, {"status": "ok"})
+
+
+def test_healthz_is_503_naming_mqtt_while_the_embedded_bridge_has_no_broker(django_db_setup, tmp_path):
+    process, url = _start_answering_server(tmp_path, {"MQTT_URL": f"mqtt://127.0.0.1:{_closed_port()}"})
+    try:
+        status, body = health(url)
+        assert status == 503
+        assert list(body["failed"]) == ["mqtt"]
+    finally:
+        stop_server(process)
+
+
+def test_healthz_is_200_with_the_embedded_bridge_connected(django_db_setup, tmp_path):
+    require_service("Mosquitto", "127.0.0.1", 1883)
+    process, server = start_server(tmp_path, {"MQTT_URL": "mqtt://127.0.0.1:1883", "MQTT_PREFIX": "health-test"})
+    try:
+        assert health(server.http_url) == (200, {"status": "ok"})
+    finally:
+        stop_server(process)
