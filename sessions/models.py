@@ -19,7 +19,9 @@ class ChargingSession(models.Model):
         verbose_name="ID tag record",
     )
     reservation_id = models.IntegerField("reservation ID", null=True, blank=True)
-    started_at = models.DateTimeField(help_text="The charger's timestamp.")
+    started_at = models.DateTimeField(
+        help_text="The charger's timestamp; when the server received the start if that was off its clock."
+    )
     meter_start_wh = models.BigIntegerField("meter at start (Wh)")
     stopped_at = models.DateTimeField(null=True, blank=True)
     meter_stop_wh = models.BigIntegerField("meter at stop (Wh)", null=True, blank=True)
@@ -34,12 +36,31 @@ class ChargingSession(models.Model):
         "solar share (%)", null=True, blank=True, help_text="Energy covered by the site's solar surplus."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A charger whose clock reset (1970) or ran ahead still charges: its timestamp is kept here,
+    # and the server's receive time used for cost and control (docs/charger-data.md).
+    charger_started_at = models.DateTimeField(
+        "charger's start time (off its clock)",
+        null=True,
+        blank=True,
+        help_text="Set when the charger's start timestamp was not believable; started_at is then the server's.",
+    )
+    charger_stopped_at = models.DateTimeField(
+        "charger's stop time (off its clock)",
+        null=True,
+        blank=True,
+        help_text="Set when the charger's stop timestamp was not believable; stopped_at is then the server's.",
+    )
 
     class Meta:
         ordering = ["-started_at"]
         constraints = [
             # A charger back from offline replays StartTransaction: same start, same session.
             models.UniqueConstraint(fields=["charger", "connector_id", "started_at"], name="session_unique_start"),
+            # The same for a start off the charger's clock, which started_at cannot recognise.
+            models.UniqueConstraint(
+                fields=["charger", "connector_id", "charger_started_at", "meter_start_wh"],
+                name="session_unique_charger_start",
+            ),
             models.CheckConstraint(condition=Q(connector_id__gte=1), name="session_connector_from_1"),
             models.CheckConstraint(
                 condition=Q(stopped_at__isnull=True) | Q(stopped_at__gte=models.F("started_at")),
@@ -54,6 +75,11 @@ class ChargingSession(models.Model):
     @property
     def is_active(self) -> bool:
         return self.stopped_at is None
+
+    @property
+    def charger_clock_off(self) -> bool:
+        """The charger's start or stop time was replaced by the server's receive time."""
+        return self.charger_started_at is not None or self.charger_stopped_at is not None
 
 
 class MeterSample(models.Model):
@@ -94,3 +120,43 @@ class MeterSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.measurand} {self.value} {self.unit}"
+
+
+class RejectedSample(models.Model):
+    """A sampled value outside physics or the charger's clock, kept for the installer and apart
+    from MeterSample, so that nothing reading samples (control, accounting, charts, MQTT) can
+    use it. The bounds and the clock window are in docs/charger-data.md."""
+
+    class Reason(models.TextChoices):
+        OUT_OF_RANGE = "out_of_range", "Outside physical bounds"
+        NOT_A_NUMBER = "not_a_number", "Not a number"
+        CLOCK = "clock", "Timestamp off the server's clock"
+
+    charger = models.ForeignKey(
+        "chargers.Charger", on_delete=models.CASCADE, related_name="rejected_samples", db_index=False
+    )
+    connector_id = models.PositiveSmallIntegerField("connector ID")
+    reported_transaction_id = models.IntegerField("reported transaction ID", null=True, blank=True)
+    timestamp = models.DateTimeField(help_text="The charger's timestamp.")
+    measurand = models.CharField(max_length=50)
+    phase = models.CharField(max_length=10, blank=True)
+    unit = models.CharField(max_length=20, blank=True)
+    context = models.CharField(max_length=30, blank=True)
+    location = models.CharField(max_length=10, blank=True)
+    value_text = models.CharField("value as sent", max_length=100, help_text="Cut at 100 characters.")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # A replayed MeterValues does not double what it had rejected.
+            models.UniqueConstraint(
+                fields=["charger", "connector_id", "timestamp", "measurand", "phase", "location", "context"],
+                name="rejected_sample_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["received_at"], name="rejected_sample_by_received")]
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.measurand} {self.value_text!r} {self.unit} ({self.reason})"
