@@ -160,3 +160,116 @@ class RejectedSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.measurand} {self.value_text!r} {self.unit} ({self.reason})"
+
+
+class MeterSampleAggregate(models.Model):
+    """Raw samples of one 15-minute bucket, kept for ever once the raw ones are pruned (after
+    the retention's raw-sample days), so that old sessions keep their chart. One row per charger,
+    connector, session, measurand, phase, unit and location; the context is not kept."""
+
+    charger = models.ForeignKey(
+        "chargers.Charger", on_delete=models.CASCADE, related_name="sample_aggregates", db_index=False
+    )
+    connector_id = models.PositiveSmallIntegerField("connector ID")
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.CASCADE, null=True, blank=True, related_name="sample_aggregates"
+    )
+    bucket_start = models.DateTimeField(help_text="The 15 minutes from this instant (UTC).")
+    measurand = models.CharField(max_length=50)
+    phase = models.CharField(max_length=10, blank=True)
+    unit = models.CharField(max_length=20, blank=True)
+    location = models.CharField(max_length=10, blank=True)
+    sample_count = models.PositiveIntegerField("samples")
+    value_mean = models.FloatField("mean")
+    value_min = models.FloatField("minimum")
+    value_max = models.FloatField("maximum")
+    first_at = models.DateTimeField("first sample at")
+    first_value = models.FloatField("first value")
+    last_at = models.DateTimeField("last sample at")
+    last_value = models.FloatField("last value")
+
+    class Meta:
+        ordering = ["bucket_start", "id"]
+        verbose_name = "meter sample aggregate (15 minutes)"
+        verbose_name_plural = "meter sample aggregates (15 minutes)"
+        constraints = [
+            # Re-running the pruning job never doubles an aggregate: it merges into this row.
+            models.UniqueConstraint(
+                fields=["charger", "connector_id", "bucket_start", "measurand", "phase", "unit", "location", "session"],
+                condition=Q(session__isnull=False),
+                name="sample_aggregate_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["charger", "connector_id", "bucket_start", "measurand", "phase", "unit", "location"],
+                condition=Q(session__isnull=True),
+                name="sample_aggregate_unique_no_session",
+            ),
+            models.CheckConstraint(condition=Q(sample_count__gte=1), name="sample_aggregate_count_from_1"),
+            models.CheckConstraint(condition=Q(value_min__lte=models.F("value_max")), name="sample_aggregate_min_max"),
+            models.CheckConstraint(condition=Q(first_at__lte=models.F("last_at")), name="sample_aggregate_first_last"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_start:%Y-%m-%d %H:%M} {self.measurand} mean {self.value_mean:g} {self.unit}"
+
+
+class Retention(models.Model):
+    """How long each growing table keeps its rows; one row, made with the defaults on first use
+    and edited in the admin. Empty means kept for ever. The pruning job runs hourly."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    meter_samples_days = models.PositiveIntegerField(
+        "raw meter samples (days)",
+        null=True,
+        blank=True,
+        default=90,
+        help_text="Then only their 15-minute aggregates remain (kept for ever): charts of old sessions still work.",
+    )
+    energy_readings_days = models.PositiveIntegerField(
+        "site energy readings (days)",
+        null=True,
+        blank=True,
+        default=90,
+        help_text="Each site's newest older reading, and those a running session needs, are kept.",
+    )
+    limit_decisions_days = models.PositiveIntegerField(
+        "limit decisions (days)",
+        null=True,
+        blank=True,
+        default=180,
+        help_text="Each charger's decision in force at that age is kept.",
+    )
+    charger_events_days = models.PositiveIntegerField("charger events (days)", null=True, blank=True, default=180)
+    charger_commands_days = models.PositiveIntegerField("command log (days)", null=True, blank=True, default=180)
+    rejected_samples_days = models.PositiveIntegerField("rejected samples (days)", null=True, blank=True, default=180)
+    last_run_at = models.DateTimeField("last pruned at", null=True, blank=True, editable=False)
+    last_run_summary = models.CharField("last run", max_length=300, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "retention"
+        verbose_name_plural = "retention"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="retention_single_row"),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 1}),
+                    name=f"retention_{field}_from_1",
+                )
+                for field in (
+                    "meter_samples_days",
+                    "energy_readings_days",
+                    "limit_decisions_days",
+                    "charger_events_days",
+                    "charger_commands_days",
+                    "rejected_samples_days",
+                )
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Retention"
+
+    @classmethod
+    def current(cls) -> "Retention":
+        """The one row, made with the defaults on first use."""
+        return cls.objects.get_or_create(pk=1)[0]
