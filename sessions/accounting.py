@@ -8,7 +8,7 @@ at that time in the site's zone; solar share compares each interval with the sit
 import datetime as dt
 import math
 import zoneinfo
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,6 +22,13 @@ CENT = Decimal("0.01")
 # A site reading stands for at most this long: past it the meter is taken as silent, and the
 # energy of that time counts as not solar (rather than guessing from an old reading).
 READING_HOLD = dt.timedelta(minutes=15)
+# An interval longer than this (a charger silent for days, or a start dated by a reset clock)
+# has its whole days priced by each period's part of the day, not cut at every change.
+LONG_INTERVAL = dt.timedelta(days=3)
+# The instants accounting works within: a zone's offset or a day's step from datetime's own
+# limits overflows.
+EARLIEST = dt.datetime(1, 1, 3, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 12, 29, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,8 @@ def period_changes(
 ) -> list[dt.datetime]:
     """Every instant in (start, end) at which the period in force may change: each period's
     start and end wall-clock time on each local day (both readings of the repeated autumn hour)
-    and each change of UTC offset (a spring jump may skip right over a boundary)."""
+    and each change of UTC offset (a spring jump may skip right over a boundary). Its work is
+    per hour of the span: energy_by_period calls it for a few days at most."""
     times = {t for p in periods for t in (p.start, p.end) if t is not None}
     instants: set[dt.datetime] = set()
     day = start.astimezone(tz).date() - dt.timedelta(days=1)
@@ -170,27 +178,69 @@ def _offset_changes(start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo)
     return changes
 
 
+def calendar_safe(at: dt.datetime) -> dt.datetime:
+    """An instant moved inside [EARLIEST, LATEST]: a stored year 1 or 9999 (a charger's reset
+    clock) cannot be converted to a zone or stepped a day from without overflowing."""
+    return min(max(at, EARLIEST), LATEST)
+
+
 def energy_by_period(
     intervals: Sequence[Interval], periods: Sequence[Period], tz: zoneinfo.ZoneInfo
 ) -> list[PricedEnergy]:
     """Each interval cut where the tariff period changes, its energy shared in proportion to
-    the time on each side (the car is taken to draw evenly between two samples)."""
-    if not intervals:
-        return []
-    changes = period_changes(periods, min(i.start for i in intervals), max(i.end for i in intervals), tz)
+    the time on each side (the car is taken to draw evenly between two samples). The work is
+    per interval and per period crossed in a few days at its ends, never per hour or day of its
+    span: a session "started" in 1970 by a reset clock costs what a normal one does."""
     pieces = []
     for interval in intervals:
-        if interval.seconds <= 0:
-            pieces.append(
-                PricedEnergy(interval.start, interval.end, interval.energy_wh, period_at(periods, interval.start, tz))
-            )
-            continue
-        cuts = changes[bisect_right(changes, interval.start) : bisect_left(changes, interval.end)]
-        edges = [interval.start, *cuts, interval.end]
-        for a, b in pairwise(edges):
-            share = (b - a).total_seconds() / interval.seconds
-            pieces.append(PricedEnergy(a, b, interval.energy_wh * share, period_at(periods, a, tz)))
+        start, end = calendar_safe(interval.start), calendar_safe(interval.end)
+        if end <= start:
+            pieces.append(PricedEnergy(start, end, interval.energy_wh, period_at(periods, start, tz)))
+        elif end - start <= LONG_INTERVAL:
+            pieces.extend(_cut_at_changes(start, end, interval.energy_wh, periods, tz))
+        else:
+            pieces.extend(_long_interval_pieces(start, end, interval.energy_wh, periods, tz))
     return pieces
+
+
+def _cut_at_changes(
+    start: dt.datetime, end: dt.datetime, energy: float, periods: Sequence[Period], tz: zoneinfo.ZoneInfo
+) -> list[PricedEnergy]:
+    seconds = (end - start).total_seconds()
+    if seconds <= 0:
+        return []
+    edges = [start, *period_changes(periods, start, end, tz), end]
+    return [
+        PricedEnergy(a, b, energy * (b - a).total_seconds() / seconds, period_at(periods, a, tz))
+        for a, b in pairwise(edges)
+    ]
+
+
+def _long_interval_pieces(
+    start: dt.datetime, end: dt.datetime, energy: float, periods: Sequence[Period], tz: zoneinfo.ZoneInfo
+) -> list[PricedEnergy]:
+    """The partial first and last local days cut exactly; the whole days between shared by
+    each period's part of the wall-clock day (a DST day's hour is shared out, not placed: at
+    most an hour's share in an interval of days)."""
+    first_midnight = dt.datetime.combine(start.astimezone(tz).date() + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    last_midnight = dt.datetime.combine(end.astimezone(tz).date(), dt.time.min, tzinfo=tz)
+    head_end, tail_start = first_midnight.astimezone(dt.UTC), last_midnight.astimezone(dt.UTC)
+    seconds = (end - start).total_seconds()
+    share = energy / seconds
+    pieces = _cut_at_changes(start, head_end, share * (head_end - start).total_seconds(), periods, tz)
+    middle_wh = share * (tail_start - head_end).total_seconds()
+    pieces.extend(PricedEnergy(head_end, tail_start, middle_wh * part, period) for period, part in _day_parts(periods))
+    pieces.extend(_cut_at_changes(tail_start, end, share * (end - tail_start).total_seconds(), periods, tz))
+    return pieces
+
+
+def _day_parts(periods: Sequence[Period]) -> list[tuple[Period | None, float]]:
+    """Each period's part of a wall-clock day (24 hours; fractions summing to 1)."""
+    day = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    parts: dict[Period | None, float] = {}
+    for piece in _cut_at_changes(day, day + dt.timedelta(days=1), 1.0, periods, dt.UTC):
+        parts[piece.period] = parts.get(piece.period, 0.0) + piece.energy_wh
+    return list(parts.items())
 
 
 def energy_cost(pieces: Sequence[PricedEnergy]) -> Decimal | None:

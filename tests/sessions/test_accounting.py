@@ -6,10 +6,13 @@ from decimal import Decimal
 
 import pytest
 
+import sessions.accounting
 from energy.tou import Period
 from sessions.accounting import (
+    LONG_INTERVAL,
     EnergyReading,
     Interval,
+    energy_by_period,
     MonthEntry,
     SiteReading,
     energy_intervals,
@@ -251,6 +254,88 @@ def test_cost_prices_each_interval_at_the_period_in_force(case, session, periods
     assert figures.currency == ("GBP" if cost is not None else "")
     if by_period is not None:
         assert {p.name: round(p.energy_wh) for p in figures.by_period} == by_period
+
+
+def at_year(year: int, month: int = 1, day: int = 1, hour: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, tzinfo=LONDON).astimezone(UTC)
+
+
+# The spec's tariff over a whole day: 7 h at 0.10, 4 h at 0.35, 13 h at 0.20 = 4.70 per 24 kWh.
+@pytest.mark.parametrize(
+    ("case", "session", "cost"),
+    [
+        (
+            "year 1000 to 2026, two register readings: the energy spread over the whole days",
+            {
+                "started_at": at_year(1000),
+                "ended_at": at_year(2026, 1, 14),
+                "meter_start_wh": 0,
+                "meter_stop_wh": 24000,
+                "register_readings": [R(24000, at=at_year(2026, 1, 13, 15))],
+            },
+            "4.70",
+        ),
+        ("1970 (a reset clock) to 2026, nothing sampled", even(at_year(1970), at_year(2026, 1, 2), 48000), "9.40"),
+        (
+            "running since year 1, one sample now",
+            {
+                "started_at": dt.datetime(1, 1, 1, tzinfo=UTC),
+                "ended_at": None,
+                "meter_start_wh": 0,
+                "meter_stop_wh": None,
+                "register_readings": [R(24000, at=at_year(2026, 1, 13, 15))],
+            },
+            "4.70",
+        ),
+        (
+            "started 9999-12-31 23:59: all its energy at one instant",
+            {
+                "started_at": dt.datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+                "ended_at": None,
+                "meter_start_wh": 0,
+                "meter_stop_wh": None,
+                "register_readings": [R(1000, at=dt.datetime(9999, 12, 31, 23, 59, 30, tzinfo=UTC))],
+            },
+            "0.10",  # the clamped instant, 9999-12-29 00:00, is off-peak
+        ),
+    ],
+)
+def test_a_session_dated_by_a_reset_clock_costs_in_steps_per_period_not_per_hour(case, session, cost, monkeypatch):
+    walked = []  # the spans cut at every change, hour by hour: the work that once grew with the span
+    cut_every_change = sessions.accounting.period_changes
+
+    def counted(periods, start, end, tz):
+        walked.append(end - start)
+        return cut_every_change(periods, start, end, tz)
+
+    monkeypatch.setattr(sessions.accounting, "period_changes", counted)
+    figures = session_figures(**session, periods=SPEC_PERIODS, tz=LONDON, currency="GBP")
+
+    assert figures.cost == Decimal(cost)
+    assert sum(walked, dt.timedelta()) <= 2 * LONG_INTERVAL
+    assert len(walked) <= 4
+
+
+def test_a_ten_day_interval_priced_per_whole_day_matches_ten_days_cut_at_every_change():
+    start, days, wh_per_day = london(1, 5, 9), 10, 2400
+    long_one = energy_by_period(
+        [Interval(start, start + dt.timedelta(days=days), wh_per_day * days)], SPEC_PERIODS, LONDON
+    )
+    day_by_day = energy_by_period(
+        [Interval(start + dt.timedelta(days=n), start + dt.timedelta(days=n + 1), wh_per_day) for n in range(days)],
+        SPEC_PERIODS,
+        LONDON,
+    )
+
+    def per_period(pieces) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for piece in pieces:
+            totals[piece.period.name] = totals.get(piece.period.name, 0.0) + piece.energy_wh
+        return totals
+
+    assert len(long_one) < len(day_by_day)
+    assert per_period(long_one) == pytest.approx(per_period(day_by_day), abs=0.01)
+    assert per_period(long_one) == pytest.approx({"off_peak": 7000, "peak": 4000, "standard": 13000}, abs=0.01)
 
 
 @pytest.mark.parametrize(
