@@ -11,6 +11,7 @@ from energy.models import Site
 from energy.scheduling import site_run_due
 from energy.services import site_control_run, sites_control_run
 from energy.triggers import rebalance_finished, rebalance_starting
+from graylogic.outages import DATABASE_ERRORS, database_outage, quiet_while_database_down
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ SITES_PER_RUN = 10
 
 
 @shared_task
+@quiet_while_database_down
 def rebalance_site(site_id: int, trigger: str = "event") -> None:
     rebalance_starting(site_id)
     site = Site.objects.filter(pk=site_id).first()
@@ -34,7 +36,8 @@ def rebalance_site(site_id: int, trigger: str = "event") -> None:
 
 
 @shared_task
-def control_tick() -> int:
+@quiet_while_database_down
+def control_tick() -> int | None:
     """Run every site that is due: solar sites every update_interval_s, others every minute,
     each at its own slot in that interval (energy/scheduling.py)."""
     now = timezone.now()
@@ -51,7 +54,9 @@ def control_tick() -> int:
         started = time.monotonic()
         outcomes = sites_control_run(site_pks=due[start : start + SITES_PER_RUN], trigger="schedule")
         for pk, outcome in outcomes.items():
-            if isinstance(outcome, Exception):
+            if isinstance(outcome, DATABASE_ERRORS):
+                database_outage.failed(outcome)
+            elif isinstance(outcome, Exception):
                 logger.error("control run of site %s failed", pk, exc_info=outcome)
             else:
                 ran += 1

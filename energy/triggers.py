@@ -12,11 +12,13 @@ import threading
 from collections import defaultdict
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
 from energy.models import Site
 from energy.scheduling import seconds_until_run_allowed
+from graylogic.outages import DATABASE_ERRORS, database_outage
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +71,17 @@ def _seconds_to_wait(site_id: int) -> float | None:
 async def _rebalance_when_allowed(site_id: int, trigger: str) -> None:
     while True:
         try:
-            wait_s = await sync_to_async(_seconds_to_wait)(site_id)
+            # database_sync_to_async: a connection an outage broke is replaced, not reused.
+            wait_s = await database_sync_to_async(_seconds_to_wait)(site_id)
             if wait_s is None:
                 return
             await asyncio.sleep(wait_s)
             _dirty.discard(site_id)
             await _run_in_a_batch(site_id, trigger)
+        except DATABASE_ERRORS as error:
+            # No retry here: the scheduled runs pick the site up once the database is back.
+            database_outage.failed(error)
+            return
         except Exception:
             logger.exception("rebalance of site %s failed", site_id)
         if site_id not in _dirty:
@@ -209,6 +216,8 @@ async def rebalance_now_async(site_id: int, trigger: str, *, protection_only: bo
         )
         if isinstance(outcome := outcomes.get(site_id), Exception):
             raise outcome
+    except DATABASE_ERRORS as error:
+        database_outage.failed(error)
     except Exception:
         logger.exception("immediate rebalance of site %s failed", site_id)
 

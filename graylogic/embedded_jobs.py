@@ -10,8 +10,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
+
+from graylogic.outages import DATABASE_ERRORS, database_outage
 
 if TYPE_CHECKING:
     from graylogic.mqtt.bridge import MqttBridge
@@ -48,32 +51,63 @@ def schedule_entries() -> list[tuple[str, str, float]]:
     ]
 
 
+# While the database is down the loop waits longer each round, up to this (and so notices
+# within this long that it is back).
+MAX_OUTAGE_WAIT_S = 8.0
+
+
+def next_wait_s(previous_s: float, *, database_down: bool) -> float:
+    """Once a second normally; doubling up to MAX_OUTAGE_WAIT_S while the database is down."""
+    if not database_down:
+        return 1.0
+    return min(previous_s * 2, MAX_OUTAGE_WAIT_S)
+
+
 def _run_task(task_name: str) -> None:
     try:
         # By import path: Celery registers tasks only when their modules are imported, which
         # a worker does at start and this process may never have done.
         module, _, name = task_name.rpartition(".")
         getattr(import_module(module), name)()  # calling a task object runs it here, synchronously
+    except DATABASE_ERRORS as error:
+        database_outage.failed(error)
     except Exception:
         logger.exception("embedded job %s failed", task_name)
     finally:
         close_old_connections()
 
 
+def _read_schedule(installed: bool) -> list[tuple[str, str, float]]:
+    if not installed:
+        schedule_install()
+    entries = schedule_entries()
+    database_outage.recovered()
+    return entries
+
+
 async def run_jobs_forever() -> None:
     from energy import triggers
 
     triggers.server_loop = asyncio.get_running_loop()
-    await sync_to_async(schedule_install)()
+    installed = False
     next_run: dict[str, float] = {}
+    wait_s = 1.0
     while True:
+        try:
+            # database_sync_to_async: a connection the outage broke is replaced, not reused.
+            entries = await database_sync_to_async(_read_schedule)(installed)
+            installed = True
+        except DATABASE_ERRORS as error:
+            database_outage.failed(error)
+            entries = []
         now = time.monotonic()
-        for name, task_name, interval in await sync_to_async(schedule_entries)():
+        for name, task_name, interval in entries:
             due = next_run.setdefault(name, now + interval)
             if now >= due:
                 next_run[name] = now + interval
                 await sync_to_async(_run_task, thread_sensitive=False)(task_name)
-        await asyncio.sleep(1)
+        wait_s = next_wait_s(wait_s, database_down=database_outage.ongoing)
+        await asyncio.sleep(wait_s)
 
 
 def start_embedded_jobs() -> None:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 
+from graylogic.outages import DATABASE_ERRORS, database_answers, database_outage
+
 logger = logging.getLogger(__name__)
 
 # At most this many items per transaction; a bigger backlog is written in several.
@@ -77,22 +79,42 @@ class GroupCommit:
     async def _write(self, batch: list[tuple[object, asyncio.Future | None]]) -> None:
         try:
             await database_sync_to_async(self._write_many)([item for item, _ in batch])
-        except Exception as error:
-            if len(batch) > 1:
-                # One bad item must not fail the others: write them one by one.
-                for entry in batch:
-                    await self._write([entry])
+        except DATABASE_ERRORS as error:
+            if not await database_sync_to_async(database_answers)():
+                # The database is down: every item would fail the same way, each with a
+                # traceback (300 a second). Fail the whole batch at once; writers retry.
+                self._fail_in_outage(batch, error)
                 return
-            item, future = batch[0]
-            if future is None:
-                logger.error("%s: could not write %r", self.name, item, exc_info=error)
-            elif not future.done():
-                future.set_exception(error)
+            await self._write_isolating(batch, error)
             return
+        except Exception as error:
+            await self._write_isolating(batch, error)
+            return
+        database_outage.recovered()
         for _, future in batch:
             # A cancelled future: its writer went away, but its item is written all the same.
             if future is not None and not future.done():
                 future.set_result(None)
+
+    async def _write_isolating(self, batch: list[tuple[object, asyncio.Future | None]], error: Exception) -> None:
+        if len(batch) > 1:
+            # One bad item must not fail the others: write them one by one.
+            for entry in batch:
+                await self._write([entry])
+            return
+        item, future = batch[0]
+        if future is None:
+            logger.error("%s: could not write %r", self.name, item, exc_info=error)
+        elif not future.done():
+            future.set_exception(error)
+
+    def _fail_in_outage(self, batch: list[tuple[object, asyncio.Future | None]], error: Exception) -> None:
+        """Writers get the database's error; writes nobody waits on (last-seen times) are dropped
+        and counted in the outage log."""
+        for _, future in batch:
+            database_outage.failed(error)
+            if future is not None and not future.done():
+                future.set_exception(error)
 
 
 async def drain_all() -> None:

@@ -5,11 +5,12 @@ While one lasts, every message and every job fails the same way: logging each fa
 failures were not logged, and once when it ends.
 """
 
+import functools
 import logging
 import threading
 import time
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 
 # What a database that is down, restarting or unreachable raises (every backend).
 DATABASE_ERRORS = (OperationalError, InterfaceError)
@@ -60,3 +61,36 @@ class OutageLog:
                 return
             lasted_s, self._since = time.monotonic() - self._since, None
         self.logger.warning("%s available again after %.0f s", self.name, lasted_s)
+
+
+# The one log of database outages for every background path (group commit, jobs, tasks): while
+# the database is down they all fail together, and one line per interval says so.
+database_outage = OutageLog(logging.getLogger("graylogic.database"), "database")
+
+
+def database_answers() -> bool:
+    """Whether the database answers now: an OperationalError may be one statement's (a deadlock,
+    a lock timeout) or the whole database's."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DATABASE_ERRORS:
+        return False
+    return True
+
+
+def quiet_while_database_down(task):
+    """For periodic tasks: while the database is down a failed run is counted in the outage log
+    (not a traceback a second) and skipped; the next scheduled run tries again."""
+
+    @functools.wraps(task)
+    def run(*args, **kwargs):
+        try:
+            result = task(*args, **kwargs)
+        except DATABASE_ERRORS as error:
+            database_outage.failed(error)
+            return None
+        database_outage.recovered()
+        return result
+
+    return run

@@ -1,12 +1,16 @@
 """Group commit (graylogic/group_commit.py): batching, error isolation, cancelled writers, drain."""
 
 import asyncio
+import logging
 import threading
 import time
 
 import pytest
+from django.db import OperationalError
 
+from graylogic import group_commit
 from graylogic.group_commit import GroupCommit, drain_all
+from graylogic.outages import OutageLog
 
 # The writes run through database_sync_to_async, which tidies the thread's database connection.
 pytestmark = pytest.mark.django_db
@@ -117,3 +121,49 @@ def test_lingering_writes_share_one_batch_and_drain_cuts_the_linger_short(writer
 
     assert writer.batches == [[0, 1, 2], [3, 4]]
     assert drain_s < 0.2
+
+
+class DatabaseDownWriter(RecordingWriter):
+    """Fails every batch the way a database that went away does."""
+
+    def __call__(self, items: list) -> None:
+        self.batches.append(list(items))
+        raise OperationalError("connection refused")
+
+
+def test_with_the_database_down_a_batch_fails_at_once_with_one_log_line(monkeypatch, caplog):
+    """Split item by item, a batch of a thousand logged a thousand tracebacks, every time."""
+    monkeypatch.setattr(group_commit, "database_answers", lambda: False)
+    monkeypatch.setattr(group_commit, "database_outage", OutageLog(logging.getLogger("test.db"), "database"))
+    writer = DatabaseDownWriter()
+
+    async def scenario():
+        group = GroupCommit("test", writer)
+        waited = [asyncio.create_task(group.write(n)) for n in range(50)]
+        for n in range(50):
+            group.write_later(f"seen {n}")
+        return await asyncio.gather(*waited, return_exceptions=True)
+
+    with caplog.at_level(logging.INFO):
+        results = asyncio.run(scenario())
+
+    assert all(isinstance(result, OperationalError) for result in results)
+    assert len(writer.batches) == 1  # not retried one by one
+    assert [r.getMessage() for r in caplog.records] == ["database unavailable: connection refused"]
+
+
+def test_an_operational_error_of_one_item_while_the_database_answers_still_isolates_it(monkeypatch):
+    """A deadlock or lock timeout is one statement's error, not an outage."""
+    monkeypatch.setattr(group_commit, "database_answers", lambda: True)
+
+    def write_many(items: list) -> None:
+        if 3 in items:
+            raise OperationalError("deadlock detected")
+
+    async def scenario():
+        group = GroupCommit("test", write_many)
+        return await asyncio.gather(*(group.write(n) for n in range(5)), return_exceptions=True)
+
+    results = asyncio.run(scenario())
+
+    assert [type(r).__name__ for r in results] == ["NoneType"] * 3 + ["OperationalError", "NoneType"]

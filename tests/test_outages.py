@@ -2,9 +2,10 @@
 
 import logging
 
+import pytest
 from django.db import OperationalError
 
-from graylogic import outages
+from graylogic import embedded_jobs, outages
 
 
 def test_an_outage_is_logged_once_per_interval_and_when_it_ends(caplog, monkeypatch):
@@ -39,3 +40,36 @@ def test_a_success_without_an_outage_logs_nothing(caplog):
     with caplog.at_level(logging.DEBUG, logger="test.outage"):
         log.recovered()
     assert caplog.records == []
+
+
+@pytest.mark.parametrize(
+    ("previous_s", "database_down", "expected_s"),
+    [
+        (1.0, False, 1.0),  # normal: once a second
+        (8.0, False, 1.0),  # back: at once to normal
+        (1.0, True, 2.0),  # down: doubling
+        (4.0, True, 8.0),
+        (8.0, True, 8.0),  # capped, so recovery is noticed within 8 s
+    ],
+)
+def test_the_embedded_jobs_wait_longer_while_the_database_is_down(previous_s, database_down, expected_s):
+    assert embedded_jobs.next_wait_s(previous_s, database_down=database_down) == expected_s
+
+
+def test_a_task_run_while_the_database_is_down_is_counted_not_raised(caplog, monkeypatch):
+    monkeypatch.setattr(outages, "database_outage", outages.OutageLog(logging.getLogger("test.db"), "database"))
+    calls = []
+
+    @outages.quiet_while_database_down
+    def job():
+        calls.append(1)
+        if len(calls) <= 3:
+            raise OperationalError("server closed the connection unexpectedly")
+        return "ran"
+
+    with caplog.at_level(logging.INFO, logger="test.db"):
+        assert [job() for _ in range(4)] == [None, None, None, "ran"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "database unavailable: server closed the connection unexpectedly",
+        "database available again after 0 s",
+    ]
