@@ -1,5 +1,6 @@
 """Charging sessions (OCPP transactions) and the meter samples chargers report."""
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -213,6 +214,9 @@ class MeterSampleAggregate(models.Model):
         return f"{self.bucket_start:%Y-%m-%d %H:%M} {self.measurand} mean {self.value_mean:g} {self.unit}"
 
 
+AT_LEAST_A_DAY = MinValueValidator(1)
+
+
 class Retention(models.Model):
     """How long each growing table keeps its rows; one row, made with the defaults on first use
     and edited in the admin. Empty means kept for ever. The pruning job runs hourly."""
@@ -222,6 +226,7 @@ class Retention(models.Model):
         "raw meter samples (days)",
         null=True,
         blank=True,
+        validators=[AT_LEAST_A_DAY],
         default=90,
         help_text="Then only their 15-minute aggregates remain (kept for ever): charts of old sessions still work.",
     )
@@ -229,6 +234,7 @@ class Retention(models.Model):
         "site energy readings (days)",
         null=True,
         blank=True,
+        validators=[AT_LEAST_A_DAY],
         default=90,
         help_text="Each site's newest older reading, and those a running session needs, are kept.",
     )
@@ -236,12 +242,19 @@ class Retention(models.Model):
         "limit decisions (days)",
         null=True,
         blank=True,
+        validators=[AT_LEAST_A_DAY],
         default=180,
         help_text="Each charger's decision in force at that age is kept.",
     )
-    charger_events_days = models.PositiveIntegerField("charger events (days)", null=True, blank=True, default=180)
-    charger_commands_days = models.PositiveIntegerField("command log (days)", null=True, blank=True, default=180)
-    rejected_samples_days = models.PositiveIntegerField("rejected samples (days)", null=True, blank=True, default=180)
+    charger_events_days = models.PositiveIntegerField(
+        "charger events (days)", null=True, blank=True, validators=[AT_LEAST_A_DAY], default=180
+    )
+    charger_commands_days = models.PositiveIntegerField(
+        "command log (days)", null=True, blank=True, validators=[AT_LEAST_A_DAY], default=180
+    )
+    rejected_samples_days = models.PositiveIntegerField(
+        "rejected samples (days)", null=True, blank=True, validators=[AT_LEAST_A_DAY], default=180
+    )
     last_run_at = models.DateTimeField("last pruned at", null=True, blank=True, editable=False)
     last_run_summary = models.CharField("last run", max_length=300, blank=True, editable=False)
 
