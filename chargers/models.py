@@ -304,6 +304,7 @@ class ChargerEvent(models.Model):
         DATA_TRANSFER = "data_transfer", "Data transfer"
         STALE = "stale", "Marked offline (silent)"
         PROFILE_MISMATCH = "profile_mismatch", "Limit not held by the charger"
+        CLAIM_REJECTED = "claim_rejected", "Pending claim rejected"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     charger = models.ForeignKey(Charger, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
@@ -312,10 +313,16 @@ class ChargerEvent(models.Model):
     kind = models.CharField(max_length=30, choices=Kind.choices)
     message = models.TextField()
     payload = models.JSONField(null=True, blank=True)
+    # Refused handshakes are counted, not logged one by one: one row per address, charger id,
+    # reason and minute (206 refusals a second had written a row each).
+    count = models.PositiveIntegerField(
+        default=1, help_text="How many times this happened within the minute from its time."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["charge_point_id", "-created_at"], name="event_by_charger_time")]
+        constraints = [models.CheckConstraint(condition=Q(count__gte=1), name="charger_event_count_positive")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.charge_point_id} {self.kind}"
