@@ -1,0 +1,207 @@
+"""The rules at the door, kept in memory: how many failed handshakes an address may make before
+it is refused without a password check, and how refusals are counted instead of logged one by
+one. Pure: the caller passes the clock (monotonic seconds) in.
+
+An attacker guessed 2,000 passwords at 97/s and every refusal wrote a row. Now each
+(address, charger id) pair and each address get a few failures per window; the failure that
+reaches the limit locks that key out, and a key locked out again soon after is locked twice as
+long (up to a cap). A charger id attacked from one address still connects from its own address.
+"""
+
+import enum
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ThrottleRule:
+    max_failures: int  # failures within window_s that lock the key out
+    window_s: float
+    lockout_s: float  # the first lockout; each following one doubles
+    max_lockout_s: float  # the longest lockout; a key quiet this long after one starts afresh
+
+
+# A charger with a wrong password retries every 30-60 s: five failures a minute is already an attack.
+PAIR_RULE = ThrottleRule(max_failures=5, window_s=60, lockout_s=60, max_lockout_s=3600)
+# Many chargers may share one address (a car park behind one router): room for a few of them
+# misconfigured at once, but no id scan at line rate.
+ADDRESS_RULE = ThrottleRule(max_failures=30, window_s=60, lockout_s=60, max_lockout_s=3600)
+# Keys kept per kind; beyond, the least recently failed is forgotten (memory stays bounded).
+MAX_KEYS = 10_000
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """Recent failures of one key (address, or address and charger id)."""
+
+    failures: tuple[float, ...] = ()
+    locked_until: float = 0.0
+    lockout_s: float = 0.0  # the last lockout's length
+
+
+def is_locked(attempts: Attempts, *, now: float) -> bool:
+    return now < attempts.locked_until
+
+
+def attempts_after_failure(attempts: Attempts, *, rule: ThrottleRule, now: float) -> Attempts:
+    """One more failure; the one that reaches the limit starts a lockout."""
+    recent = (*(at for at in attempts.failures if now - at < rule.window_s), now)
+    if len(recent) < rule.max_failures:
+        return Attempts(recent, attempts.locked_until, attempts.lockout_s)
+    recently_locked = attempts.lockout_s and now - attempts.locked_until < rule.max_lockout_s
+    lockout_s = min(rule.max_lockout_s, attempts.lockout_s * 2) if recently_locked else rule.lockout_s
+    return Attempts((), now + lockout_s, lockout_s)
+
+
+class Verdict(enum.Enum):
+    OPEN = "open"
+    PAIR_LOCKED = "pair locked"  # this address failed too often for this charger id
+    ADDRESS_LOCKED = "address locked"  # this address failed too often, whatever the ids
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A lockout that just started: logged once, not once per guess."""
+
+    verdict: Verdict
+    address: str
+    charge_point_id: str
+    lockout_s: float
+
+
+class Throttle:
+    """Failed handshakes per (address, charger id) and per address, in one process."""
+
+    def __init__(self, *, pair_rule: ThrottleRule = PAIR_RULE, address_rule: ThrottleRule = ADDRESS_RULE):
+        self.pair_rule = pair_rule
+        self.address_rule = address_rule
+        self._pairs: OrderedDict[tuple[str, str], Attempts] = OrderedDict()
+        self._addresses: OrderedDict[str, Attempts] = OrderedDict()
+
+    def verdict(self, *, address: str, charge_point_id: str, now: float) -> Verdict:
+        """Whether this handshake may even be checked."""
+        if is_locked(self._addresses.get(address, Attempts()), now=now):
+            return Verdict.ADDRESS_LOCKED
+        if is_locked(self._pairs.get((address, charge_point_id), Attempts()), now=now):
+            return Verdict.PAIR_LOCKED
+        return Verdict.OPEN
+
+    def failed(self, *, address: str, charge_point_id: str, now: float) -> list[Lockout]:
+        """A checked handshake failed; returns the lockouts it started."""
+        started = []
+        for verdict, store, key, rule in (
+            (Verdict.PAIR_LOCKED, self._pairs, (address, charge_point_id), self.pair_rule),
+            (Verdict.ADDRESS_LOCKED, self._addresses, address, self.address_rule),
+        ):
+            before = store.get(key, Attempts())
+            after = attempts_after_failure(before, rule=rule, now=now)
+            _remember(store, key, after)
+            if after.locked_until != before.locked_until:
+                started.append(Lockout(verdict, address, charge_point_id, after.lockout_s))
+        return started
+
+    def succeeded(self, *, address: str, charge_point_id: str) -> None:
+        """The right password from this address for this id: its earlier typos are forgiven."""
+        self._pairs.pop((address, charge_point_id), None)
+
+
+def _remember(store: OrderedDict, key, attempts: Attempts) -> None:
+    store[key] = attempts
+    store.move_to_end(key)
+    while len(store) > MAX_KEYS:
+        store.popitem(last=False)
+
+
+# --- Counting refusals -------------------------------------------------------------------------
+
+# A refusal row counts the refusals of one kind from one address for one charger id in a minute.
+TALLY_PERIOD_S = 60
+# Distinct rows per minute at most (each address and id of a scan would be one); the rest are
+# counted together in one row per kind.
+MAX_TALLY_KEYS_PER_PERIOD = 100
+ANY_CHARGER_ID = "(any id)"
+OTHER_ADDRESSES = "(other addresses)"
+
+
+@dataclass
+class RefusalCount:
+    """Refusals of one key in one period, and how many of them the log already holds."""
+
+    period: int
+    address: str
+    charge_point_id: str
+    kind: str
+    message: str
+    charger_pk: int | None = None
+    count: int = 0
+    stored: int = 0
+    event_pk: int | None = None
+
+    @property
+    def unstored(self) -> int:
+        return self.count - self.stored
+
+
+@dataclass
+class RefusalTally:
+    """Refusals counted per (period, address, charger id, kind); rows are written from it."""
+
+    max_keys_per_period: int = MAX_TALLY_KEYS_PER_PERIOD
+    counts: dict[tuple, RefusalCount] = field(default_factory=dict)
+
+    def add(
+        self, *, address: str, charge_point_id: str, kind: str, message: str, charger_pk: int | None, now: float
+    ) -> RefusalCount:
+        """Count one refusal; returns its count (a new one, count 1, needs a row)."""
+        period = int(now // TALLY_PERIOD_S)
+        key = (period, address, charge_point_id, kind)
+        count = self.counts.get(key)
+        if count is None:
+            in_period = sum(1 for k in self.counts if k[0] == period)
+            if in_period >= self.max_keys_per_period:
+                key = (period, OTHER_ADDRESSES, ANY_CHARGER_ID, kind)
+                address, charge_point_id, charger_pk = OTHER_ADDRESSES, ANY_CHARGER_ID, None
+                message = f"{message} (and others: more than {self.max_keys_per_period} addresses and ids a minute)"
+                count = self.counts.get(key)
+            if count is None:
+                count = self.counts[key] = RefusalCount(period, address, charge_point_id, kind, message, charger_pk)
+        count.count += 1
+        return count
+
+    def unstored(self) -> list[RefusalCount]:
+        return [count for count in self.counts.values() if count.unstored]
+
+    def forget_stored(self, *, now: float) -> None:
+        """Counts of past periods that the log holds entirely are done with."""
+        period = int(now // TALLY_PERIOD_S)
+        for key in [k for k, count in self.counts.items() if k[0] < period and not count.unstored]:
+            del self.counts[key]
+
+
+class RefusalKind(enum.StrEnum):
+    """Why a handshake was refused; the first five are what a guesser gets, and count as failures."""
+
+    USER_MISMATCH = "user differs from the id"
+    UNKNOWN_ID = "unknown id"
+    MISSING_CREDENTIALS = "missing credentials"
+    WRONG_PASSWORD = "wrong password"
+    PENDING_CAP = "too many pending"
+    DISABLED = "disabled"
+    UNSUPPORTED_SUBPROTOCOL = "unsupported subprotocol"
+    THROTTLED = "throttled"
+    DATABASE_UNAVAILABLE = "database unavailable"
+
+    @property
+    def is_failure(self) -> bool:
+        return self in _FAILURES
+
+
+_FAILURES = frozenset(
+    {
+        RefusalKind.USER_MISMATCH,
+        RefusalKind.UNKNOWN_ID,
+        RefusalKind.MISSING_CREDENTIALS,
+        RefusalKind.WRONG_PASSWORD,
+        RefusalKind.PENDING_CAP,
+    }
+)
