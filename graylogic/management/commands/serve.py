@@ -5,19 +5,31 @@ import functools
 import logging
 import os
 import sys
+from urllib.parse import unquote
 
+import daphne.http_protocol
 import daphne.server  # installs the asyncio reactor the embedded jobs need (before twisted's)
 import daphne.ws_protocol
+from autobahn.websocket.types import ConnectionDeny
 from daphne.cli import CommandLineInterface
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from twisted.internet import defer, reactor, task
 
+from chargers.routing import websocket_path_refusal
 from chargers.services import chargers_reset_connections
 from graylogic.embedded_jobs import start_embedded_jobs, start_mqtt_bridge
 from graylogic.gc_policy import GcPolicy
 from graylogic.group_commit import drain_all
+from graylogic.server_limits import (
+    WAITING_PER_ADDRESS,
+    WEBSOCKET_MESSAGE_HARD_CAP_BYTES,
+    Gate,
+    GatedHTTPFactory,
+    WaitingConnections,
+    waiting_total_cap,
+)
 from graylogic.single_reader_queue import SingleReaderQueue
 
 
@@ -38,6 +50,21 @@ def _prepare_reactor() -> None:
 
 
 class _WebSocketProtocol(daphne.ws_protocol.WebSocketProtocol):
+    refused_at_the_gate = False
+
+    def onConnect(self, request):
+        """A path no charger can be at is refused here with its status (400 or 404), before
+        daphne makes an application for it."""
+        refusal = websocket_path_refusal(unquote(request.path))
+        if refusal is None:
+            return super().onConnect(request)
+        self.refused_at_the_gate = True
+        raise ConnectionDeny(refusal.value, refusal.phrase)
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        if not self.refused_at_the_gate:  # daphne never heard of a refused one
+            super().onClose(wasClean, code, reason)
+
     def dataReceived(self, data: bytes) -> None:
         """autobahn's own first formats a debug line for every chunk it receives, with colours,
         and then drops it: 1.5 % of the server's time at 10,000 chargers (bench/README.md)."""
@@ -71,6 +98,15 @@ class _Server(daphne.server.Server):
         super().timeout_checker()
 
     @property
+    def http_factory(self) -> GatedHTTPFactory:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, factory: daphne.http_protocol.HTTPFactory) -> None:
+        # daphne makes its factory in run(); connections are to come in through the gate.
+        self._http_factory = GatedHTTPFactory(self, Gate(WaitingConnections(WAITING_PER_ADDRESS, waiting_total_cap())))
+
+    @property
     def ws_factory(self) -> daphne.ws_protocol.WebSocketFactory:
         return self._ws_factory
 
@@ -78,6 +114,9 @@ class _Server(daphne.server.Server):
     def ws_factory(self, factory: daphne.ws_protocol.WebSocketFactory) -> None:
         # daphne makes its factory in run(); its connections are to be ours.
         factory.protocol = _WebSocketProtocol
+        # A message over the hard cap is answered with a close frame (1009, too big): by
+        # default autobahn drops the TCP connection and the charger sees only 1006.
+        factory.setProtocolOptions(failByDrop=False)
         self._ws_factory = factory
 
     def create_application(self, protocol, scope) -> SingleReaderQueue | None:
@@ -150,6 +189,7 @@ class Command(BaseCommand):
             endpoint = ["-b", host, "-p", str(port)]
             scheme = "ws"
         _prepare_reactor()
+        frame_cap_bytes = max(WEBSOCKET_MESSAGE_HARD_CAP_BYTES, 4 * settings.OCPP_MAX_FRAME_BYTES)
         self.stdout.write(
             f"Admin: http{scheme[2:]}://{host}:{port}/admin/  OCPP: {scheme}://{host}:{port}/ocpp/<charger_id>"
         )
@@ -159,6 +199,12 @@ class Command(BaseCommand):
                 # daphne drops every WebSocket after 24 h by default; chargers stay for months.
                 "--websocket_timeout",
                 "-1",
+                # Up to the hard cap a frame reaches the consumer, which refuses one over
+                # OCPP_MAX_FRAME_BYTES with a CALLERROR; daphne's default cap is 1 MiB.
+                "--websocket-max-message-size",
+                str(frame_cap_bytes),
+                "--websocket-max-frame-size",
+                str(frame_cap_bytes),
                 # Per-request access logs cost real time under load.
                 "-v",
                 "1" if settings.DEBUG else "0",

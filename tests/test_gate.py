@@ -1,0 +1,200 @@
+"""The server's gate (`manage.py serve`): hostile handshakes, paths and frame sizes get a clear
+answer, and half-open connections cannot keep a real charger or the health check out."""
+
+import asyncio
+import json
+import socket
+import time
+import urllib.request
+
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from graylogic.server_limits import WAITING_PER_ADDRESS, WaitingConnections, address_key
+from tests.chargepoint_sim import sim_charger
+from tests.conftest import start_server, stop_server
+from tests.factories import make_charger
+from tests.field.test_fuses_from_the_first_second import plain_daphne  # noqa: F401  (a fixture)
+from tests.ocpp_client import RawCharger, open_socket
+
+MIB = 1024 * 1024
+ATTACKER = "127.0.0.2"  # another loopback address, so the charger's own address keeps its budget
+
+REFUSED_PATHS = [
+    # (what, path, status from `manage.py serve`)
+    ("a dot-dot with an encoded slash", "/ocpp/..%2Fadmin", 404),
+    ("an encoded slash inside the id", "/ocpp/a%2Fb", 404),
+    ("an encoded NUL inside the id", "/ocpp/a%00b", 400),
+    ("an encoded control character", "/ocpp/a%0Ab", 400),
+    ("a path that is not /ocpp/", "/elsewhere", 404),
+]
+
+
+async def _handshake_status(server, path: str) -> int:
+    with pytest.raises(InvalidStatus) as refused:
+        await websockets.connect(f"{server.ws_url}{path}", subprotocols=["ocpp1.6"], open_timeout=10)
+    return refused.value.response.status_code
+
+
+def _raw_handshake_status_line(server, path: str) -> bytes:
+    """What comes back to a hand-written handshake: an HTTP status line, not a dropped socket."""
+    port = int(server.http_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n".encode()
+        )
+        return sock.makefile("rb").readline()
+
+
+@pytest.mark.parametrize(("what", "path", "status"), REFUSED_PATHS, ids=[p[0] for p in REFUSED_PATHS])
+def test_a_path_no_charger_can_be_at_is_refused_with_its_status_and_no_traceback(ocpp_server, what, path, status):
+    logged_before = ocpp_server.log_path.stat().st_size
+    assert asyncio.run(_handshake_status(ocpp_server, path)) == status
+    assert _raw_handshake_status_line(ocpp_server, path).startswith(f"HTTP/1.1 {status} ".encode())
+    time.sleep(0.5)  # daphne logs an application's exception when it reaps it
+    with ocpp_server.log_path.open() as log:
+        log.seek(logged_before)
+        assert "Traceback" not in log.read()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_plain_daphne_refuses_such_paths_too_without_a_traceback(plain_daphne):  # noqa: F811
+    logged_before = plain_daphne.log_path.stat().st_size
+    for _, path, _ in REFUSED_PATHS:
+        assert asyncio.run(_handshake_status(plain_daphne, path)) == 403  # all daphne can answer
+    time.sleep(0.5)
+    with plain_daphne.log_path.open() as log:
+        log.seek(logged_before)
+        assert "Traceback" not in log.read()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_frame_over_the_ocpp_limit_but_under_the_hard_cap_gets_a_callerror(ocpp_server):
+    """daphne's default 1 MiB cap used to drop such a frame with 1006 before the consumer saw it."""
+    charger = make_charger()
+    frame = json.dumps([2, "big1", "DataTransfer", {"vendorId": "x", "data": "A" * (2 * MIB)}])
+
+    async def scenario():
+        raw = RawCharger(await open_socket(ocpp_server, charger.charge_point_id))
+        answer = await raw.send_frame(frame)
+        after = await raw.call("Heartbeat", {})
+        await raw.ws.close()
+        return answer, after
+
+    answer, after = asyncio.run(scenario())
+    assert answer[:3] == [4, "big1", "FormationViolation"]
+    assert after[0] == 3, "the charger stays connected"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_frame_over_the_hard_cap_is_closed_with_1009_message_too_big(ocpp_server):
+    charger = make_charger()
+    frame = json.dumps([2, "huge1", "DataTransfer", {"vendorId": "x", "data": "A" * (5 * MIB)}])
+
+    async def scenario():
+        ws = await open_socket(ocpp_server, charger.charge_point_id)
+        await ws.send(frame)
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                while True:
+                    await ws.recv()  # the server may send a profile first
+        return closed.value.rcvd
+
+    received_close = asyncio.run(scenario())
+    assert received_close is not None, "the server sent a close frame, not a dropped connection (1006)"
+    assert received_close.code == 1009
+
+
+async def _trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bytes, line: bytes) -> float:
+    """Sends `first`, then `line` every second; returns when the server closes the connection,
+    with how long that took."""
+    started = time.monotonic()
+    writer.write(first)
+    try:
+        while True:
+            try:
+                if await asyncio.wait_for(reader.read(1024), timeout=1.0) == b"":
+                    break
+            except TimeoutError:
+                writer.write(line)
+                await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+    return time.monotonic() - started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_half_open_connections_keep_neither_a_charger_nor_the_health_check_out(django_db_setup, tmp_path):
+    """300 connections from one address trickle their request a line a second (slowloris): the
+    ones over the per-address cap are closed at once, the rest at the request deadline, while a
+    charger from another address connects and boots and /healthz answers."""
+    make_charger(charge_point_id="GATE-1", password="pw-123456")
+    process, server = start_server(tmp_path)
+    port = int(server.http_url.rsplit(":", 1)[1])
+    trickling_headers = b"GET /ocpp/GATE-1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    trickling_body = b"POST /api/v1/chargers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
+
+    async def scenario():
+        half_open, reset_while_connecting = [], 0
+        for n in range(300):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(ATTACKER, 0))
+            except ConnectionResetError:  # the server's refusal came before the connect returned
+                reset_while_connecting += 1
+                continue
+            first = trickling_body if n < 10 else trickling_headers
+            line = b"x" if n < 10 else b"X-Slow: 1\r\n"
+            half_open.append(asyncio.create_task(_trickle(reader, writer, first, line)))
+        await asyncio.sleep(1)
+        refused_at_once = reset_while_connecting + sum(task.done() for task in half_open)
+        async with sim_charger(server, "GATE-1", password="pw-123456", boot=False) as cp:
+            boot = await cp.boot()
+        health = await asyncio.to_thread(lambda: urllib.request.urlopen(f"{server.http_url}/healthz", timeout=5).status)
+        still_open = sum(not task.done() for task in half_open)
+        async with asyncio.timeout(30):
+            lifetimes = await asyncio.gather(*half_open)
+        return refused_at_once, boot, health, still_open, lifetimes
+
+    try:
+        refused_at_once, boot, health, still_open, lifetimes = asyncio.run(scenario())
+    finally:
+        stop_server(process)
+    assert refused_at_once == 300 - WAITING_PER_ADDRESS
+    assert boot["status"] == "Accepted"
+    assert health == 200
+    assert still_open == WAITING_PER_ADDRESS, "the admitted ones were waiting for their request"
+    assert sorted(lifetimes)[-WAITING_PER_ADDRESS] >= 9, "closed at the request deadline, not before"
+    log = server.log_path.read_text()
+    assert log.count("connections refused") == 1, "one line for the burst, not one per connection"
+    assert log.count("connections closed: no whole request") == 1
+    assert "Traceback" not in log
+
+
+ADDRESS_KEYS = [
+    # (peer address, whom it counts against)
+    ("192.0.2.7", "192.0.2.7"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+    ("::ffff:192.0.2.7", "192.0.2.7"),
+    ("", ""),  # a UNIX socket's peer
+]
+
+
+@pytest.mark.parametrize(("host", "key"), ADDRESS_KEYS)
+def test_a_limit_counts_against_an_ipv4_address_or_an_ipv6_prefix(host, key):
+    assert address_key(host) == key
+
+
+def test_waiting_connections_are_capped_per_address_and_in_total():
+    waiting = WaitingConnections(per_address=2, total=3)
+    assert [waiting.enter("a"), waiting.enter("a"), waiting.enter("a")] == [True, True, False]
+    assert [waiting.enter("b"), waiting.enter("c")] == [True, False]  # the total is reached
+    waiting.leave("a")
+    assert [waiting.enter("c"), waiting.enter("a")] == [True, False]
+    waiting.leave("c")
+    assert waiting.enter("a") and waiting.count == 3
