@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -8,7 +9,7 @@ from graylogic.admin_utils import (
     ReadOnlyTabularInline,
     recent_rows_formset,
 )
-from sessions.models import ChargingSession, MeterSample
+from sessions.models import ChargingSession, MeterSample, MeterSampleAggregate, Retention
 
 SAMPLE_ROWS = 200
 
@@ -86,3 +87,65 @@ class MeterSampleAdmin(ReadOnlyModelAdmin):
     sortable_by: list[str] = []
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+@admin.register(MeterSampleAggregate)
+class MeterSampleAggregateAdmin(ReadOnlyModelAdmin):
+    """What stands in for pruned raw samples: read-only, like the samples themselves."""
+
+    list_display = [
+        "bucket_start",
+        "charger",
+        "connector_id",
+        "session",
+        "measurand",
+        "phase",
+        "unit",
+        "location",
+        "sample_count",
+        "value_mean",
+        "value_min",
+        "value_max",
+        "last_value",
+    ]
+    list_filter = ["charger"]
+    list_select_related = ["charger", "session"]
+    raw_id_fields = ["charger", "session"]
+    ordering = ["-id"]
+    sortable_by: list[str] = []
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+
+@admin.register(Retention)
+class RetentionAdmin(admin.ModelAdmin):
+    """One settings page: the list goes straight to the single row, made with the defaults on
+    first use; it cannot be added twice or deleted."""
+
+    fieldsets = [
+        (
+            "Days each table keeps its rows (empty: for ever)",
+            {
+                "fields": [
+                    "meter_samples_days",
+                    "energy_readings_days",
+                    "limit_decisions_days",
+                    "charger_events_days",
+                    "charger_commands_days",
+                    "rejected_samples_days",
+                ]
+            },
+        ),
+        ("Pruning job (hourly)", {"fields": ["last_run_at", "last_run_summary"]}),
+    ]
+    readonly_fields = ["last_run_at", "last_run_summary"]
+
+    def changelist_view(self, request, extra_context=None):
+        url = reverse("admin:charging_sessions_retention_change", args=[Retention.current().pk])
+        return HttpResponseRedirect(url)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

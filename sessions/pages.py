@@ -24,6 +24,7 @@ from sessions.billing import (
     zone_named,
 )
 from sessions.models import ChargingSession
+from sessions.sample_series import power_series_with_aggregates
 from sessions.selectors import PHASE_LABELS, POWER, WATTS_PER_UNIT
 
 User = AbstractBaseUser | AnonymousUser
@@ -218,7 +219,7 @@ def session_detail(*, session: ChargingSession, now: dt.datetime | None = None) 
     row = session_rows(sessions=[session], now=now)[0]
     computed = session_figures_compute(session=session, now=now)
     end = session.stopped_at or now
-    power = session_power_series(session=session)
+    power = power_series_with_aggregates(session=session, raw=session_power_series(session=session))
     from_energy = not power
     if from_energy:
         power = _power_from_energy(session=session)
