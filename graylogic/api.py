@@ -6,7 +6,7 @@ Every error, from DRF or from a charger, answers `{"error": "<code>", "detail": 
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
@@ -22,6 +22,7 @@ from chargers.commands import (
     CommandInvalid,
 )
 from chargers.remote import ChargerBusy, ChargerRejected
+from graylogic.api_parsers import MAX_BODY_BYTES, BodyTooLarge
 
 # (status, error code) per command failure. Offline and busy are the caller's to retry later;
 # a charger that refused, failed or cannot do it is a bad gateway; silence is a gateway timeout.
@@ -82,7 +83,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, CommandFailed):
         return _command_failure_response(exc)
     # Django's own exceptions, as DRF's handler would turn them, so they get a code too.
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig):
+        exc = BodyTooLarge()
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -106,6 +109,7 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         403: "Not allowed (e.g. a session login without a CSRF token).",
         404: "No such charger, or not one of yours.",
         409: "Charger offline, nothing to stop, or connector not available.",
+        413: f"The request body is larger than {MAX_BODY_BYTES} bytes.",
         502: "The charger refused, answered a CALLERROR, or cannot do this.",
         504: "The charger did not answer in time.",
     }
