@@ -33,6 +33,7 @@ from ocpp.routing import create_route_map
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerEvent
 from chargers.ocpp import writes
 from chargers.services import charger_event_record
+from graylogic.outages import DATABASE_ERRORS, database_answers, database_outage
 from graylogic.single_reader_queue import SingleReaderQueue
 
 logger = logging.getLogger(__name__)
@@ -56,9 +57,22 @@ def parse_ocpp_datetime(value: str, field: str) -> dt.datetime:
             description=f"{field} must be an RFC 3339 date-time with a time zone, got {value!r}"
         )
     try:
-        return dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        return dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00")).astimezone(dt.UTC)
     except ValueError as error:
         raise TypeConstraintViolationError(description=f"{field}: {error}") from error
+    except OverflowError as error:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise TypeConstraintViolationError(description=f"{field}: {value!r} is outside years 1 to 9999") from error
+
+
+# OCPP's integer is 32-bit (OCPP 1.6 JSON spec, data types); the database's columns hold it.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def check_int32(value: int, field: str) -> int:
+    """A 2**40 transactionId made PostgreSQL fail the write and the charger retry for ever."""
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise TypeConstraintViolationError(description=f"{field} {value} is not a 32-bit integer")
+    return int(value)
 
 
 @functools.cache
@@ -165,6 +179,14 @@ class CentralSystemChargePoint(ChargePoint):
             await self._dispatch_call(msg)
         except OCPPError as error:
             await self._reply_error(msg, error)
+        except DATABASE_ERRORS as error:
+            if await database_sync_to_async(database_answers)():
+                logger.exception("%s: database error on %s", self.id, msg.action)
+            else:
+                # Down: every message fails alike; one log line per interval, and the charger
+                # keeps its connection and retries its transaction messages later.
+                database_outage.failed(error)
+            await self._reply_error(msg, InternalError(description="The central system's database is unavailable"))
         except Exception:
             logger.exception("%s: handler crashed on %s", self.id, msg.action)
             await self._reply_error(msg, InternalError(description="The central system failed to process this call"))
@@ -332,14 +354,17 @@ class CentralSystemChargePoint(ChargePoint):
         """Recorded for the installer before the charger hears it: a charger that hangs up on a
         CALLERROR (and so cancels a call answered from a task) still leaves its trace."""
         excerpt = raw if isinstance(raw, dict) and len(str(raw)) < 2000 else {"frame": str(raw)[:2000]}
-        await database_sync_to_async(charger_event_record)(
-            charge_point_id=self.id,
-            charger_pk=self.charger_pk,
-            kind=ChargerEvent.Kind.PROTOCOL_ERROR,
-            message=f"{action or 'unparsable frame'}: {code}: {description}",
-            remote_address=self.remote_address,
-            payload=excerpt,
-        )
+        try:
+            await database_sync_to_async(charger_event_record)(
+                charge_point_id=self.id,
+                charger_pk=self.charger_pk,
+                kind=ChargerEvent.Kind.PROTOCOL_ERROR,
+                message=f"{action or 'unparsable frame'}: {code}: {description}",
+                remote_address=self.remote_address,
+                payload=excerpt,
+            )
+        except DATABASE_ERRORS as error:
+            database_outage.failed(error)  # the charger still hears why
         await self._send(CallError(unique_id, code, description, {}).to_json())
 
     def _touch(self) -> None:

@@ -1,6 +1,6 @@
 """OCPP 1.6-J: one handler per charger→central system action."""
 
-import math
+import datetime as dt
 
 from channels.db import database_sync_to_async
 from ocpp.exceptions import (
@@ -17,56 +17,85 @@ from chargers import events
 from chargers import services as charger_services
 from chargers.models import PROBE_REQUESTED_BY, ChargerEvent
 from chargers.ocpp import writes
-from chargers.ocpp.base import CentralSystemChargePoint, parse_ocpp_datetime, utc_now_iso
+from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime, utc_now_iso
 from chargers.ocpp.profiles import configuration_changes, profile_from_configuration
 from sessions import services as session_services
-from sessions.services import MeterValuesReport, SampleData
+from sessions.charger_clock import charger_time_believable, server_time_if_off
+from sessions.measurands import ENERGY_REGISTER_MAX_WH, sample_rejection
+from sessions.models import RejectedSample
+from sessions.services import ChargerRating, MeterValuesReport, RejectedSampleData, SampleData
 
 db = database_sync_to_async
+
+# connectorId's column (PositiveSmallIntegerField) holds up to this on every database.
+CONNECTOR_ID_MAX = 32767
+# The part of a DataTransfer's data kept in the event log (262 KB payloads were kept whole).
+DATA_TRANSFER_KEPT_CHARS = 4096
 
 
 def _id_tag_info(info: dict | None) -> datatypes.IdTagInfo | None:
     return datatypes.IdTagInfo(**info) if info else None
 
 
-def _check_connector_id(connector_id: int, *, minimum: int = 0) -> None:
-    # The 1.6 schemas declare connectorId a plain integer; the spec's range is 0.. (1.. for transactions).
-    if connector_id < minimum:
-        raise PropertyConstraintViolationError(description=f"connectorId must be {minimum} or more")
+def check_connector_id(connector_id: int, *, rating: ChargerRating, minimum: int = 0) -> None:
+    """The spec's range is 0.. (1.. for transactions), up to the charger's connectors when known."""
+    check_int32(connector_id, "connectorId")
+    maximum = min(CONNECTOR_ID_MAX, rating.number_of_connectors or CONNECTOR_ID_MAX)
+    if not minimum <= connector_id <= maximum:
+        raise PropertyConstraintViolationError(description=f"connectorId must be {minimum} to {maximum}")
 
 
-def samples_from_meter_values(meter_values: list[dict], field: str = "meterValue") -> list[SampleData]:
-    """Turn MeterValues' sampledValue lists into samples, filling the spec's defaults."""
-    samples = []
+def check_meter_wh(meter_wh: int, field: str) -> int:
+    """A register reading in Wh: OCPP's integer, and what a meter can hold."""
+    meter_wh = check_int32(meter_wh, field)
+    if not 0 <= meter_wh <= ENERGY_REGISTER_MAX_WH:
+        raise PropertyConstraintViolationError(description=f"{field} {meter_wh} Wh is not a meter reading")
+    return meter_wh
+
+
+def samples_from_meter_values(
+    meter_values: list[dict],
+    field: str = "meterValue",
+    *,
+    received_at: dt.datetime,
+    max_power_w: int | None = None,
+) -> tuple[list[SampleData], list[RejectedSampleData]]:
+    """Turn MeterValues' sampledValue lists into samples, filling the spec's defaults; values
+    outside physics or dated off the server's clock come back apart, as rejected."""
+    samples, rejected = [], []
     for i, meter_value in enumerate(meter_values):
         timestamp = parse_ocpp_datetime(meter_value["timestamp"], f"{field}/{i}/timestamp")
+        believable = charger_time_believable(timestamp, received_at=received_at)
         for sampled in meter_value["sampled_value"]:
             measurand = sampled.get("measurand", "Energy.Active.Import.Register")
-            value, signed_data = None, ""
+            unit = sampled.get("unit", "Wh" if measurand.startswith("Energy") else "")
+            value, signed_data, reason = None, "", None
             if sampled.get("format") == "SignedData":
                 signed_data = sampled["value"]
             else:
                 try:
                     value = float(sampled["value"])
                 except ValueError:
-                    value = math.nan
-                if not math.isfinite(value):
                     raise PropertyConstraintViolationError(
-                        description=f"{field}/{i}: {measurand} value {sampled['value']!r} is not a number"
-                    )
-            samples.append(
-                SampleData(
-                    timestamp=timestamp,
-                    value=value,
-                    measurand=measurand,
-                    phase=sampled.get("phase", ""),
-                    unit=sampled.get("unit", "Wh" if measurand.startswith("Energy") else ""),
-                    context=sampled.get("context", "Sample.Periodic"),
-                    location=sampled.get("location", "Outlet"),
-                    signed_data=signed_data,
-                )
+                        description=f"{field}/{i}: {measurand} value {sampled['value'][:40]!r} is not a number"
+                    ) from None
+                reason = sample_rejection(measurand=measurand, unit=unit, value=value, max_power_w=max_power_w)
+            sample = SampleData(
+                timestamp=timestamp,
+                value=value,
+                measurand=measurand,
+                phase=sampled.get("phase", ""),
+                unit=unit,
+                context=sampled.get("context", "Sample.Periodic"),
+                location=sampled.get("location", "Outlet"),
+                signed_data=signed_data,
             )
-    return samples
+            reason = reason or (None if believable else RejectedSample.Reason.CLOCK)
+            if reason is None:
+                samples.append(sample)
+            else:
+                rejected.append(RejectedSampleData(sample=sample, value_text=sampled["value"], reason=reason))
+    return samples, rejected
 
 
 # A change in a car's draw this large re-runs energy control (spec: on_power_change).
@@ -87,6 +116,13 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     occurrence_error = OccurenceConstraintViolationError
     known_actions = frozenset(action.value for action in Action)
     answered_in_a_task = frozenset({"StartTransaction"})
+    _rating: ChargerRating | None = None
+
+    async def rating(self) -> ChargerRating:
+        """The charger's rating, read once per connection (and again after a boot)."""
+        if self._rating is None:
+            self._rating = await db(session_services.charger_rating)(charger_pk=self.charger_pk)
+        return self._rating
 
     @on(Action.boot_notification, skip_schema_validation=True)
     async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs):
@@ -103,6 +139,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             "meter_serial_number": kwargs.get("meter_serial_number", ""),
         }
         result = await db(charger_services.charger_boot)(charger_pk=self.charger_pk, boot_info=boot_info)
+        self._rating = None
         self.registration_accepted = result.status == "Accepted"
         events.charger_changed(charger_pk=self.charger_pk)
         return call_result.BootNotification(
@@ -124,6 +161,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             await db(charger_services.charger_store_profile)(
                 charger_pk=self.charger_pk, profile=profile, configuration=keys
             )
+            self._rating = None
         await self.control_after_boot()
         for key, value in configuration_changes(profile).items() if profile else ():
             await self.call_and_record("ChangeConfiguration", {"key": key, "value": value}, probe)
@@ -137,7 +175,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     @on(Action.status_notification, skip_schema_validation=True)
     async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs):
         """Store a connector's (or, for connector 0, the charger's) status and error."""
-        _check_connector_id(connector_id)
+        check_connector_id(connector_id, rating=await self.rating())
         timestamp = kwargs.get("timestamp")
         changed = await db(charger_services.connector_status_update)(
             charger_pk=self.charger_pk,
@@ -163,15 +201,22 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     @on(Action.start_transaction, skip_schema_validation=True)
     async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs):
         """Open a session and allocate its transaction id (the same id for a replay)."""
-        _check_connector_id(connector_id, minimum=1)
-        started_at = parse_ocpp_datetime(timestamp, "timestamp")
+        check_connector_id(connector_id, rating=await self.rating(), minimum=1)
+        meter_start = check_meter_wh(meter_start, "meterStart")
+        reservation_id = kwargs.get("reservation_id")
+        if reservation_id is not None:
+            reservation_id = check_int32(reservation_id, "reservationId")
+        started_at, charger_started_at = server_time_if_off(
+            parse_ocpp_datetime(timestamp, "timestamp"), received_at=dt.datetime.now(dt.UTC)
+        )
         transaction_id, info = await db(session_services.session_start)(
             charger_pk=self.charger_pk,
             connector_id=connector_id,
             id_tag=id_tag,
             meter_start_wh=meter_start,
             started_at=started_at,
-            reservation_id=kwargs.get("reservation_id"),
+            charger_started_at=charger_started_at,
+            reservation_id=reservation_id,
         )
         events.transaction_started(
             charger_pk=self.charger_pk,
@@ -194,16 +239,28 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     @on(Action.stop_transaction, skip_schema_validation=True)
     async def on_stop_transaction(self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs):
         """Close a session with its final meter reading and the samples sent with it."""
-        samples = samples_from_meter_values(kwargs.get("transaction_data") or [], field="transactionData")
-        stopped_at = parse_ocpp_datetime(timestamp, "timestamp")
+        transaction_id = check_int32(transaction_id, "transactionId")
+        meter_stop = check_meter_wh(meter_stop, "meterStop")
+        received_at = dt.datetime.now(dt.UTC)
+        samples, rejected = samples_from_meter_values(
+            kwargs.get("transaction_data") or [],
+            field="transactionData",
+            received_at=received_at,
+            max_power_w=(await self.rating()).max_power_w,
+        )
+        stopped_at, charger_stopped_at = server_time_if_off(
+            parse_ocpp_datetime(timestamp, "timestamp"), received_at=received_at
+        )
         info = await db(session_services.session_stop)(
             charger_pk=self.charger_pk,
             transaction_id=transaction_id,
             meter_stop_wh=meter_stop,
             stopped_at=stopped_at,
+            charger_stopped_at=charger_stopped_at,
             reason=kwargs.get("reason", ""),
             id_tag=kwargs.get("id_tag", ""),
             transaction_data=samples,
+            rejected_data=rejected,
         )
         events.transaction_stopped(
             charger_pk=self.charger_pk,
@@ -219,42 +276,56 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
 
     @on(Action.meter_values, skip_schema_validation=True)
     async def on_meter_values(self, connector_id: int, meter_value: list, **kwargs):
-        """Store every sampled value, linked to its session when the transaction is known."""
-        _check_connector_id(connector_id)
-        samples = samples_from_meter_values(meter_value)
+        """Store every sampled value, linked to its session when the transaction is known; those
+        outside physics or the clock apart, where nothing (control, pages, MQTT) reads them."""
+        rating = await self.rating()
+        check_connector_id(connector_id, rating=rating)
+        transaction_id = kwargs.get("transaction_id")
+        if transaction_id is not None:
+            transaction_id = check_int32(transaction_id, "transactionId")
+        samples, rejected = samples_from_meter_values(
+            meter_value, received_at=dt.datetime.now(dt.UTC), max_power_w=rating.max_power_w
+        )
         await writes.meter_values.write(
             MeterValuesReport(
                 charger_pk=self.charger_pk,
                 connector_id=connector_id,
-                transaction_id=kwargs.get("transaction_id"),
+                transaction_id=transaction_id,
                 samples=samples,
+                rejected=rejected,
             )
         )
         events.meter_values(
             charger_pk=self.charger_pk,
             charge_point_id=self.id,
             connector_id=connector_id,
-            transaction_id=kwargs.get("transaction_id"),
+            transaction_id=transaction_id,
             samples=samples,
         )
         # Energy control reads a car's draw from its session's samples only: a draw reported
         # outside a transaction cannot change a decision, so it is not worth a run.
-        power_w = _total_power_w(samples) if kwargs.get("transaction_id") is not None else None
+        power_w = _total_power_w(samples) if transaction_id is not None else None
         if power_w is not None and abs(power_w - self.last_power_w) >= POWER_CHANGE_W:
             self.last_power_w = power_w
             await self.rebalance(f"drawing {power_w:.0f} W")
         return call_result.MeterValues()
 
     @on(Action.data_transfer, skip_schema_validation=True)
-    async def on_data_transfer(self, vendor_id: str, **kwargs):
-        """Keep vendor data in the event log; no vendor extension is understood here."""
+    async def on_data_transfer(self, vendor_id: str, message_id: str = "-", data: str = ""):
+        """Keep vendor data in the event log (its start and its size); no vendor extension is
+        understood here."""
         await db(charger_services.charger_event_record)(
             charge_point_id=self.id,
             charger_pk=self.charger_pk,
             kind=ChargerEvent.Kind.DATA_TRANSFER,
-            message=f"DataTransfer from vendor {vendor_id} message {kwargs.get('message_id', '-')}",
+            message=f"DataTransfer from vendor {vendor_id} message {message_id}",
             remote_address=self.remote_address,
-            payload={"vendor_id": vendor_id, **kwargs},
+            payload={
+                "vendor_id": vendor_id,
+                "message_id": message_id,
+                "data": data[:DATA_TRANSFER_KEPT_CHARS],
+                "data_chars": len(data),
+            },
         )
         return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
 
