@@ -18,14 +18,11 @@ from ocpp.messages import CallError
 
 from chargers import events
 from chargers.credentials import parse_basic_auth
+from chargers.door import charger_admit, database_outage
 from chargers.models import ChargerEvent
 from chargers.ocpp.ocpp16 import ChargePoint16
-from chargers.services import (
-    charger_authenticate,
-    charger_event_record,
-    charger_mark_connected,
-    charger_mark_disconnected,
-)
+from chargers.services import charger_event_record, charger_mark_connected, charger_mark_disconnected
+from graylogic.outages import DATABASE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +61,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         client = self.scope.get("client") or ("", 0)
         self.remote_address = str(client[0])
         headers = dict(self.scope.get("headers", []))
-        decision = await database_sync_to_async(charger_authenticate)(
+        decision = await charger_admit(
             charge_point_id=self.charge_point_id,
             credentials=parse_basic_auth(headers.get(b"authorization")),
             offered_subprotocols=list(self.scope.get("subprotocols", [])),
@@ -79,16 +76,21 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self._join_group()
         await self.accept(subprotocol=decision.subprotocol if decision.echo_subprotocol else None)
         self.charger_pk = decision.charger_pk
-        await database_sync_to_async(charger_mark_connected)(
-            charger_pk=self.charger_pk,
-            channel_name=self.channel_name,
-            remote_address=self.remote_address,
-            protocol=decision.subprotocol,
-            note=decision.reason,
-        )
+        try:
+            await database_sync_to_async(charger_mark_connected)(
+                charger_pk=self.charger_pk,
+                channel_name=self.channel_name,
+                remote_address=self.remote_address,
+                protocol=decision.subprotocol,
+                note=decision.reason,
+            )
+            accepted = await database_sync_to_async(self._registration_accepted)()
+        except DATABASE_ERRORS as error:
+            database_outage.failed(error)
+            await self.close(code=1013)  # "try again later": the charger reconnects
+            return
         events.charger_changed(charger_pk=self.charger_pk)
         self.connection = _ConsumerConnection(self)
-        accepted = await database_sync_to_async(self._registration_accepted)()
         self.charge_point = CHARGE_POINT_CLASSES[decision.subprotocol](
             self.charge_point_id,
             self.connection,
@@ -194,9 +196,17 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if self.charger_pk is None:
             return
         await self.channel_layer.group_discard(self.group, self.channel_name)
-        await database_sync_to_async(charger_mark_disconnected)(
-            charger_pk=self.charger_pk, channel_name=self.channel_name, code=code, remote_address=self.remote_address
-        )
+        try:
+            await database_sync_to_async(charger_mark_disconnected)(
+                charger_pk=self.charger_pk,
+                channel_name=self.channel_name,
+                code=code,
+                remote_address=self.remote_address,
+            )
+        except DATABASE_ERRORS as error:
+            # Left marked connected; the stale sweep marks it offline once the database is back.
+            database_outage.failed(error)
+            return
         events.charger_changed(charger_pk=self.charger_pk)
 
     async def charger_replaced(self, event: dict) -> None:
@@ -210,3 +220,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 remote_address=self.remote_address,
             )
             await self.close(code=4000)
+
+    async def charger_rejected(self, event: dict) -> None:
+        """The installer rejected this pending charger's claim of its id (the log says so)."""
+        await self.close(code=4003)

@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from chargers import events
-from chargers.credentials import charger_password_hash, charger_password_matches
+from chargers.admission import RefusalCount, RefusalKind
+from chargers.credentials import charger_password_check, charger_password_hash, charger_password_matches
 from chargers.models import OCPP16, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
 from chargers.ocpp.profiles import ChargerProfile
 from chargers.remote import REMOTE_ID_TAG
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 SUPPORTED_SUBPROTOCOLS = (OCPP16,)
 # A pending charger retries BootNotification this often.
 PENDING_BOOT_RETRY_S = 60
+# Unknown chargers waiting for approval per site; beyond, more unknown ids are refused.
+MAX_PENDING_CHARGERS_PER_SITE = 20
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class ConnectionDecision:
     subprotocol: str | None = None
     # None when the charger offered no subprotocol: accept without echoing one.
     echo_subprotocol: bool = True
+    refusal: RefusalKind | None = None
 
 
 def charger_event_record(
@@ -79,43 +83,51 @@ def charger_authenticate(
     offered_subprotocols: list[str],
     remote_address: str,
 ) -> ConnectionDecision:
-    """Decide, before the WebSocket handshake completes, whether this charger may connect."""
+    """Decide, before the WebSocket handshake completes, whether this charger may connect.
+    Writes nothing when it refuses: chargers/door.py counts refusals. Every answer about an
+    id that could exist costs one password hash, so timing tells nothing about which do."""
 
-    def refuse(reason: str, charger_pk: int | None = None) -> ConnectionDecision:
-        charger_event_record(
-            charge_point_id=charge_point_id,
-            charger_pk=charger_pk,
-            kind=ChargerEvent.Kind.REFUSED,
-            message=reason,
-            remote_address=remote_address,
+    def refuse(kind: RefusalKind, reason: str, charger_pk: int | None = None) -> ConnectionDecision:
+        return ConnectionDecision(accepted=False, reason=reason, charger_pk=charger_pk, refusal=kind)
+
+    if not charge_point_id_validator.regex.match(charge_point_id):
+        return refuse(RefusalKind.UNKNOWN_ID, "not a charger id (up to 48 letters, digits or . _ ~ : -)")
+    user_matches = credentials is None or credentials[0] == charge_point_id
+    charger = Charger.objects.filter(charge_point_id=charge_point_id).first() if user_matches else None
+    password_right = charger_password_check(
+        password=credentials[1] if credentials else None,
+        password_hash=charger.password_hash if charger else "",
+        password_env=charger.password_env if charger else "",
+    )
+    if not user_matches:
+        return refuse(
+            RefusalKind.USER_MISMATCH,
+            f"HTTP Basic user {credentials[0][:48]!r} does not match the charger id in the URL",
         )
-        return ConnectionDecision(accepted=False, reason=reason, charger_pk=charger_pk)
-
-    if credentials is not None and credentials[0] != charge_point_id:
-        return refuse(f"HTTP Basic user {credentials[0][:48]!r} does not match the charger id in the URL")
-
-    charger = Charger.objects.filter(charge_point_id=charge_point_id).first()
     if charger is None:
-        charger = _charger_register_pending(charge_point_id=charge_point_id, credentials=credentials)
+        site = Site.objects.filter(accept_unknown_chargers=True).order_by("pk").first()
+        if site is None:
+            return refuse(RefusalKind.UNKNOWN_ID, "unknown charger id")
+        charger = _charger_register_pending(site=site, charge_point_id=charge_point_id, credentials=credentials)
         if charger is None:
-            return refuse("unknown charger id")
+            return refuse(
+                RefusalKind.PENDING_CAP,
+                f"unknown charger id, and {MAX_PENDING_CHARGERS_PER_SITE} chargers already wait for approval "
+                f"at {site}: approve or reject them in the admin",
+            )
     elif not charger.enabled:
-        return refuse("charger is disabled", charger.pk)
-    elif charger.password_hash or charger.password_env:
+        return refuse(RefusalKind.DISABLED, "charger is disabled", charger.pk)
+    elif not charger.accepts_anyone:
         if credentials is None:
-            return refuse("missing HTTP Basic credentials", charger.pk)
-        if not charger_password_matches(
-            password=credentials[1],
-            password_hash=charger.password_hash,
-            password_env=charger.password_env,
-        ):
-            return refuse("wrong password", charger.pk)
+            return refuse(RefusalKind.MISSING_CREDENTIALS, "missing HTTP Basic credentials", charger.pk)
+        if not password_right:
+            return refuse(RefusalKind.WRONG_PASSWORD, "wrong password", charger.pk)
 
     protocol, echo, note = _choose_subprotocol(offered_subprotocols, charger.protocol)
     if protocol is None:
-        return refuse(note, charger.pk)
+        return refuse(RefusalKind.UNSUPPORTED_SUBPROTOCOL, note, charger.pk)
     message = "accepted" + (f" ({note})" if note else "")
-    if not (charger.password_hash or charger.password_env):
+    if charger.accepts_anyone:
         message += "; no credentials configured for this charger"
     return ConnectionDecision(
         accepted=True,
@@ -127,22 +139,63 @@ def charger_authenticate(
     )
 
 
-def _charger_register_pending(*, charge_point_id: str, credentials: tuple[str, str] | None) -> Charger | None:
-    """An unknown charger joins a site that accepts unknown chargers, pending approval.
+def _charger_register_pending(
+    *, site: Site, charge_point_id: str, credentials: tuple[str, str] | None
+) -> Charger | None:
+    """An unknown charger joins a site that accepts unknown chargers, pending approval; None
+    when the site already has its fill of pending chargers (500 were created in 4.7 s).
     The password it presents now is the one it must present from then on."""
-    site = Site.objects.filter(accept_unknown_chargers=True).order_by("pk").first()
-    if site is None or not charge_point_id_validator.regex.match(charge_point_id):
-        return None
-    charger, _ = Charger.objects.get_or_create(
-        charge_point_id=charge_point_id,
-        defaults={
-            "site": site,
-            "name": charge_point_id,
-            "registration": Charger.Registration.PENDING,
-            "password_hash": charger_password_hash(credentials[1]) if credentials else "",
-        },
-    )
-    return charger
+    password_hash = charger_password_hash(credentials[1]) if credentials else ""
+    with transaction.atomic():
+        # One registration at a time per site, so concurrent ones cannot pass the cap together.
+        Site.objects.select_for_update().filter(pk=site.pk).first()
+        existing = Charger.objects.filter(charge_point_id=charge_point_id).first()
+        if existing is not None:  # registered by another connection a moment ago
+            return (
+                existing
+                if charger_password_matches(
+                    password=credentials[1] if credentials else "",
+                    password_hash=existing.password_hash,
+                    password_env=existing.password_env,
+                )
+                or existing.accepts_anyone
+                else None
+            )
+        if Charger.objects.filter(site=site, registration=Charger.Registration.PENDING).count() >= (
+            MAX_PENDING_CHARGERS_PER_SITE
+        ):
+            return None
+        return Charger.objects.create(
+            charge_point_id=charge_point_id,
+            site=site,
+            name=charge_point_id,
+            registration=Charger.Registration.PENDING,
+            password_hash=password_hash,
+        )
+
+
+def charger_refusals_store(*, counts: list[RefusalCount]) -> None:
+    """Refused handshakes as the installer reads them: one row per address, charger id, kind and
+    minute with how many there were (chargers/admission.py), updated as more arrive."""
+    for count in counts:
+        counted = count.count
+        if count.event_pk is None:
+            charger_pk = count.charger_pk
+            if charger_pk is not None and not Charger.objects.filter(pk=charger_pk).exists():
+                charger_pk = None  # deleted since: keep the row, by its id
+            logger.info("charger %s refused from %s: %s", count.charge_point_id, count.address, count.message)
+            count.event_pk = ChargerEvent.objects.create(
+                charger_id=charger_pk,
+                charge_point_id=count.charge_point_id[:100],
+                remote_address=count.address[:64],
+                kind=ChargerEvent.Kind.REFUSED,
+                message=count.message,
+                count=counted,
+            ).pk
+        elif not ChargerEvent.objects.filter(pk=count.event_pk).update(count=counted):
+            count.event_pk = None  # its row was pruned meanwhile: written again next time
+            continue
+        count.stored = counted
 
 
 def charger_mark_connected(
@@ -334,6 +387,24 @@ def charger_approve(*, charger: Charger) -> None:
     """A pending charger becomes a regular one; its next BootNotification is Accepted."""
     charger.registration = Charger.Registration.ACCEPTED
     charger.save(update_fields=["registration"])
+
+
+def charger_reject_claim(*, charger: Charger, rejected_by: str) -> bool:
+    """A pending charger the installer does not recognise (anyone may claim an id first on a
+    site that accepts unknown chargers): it is deleted, which frees the id for the real charger,
+    and the log keeps where the claim came from. False when the charger was not pending."""
+    if charger.registration != Charger.Registration.PENDING:
+        return False
+    came_from = charger.remote_address or "an unknown address"
+    with transaction.atomic():
+        charger.delete()  # ProtectedError (it has sessions) leaves everything as it was
+        charger_event_record(
+            charge_point_id=charger.charge_point_id,
+            kind=ChargerEvent.Kind.CLAIM_REJECTED,
+            message=f"the pending claim of this id from {came_from} was rejected by {rejected_by}; the id is free",
+            remote_address=charger.remote_address,
+        )
+    return True
 
 
 def charger_set_password(*, charger: Charger, password: str) -> None:

@@ -73,18 +73,20 @@ CASES = [
 def test_the_handshake_is_accepted_only_with_the_right_credentials(
     ocpp_server, case, charger_fields, connect_kwargs, status, reason
 ):
-    make_charger(charge_point_id="charger-garage", **charger_fields)
+    # An id per case: refusals of one id, address and reason within a minute share one row.
+    garage = "garage-" + case.replace(" ", "-").replace("'", "")
+    make_charger(charge_point_id=garage, **charger_fields)
     make_charger(charge_point_id="charger-driveway", password="driveway-secret-2")
 
-    assert connect(ocpp_server, "charger-garage", **connect_kwargs) == status
-    events = ChargerEvent.objects.filter(charge_point_id="charger-garage")
+    assert connect(ocpp_server, garage, **connect_kwargs) == status
+    events = ChargerEvent.objects.filter(charge_point_id=garage)
     if reason is None:
         assert eventually(lambda: events.filter(kind="connected").exists())
     else:
         refusal = events.get(kind="refused")
         assert reason in refusal.message
         assert refusal.remote_address == "127.0.0.1"
-        assert not Charger.objects.get(charge_point_id="charger-garage").is_connected
+        assert not Charger.objects.get(charge_point_id=garage).is_connected
 
 
 def test_an_unknown_charger_is_refused_and_nothing_is_kept_but_the_log(ocpp_server):

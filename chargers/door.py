@@ -1,0 +1,135 @@
+"""The door every OCPP handshake passes before the consumer accepts it: throttled failures
+(chargers/admission.py), the password check in the database thread, refusals counted rather
+than written one by one, and a database outage answered with a refusal, logged once per interval.
+
+State is per server process: with several processes behind a load balancer each counts its
+own failures, which still bounds a guesser to a few guesses a minute per process.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from channels.db import database_sync_to_async
+
+from chargers.admission import ANY_CHARGER_ID, RefusalCount, RefusalKind, RefusalTally, Throttle, Verdict
+from chargers.services import ConnectionDecision, charger_authenticate, charger_refusals_store
+from graylogic.outages import DATABASE_ERRORS, OutageLog
+
+logger = logging.getLogger(__name__)
+
+# Refusal counts reach their rows this often (the first of each row at once).
+STORE_INTERVAL_S = 5.0
+
+database_outage = OutageLog(logger, "database (charger handshakes)")
+
+
+@dataclass
+class _Door:
+    throttle: Throttle = field(default_factory=Throttle)
+    tally: RefusalTally = field(default_factory=RefusalTally)
+    # Bound to the running event loop on first use (tests run several loops in one process).
+    loop: asyncio.AbstractEventLoop | None = None
+    store_lock: asyncio.Lock | None = None
+    storer: asyncio.Task | None = None
+
+    def bind(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop or self.store_lock is None:
+            self.loop, self.store_lock, self.storer = loop, asyncio.Lock(), None
+        return self.store_lock
+
+
+_door = _Door()
+
+
+async def charger_admit(
+    *, charge_point_id: str, credentials: tuple[str, str] | None, offered_subprotocols: list[str], remote_address: str
+) -> ConnectionDecision:
+    """Whether this handshake may become a charger's connection; refusals are counted."""
+    now = time.monotonic()
+    verdict = _door.throttle.verdict(address=remote_address, charge_point_id=charge_point_id, now=now)
+    if verdict is not Verdict.OPEN:
+        whom = "from this address" if verdict is Verdict.ADDRESS_LOCKED else "from this address for this id"
+        reason = f"too many failed handshakes {whom}: refused without checking the password"
+        shown_id = ANY_CHARGER_ID if verdict is Verdict.ADDRESS_LOCKED else charge_point_id
+        await _count(RefusalKind.THROTTLED, reason, address=remote_address, charge_point_id=shown_id, now=now)
+        return ConnectionDecision(accepted=False, reason=reason, refusal=RefusalKind.THROTTLED)
+    try:
+        decision = await database_sync_to_async(charger_authenticate)(
+            charge_point_id=charge_point_id,
+            credentials=credentials,
+            offered_subprotocols=offered_subprotocols,
+            remote_address=remote_address,
+        )
+    except DATABASE_ERRORS as error:
+        database_outage.failed(error)
+        return ConnectionDecision(
+            accepted=False, reason="database unavailable", refusal=RefusalKind.DATABASE_UNAVAILABLE
+        )
+    database_outage.recovered()
+    if decision.accepted:
+        _door.throttle.succeeded(address=remote_address, charge_point_id=charge_point_id)
+        return decision
+    if decision.refusal.is_failure:
+        for lockout in _door.throttle.failed(address=remote_address, charge_point_id=charge_point_id, now=now):
+            logger.warning(
+                "charger handshakes from %s (%s) %s: refused without a password check for %.0f s",
+                lockout.address,
+                _printable(lockout.charge_point_id),
+                "failed too often for this id" if lockout.verdict is Verdict.PAIR_LOCKED else "failed too often",
+                lockout.lockout_s,
+            )
+    await _count(
+        decision.refusal,
+        decision.reason,
+        address=remote_address,
+        charge_point_id=charge_point_id,
+        charger_pk=decision.charger_pk,
+        now=now,
+    )
+    return decision
+
+
+async def _count(
+    kind: RefusalKind, message: str, *, address: str, charge_point_id: str, now: float, charger_pk: int | None = None
+) -> None:
+    """The first refusal of its row is written at once, so the installer sees it; the count
+    follows every few seconds."""
+    _door.bind()
+    count = _door.tally.add(
+        address=address,
+        charge_point_id=_printable(charge_point_id),
+        kind=kind,
+        message=message,
+        charger_pk=charger_pk,
+        now=now,
+    )
+    if count.event_pk is None and count.count == 1:
+        await _store([count])
+    if _door.storer is None or _door.storer.done():
+        _door.storer = asyncio.get_running_loop().create_task(_store_until_done())
+
+
+async def _store(counts: list[RefusalCount]) -> None:
+    async with _door.bind():
+        counts = [count for count in counts if count.unstored]
+        if not counts:
+            return
+        try:
+            await database_sync_to_async(charger_refusals_store)(counts=counts)
+        except DATABASE_ERRORS as error:
+            database_outage.failed(error)  # the counts stay, for the next attempt
+
+
+async def _store_until_done() -> None:
+    while _door.tally.counts:
+        await asyncio.sleep(STORE_INTERVAL_S)
+        await _store(_door.tally.unstored())
+        _door.tally.forget_stored(now=time.monotonic())
+
+
+def _printable(charge_point_id: str) -> str:
+    """Ids come from the URL: `%00` is a NUL, which PostgreSQL cannot store."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in charge_point_id)
