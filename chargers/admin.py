@@ -5,12 +5,14 @@ import logging
 import os
 import zoneinfo
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import F
+from django.db.models import F, ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -33,6 +35,7 @@ from chargers.admin_live import (
 )
 from chargers.commands import CommandFailed
 from chargers.configuration import id_tags_set_status
+from chargers.consumers import charger_group
 from chargers.models import (
     PROBE_REQUESTED_BY,
     PROTOCOL_CHOICES,
@@ -46,7 +49,7 @@ from chargers.models import (
 )
 from chargers.ocpp.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
 from chargers.selectors import charger_state
-from chargers.services import charger_approve, charger_set_password
+from chargers.services import charger_approve, charger_reject_claim, charger_set_password
 from energy import reasons
 from energy.sources import source_label
 from graylogic.admin_utils import (
@@ -157,7 +160,7 @@ class ChargerAdminForm(forms.ModelForm):
 
 class ChargerEventInline(ReadOnlyTabularInline):
     model = ChargerEvent
-    fields = ["created_at", "kind", "remote_address", "message"]
+    fields = ["created_at", "kind", "remote_address", "message", "count"]
     formset = recent_rows_formset(RECENT_ROWS)
     verbose_name_plural = f"recent events (newest {RECENT_ROWS}; the charger event log has them all)"
 
@@ -241,6 +244,7 @@ class ChargerAdmin(admin.ModelAdmin):
         "last_heartbeat_at",
         "status",
         "has_credentials",
+        "remote_address",
     ]
     list_filter = ["site", "is_connected", "enabled", "registration", CredentialsFilter, "vendor"]
     list_select_related = ["site"]
@@ -248,7 +252,7 @@ class ChargerAdmin(admin.ModelAdmin):
     autocomplete_fields = ["site", "circuit"]
     readonly_fields = ["password_state", "metering", *BOOT_FIELDS, *LIVE_FIELDS, *PROBE_FIELDS]
     inlines = [LimitDecisionInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline]
-    actions = ["approve"]
+    actions = ["approve", "reject_claim"]
 
     identity_fieldset = (
         "Identity and site",
@@ -457,6 +461,34 @@ class ChargerAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, "None of the selected chargers was pending approval.", messages.WARNING)
 
+    @admin.action(description="Reject selected pending chargers (delete them; frees their ids)", permissions=["delete"])
+    def reject_claim(self, request, queryset) -> None:
+        """Anyone can claim an id first on a site that accepts unknown chargers: the installer
+        rejects a claim they do not recognise (its address is in the list), and the real charger
+        registers with its own password at its next connection."""
+        rejected, kept = [], []
+        for charger in queryset.filter(registration=Charger.Registration.PENDING):
+            try:
+                charger_reject_claim(charger=charger, rejected_by=request.user.get_username())
+            except ProtectedError:
+                kept.append(str(charger))
+                continue
+            rejected.append(charger)
+            async_to_sync(get_channel_layer().group_send)(
+                charger_group(charger.charge_point_id), {"type": "charger.rejected"}
+            )
+        if rejected:
+            listed = ", ".join(
+                f"{charger.charge_point_id} (from {charger.remote_address or '?'})" for charger in rejected
+            )
+            self.message_user(request, f"Rejected {listed}; the ids are free again.")
+        if kept:
+            self.message_user(
+                request, f"Kept {', '.join(kept)}: it has charging sessions; disable it instead.", messages.ERROR
+            )
+        if not rejected and not kept:
+            self.message_user(request, "None of the selected chargers was pending approval.", messages.WARNING)
+
     # --- Commands: one page per OCPP action, reached from the panel on the change page ----------
 
     def get_urls(self):
@@ -592,7 +624,7 @@ class IdTagAdmin(admin.ModelAdmin):
 
 @admin.register(ChargerEvent)
 class ChargerEventAdmin(ReadOnlyModelAdmin):
-    list_display = ["created_at", "charge_point_id", "kind", "remote_address", "message"]
+    list_display = ["created_at", "charge_point_id", "kind", "remote_address", "message", "count"]
     list_filter = ["kind"]
     date_hierarchy = "created_at"
     search_fields = ["charge_point_id", "message"]
