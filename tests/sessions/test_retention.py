@@ -2,10 +2,11 @@
 the embedded runtime's job runner, the homeowner pages and the admin."""
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.test import Client
 
 from chargers.models import ChargerCommand, ChargerEvent, LimitDecision
@@ -237,6 +238,37 @@ def test_a_backlog_is_worked_off_in_bounded_batches_over_several_runs():
     assert runs == -(-due_count // 300)
     assert not due.exists()
     # Every pruned sample is counted once, whatever the batch it fell in.
+    assert sum(MeterSampleAggregate.objects.values_list("sample_count", flat=True)) == due_count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_count_every_sample_once():
+    """Two runtimes (or a slow run and the next) pruning together: a batch the other run took
+    first is rolled back, never aggregated twice."""
+    year = seed_year(days=100)
+    due = MeterSample.objects.filter(timestamp__lt=raw_cutoff()).exclude(session=year["running"])
+    due_count = due.count()
+    start_together = threading.Barrier(2)
+    failures = []
+
+    def run() -> None:
+        try:
+            start_together.wait(timeout=30)
+            retention_prune(batching=Batching(size=50, batches=100))
+        except Exception as error:
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    retention_prune()  # what a rolled-back batch left is due at the next run
+
+    assert failures == []
+    assert not due.exists()
     assert sum(MeterSampleAggregate.objects.values_list("sample_count", flat=True)) == due_count
 
 
