@@ -3,8 +3,12 @@ answer, and half-open connections cannot keep a real charger or the health check
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -13,10 +17,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from graylogic.server_limits import WAITING_PER_ADDRESS, WaitingConnections, address_key
 from tests.chargepoint_sim import sim_charger
-from tests.conftest import start_server, stop_server
+from tests.conftest import ENV_PASSWORD, ENV_PASSWORD_VAR, ROOT, _database_url, _free_port, start_server, stop_server
 from tests.factories import make_charger
 from tests.field.test_fuses_from_the_first_second import plain_daphne  # noqa: F401  (a fixture)
-from tests.ocpp_client import RawCharger, open_socket
+from tests.ocpp_client import RawCharger, basic_auth, open_socket
 
 MIB = 1024 * 1024
 ATTACKER = "127.0.0.2"  # another loopback address, so the charger's own address keeps its budget
@@ -173,6 +177,59 @@ def test_half_open_connections_keep_neither_a_charger_nor_the_health_check_out(d
     assert log.count("connections refused") == 1, "one line for the burst, not one per connection"
     assert log.count("connections closed: no whole request") == 1
     assert "Traceback" not in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_handshake_that_fails_inside_the_server_is_answered_with_a_status_at_once(django_db_setup, tmp_path):
+    """With the channel layer unreachable (a wrong REDIS_URL) the consumer fails: the charger
+    must get an HTTP status before its handshake times out, not a dropped connection."""
+    make_charger(charge_point_id="GATE-2", password="pw-123456")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        ENV_PASSWORD_VAR: ENV_PASSWORD,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    with (tmp_path / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_it_answers(f"http://127.0.0.1:{port}/healthz", process)
+
+        async def handshake_status() -> int:
+            with pytest.raises(InvalidStatus) as refused:
+                await websockets.connect(
+                    f"ws://127.0.0.1:{port}/ocpp/GATE-2",
+                    subprotocols=["ocpp1.6"],
+                    additional_headers=basic_auth("GATE-2", "pw-123456"),
+                    open_timeout=3,  # daphne reaps a failed application every 10 s here
+                )
+            return refused.value.response.status_code
+
+        for _ in range(3):
+            assert asyncio.run(handshake_status()) in (500, 503)
+    finally:
+        stop_server(process)
+
+
+def _wait_until_it_answers(url: str, process: subprocess.Popen) -> None:
+    """Up when it answers at all: /healthz rightly fails while the channel layer is down."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
 
 
 ADDRESS_KEYS = [
