@@ -41,7 +41,7 @@ def table_bytes(cursor, table: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres-url", required=True, help="a server on 127.0.0.1; its maintenance database")
-    parser.add_argument("--hours", type=int, default=24, help="hours of charging to seed (default 24)")
+    parser.add_argument("--hours", type=int, default=72, help="hours of charging to seed (default 72)")
     parser.add_argument("--phases", type=int, choices=[1, 3], default=3)
     parser.add_argument("--charging-hours-per-day", type=float, nargs="*", default=[3.0, 24.0])
     args = parser.parse_args()
