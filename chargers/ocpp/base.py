@@ -180,13 +180,15 @@ class CentralSystemChargePoint(ChargePoint):
         except OCPPError as error:
             await self._reply_error(msg, error)
         except DATABASE_ERRORS as error:
+            unavailable = InternalError(description="The central system's database is unavailable")
             if await database_sync_to_async(database_answers)():
                 logger.exception("%s: database error on %s", self.id, msg.action)
-            else:
-                # Down: every message fails alike; one log line per interval, and the charger
-                # keeps its connection and retries its transaction messages later.
-                database_outage.failed(error)
-            await self._reply_error(msg, InternalError(description="The central system's database is unavailable"))
+                await self._reply_error(msg, unavailable)
+                return
+            # Down: every message fails alike, so nothing is recorded per message (one log line
+            # per interval); the charger keeps its connection and retries transaction messages.
+            database_outage.failed(error)
+            await self._send(CallError(msg.unique_id, unavailable.code, unavailable.description, {}).to_json())
         except Exception:
             logger.exception("%s: handler crashed on %s", self.id, msg.action)
             await self._reply_error(msg, InternalError(description="The central system failed to process this call"))
