@@ -7,14 +7,25 @@ own failures, which still bounds a guesser to a few guesses a minute per process
 """
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
 from chargers.admission import ANY_CHARGER_ID, RefusalCount, RefusalKind, RefusalTally, Throttle, Verdict
-from chargers.services import ConnectionDecision, charger_authenticate, charger_refusals_store
+from chargers.credentials import charger_password_check, charger_password_hash
+from chargers.services import (
+    ConnectionDecision,
+    charge_point_id_valid,
+    charger_door_lookup,
+    charger_refusals_store,
+    charger_register_pending,
+    connection_decide,
+    password_check_needed,
+)
 from graylogic.outages import DATABASE_ERRORS, OutageLog
 
 logger = logging.getLogger(__name__)
@@ -57,11 +68,8 @@ async def charger_admit(
         await _count(RefusalKind.THROTTLED, reason, address=remote_address, charge_point_id=shown_id, now=now)
         return ConnectionDecision(accepted=False, reason=reason, refusal=RefusalKind.THROTTLED)
     try:
-        decision = await database_sync_to_async(charger_authenticate)(
-            charge_point_id=charge_point_id,
-            credentials=credentials,
-            offered_subprotocols=offered_subprotocols,
-            remote_address=remote_address,
+        decision = await _decide(
+            charge_point_id=charge_point_id, credentials=credentials, offered_subprotocols=offered_subprotocols
         )
     except DATABASE_ERRORS as error:
         database_outage.failed(error)
@@ -90,6 +98,42 @@ async def charger_admit(
         now=now,
     )
     return decision
+
+
+async def _decide(
+    *, charge_point_id: str, credentials: tuple[str, str] | None, offered_subprotocols: list[str]
+) -> ConnectionDecision:
+    """One read in the database thread; the password hash (15 ms) in a thread of its own, so
+    guesses do not hold up every charger's writes."""
+    decide = functools.partial(
+        connection_decide,
+        charge_point_id=charge_point_id,
+        credentials=credentials,
+        offered_subprotocols=offered_subprotocols,
+    )
+    if not charge_point_id_valid(charge_point_id) or (credentials is not None and credentials[0] != charge_point_id):
+        return decide(charger=None, password_right=False)  # refused whether the id exists or not
+    lookup = await database_sync_to_async(charger_door_lookup)(charge_point_id=charge_point_id)
+    charger, password_right = lookup.charger, False
+    if password_check_needed(charger):
+        password_right = await _off_the_database_thread(charger_password_check)(
+            password=credentials[1] if credentials else None,
+            password_hash=charger.password_hash if charger else "",
+            password_env=charger.password_env if charger else "",
+        )
+    if charger is None and lookup.pending_site_pk is not None:
+        password_hash = await _off_the_database_thread(charger_password_hash)(credentials[1]) if credentials else ""
+        registration = await database_sync_to_async(charger_register_pending)(
+            site_pk=lookup.pending_site_pk, charge_point_id=charge_point_id, password_hash=password_hash
+        )
+        if registration.charger is None:
+            return ConnectionDecision(accepted=False, reason=registration.refusal, refusal=RefusalKind.PENDING_CAP)
+        charger, password_right = registration.charger, True
+    return decide(charger=charger, password_right=password_right)
+
+
+def _off_the_database_thread(function):
+    return sync_to_async(function, thread_sensitive=False)
 
 
 async def _count(

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from chargers import events
 from chargers.admission import RefusalCount, RefusalKind
-from chargers.credentials import charger_password_check, charger_password_hash, charger_password_matches
+from chargers.credentials import charger_password_hash
 from chargers.models import OCPP16, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
 from chargers.ocpp.profiles import ChargerProfile
 from chargers.remote import REMOTE_ID_TAG
@@ -76,48 +76,60 @@ def _choose_subprotocol(offered: list[str], configured: str) -> tuple[str | None
     )
 
 
-def charger_authenticate(
+def charge_point_id_valid(charge_point_id: str) -> bool:
+    return bool(charge_point_id_validator.regex.match(charge_point_id))
+
+
+@dataclass(frozen=True)
+class DoorLookup:
+    """What a handshake needs from the database, read in one go."""
+
+    charger: Charger | None
+    # The site an unknown charger would wait at for approval, if any accepts unknown chargers.
+    pending_site_pk: int | None
+
+
+def charger_door_lookup(*, charge_point_id: str) -> DoorLookup:
+    charger = Charger.objects.filter(charge_point_id=charge_point_id).first()
+    site_pk = None
+    if charger is None:
+        site_pk = Site.objects.filter(accept_unknown_chargers=True).order_by("pk").values_list("pk", flat=True).first()
+    return DoorLookup(charger, site_pk)
+
+
+def password_check_needed(charger: Charger | None) -> bool:
+    """Whether the answer depends on the password. Unknown and disabled ids get the same check
+    as a password-protected one, so the time a refusal takes tells nothing about which exist;
+    an enabled charger without credentials is let in anyway."""
+    return charger is None or not charger.enabled or not charger.accepts_anyone
+
+
+def connection_decide(
     *,
     charge_point_id: str,
     credentials: tuple[str, str] | None,
     offered_subprotocols: list[str],
-    remote_address: str,
+    charger: Charger | None,
+    password_right: bool,
 ) -> ConnectionDecision:
-    """Decide, before the WebSocket handshake completes, whether this charger may connect.
-    Writes nothing when it refuses: chargers/door.py counts refusals. Every answer about an
-    id that could exist costs one password hash, so timing tells nothing about which do."""
+    """Whether this charger may connect, before the WebSocket handshake completes (no I/O: the
+    door looks the charger up and checks the password off the database thread)."""
 
     def refuse(kind: RefusalKind, reason: str, charger_pk: int | None = None) -> ConnectionDecision:
         return ConnectionDecision(accepted=False, reason=reason, charger_pk=charger_pk, refusal=kind)
 
-    if not charge_point_id_validator.regex.match(charge_point_id):
+    if not charge_point_id_valid(charge_point_id):
         return refuse(RefusalKind.UNKNOWN_ID, "not a charger id (up to 48 letters, digits or . _ ~ : -)")
-    user_matches = credentials is None or credentials[0] == charge_point_id
-    charger = Charger.objects.filter(charge_point_id=charge_point_id).first() if user_matches else None
-    password_right = charger_password_check(
-        password=credentials[1] if credentials else None,
-        password_hash=charger.password_hash if charger else "",
-        password_env=charger.password_env if charger else "",
-    )
-    if not user_matches:
+    if credentials is not None and credentials[0] != charge_point_id:
         return refuse(
             RefusalKind.USER_MISMATCH,
             f"HTTP Basic user {credentials[0][:48]!r} does not match the charger id in the URL",
         )
     if charger is None:
-        site = Site.objects.filter(accept_unknown_chargers=True).order_by("pk").first()
-        if site is None:
-            return refuse(RefusalKind.UNKNOWN_ID, "unknown charger id")
-        charger = _charger_register_pending(site=site, charge_point_id=charge_point_id, credentials=credentials)
-        if charger is None:
-            return refuse(
-                RefusalKind.PENDING_CAP,
-                f"unknown charger id, and {MAX_PENDING_CHARGERS_PER_SITE} chargers already wait for approval "
-                f"at {site}: approve or reject them in the admin",
-            )
-    elif not charger.enabled:
+        return refuse(RefusalKind.UNKNOWN_ID, "unknown charger id")
+    if not charger.enabled:
         return refuse(RefusalKind.DISABLED, "charger is disabled", charger.pk)
-    elif not charger.accepts_anyone:
+    if not charger.accepts_anyone:
         if credentials is None:
             return refuse(RefusalKind.MISSING_CREDENTIALS, "missing HTTP Basic credentials", charger.pk)
         if not password_right:
@@ -139,39 +151,37 @@ def charger_authenticate(
     )
 
 
-def _charger_register_pending(
-    *, site: Site, charge_point_id: str, credentials: tuple[str, str] | None
-) -> Charger | None:
-    """An unknown charger joins a site that accepts unknown chargers, pending approval; None
-    when the site already has its fill of pending chargers (500 were created in 4.7 s).
-    The password it presents now is the one it must present from then on."""
-    password_hash = charger_password_hash(credentials[1]) if credentials else ""
+@dataclass(frozen=True)
+class PendingRegistration:
+    charger: Charger | None
+    refusal: str = ""  # why there is none
+
+
+def charger_register_pending(*, site_pk: int, charge_point_id: str, password_hash: str) -> PendingRegistration:
+    """An unknown charger joins a site that accepts unknown chargers, pending approval, unless
+    the site already has its fill of pending chargers (500 were created in 4.7 s). The password
+    it presents now (hashed by the caller) is the one it must present from then on."""
     with transaction.atomic():
         # One registration at a time per site, so concurrent ones cannot pass the cap together.
-        Site.objects.select_for_update().filter(pk=site.pk).first()
-        existing = Charger.objects.filter(charge_point_id=charge_point_id).first()
-        if existing is not None:  # registered by another connection a moment ago
-            return (
-                existing
-                if charger_password_matches(
-                    password=credentials[1] if credentials else "",
-                    password_hash=existing.password_hash,
-                    password_env=existing.password_env,
-                )
-                or existing.accepts_anyone
-                else None
-            )
+        site = Site.objects.select_for_update().get(pk=site_pk)
+        if Charger.objects.filter(charge_point_id=charge_point_id).exists():
+            return PendingRegistration(None, "unknown charger id, registered by another connection a moment ago")
         if Charger.objects.filter(site=site, registration=Charger.Registration.PENDING).count() >= (
             MAX_PENDING_CHARGERS_PER_SITE
         ):
-            return None
-        return Charger.objects.create(
+            return PendingRegistration(
+                None,
+                f"unknown charger id, and {MAX_PENDING_CHARGERS_PER_SITE} chargers already wait for approval "
+                f"at {site}: approve or reject them in the admin",
+            )
+        charger = Charger.objects.create(
             charge_point_id=charge_point_id,
             site=site,
             name=charge_point_id,
             registration=Charger.Registration.PENDING,
             password_hash=password_hash,
         )
+    return PendingRegistration(charger)
 
 
 def charger_refusals_store(*, counts: list[RefusalCount]) -> None:
