@@ -16,9 +16,14 @@ from itertools import pairwise
 
 from energy.solar import surplus_w as solar_surplus_w
 from energy.tou import Period, period_at
+from sessions.measurands import ENERGY_REGISTER_MAX_WH
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 CENT = Decimal("0.01")
+# The largest cost a session's column holds (numeric(10,2)). A larger one is no price anyone
+# pays but a broken meter's: it is unknown (None), never written (PostgreSQL would refuse it,
+# SQLite would store it) nor shown.
+MAX_COST = Decimal("99999999.99")
 # A site reading stands for at most this long: past it the meter is taken as silent, and the
 # energy of that time counts as not solar (rather than guessing from an old reading).
 READING_HOLD = dt.timedelta(minutes=15)
@@ -48,13 +53,22 @@ def energy_wh(value: float, unit: str) -> float:
     return value
 
 
+def register_believable(wh: float | None) -> bool:
+    """A register reading a meter can show: rows stored before samples were bounded at the door
+    may hold 1e300 or infinity, which no figure may be built from."""
+    return wh is not None and math.isfinite(wh) and 0 <= wh <= ENERGY_REGISTER_MAX_WH
+
+
 def session_energy_wh(
     *, meter_start_wh: int | None, meter_stop_wh: int | None, register_readings: Iterable[EnergyReading]
 ) -> int | None:
     """Delivered energy: the stop minus start meter when both are known; otherwise the span
     of the charger's whole-meter energy register samples (per-phase registers are ignored,
-    summing them would double count against a total). None when nothing tells."""
-    totals = [energy_wh(r.value, r.unit) for r in register_readings if not r.phase]
+    summing them would double count against a total). None when nothing tells; readings and
+    meter values outside what a meter can show are left out."""
+    totals = [wh for r in register_readings if not r.phase and register_believable(wh := energy_wh(r.value, r.unit))]
+    meter_start_wh = meter_start_wh if register_believable(meter_start_wh) else None
+    meter_stop_wh = meter_stop_wh if register_believable(meter_stop_wh) else None
     start = meter_start_wh if meter_start_wh is not None else (min(totals) if totals else None)
     stop = meter_stop_wh if meter_stop_wh is not None else (max(totals) if totals else None)
     if start is None or stop is None:
@@ -91,13 +105,15 @@ def energy_intervals(
     the samples only its shape in time (a charger whose samples disagree with its own meter
     values is still billed for what the meter says)."""
     end_limit = ended_at or dt.datetime.max.replace(tzinfo=dt.UTC)
+    meter_start_wh = meter_start_wh if register_believable(meter_start_wh) else None
+    meter_stop_wh = meter_stop_wh if register_believable(meter_stop_wh) else None
     by_time: dict[dt.datetime, float] = {}
     for r in register_readings:
-        if r.phase or r.at is None or not math.isfinite(r.value):
+        if r.phase or r.at is None or not register_believable(wh := energy_wh(r.value, r.unit)):
             continue
         # Charger clocks drift: a sample just outside the session belongs to its edge.
         at = min(max(r.at, started_at), end_limit)
-        by_time[at] = max(by_time.get(at, -math.inf), energy_wh(r.value, r.unit))
+        by_time[at] = max(by_time.get(at, -math.inf), wh)
     samples = sorted(by_time.items())
 
     points: list[tuple[dt.datetime, float]] = []
@@ -184,6 +200,15 @@ def calendar_safe(at: dt.datetime) -> dt.datetime:
     return min(max(at, EARLIEST), LATEST)
 
 
+def local_time(at: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """`at` on the site's clock; at the ends of datetime's range (a stored year 1 or 9999) the
+    zone's offset overflows, and the instant is given in UTC instead."""
+    try:
+        return at.astimezone(tz)
+    except OverflowError:
+        return at.astimezone(dt.UTC)
+
+
 def energy_by_period(
     intervals: Sequence[Interval], periods: Sequence[Period], tz: zoneinfo.ZoneInfo
 ) -> list[PricedEnergy]:
@@ -245,14 +270,18 @@ def _day_parts(periods: Sequence[Period]) -> list[tuple[Period | None, float]]:
 
 def energy_cost(pieces: Sequence[PricedEnergy]) -> Decimal | None:
     """The price of the energy, to the cent; None when some of it fell in a time the tariff
-    does not price (or nothing is known), rather than a cost that is silently too low."""
+    does not price (or nothing is known), rather than a cost that is silently too low, and
+    None beyond MAX_COST."""
     if not pieces or any(p.period is None and p.energy_wh > 0 for p in pieces):
         return None
     total = sum(
         (Decimal(str(p.period.rate_per_kwh)) * Decimal(p.energy_wh) / 1000 for p in pieces if p.period is not None),
         Decimal(0),
     )
-    return total.quantize(CENT, rounding=ROUND_HALF_UP)
+    if abs(total) > MAX_COST + CENT:  # before rounding: a 1e300 has more digits than quantize takes
+        return None
+    cost = total.quantize(CENT, rounding=ROUND_HALF_UP)
+    return cost if abs(cost) <= MAX_COST else None
 
 
 @dataclass(frozen=True)

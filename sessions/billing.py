@@ -17,15 +17,23 @@ from energy.models import Site, Tariff
 from energy.tou import Period
 from sessions.accounting import (
     ENERGY_REGISTER,
+    MAX_COST,
     READING_HOLD,
     EnergyReading,
     SessionFigures,
     SiteReading,
+    calendar_safe,
+    register_believable,
     session_figures,
 )
 from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
+
+# The site's readings are read for at most the last this-long of a session: one "started" in
+# 1970 by a reset clock would read every reading the site ever had on each Now-page poll.
+# Energy before it counts as not solar.
+SOLAR_READINGS_SPAN = dt.timedelta(days=31)
 
 
 def zone_named(name: str) -> zoneinfo.ZoneInfo:
@@ -86,7 +94,11 @@ def session_figures_compute(*, session: ChargingSession, now: dt.datetime | None
     site = session.charger.site
     periods, currency = site_tariff(site=site)
     registers = session_register_readings(session=session)
-    end = session.stopped_at or max([now or dt.datetime.now(dt.UTC), *(r.at for r in registers if r.at)])
+    now = now or dt.datetime.now(dt.UTC)
+    latest = max((r.at for r in registers if r.at), default=None)
+    end = calendar_safe(session.stopped_at or max(now, latest or now))
+    last_energy = calendar_safe(session.stopped_at or latest or now)
+    readings_from = max(calendar_safe(session.started_at), last_energy - SOLAR_READINGS_SPAN)
     return session_figures(
         started_at=session.started_at,
         ended_at=session.stopped_at,
@@ -96,7 +108,7 @@ def session_figures_compute(*, session: ChargingSession, now: dt.datetime | None
         periods=periods,
         tz=site_zone(site),
         currency=currency,
-        site_readings=site_readings_between(site=site, start=session.started_at, end=end),
+        site_readings=site_readings_between(site=site, start=readings_from, end=end),
     )
 
 
@@ -104,11 +116,15 @@ def session_figures_live(*, session: ChargingSession) -> SessionFigures:
     """What pages and the API show: the stored final figures of a stopped session, computed
     ones for a running session."""
     if session.stopped_at is not None:
+        # Rows stored before values were bounded (SQLite kept whatever it was given) show as
+        # unknown rather than as a 20-digit energy or cost.
+        cost = session.cost if session.cost is not None and abs(session.cost) <= MAX_COST else None
+        solar = session.solar_percent
         return SessionFigures(
-            energy_wh=session.energy_wh,
-            cost=session.cost,
-            currency=session.cost_currency,
-            solar_percent=session.solar_percent,
+            energy_wh=session.energy_wh if register_believable(session.energy_wh) else None,
+            cost=cost,
+            currency=session.cost_currency if cost is not None else "",
+            solar_percent=solar if solar is not None and 0 <= solar <= 100 else None,
         )
     return session_figures_compute(session=session)
 

@@ -10,11 +10,14 @@ import sessions.accounting
 from energy.tou import Period
 from sessions.accounting import (
     LONG_INTERVAL,
+    MAX_COST,
     EnergyReading,
     Interval,
-    energy_by_period,
     MonthEntry,
+    PricedEnergy,
     SiteReading,
+    energy_by_period,
+    energy_cost,
     energy_intervals,
     month_totals,
     session_energy_wh,
@@ -456,3 +459,32 @@ def test_month_totals_add_up_energy_cost_and_weight_the_solar_share_by_energy():
         (february, 2, 7000, {"GBP": Decimal("1.40")}, 100.0),
         (january, 3, 45000, {"GBP": Decimal("8.50")}, 20.0),  # (10 x 80 + 30 x 0) / 40
     ]
+
+
+@pytest.mark.parametrize(
+    ("energy_wh", "rate", "cost"),
+    [
+        (10_000_000_000, "9.999999999", MAX_COST),  # 99,999,999.99: the largest cost the column holds
+        (10_000_000_000, "9.9999999995", None),  # rounds to 100,000,000.00: beyond numeric(10,2)
+        (1e300, "0.20", None),
+        (1000, "0.20", Decimal("0.20")),
+    ],
+)
+def test_a_cost_beyond_what_its_column_holds_is_unknown(energy_wh, rate, cost):
+    at = utc(1, 13, 15)
+    pieces = [PricedEnergy(at, at + dt.timedelta(hours=1), energy_wh, Period("flat", Decimal(rate)))]
+    assert energy_cost(pieces) == cost
+
+
+@pytest.mark.parametrize(
+    ("meter_start", "meter_stop", "readings", "expected"),
+    [
+        (0, 2**62, [], None),  # a stop meter value no meter shows
+        (1000, None, [R(1e300), R(float("inf")), R(float("nan")), R(-5.0), R(3000)], 2000),
+        (None, None, [R(1e300, "kWh"), R(1000), R(1500)], 500),
+    ],
+)
+def test_energy_is_never_built_from_a_register_no_meter_shows(meter_start, meter_stop, readings, expected):
+    assert (
+        session_energy_wh(meter_start_wh=meter_start, meter_stop_wh=meter_stop, register_readings=readings) == expected
+    )

@@ -133,3 +133,25 @@ def test_the_tariff_in_the_sites_zone_prices_a_session_across_the_spring_dst_cha
 
     session.refresh_from_db()
     assert session.cost == Decimal("1.20")  # 3 kWh standard, 6 kWh off-peak
+
+
+def test_a_cost_too_large_for_its_column_is_stored_as_unknown_on_every_database():
+    """numeric(10,2): PostgreSQL refuses 1e11, SQLite would store it. Neither is asked to."""
+    site = make_site(time_zone="Europe/London")
+    make_tariff(site=site, periods=[("dear", None, None, "9999.9999", 2)])
+    session = ChargingSession.objects.create(
+        charger=make_charger(site=site),
+        connector_id=1,
+        started_at=T0,
+        meter_start_wh=0,
+        stopped_at=T0 + H,
+        meter_stop_wh=10_000_000_000,  # 10 GWh at 9,999.9999 a kWh: about 1e11
+        energy_wh=10_000_000_000,
+    )
+
+    figures = session_account(transaction_id=session.transaction_id)
+
+    session.refresh_from_db()
+    assert figures is not None and figures.cost is None
+    assert (session.cost, session.cost_currency) == (None, "")
+    assert session_figures_live(session=session).cost is None
