@@ -15,7 +15,15 @@ from django.utils.text import capfirst
 from chargers.models import Charger, LimitDecision
 from chargers.selectors import charger_list_visible, charger_state
 from energy.sources import LimitSource, source_label
-from sessions.accounting import MonthEntry, MonthTotal, PeriodCost, SessionFigures, energy_intervals, month_totals
+from sessions.accounting import (
+    MonthEntry,
+    MonthTotal,
+    PeriodCost,
+    SessionFigures,
+    energy_intervals,
+    local_time,
+    month_totals,
+)
 from sessions.billing import (
     session_figures_compute,
     session_figures_live,
@@ -23,6 +31,7 @@ from sessions.billing import (
     site_zone,
     zone_named,
 )
+from sessions.measurands import POWER_MAX_W
 from sessions.models import ChargingSession
 from sessions.sample_series import power_series_with_aggregates
 from sessions.selectors import PHASE_LABELS, POWER, WATTS_PER_UNIT
@@ -178,8 +187,8 @@ def session_rows(*, sessions: Iterable[ChargingSession], now: dt.datetime | None
     rows = []
     for session in sessions:
         zone = site_zone(session.charger.site)
-        started = session.started_at.astimezone(zone)
-        ended = session.stopped_at.astimezone(zone) if session.stopped_at else None
+        started = local_time(session.started_at, zone)
+        ended = local_time(session.stopped_at, zone) if session.stopped_at else None
         running_for = (now or dt.datetime.now(dt.UTC)) - session.started_at
         rows.append(
             SessionRow(
@@ -252,7 +261,7 @@ def session_power_series(*, session: ChargingSession) -> list[tuple[dt.datetime,
         here = [(w, phase) for w, phase, loc in readings if loc == location]
         whole = [w for w, phase in here if not phase]
         total = whole[0] if whole else sum(w for w, phase in here if phase in PHASE_LABELS)
-        if math.isfinite(total):
+        if math.isfinite(total) and total <= POWER_MAX_W:  # a broken meter's 1e15 W is no point
             series.append((at, max(0.0, total)))
     return series
 
@@ -267,8 +276,7 @@ def _power_from_energy(*, session: ChargingSession) -> list[tuple[dt.datetime, f
     )
     points = []
     for i in intervals:
-        if i.seconds > 0:
-            watts = i.energy_wh * 3600 / i.seconds
+        if i.seconds > 0 and (watts := i.energy_wh * 3600 / i.seconds) <= POWER_MAX_W:
             points.extend([(i.start, watts), (i.end, watts)])
     return points
 

@@ -6,6 +6,7 @@ import math
 from django.db.models import QuerySet
 
 from chargers.models import Charger
+from sessions.measurands import POWER_MAX_W
 from sessions.models import ChargingSession
 
 POWER = "Power.Active.Import"
@@ -40,4 +41,5 @@ def session_power_w(*, session: ChargingSession) -> int | None:
     at_location = [(value * WATTS_PER_UNIT[unit], phase) for value, unit, phase, loc in readings if loc == location]
     whole = [watts for watts, phase in at_location if not phase]
     total = whole[0] if whole else sum(watts for watts, phase in at_location if phase in PHASE_LABELS)
-    return round(total) if math.isfinite(total) else None
+    # A sample stored before values were bounded (1e300 W, -5 kW) is no power a car draws.
+    return round(total) if math.isfinite(total) and 0 <= total <= POWER_MAX_W else None

@@ -15,11 +15,13 @@ from django.views.decorators.http import require_GET
 
 from chargers.selectors import charger_list_visible
 from sessions import pages
+from sessions.accounting import calendar_safe
 from sessions.billing import site_zone
 from sessions.charts import describe_power, power_chart_svg
 
 PAGE_SIZE = 50
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+FIRST_MONTH_YEAR, LAST_MONTH_YEAR = 2, 9998
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -45,6 +47,9 @@ class HistoryFilter(forms.Form):
         match = MONTH.match(value)
         if not match:
             raise forms.ValidationError("Use a month as YYYY-MM, e.g. 2026-01.")
+        if not FIRST_MONTH_YEAR <= int(match[1]) <= LAST_MONTH_YEAR:
+            # The month's first and last instant in a site's zone must fit in a datetime.
+            raise forms.ValidationError(f"Use a month from {FIRST_MONTH_YEAR:04d}-01 to {LAST_MONTH_YEAR}-12.")
         return dt.date(int(match[1]), int(match[2]), 1)
 
 
@@ -154,14 +159,16 @@ def session_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
         raise Http404("No such session.")
     detail = pages.session_detail(session=session)
     zone = site_zone(session.charger.site)
-    end = session.stopped_at or dt.datetime.now(dt.UTC)
+    # A start stored in year 1 or 9999 cannot be drawn in a zone: the chart keeps inside the range.
+    start = calendar_safe(session.started_at)
+    end = calendar_safe(session.stopped_at or dt.datetime.now(dt.UTC))
     chart = power_chart_svg(
-        start=session.started_at,
+        start=start,
         end=end,
         tz=zone,
         power=detail.power,
         limit=detail.limit,
         title=f"Power during session {session.transaction_id}",
-        description=describe_power(power=detail.power, limit=detail.limit, start=session.started_at, end=end, tz=zone),
+        description=describe_power(power=detail.power, limit=detail.limit, start=start, end=end, tz=zone),
     )
     return render(request, "homeowner/session_detail.html", {"detail": detail, "row": detail.row, "chart": chart})

@@ -1,11 +1,16 @@
 """Numbers as the homeowner pages show them."""
 
 import datetime as dt
+import math
 from decimal import Decimal
 
 from django import template
+from django.templatetags.tz import datetimeobject
 
 from energy.sources import source_label
+from sessions.accounting import local_time
+from sessions.billing import zone_named
+from sessions.measurands import ENERGY_REGISTER_MAX_WH, POWER_MAX_W
 
 register = template.Library()
 
@@ -13,14 +18,20 @@ NONE = "—"
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 
+def _within(value: float | None, bound: float) -> bool:
+    return value is not None and math.isfinite(value) and abs(value) <= bound
+
+
 @register.filter
 def kw(watts: float | None) -> str:
-    return NONE if watts is None else f"{watts / 1000:.1f} kW"
+    """Power; one no charger can draw (a broken meter's 1e300) shows as unknown."""
+    return f"{watts / 1000:.1f} kW" if _within(watts, POWER_MAX_W) else NONE
 
 
 @register.filter
 def kwh(wh: float | None) -> str:
-    return NONE if wh is None else f"{wh / 1000:.2f}"
+    """Energy; one no meter can show shows as unknown."""
+    return f"{wh / 1000:.2f}" if _within(wh, ENERGY_REGISTER_MAX_WH) else NONE
 
 
 @register.filter
@@ -48,7 +59,26 @@ def money_totals(costs: dict[str, Decimal]) -> str:
 
 @register.filter
 def percent(value: float | None) -> str:
-    return NONE if value is None else f"{value:.0f} %"
+    return f"{value:.0f} %" if _within(value, 100) else NONE
+
+
+@register.filter
+def site_time(value: dt.datetime | None, zone_name: str) -> dt.datetime | str:
+    """An instant on the site's clock, ready for `date` (Django's `timezone` filter, but total:
+    a stored year 1 or 9999 overflows a zone's offset, and is shown in UTC instead)."""
+    if not isinstance(value, dt.datetime):
+        return ""
+    local = local_time(value, zone_named(zone_name))
+    # As Django's own filter: a datetime that `date` does not convert to the server's zone.
+    result = datetimeobject(*local.timetuple()[:6], local.microsecond, local.tzinfo)
+    result.convert_to_local_time = False
+    return result
+
+
+@register.filter
+def iso(value: dt.datetime | None) -> str:
+    """For <time datetime>: the instant as stored (UTC), which no zone can overflow."""
+    return value.isoformat() if isinstance(value, dt.datetime) else ""
 
 
 @register.filter
