@@ -1,8 +1,11 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.core.handlers.asgi import ASGIHandler
 from django.core.signals import request_finished
 from django.db import connections
 from django.db.backends.signals import connection_created
+
+from graylogic.checks import development_secret_key_check
 
 
 def _tune_sqlite(sender, connection, **kwargs) -> None:
@@ -32,3 +35,4 @@ class GraylogicConfig(AppConfig):
     def ready(self) -> None:
         connection_created.connect(_tune_sqlite)
         request_finished.connect(_close_request_connections, sender=ASGIHandler)
+        checks.register(development_secret_key_check)

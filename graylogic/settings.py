@@ -25,7 +25,9 @@ def env_secret(name: str, default: str = "") -> str:
 
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env_secret("SECRET_KEY") or "insecure-dev-key-set-SECRET_KEY-in-production"
+# Only for development: graylogic/checks.py warns at start when it is used with DEBUG off.
+DEVELOPMENT_SECRET_KEY = "insecure-dev-key-set-SECRET_KEY-in-production"
+SECRET_KEY = env_secret("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -112,7 +114,7 @@ USE_TZ = True
 FORMAT_MODULE_PATH = ["graylogic.formats"]
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # Serve collected files when present, and fall back to the app directories (tests, dev).
 WHITENOISE_USE_FINDERS = True
 
