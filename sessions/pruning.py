@@ -124,17 +124,22 @@ class _TakenElsewhere(Exception):
     """Another run pruned some of these rows first: this batch is rolled back."""
 
 
-def _samples_batch(*, charger_id: int, connector_id: int, before: dt.datetime, batch_size: int) -> int:
-    """Aggregate and delete one batch of a connector's due samples, oldest first; the rows
-    deleted. Samples of the charger's running sessions stay."""
+def samples_due(*, charger_id: int, connector_id: int, before: dt.datetime) -> QuerySet[MeterSample]:
+    """A connector's samples older than `before`, oldest first, on the samples' unique index
+    (charger, connector, timestamp...); those of the charger's running sessions are not due."""
     running = list(
         ChargingSession.objects.filter(charger_id=charger_id, stopped_at__isnull=True).values_list("pk", flat=True)
     )
-    due = (
+    return (
         MeterSample.objects.filter(charger_id=charger_id, connector_id=connector_id, timestamp__lt=before)
         .exclude(session_id__in=running)
-        .order_by("timestamp", "id")
+        .order_by("timestamp")
     )
+
+
+def _samples_batch(*, charger_id: int, connector_id: int, before: dt.datetime, batch_size: int) -> int:
+    """Aggregate and delete one batch of a connector's due samples; the rows deleted."""
+    due = samples_due(charger_id=charger_id, connector_id=connector_id, before=before)
     rows = list(
         due.values_list("pk", "session_id", "timestamp", "measurand", "phase", "unit", "location", "value")[:batch_size]
     )

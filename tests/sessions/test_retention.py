@@ -6,27 +6,36 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connections, transaction
+import time_machine
+from django.db import IntegrityError, connection, connections, transaction
 from django.test import Client
 
 from chargers.models import ChargerCommand, ChargerEvent, LimitDecision
 from energy.models import EnergyReading
 from graylogic import embedded_jobs
 from sessions.models import ChargingSession, MeterSample, MeterSampleAggregate, RejectedSample, Retention
-from sessions.pruning import retention_prune
+from sessions.pruning import retention_prune, samples_due
 from sessions.retention import Batching, bucket_start
 from sessions.tasks import prune_old_data
 from tests.api.helpers import make_user
 from tests.factories import make_charger, make_site, make_tariff
 
 UTC = dt.UTC
-NOW = dt.datetime.now(UTC)
+# Mid-bucket, the clock held there: the cutoff is on a 15-minute boundary and must not move
+# while a test runs.
+NOW = bucket_start(dt.datetime.now(UTC)) - dt.timedelta(minutes=7, seconds=30)
 DAY = dt.timedelta(days=1)
 RAW_DAYS = 90  # the defaults
 LOG_DAYS = 180
 SAMPLE_EVERY = dt.timedelta(minutes=5)
 SAMPLES_PER_SESSION = 24  # two hours
 REGISTER, POWER, CURRENT = "Energy.Active.Import.Register", "Power.Active.Import", "Current.Import"
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_now():
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 def session_samples(session: ChargingSession) -> list[MeterSample]:
@@ -362,3 +371,24 @@ def test_the_database_refuses_a_retention_of_zero_days_and_a_second_row():
         Retention.objects.filter(pk=1).update(meter_samples_days=0)
     with pytest.raises(IntegrityError), transaction.atomic():
         Retention.objects.create(pk=2)
+
+
+@pytest.mark.django_db
+def test_the_job_reads_due_samples_on_the_samples_own_index_without_sorting():
+    """No index was added for pruning (each costs every insert): the unique one serves it."""
+    charger = make_charger()
+    ChargingSession.objects.create(charger=charger, connector_id=1, started_at=NOW, meter_start_wh=0)
+    due = samples_due(charger_id=charger.pk, connector_id=1, before=NOW).values_list("pk")[:5000]
+    sql, params = due.query.sql_with_params()
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table would be scanned
+            cursor.execute(f"EXPLAIN {sql}", params)
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+
+    # SQLite names the unique constraint's index sqlite_autoindex_...: its search says which columns.
+    assert "meter_sample_unique" in plan or "(charger_id=? AND connector_id=? AND timestamp<?)" in plan, plan
+    assert "SCAN" not in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
