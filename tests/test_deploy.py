@@ -116,17 +116,19 @@ def test_a_postgresql_backup_restores_with_pg_restore(django_db_setup, tmp_path)
             assert db.execute("SELECT count(*) FROM chargers_charger").fetchone()[0] == 3
 
 
-def test_bin_upgrade_migrates_a_fresh_database(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
-        "STATIC_ROOT": str(tmp_path / "static"),
-    }
+def test_bin_upgrade_migrates_a_fresh_database_with_the_services_settings(tmp_path):
+    settings_file = tmp_path / "graylogic.env"  # as systemd's EnvironmentFile
+    settings_file.write_text(f"DATABASE_URL=sqlite:///{tmp_path}/fresh.sqlite3\nSTATIC_ROOT={tmp_path}/static\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "STATIC_ROOT")}
+    env["ENV_FILE"] = str(settings_file)
     result = subprocess.run([ROOT / "bin" / "upgrade"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "restart" in result.stdout
     plan = subprocess.run(
-        [sys.executable, "manage.py", "showmigrations", "--plan"], cwd=ROOT, env=env, capture_output=True, text=True
+        [ROOT / "bin" / "manage", "showmigrations", "--plan"],
+        env=env,
+        capture_output=True,
+        text=True,
     ).stdout
     assert "[X]" in plan and "[ ]" not in plan
     assert (tmp_path / "static" / "admin").is_dir()
