@@ -6,10 +6,11 @@ Aggregates merge: a bucket split over two batches, or a replayed sample arriving
 bucket was aggregated, adds to the aggregate already stored instead of making a second one."""
 
 import datetime as dt
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
+
+from sessions.measurands import sample_rejection
 
 BUCKET = dt.timedelta(minutes=15)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -116,11 +117,12 @@ class Aggregate:
 
 
 def aggregate_samples(samples: Iterable[Sample]) -> dict[AggregateKey, Aggregate]:
-    """One aggregate per key and bucket. Samples without a finite value (signed data only, or a
-    broken meter's infinity) are pruned with the rest but aggregate nothing."""
+    """One aggregate per key and bucket. Samples without a usable value (signed data only, or a
+    broken meter's 1e15 W stored before values were bounded) are pruned with the rest but
+    aggregate nothing."""
     aggregates: dict[AggregateKey, Aggregate] = {}
     for sample in samples:
-        if sample.value is None or not math.isfinite(sample.value):
+        if sample.value is None or sample_rejection(measurand=sample.measurand, unit=sample.unit, value=sample.value):
             continue
         one = Aggregate.of(sample.timestamp, sample.value)
         key = sample.key

@@ -5,6 +5,7 @@ hour instead of nothing."""
 import datetime as dt
 import math
 
+from sessions.measurands import POWER_MAX_W
 from sessions.models import ChargingSession
 from sessions.selectors import PHASE_LABELS, POWER, WATTS_PER_UNIT
 
@@ -30,7 +31,7 @@ def aggregate_power_series(*, session: ChargingSession) -> Series:
         whole = [watts for _, _, watts, phase, _ in here if not phase]
         total = whole[0] if whole else sum(watts for _, _, watts, phase, _ in here if phase in PHASE_LABELS)
         first, last = min(r[0] for r in here), max(r[1] for r in here)
-        if math.isfinite(total):
+        if math.isfinite(total) and total <= POWER_MAX_W:
             series.append((first + (last - first) / 2, max(0.0, total)))
     return series
 

@@ -127,10 +127,23 @@ def test_each_quarter_hour_is_its_own_aggregate():
     assert sorted(k.bucket_start for k in aggregates) == [at(1, 10, 0), at(1, 10, 15), at(1, 10, 30)]
 
 
-def test_samples_without_a_finite_value_aggregate_nothing():
-    samples = [sample(at(1, 10, 1), None), sample(at(1, 10, 2), float("inf")), sample(at(1, 10, 3), float("nan"))]
+def test_samples_without_a_usable_value_aggregate_nothing():
+    samples = [
+        sample(at(1, 10, 1), None),
+        sample(at(1, 10, 2), float("inf")),
+        sample(at(1, 10, 3), float("nan")),
+        sample(at(1, 10, 4), 1e15),  # stored before values were bounded: a broken meter
+        sample(at(1, 10, 5), 5e6, unit="kW"),
+        sample(at(1, 10, 6), -40, measurand="Current.Import", unit="A"),
+    ]
 
     assert aggregate_samples(samples) == {}
+
+
+def test_a_usable_value_beside_broken_ones_is_aggregated_alone():
+    samples = [sample(at(1, 10, 1), 1e15), sample(at(1, 10, 2), 7.2, unit="kW"), sample(at(1, 10, 3), 9e9, unit="kW")]
+
+    assert aggregate_samples(samples) == {key(at(1, 10), unit="kW"): Aggregate.of(at(1, 10, 2), 7.2)}
 
 
 def test_a_bucket_split_over_two_batches_merges_into_the_stored_aggregate():
