@@ -14,7 +14,10 @@ measures the aggregates table, and drops the database at the end (even after Ctr
 import argparse
 import datetime as dt
 import os
+import statistics
 import sys
+import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,11 +43,18 @@ def table_bytes(cursor, table: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--postgres-url", required=True, help="a server on 127.0.0.1; its maintenance database")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--postgres-url", help="a server on 127.0.0.1; its maintenance database")
+    where.add_argument("--sqlite", action="store_true", help="a SQLite file in a temp dir: batch times only")
     parser.add_argument("--hours", type=int, default=72, help="hours of charging to seed (default 72)")
     parser.add_argument("--phases", type=int, choices=[1, 3], default=3)
     parser.add_argument("--charging-hours-per-day", type=float, nargs="*", default=[3.0, 24.0])
     args = parser.parse_args()
+    if args.sqlite:
+        with tempfile.TemporaryDirectory(prefix="retention-bench-") as tmp:
+            os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
+            measure(args)
+        return
 
     import psycopg
 
@@ -95,11 +105,17 @@ def measure(args) -> None:
         rows.append(MeterSample(**common, measurand="Energy.Active.Import.Register", unit="Wh", value=183.3 * k))
         rows.append(MeterSample(**common, measurand="Power.Active.Import", unit="W", value=11000.0 - k % 7))
         rows += [MeterSample(**common, measurand="Current.Import", phase=p, unit="A", value=15.9) for p in phases]
+    if connection.vendor == "sqlite":
+        MeterSample.objects.bulk_create(rows, batch_size=5000)
+        print(f"SQLite {connection.Database.sqlite_version}; {len(rows):,} raw samples")
+        print_batch_times(before=end + dt.timedelta(minutes=15))
+        return
     with connection.cursor() as cursor:
         empty_raw = table_bytes(cursor, "charging_sessions_metersample")
         MeterSample.objects.bulk_create(rows, batch_size=5000)
         raw = table_bytes(cursor, "charging_sessions_metersample") - empty_raw
         empty_aggregates = table_bytes(cursor, "charging_sessions_metersampleaggregate")
+        print_batch_times(before=end - dt.timedelta(hours=args.hours // 2))  # half the samples, batch by batch
         pruned = retention_prune(
             now=end + dt.timedelta(days=RAW_DAYS + 1), batching=Batching(size=5000, batches=len(rows))
         )
@@ -108,7 +124,7 @@ def measure(args) -> None:
         aggregate_rows = cursor.fetchone()[0]
         cursor.execute("SELECT version()")
         version = cursor.fetchone()[0].split(",")[0]
-    assert pruned["meter samples"] == len(rows), pruned
+    assert MeterSample.objects.count() == 0, pruned
 
     raw_per_hour, aggregates_per_hour = raw / args.hours, aggregates / args.hours
     print(f"{version}; {args.phases}-phase charger, a sample set every {SAMPLE_INTERVAL.seconds} s")
@@ -124,6 +140,24 @@ def measure(args) -> None:
             f"(raw 90 days {keep_raw / 1e6:.0f} MB + aggregates {rest / 1e6:.1f} MB), "
             f"then +{every_year / 1e6:.1f} MB a year"
         )
+
+
+def print_batch_times(*, before: dt.datetime) -> None:
+    """How long one batch (5,000 samples aggregated and deleted in one transaction) holds the
+    database: what a charger's insert may wait behind."""
+    from sessions.pruning import samples_prune
+    from sessions.retention import Batching
+
+    times_ms = []
+    while True:
+        started = time.perf_counter()
+        if not samples_prune(before=before, batching=Batching(size=5000, batches=1)):
+            break
+        times_ms.append((time.perf_counter() - started) * 1000)
+    print(
+        f"  one batch of 5,000 samples (read, aggregate, delete): median {statistics.median(times_ms):.0f} ms, "
+        f"longest {max(times_ms):.0f} ms over {len(times_ms)} batches"
+    )
 
 
 if __name__ == "__main__":
