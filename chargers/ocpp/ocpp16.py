@@ -176,7 +176,12 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs):
         """Store a connector's (or, for connector 0, the charger's) status and error."""
         check_connector_id(connector_id, rating=await self.rating())
-        timestamp = kwargs.get("timestamp")
+        status_at = None
+        if timestamp := kwargs.get("timestamp"):
+            # A status dated by a clock far off is dated when it arrived.
+            status_at, _ = server_time_if_off(
+                parse_ocpp_datetime(timestamp, "timestamp"), received_at=dt.datetime.now(dt.UTC)
+            )
         changed = await db(charger_services.connector_status_update)(
             charger_pk=self.charger_pk,
             connector_id=connector_id,
@@ -185,7 +190,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             info=kwargs.get("info", ""),
             vendor_id=kwargs.get("vendor_id", ""),
             vendor_error_code=kwargs.get("vendor_error_code", ""),
-            timestamp=parse_ocpp_datetime(timestamp, "timestamp") if timestamp else None,
+            timestamp=status_at,
         )
         events.charger_changed(charger_pk=self.charger_pk)
         if changed:

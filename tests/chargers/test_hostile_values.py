@@ -124,6 +124,8 @@ def test_a_session_off_the_chargers_clock_runs_on_the_servers_and_every_page_ser
 
     async def scenario():
         raw = RawCharger(await open_socket(ocpp_server, charger.charge_point_id))
+        status = {"connectorId": 1, "errorCode": "NoError", "status": "Preparing", "timestamp": timestamp}
+        assert (await raw.send_frame(frame("StatusNotification", status)))[0] == 3
         started = await raw.send_frame(frame("StartTransaction", start(timestamp)))
         replayed = await raw.send_frame(frame("StartTransaction", start(timestamp)))
         transaction_id = started[2]["transactionId"]
@@ -145,6 +147,7 @@ def test_a_session_off_the_chargers_clock_runs_on_the_servers_and_every_page_ser
     assert before <= session.started_at <= session.stopped_at <= after
     assert (session.charger_started_at, session.charger_stopped_at) == (charger_time, charger_time)
     assert session.charger_clock_off
+    assert before <= Connector.objects.get(charger=charger, connector_id=1).status_at <= after
     assert session.energy_wh == 8000
     # A sample dated by that clock is kept apart, never the session's newest.
     assert not MeterSample.objects.filter(charger=charger).exists()
