@@ -3,10 +3,15 @@
 A slowloris peer opens thousands of connections and trickles one header line every few seconds:
 twisted's idle timeout restarts at every byte, so each connection lived for ever and 20,000 of
 them took every file descriptor. Here a connection must deliver each whole request (headers and
-body) within `REQUEST_DEADLINE_S` of connecting or of its previous response, and an address may
-have only `WAITING_PER_ADDRESS` connections waiting for a request at once; the excess is closed
-as it arrives. Real chargers and browsers send a request in one go, so they wait milliseconds.
-Once a request is in, its WebSocket handshake is bounded by daphne's own handshake timeout.
+body) within `REQUEST_DEADLINE_S` of connecting or of its previous response. One still waiting
+for its request after `SLOW_AFTER_S` is slow, and an address may hold `SLOW_PER_ADDRESS` slow
+connections: beyond that, each one that turns slow is closed, and while the address is at its
+cap its new connections are closed as they arrive.
+
+Only slow connections count: real chargers send a request in one go, and when a reconnect storm
+makes the server's loop lag, a burst from one address (a NAT, a proxy, the bench's 1,000
+chargers) is accepted long before it is read, so counting every waiting connection refused
+most of such a burst. Once a request is in, daphne's handshake timeout bounds the rest.
 """
 
 import ipaddress
@@ -23,10 +28,11 @@ from twisted.web import http
 logger = logging.getLogger(__name__)
 
 REQUEST_DEADLINE_S = 10.0
-WAITING_PER_ADDRESS = 50
-# A quarter of the process's file descriptors at most wait for a request, whoever sends them:
-# the rest stay for chargers, the database and logs.
-WAITING_SHARE_OF_FILE_DESCRIPTORS = 4
+SLOW_AFTER_S = 2.0
+SLOW_PER_ADDRESS = 50
+# A quarter of the process's file descriptors at most are slow, whoever holds them: the rest
+# stay for chargers, the database and logs.
+SLOW_SHARE_OF_FILE_DESCRIPTORS = 4
 # The largest WebSocket message read at all. Up to it, the consumer answers a frame over
 # OCPP_MAX_FRAME_BYTES with a CALLERROR; beyond it the server closes with 1009 (too big).
 WEBSOCKET_MESSAGE_HARD_CAP_BYTES = 4 * 1024 * 1024
@@ -47,23 +53,26 @@ def address_key(host: str) -> str:
     return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
-def waiting_total_cap() -> int:
+def slow_total_cap() -> int:
     soft_limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return max(WAITING_PER_ADDRESS, soft_limit // WAITING_SHARE_OF_FILE_DESCRIPTORS)
+    return max(SLOW_PER_ADDRESS, soft_limit // SLOW_SHARE_OF_FILE_DESCRIPTORS)
 
 
 @dataclass
-class WaitingConnections:
-    """How many connections wait for a whole request, per address and in total."""
+class SlowConnections:
+    """How many connections are slow (still waiting for a request), per address and in total."""
 
     per_address: int
     total: int
     by_address: Counter = field(default_factory=Counter)
     count: int = 0
 
+    def full(self, key: str) -> bool:
+        return self.by_address[key] >= self.per_address or self.count >= self.total
+
     def enter(self, key: str) -> bool:
-        """Counts one more waiting connection for `key`, unless a cap is reached."""
-        if self.by_address[key] >= self.per_address or self.count >= self.total:
+        """Counts one more slow connection for `key`, unless a cap is reached."""
+        if self.full(key):
             return False
         self.by_address[key] += 1
         self.count += 1
@@ -98,76 +107,86 @@ class BurstLog:
 
 
 class Gate:
-    """The server's one account of waiting connections, with its two burst logs."""
+    """The server's one account of slow connections, with its two burst logs."""
 
-    def __init__(self, waiting: WaitingConnections, *, deadline_s: float = REQUEST_DEADLINE_S):
-        self.waiting = waiting
+    def __init__(
+        self, slow: SlowConnections, *, slow_after_s: float = SLOW_AFTER_S, deadline_s: float = REQUEST_DEADLINE_S
+    ):
+        self.slow = slow
+        self.slow_after_s = slow_after_s
         self.deadline_s = deadline_s
-        self.refused_log = BurstLog(f"connections refused: {waiting.per_address} from the address wait already")
+        self.refused_log = BurstLog(
+            f"connections closed: over {slow.per_address} from the address without a request after {slow_after_s:.0f} s"
+        )
         self.expired_log = BurstLog(f"connections closed: no whole request within {deadline_s:.0f} s")
-
-    def enter(self, key: str) -> bool:
-        if self.waiting.enter(key):
-            return True
-        self.refused_log.add(key)
-        return False
 
 
 class _Refused(Protocol):
-    """A connection over the cap: closed at once, before it is read."""
+    """A connection from an address at its cap: closed at once, before it is read."""
 
     def connectionMade(self) -> None:
         self.transport.abortConnection()
 
 
 class GatedHTTPChannel(http.HTTPChannel):
-    """An HTTP/1.1 connection that has `deadline_s` to deliver each whole request: from its
-    start, and on a kept-alive connection from its previous response."""
+    """An HTTP/1.1 connection that has `deadline_s` to deliver each whole request, from its
+    start and, kept alive, from its previous response; slow after `slow_after_s`."""
 
     gate: Gate
     gate_key: str
-    _deadline = None  # the pending expiry while this connection waits for a request
+    _slow = False
+    _turns_slow = None  # the pending calls while this connection waits for a request
+    _deadline = None
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        self._deadline = self.callLater(self.gate.deadline_s, self._deadline_passed)  # entered in buildProtocol
+        self._start_waiting()
 
     def allContentReceived(self) -> None:
         self._stop_waiting()
         super().allContentReceived()
 
     def requestDone(self, request) -> None:
-        # Waits for the next request before the buffered rest of a pipeline is read.
-        if self.persistent and not self._start_waiting():
-            self.persistent = False  # over the cap: closed after this response
+        if self.persistent:  # before the buffered rest of a pipeline is read
+            self._start_waiting()
         super().requestDone(request)
 
     def connectionLost(self, reason) -> None:
         self._stop_waiting()
         super().connectionLost(reason)
 
-    def _start_waiting(self) -> bool:
-        if not self.gate.enter(self.gate_key):
-            return False
+    def _start_waiting(self) -> None:
+        self._turns_slow = self.callLater(self.gate.slow_after_s, self._turned_slow)
         self._deadline = self.callLater(self.gate.deadline_s, self._deadline_passed)
-        return True
 
     def _stop_waiting(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-            self.gate.waiting.leave(self.gate_key)
+        for call in (self._turns_slow, self._deadline):
+            if call is not None and call.active():
+                call.cancel()
+        self._turns_slow = self._deadline = None
+        if self._slow:
+            self._slow = False
+            self.gate.slow.leave(self.gate_key)
+
+    def _turned_slow(self) -> None:
+        self._turns_slow = None
+        if self.gate.slow.enter(self.gate_key):
+            self._slow = True
+            return
+        self.gate.refused_log.add(self.gate_key)
+        self._stop_waiting()
+        self.timeoutConnection()  # closes, and aborts if the peer does not let go
 
     def _deadline_passed(self) -> None:
         self._deadline = None
-        self.gate.waiting.leave(self.gate_key)
         self.gate.expired_log.add(self.gate_key)
-        self.timeoutConnection()  # closes, and aborts if the peer does not let go
+        self._stop_waiting()
+        self.timeoutConnection()
 
 
 class GatedHTTPFactory(HTTPFactory):
     """daphne's HTTP factory with every connection admitted through the gate. HTTP/1.1 only:
-    chargers never speak HTTP/2, and the gate counts requests of HTTP/1.1 connections."""
+    chargers never speak HTTP/2, and the gate follows HTTP/1.1 requests."""
 
     protocol = GatedHTTPChannel
 
@@ -177,7 +196,8 @@ class GatedHTTPFactory(HTTPFactory):
 
     def buildProtocol(self, addr) -> Protocol:
         key = address_key(str(getattr(addr, "host", "")))
-        if not self.gate.enter(key):
+        if self.gate.slow.full(key):
+            self.gate.refused_log.add(key)
             return _Refused()
         channel = super().buildProtocol(addr)
         channel.gate, channel.gate_key = self.gate, key

@@ -15,7 +15,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from graylogic.server_limits import WAITING_PER_ADDRESS, WaitingConnections, address_key
+from graylogic.server_limits import REQUEST_DEADLINE_S, SLOW_AFTER_S, SLOW_PER_ADDRESS, SlowConnections, address_key
 from tests.chargepoint_sim import sim_charger
 from tests.conftest import ENV_PASSWORD, ENV_PASSWORD_VAR, ROOT, _database_url, _free_port, start_server, stop_server
 from tests.factories import make_charger
@@ -132,50 +132,76 @@ async def _trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, f
     return time.monotonic() - started
 
 
+async def _kept_alive_then_trickled(port: int) -> float:
+    """One whole request on a kept-alive connection, then the next one trickled: returns how
+    long after the first response the server closed the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    length = int(
+        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[1]
+    )
+    await reader.readexactly(length)
+    return await _trickle(reader, writer, b"GET /healthz HTTP/1.1\r\n", b"X-Slow: 1\r\n")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_half_open_connections_keep_neither_a_charger_nor_the_health_check_out(django_db_setup, tmp_path):
-    """300 connections from one address trickle their request a line a second (slowloris): the
-    ones over the per-address cap are closed at once, the rest at the request deadline, while a
-    charger from another address connects and boots and /healthz answers."""
+    """300 connections from one address trickle their request a line a second (slowloris): those
+    over the per-address cap are closed once they turn slow, new ones from that address at once,
+    the rest at the request deadline; meanwhile a charger from another address connects and
+    boots, /healthz answers, and a kept-alive connection also has a deadline for its next request."""
     make_charger(charge_point_id="GATE-1", password="pw-123456")
     process, server = start_server(tmp_path)
     port = int(server.http_url.rsplit(":", 1)[1])
     trickling_headers = b"GET /ocpp/GATE-1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     trickling_body = b"POST /api/v1/chargers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
 
-    async def scenario():
-        half_open, reset_while_connecting = [], 0
-        for n in range(300):
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(ATTACKER, 0))
-            except ConnectionResetError:  # the server's refusal came before the connect returned
-                reset_while_connecting += 1
-                continue
-            first = trickling_body if n < 10 else trickling_headers
-            line = b"x" if n < 10 else b"X-Slow: 1\r\n"
-            half_open.append(asyncio.create_task(_trickle(reader, writer, first, line)))
-        await asyncio.sleep(1)
-        refused_at_once = reset_while_connecting + sum(task.done() for task in half_open)
+    async def attacker_connection(first: bytes, line: bytes) -> asyncio.Task:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(ATTACKER, 0))
+        return asyncio.create_task(_trickle(reader, writer, first, line))
+
+    async def scenario() -> dict:
+        kept_alive = asyncio.create_task(_kept_alive_then_trickled(port))
+        half_open = [await attacker_connection(trickling_body, b"x") for _ in range(10)]
+        half_open += [await attacker_connection(trickling_headers, b"X-Slow: 1\r\n") for _ in range(290)]
+        await asyncio.sleep(SLOW_AFTER_S + 2)
+        seen = {"closed once slow": sum(task.done() for task in half_open)}
+        try:
+            late = await attacker_connection(trickling_headers, b"X-Slow: 1\r\n")
+            async with asyncio.timeout(SLOW_AFTER_S):
+                await late
+            seen["late one closed at once"] = True
+        except ConnectionResetError:  # the refusal came before the connect returned
+            seen["late one closed at once"] = True
+        except TimeoutError:
+            seen["late one closed at once"] = False
+        seen["still waiting"] = sum(not task.done() for task in half_open)
         async with sim_charger(server, "GATE-1", password="pw-123456", boot=False) as cp:
-            boot = await cp.boot()
-        health = await asyncio.to_thread(lambda: urllib.request.urlopen(f"{server.http_url}/healthz", timeout=5).status)
-        still_open = sum(not task.done() for task in half_open)
+            seen["boot"] = await cp.boot()
+        seen["health"] = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"{server.http_url}/healthz", timeout=5).status
+        )
         async with asyncio.timeout(30):
-            lifetimes = await asyncio.gather(*half_open)
-        return refused_at_once, boot, health, still_open, lifetimes
+            seen["lifetimes"] = await asyncio.gather(*half_open)
+            seen["kept alive"] = await kept_alive
+        return seen
 
     try:
-        refused_at_once, boot, health, still_open, lifetimes = asyncio.run(scenario())
+        seen = asyncio.run(scenario())
     finally:
         stop_server(process)
-    assert refused_at_once == 300 - WAITING_PER_ADDRESS
-    assert boot["status"] == "Accepted"
-    assert health == 200
-    assert still_open == WAITING_PER_ADDRESS, "the admitted ones were waiting for their request"
-    assert sorted(lifetimes)[-WAITING_PER_ADDRESS] >= 9, "closed at the request deadline, not before"
+    assert seen["closed once slow"] == 300 - SLOW_PER_ADDRESS
+    assert seen["late one closed at once"]
+    assert seen["still waiting"] == SLOW_PER_ADDRESS
+    assert seen["boot"]["status"] == "Accepted"
+    assert seen["health"] == 200
+    assert min(sorted(seen["lifetimes"])[-SLOW_PER_ADDRESS:]) >= REQUEST_DEADLINE_S - 1, "closed at the deadline"
+    assert seen["kept alive"] >= REQUEST_DEADLINE_S - 1
     log = server.log_path.read_text()
-    assert log.count("connections refused") == 1, "one line for the burst, not one per connection"
-    assert log.count("connections closed: no whole request") == 1
+    assert log.count("without a request after") == 1, "one line for the burst, not one per connection"
+    assert log.count("no whole request within") == 1
     assert "Traceback" not in log
 
 
@@ -247,11 +273,13 @@ def test_a_limit_counts_against_an_ipv4_address_or_an_ipv6_prefix(host, key):
     assert address_key(host) == key
 
 
-def test_waiting_connections_are_capped_per_address_and_in_total():
-    waiting = WaitingConnections(per_address=2, total=3)
-    assert [waiting.enter("a"), waiting.enter("a"), waiting.enter("a")] == [True, True, False]
-    assert [waiting.enter("b"), waiting.enter("c")] == [True, False]  # the total is reached
-    waiting.leave("a")
-    assert [waiting.enter("c"), waiting.enter("a")] == [True, False]
-    waiting.leave("c")
-    assert waiting.enter("a") and waiting.count == 3
+def test_slow_connections_are_capped_per_address_and_in_total():
+    slow = SlowConnections(per_address=2, total=3)
+    assert [slow.enter("a"), slow.enter("a"), slow.enter("a")] == [True, True, False]
+    assert slow.full("a") and not slow.full("b")
+    assert [slow.enter("b"), slow.enter("c")] == [True, False]  # the total is reached
+    assert slow.full("c")
+    slow.leave("a")
+    assert [slow.enter("c"), slow.enter("a")] == [True, False]
+    slow.leave("c")
+    assert slow.enter("a") and slow.count == 3

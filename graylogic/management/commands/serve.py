@@ -23,12 +23,12 @@ from graylogic.embedded_jobs import start_embedded_jobs, start_mqtt_bridge
 from graylogic.gc_policy import GcPolicy
 from graylogic.group_commit import drain_all
 from graylogic.server_limits import (
-    WAITING_PER_ADDRESS,
+    SLOW_PER_ADDRESS,
     WEBSOCKET_MESSAGE_HARD_CAP_BYTES,
     Gate,
     GatedHTTPFactory,
-    WaitingConnections,
-    waiting_total_cap,
+    SlowConnections,
+    slow_total_cap,
 )
 from graylogic.single_reader_queue import SingleReaderQueue
 
@@ -121,7 +121,7 @@ class _Server(daphne.server.Server):
     @http_factory.setter
     def http_factory(self, factory: daphne.http_protocol.HTTPFactory) -> None:
         # daphne makes its factory in run(); connections are to come in through the gate.
-        self._http_factory = GatedHTTPFactory(self, Gate(WaitingConnections(WAITING_PER_ADDRESS, waiting_total_cap())))
+        self._http_factory = GatedHTTPFactory(self, Gate(SlowConnections(SLOW_PER_ADDRESS, slow_total_cap())))
 
     @property
     def ws_factory(self) -> daphne.ws_protocol.WebSocketFactory:
