@@ -9,7 +9,7 @@ from graylogic.admin_utils import (
     ReadOnlyTabularInline,
     recent_rows_formset,
 )
-from sessions.models import ChargingSession, MeterSample, MeterSampleAggregate, Retention
+from sessions.models import ChargingSession, MeterSample, MeterSampleAggregate, RejectedSample, Retention
 
 SAMPLE_ROWS = 200
 
@@ -111,6 +111,32 @@ class MeterSampleAggregateAdmin(ReadOnlyModelAdmin):
     list_filter = ["charger"]
     list_select_related = ["charger", "session"]
     raw_id_fields = ["charger", "session"]
+    ordering = ["-id"]
+    sortable_by: list[str] = []
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+
+@admin.register(RejectedSample)
+class RejectedSampleAdmin(ReadOnlyModelAdmin):
+    """Values a charger sent that nothing uses (outside physics, or dated by a clock far off):
+    where an installer finds a broken meter or a charger whose clock needs setting."""
+
+    list_display = [
+        "received_at",
+        "charger",
+        "connector_id",
+        "reported_transaction_id",
+        "timestamp",
+        "measurand",
+        "phase",
+        "unit",
+        "value_text",
+        "reason",
+    ]
+    list_filter = ["reason", "charger"]
+    list_select_related = ["charger"]
+    raw_id_fields = ["charger"]
     ordering = ["-id"]
     sortable_by: list[str] = []
     show_full_result_count = False

@@ -12,6 +12,7 @@ import uuid
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from chargers.models import ChargerEvent, Connector
@@ -75,7 +76,7 @@ def owner_pages(server, charger, transaction_id: int) -> dict[str, tuple[int, st
     return pages
 
 
-def test_a_1e15_w_sample_is_answered_kept_as_rejected_and_never_shown(ocpp_server):
+def test_a_1e15_w_sample_is_answered_kept_as_rejected_and_never_shown(ocpp_server, admin_client):
     charger = make_charger()
     now = iso(dt.datetime.now(dt.UTC))
     absurd = meter_values(
@@ -105,6 +106,9 @@ def test_a_1e15_w_sample_is_answered_kept_as_rejected_and_never_shown(ocpp_serve
     for path, (status, body) in owner_pages(ocpp_server, charger, transaction_id).items():
         assert status == 200, path
         assert not any(a in body for a in ABSURD), f"{path} shows the rejected value"
+    # The installer finds it in the admin, with why it was rejected.
+    listed = admin_client.get(reverse("admin:charging_sessions_rejectedsample_changelist"), {"reason": "out_of_range"})
+    assert listed.status_code == 200 and "1e15" in listed.content.decode()
 
 
 CLOCKS_OFF = [
