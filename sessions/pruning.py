@@ -54,11 +54,13 @@ class _Budget:
 
     def run(self, batch: Callable[[], int]) -> bool:
         """Run batches until one comes back short (nothing more is due) or the budget is spent;
-        False when the budget ran out first."""
+        False when the budget ran out first. A batch that found nothing costs no budget: every
+        charger and site is looked at, however many have nothing due."""
         while self.done < self.batching.batches:
             deleted = batch()
-            self.done += 1
-            self.rows += deleted
+            if deleted:
+                self.done += 1
+                self.rows += deleted
             if deleted < self.batching.size:
                 return True
         return False

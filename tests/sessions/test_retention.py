@@ -250,6 +250,24 @@ def test_a_backlog_is_worked_off_in_bounded_batches_over_several_runs():
     assert sum(MeterSampleAggregate.objects.values_list("sample_count", flat=True)) == due_count
 
 
+@pytest.mark.django_db
+def test_chargers_and_sites_with_nothing_due_use_none_of_a_runs_batches():
+    """Many chargers with nothing old come first in the table: the one with a backlog after
+    them is still pruned."""
+    for _ in range(5):
+        make_charger(site=make_site())
+    year = seed_year(days=100)
+    ChargingSession.objects.filter(pk=year["running"].pk).update(stopped_at=NOW)  # its readings are due too
+    readings_due = EnergyReading.objects.filter(measured_at__lt=raw_cutoff()).count() - 1
+    assert readings_due > 200
+
+    pruned = retention_prune(batching=Batching(size=100, batches=3))
+
+    assert pruned["meter samples"] == 300
+    assert pruned["energy readings"] == min(300, readings_due)
+    assert pruned["limit decisions"] == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_count_every_sample_once():
     """Two runtimes (or a slow run and the next) pruning together: a batch the other run took
