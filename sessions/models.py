@@ -209,6 +209,9 @@ class MeterSampleAggregate(models.Model):
             models.CheckConstraint(condition=Q(value_min__lte=models.F("value_max")), name="sample_aggregate_min_max"),
             models.CheckConstraint(condition=Q(first_at__lte=models.F("last_at")), name="sample_aggregate_first_last"),
         ]
+        # The pruning job merges into a connector's stored buckets: the partial unique indexes
+        # cannot serve a lookup that spans sessions and none.
+        indexes = [models.Index(fields=["charger", "connector_id", "bucket_start"], name="aggregate_by_connector_time")]
 
     def __str__(self) -> str:
         return f"{self.bucket_start:%Y-%m-%d %H:%M} {self.measurand} mean {self.value_mean:g} {self.unit}"

@@ -89,13 +89,21 @@ def _connector_ids(charger_id: int) -> list[int]:
         found.append(following)
 
 
+def aggregates_between(
+    *, charger_id: int, connector_id: int, first: dt.datetime, last: dt.datetime
+) -> QuerySet[MeterSampleAggregate]:
+    """A connector's stored aggregates of the buckets from `first` to `last` (index
+    aggregate_by_connector_time)."""
+    return MeterSampleAggregate.objects.filter(
+        charger_id=charger_id, connector_id=connector_id, bucket_start__gte=first, bucket_start__lte=last
+    )
+
+
 def _aggregates_store(*, charger_id: int, connector_id: int, new: dict[AggregateKey, Aggregate]) -> None:
     if not new:
         return
     buckets = [key.bucket_start for key in new]
-    rows = MeterSampleAggregate.objects.filter(
-        charger_id=charger_id, connector_id=connector_id, bucket_start__gte=min(buckets), bucket_start__lte=max(buckets)
-    )
+    rows = aggregates_between(charger_id=charger_id, connector_id=connector_id, first=min(buckets), last=max(buckets))
     stored = {}
     for row in rows:
         key = AggregateKey(

@@ -14,7 +14,7 @@ from chargers.models import ChargerCommand, ChargerEvent, LimitDecision
 from energy.models import EnergyReading
 from graylogic import embedded_jobs
 from sessions.models import ChargingSession, MeterSample, MeterSampleAggregate, RejectedSample, Retention
-from sessions.pruning import retention_prune, samples_due
+from sessions.pruning import aggregates_between, retention_prune, samples_due
 from sessions.retention import Batching, bucket_start
 from sessions.tasks import prune_old_data
 from tests.api.helpers import make_user
@@ -392,21 +392,36 @@ def test_the_database_refuses_a_retention_of_zero_days_and_a_second_row():
 
 
 @pytest.mark.django_db
-def test_the_job_reads_due_samples_on_the_samples_own_index_without_sorting():
-    """No index was added for pruning (each costs every insert): the unique one serves it."""
-    charger = make_charger()
-    ChargingSession.objects.create(charger=charger, connector_id=1, started_at=NOW, meter_start_wh=0)
-    due = samples_due(charger_id=charger.pk, connector_id=1, before=NOW).values_list("pk")[:5000]
-    sql, params = due.query.sql_with_params()
-
+def query_plan(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table would be scanned
             cursor.execute(f"EXPLAIN {sql}", params)
         else:
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-        plan = " ".join(str(row) for row in cursor.fetchall())
+        return " ".join(str(row) for row in cursor.fetchall())
+
+
+@pytest.mark.django_db
+def test_the_job_reads_due_samples_on_the_samples_own_index_without_sorting():
+    """No index was added to the samples for pruning (each costs every insert): the unique one serves it."""
+    charger = make_charger()
+    ChargingSession.objects.create(charger=charger, connector_id=1, started_at=NOW, meter_start_wh=0)
+
+    plan = query_plan(samples_due(charger_id=charger.pk, connector_id=1, before=NOW).values_list("pk")[:5000])
 
     # SQLite names the unique constraint's index sqlite_autoindex_...: its search says which columns.
     assert "meter_sample_unique" in plan or "(charger_id=? AND connector_id=? AND timestamp<?)" in plan, plan
     assert "SCAN" not in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+@pytest.mark.django_db
+def test_the_job_finds_the_buckets_it_merges_into_on_an_index():
+    """The aggregates table only grows: a scan of it per batch would slow every run."""
+    charger = make_charger()
+
+    plan = query_plan(aggregates_between(charger_id=charger.pk, connector_id=1, first=NOW - DAY, last=NOW))
+
+    assert "aggregate_by_connector_time" in plan, plan
+    assert "SCAN" not in plan and "Seq Scan" not in plan, plan
