@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from graylogic.server_limits import REQUEST_DEADLINE_S, SLOW_AFTER_S, SLOW_PER_ADDRESS, SlowConnections, address_key
 from tests.chargepoint_sim import sim_charger
+from tests.chargers.test_tls import tls_server  # noqa: F401  (a fixture)
 from tests.conftest import ENV_PASSWORD, ENV_PASSWORD_VAR, ROOT, _database_url, _free_port, start_server, stop_server
 from tests.factories import make_charger
 from tests.field.test_fuses_from_the_first_second import plain_daphne  # noqa: F401  (a fixture)
@@ -203,6 +204,20 @@ def test_half_open_connections_keep_neither_a_charger_nor_the_health_check_out(d
     assert log.count("without a request after") == 1, "one line for the burst, not one per connection"
     assert log.count("no whole request within") == 1
     assert "Traceback" not in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tls_connection_that_never_finishes_its_handshake_is_closed_at_the_deadline(tls_server):  # noqa: F811
+    server, _ = tls_server
+    port = int(server.http_url.rsplit(":", 1)[1])
+
+    async def silent_then_trickled() -> float:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with asyncio.timeout(30):
+            # A handshake record of 512 bytes, a byte a second: a ClientHello that never ends.
+            return await _trickle(reader, writer, b"\x16\x03\x01\x02\x00", b"\x01")
+
+    assert asyncio.run(silent_then_trickled()) >= REQUEST_DEADLINE_S - 1
 
 
 @pytest.mark.django_db(transaction=True)
