@@ -175,13 +175,20 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def _refuse_frame(self, unique_id: str, reason: str) -> None:
         await self.send(text_data=CallError(unique_id, "FormationViolation", reason, {}).to_json())
-        await database_sync_to_async(charger_event_record)(
-            charge_point_id=self.charge_point_id,
-            charger_pk=self.charger_pk,
-            kind=ChargerEvent.Kind.PROTOCOL_ERROR,
-            message=f"frame refused: {reason}",
-            remote_address=self.remote_address,
-        )
+        await self._record(ChargerEvent.Kind.PROTOCOL_ERROR, f"frame refused: {reason}")
+
+    async def _record(self, kind: ChargerEvent.Kind, message: str) -> None:
+        """An event in the log; with the database down, the outage log says so once instead."""
+        try:
+            await database_sync_to_async(charger_event_record)(
+                charge_point_id=self.charge_point_id,
+                charger_pk=self.charger_pk,
+                kind=kind,
+                message=message,
+                remote_address=self.remote_address,
+            )
+        except DATABASE_ERRORS as error:
+            database_outage.failed(error)
 
     async def charger_command(self, event: dict) -> None:
         """A command from the API, admin or a job. Run in a task: awaiting the charger's reply
@@ -212,13 +219,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def charger_replaced(self, event: dict) -> None:
         """A newer connection with the same charger id takes over; this one steps aside."""
         if event["by"] != self.channel_name:
-            await database_sync_to_async(charger_event_record)(
-                charge_point_id=self.charge_point_id,
-                charger_pk=self.charger_pk,
-                kind=ChargerEvent.Kind.REPLACED,
-                message="a new connection with this charger id replaced this one",
-                remote_address=self.remote_address,
-            )
+            await self._record(ChargerEvent.Kind.REPLACED, "a new connection with this charger id replaced this one")
             await self.close(code=4000)
 
     async def charger_rejected(self, event: dict) -> None:
