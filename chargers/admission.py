@@ -9,6 +9,7 @@ long (up to a cap). A charger id attacked from one address still connects from i
 """
 
 import enum
+import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -53,6 +54,20 @@ def attempts_after_failure(attempts: Attempts, *, rule: ThrottleRule, now: float
     return Attempts((), now + lockout_s, lockout_s)
 
 
+def address_key(address: str) -> str:
+    """Whom a failure is held against: an IPv4 address, or an IPv6 address's /64 (one household
+    or server gets a whole /64 and can pick any address in it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 class Verdict(enum.Enum):
     OPEN = "open"
     PAIR_LOCKED = "pair locked"  # this address failed too often for this charger id
@@ -80,6 +95,7 @@ class Throttle:
 
     def verdict(self, *, address: str, charge_point_id: str, now: float) -> Verdict:
         """Whether this handshake may even be checked."""
+        address = address_key(address)
         if is_locked(self._addresses.get(address, Attempts()), now=now):
             return Verdict.ADDRESS_LOCKED
         if is_locked(self._pairs.get((address, charge_point_id), Attempts()), now=now):
@@ -88,6 +104,7 @@ class Throttle:
 
     def failed(self, *, address: str, charge_point_id: str, now: float) -> list[Lockout]:
         """A checked handshake failed; returns the lockouts it started."""
+        address = address_key(address)
         started = []
         for verdict, store, key, rule in (
             (Verdict.PAIR_LOCKED, self._pairs, (address, charge_point_id), self.pair_rule),
@@ -102,7 +119,7 @@ class Throttle:
 
     def succeeded(self, *, address: str, charge_point_id: str) -> None:
         """The right password from this address for this id: its earlier typos are forgiven."""
-        self._pairs.pop((address, charge_point_id), None)
+        self._pairs.pop((address_key(address), charge_point_id), None)
 
 
 def _remember(store: OrderedDict, key, attempts: Attempts) -> None:

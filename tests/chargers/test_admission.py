@@ -11,6 +11,7 @@ from chargers.admission import (
     Throttle,
     ThrottleRule,
     Verdict,
+    address_key,
     attempts_after_failure,
     is_locked,
 )
@@ -113,3 +114,25 @@ def test_stored_counts_of_past_minutes_are_forgotten_and_unstored_ones_kept():
     tally.forget_stored(now=61)
     assert list(tally.counts.values()) == [unstored]
     assert tally.unstored() == [unstored]
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::9", "2001:db8:1:2::/64"),  # the same /64: the same guesser
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("", ""),  # no address (a unix socket): one key for all such
+    ],
+)
+def test_an_ipv6_guesser_is_held_to_its_64_and_an_ipv4_one_to_its_address(address, key):
+    assert address_key(address) == key
+
+
+def test_guesses_spread_over_a_64_lock_the_whole_64():
+    throttle = Throttle(pair_rule=RULE, address_rule=RULE)
+    for n in range(3):
+        throttle.failed(address=f"2001:db8:1:2::{n + 1}", charge_point_id=f"scan-{n}", now=n)
+    assert throttle.verdict(address="2001:db8:1:2::99", charge_point_id="x", now=3) is Verdict.ADDRESS_LOCKED
+    assert throttle.verdict(address="2001:db8:1:3::1", charge_point_id="x", now=3) is Verdict.OPEN
