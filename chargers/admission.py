@@ -54,6 +54,23 @@ def attempts_after_failure(attempts: Attempts, *, rule: ThrottleRule, now: float
     return Attempts((), now + lockout_s, lockout_s)
 
 
+def client_address(peer: str, real_ip_header: bytes | None) -> str:
+    """The charger's own address. Behind the proxy of deploy/nginx every connection comes from
+    the proxy on this machine, which names the client in X-Real-IP: trusted only from a loopback
+    peer (no one on the network can claim another address), or all chargers would share one
+    address and one attacker's failures would lock them all out."""
+    try:
+        local = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        local = peer == ""  # a unix socket
+    if local and real_ip_header:
+        try:
+            return str(ipaddress.ip_address(real_ip_header.decode("ascii").strip()))
+        except (UnicodeDecodeError, ValueError):
+            pass
+    return peer
+
+
 def address_key(address: str) -> str:
     """Whom a failure is held against: an IPv4 address, or an IPv6 address's /64 (one household
     or server gets a whole /64 and can pick any address in it)."""

@@ -17,6 +17,7 @@ from django.conf import settings
 from ocpp.messages import CallError
 
 from chargers import events
+from chargers.admission import client_address
 from chargers.credentials import parse_basic_auth
 from chargers.door import charger_admit, database_outage
 from chargers.models import ChargerEvent
@@ -59,8 +60,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.charge_point_id = self.scope["url_route"]["kwargs"]["charge_point_id"]
         client = self.scope.get("client") or ("", 0)
-        self.remote_address = str(client[0])
         headers = dict(self.scope.get("headers", []))
+        self.remote_address = client_address(str(client[0]), headers.get(b"x-real-ip"))
         decision = await charger_admit(
             charge_point_id=self.charge_point_id,
             credentials=parse_basic_auth(headers.get(b"authorization")),

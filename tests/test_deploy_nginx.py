@@ -83,12 +83,16 @@ def test_the_nginx_proxy_passes_chargers_and_health_checks_over_tls(ocpp_server,
                 additional_headers=basic_auth(charger.charge_point_id, "through-the-proxy-1"),
                 ssl=unverified,
                 open_timeout=10,
+                local_addr=("127.0.0.21", 0),
             ) as ws:
                 assert ws.subprotocol == "ocpp1.6"
                 await ws.send('[2,"1","Heartbeat",{}]')
                 return await asyncio.wait_for(ws.recv(), 10)
 
         assert '"currentTime"' in asyncio.run(boot())
+        # The server knows the charger's own address, not the proxy's (throttling is per address).
+        charger.refresh_from_db()
+        assert charger.remote_address == "127.0.0.21"
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)

@@ -13,6 +13,7 @@ from chargers.admission import (
     Verdict,
     address_key,
     attempts_after_failure,
+    client_address,
     is_locked,
 )
 
@@ -136,3 +137,18 @@ def test_guesses_spread_over_a_64_lock_the_whole_64():
         throttle.failed(address=f"2001:db8:1:2::{n + 1}", charge_point_id=f"scan-{n}", now=n)
     assert throttle.verdict(address="2001:db8:1:2::99", charge_point_id="x", now=3) is Verdict.ADDRESS_LOCKED
     assert throttle.verdict(address="2001:db8:1:3::1", charge_point_id="x", now=3) is Verdict.OPEN
+
+
+@pytest.mark.parametrize(
+    ("case", "peer", "header", "address"),
+    [
+        ("a charger straight from the network", "192.0.2.7", None, "192.0.2.7"),
+        ("through the proxy on this machine", "127.0.0.1", b"192.0.2.7", "192.0.2.7"),
+        ("through the proxy, over IPv6 loopback", "::1", b"2001:db8::5", "2001:db8::5"),
+        ("a peer on the network claiming another address", "192.0.2.7", b"198.51.100.1", "192.0.2.7"),
+        ("the proxy passing something that is no address", "127.0.0.1", b"evil\x00", "127.0.0.1"),
+        ("a local peer without the header", "127.0.0.1", None, "127.0.0.1"),
+    ],
+)
+def test_the_client_address_comes_from_the_proxy_only_when_the_proxy_is_local(case, peer, header, address):
+    assert client_address(peer, header) == address
