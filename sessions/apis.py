@@ -90,8 +90,11 @@ class ChargerSessionListApi(APIView):
         @extend_schema_serializer(component_name="ChargerSession")
         class SessionSerializer(serializers.Serializer):
             id = serializers.IntegerField(source="transaction_id", help_text="The OCPP transactionId.")
-            started = serializers.DateTimeField(source="started_at")
-            ended = serializers.DateTimeField(source="stopped_at", allow_null=True, help_text="Null while running.")
+            # In UTC whatever the server's TIME_ZONE: a stored year 1 or 9999 overflows other zones.
+            started = serializers.DateTimeField(source="started_at", default_timezone=dt.UTC)
+            ended = serializers.DateTimeField(
+                source="stopped_at", default_timezone=dt.UTC, allow_null=True, help_text="Null while running."
+            )
             energy_wh = serializers.IntegerField(
                 source="figures.energy_wh", allow_null=True, help_text="Delivered (so far, while running)."
             )

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from chargers.models import Connector
+from sessions.measurands import ENERGY_REGISTER_MAX_WH
 from sessions.models import ChargingSession, MeterSample
 from tests.api.helpers import make_user, token_client
 from tests.factories import make_charger, make_site, make_tariff
@@ -82,7 +83,9 @@ def stored():
     return owner, sessions
 
 
-def test_every_page_answers_200_whatever_dates_and_values_are_stored(stored):
+@pytest.mark.parametrize("server_zone", ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_every_page_answers_200_whatever_dates_and_values_are_stored(stored, server_zone, settings):
+    settings.TIME_ZONE = server_zone
     owner, sessions = stored
     client = Client()
     client.force_login(owner)
@@ -100,13 +103,17 @@ def test_every_page_answers_200_whatever_dates_and_values_are_stored(stored):
     assert "1e+300" not in chart and "inf" not in chart.lower().replace("info", "")
 
 
-def test_the_sessions_api_answers_200_whatever_dates_and_values_are_stored(stored):
+@pytest.mark.parametrize("server_zone", ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_the_sessions_api_answers_200_whatever_dates_and_values_are_stored(stored, server_zone, settings):
+    settings.TIME_ZONE = server_zone
     owner, sessions = stored
     api = token_client(owner)
     for charger_id, expected in (("garage", sessions[:2]), ("drive", sessions[2:])):
         response = api.get(f"/api/v1/chargers/{charger_id}/sessions")
         assert response.status_code == 200, response.content
         assert sorted(s["id"] for s in response.json()["sessions"]) == sorted(s.transaction_id for s in expected)
+        for session in response.json()["sessions"]:
+            assert session["energy_wh"] is None or 0 <= session["energy_wh"] <= ENERGY_REGISTER_MAX_WH
         for filters in ("from=0001-01-01", "to=9999-12-31", "from=0001-01-01T00:00:00&to=9999-12-31T23:59:59"):
             response = api.get(f"/api/v1/chargers/{charger_id}/sessions?{filters}")
             assert response.status_code in (200, 400), (filters, response.content)
