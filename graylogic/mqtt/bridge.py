@@ -33,8 +33,11 @@ MAX_QUEUED_MESSAGES = 10_000
 MAX_PENDING_EVENTS = 50_000
 # Commands wait for chargers; this many run at once.
 MAX_CONCURRENT_INBOUND = 8
-# Messages waiting for those; a flood beyond this is dropped.
-MAX_PENDING_INBOUND = 1000
+# Messages waiting for those; each one of a flood beyond this is answered busy at once (a
+# command on its result topic, anything else on the errors topic), never dropped in silence.
+# Kept well under the broker's own queue per client (Mosquitto: 1,000), so that under a flood
+# the bridge answers busy quickly rather than the broker dropping what the bridge cannot read.
+MAX_PENDING_INBOUND = 200
 
 
 def in_thread(function):
@@ -53,6 +56,7 @@ class MqttBridge:
         self._refresh_all = False
         self._seen_transactions: collections.OrderedDict[tuple, None] = collections.OrderedDict()
         self._dropped_events = 0
+        self._refused_busy = 0
         self._tasks: set[asyncio.Task] = set()
 
     def _make_client(self) -> paho.Client:
@@ -278,9 +282,32 @@ class MqttBridge:
 
     def _take_inbound(self, topic: str, raw: bytes) -> None:
         if len(self._tasks) >= MAX_PENDING_INBOUND:
-            logger.warning("MQTT bridge is flooded: message on %s dropped", topic)
+            self._refuse_busy(topic, raw)
             return
         self._spawn(self._handle_inbound(topic, raw))
+
+    def _refuse_busy(self, topic: str, raw: bytes) -> None:
+        self._refused_busy += 1
+        if self._refused_busy % 1000 == 1:  # once per burst, not once per message
+            logger.warning("MQTT bridge is flooded: %d messages answered busy so far", self._refused_busy)
+        charge_point_id = self._command_target(topic)
+        if charge_point_id is None:
+            self._publish_error(topic, f"not processed: {len(self._tasks)} messages are waiting; send it again later")
+            return
+        result = inbound.command_busy(charge_point_id=charge_point_id, raw=raw, waiting=len(self._tasks))
+        self._publish(self.config.charger_topic(charge_point_id, "command", "result"), result, qos=1)
+
+    def _command_target(self, topic: str) -> str | None:
+        """The charger a command topic (`{prefix}/charger/{id}/command`) names, else None."""
+        parts = topic.split("/")
+        prefix_levels = self.config.prefix.count("/") + 1
+        if (
+            len(parts) == prefix_levels + 3
+            and topic.startswith(f"{self.config.prefix}/charger/")
+            and parts[-1] == "command"
+        ):
+            return parts[-2]
+        return None
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -299,10 +326,8 @@ class MqttBridge:
 
     async def _route(self, topic: str, raw: bytes) -> None:
         config = self.config
-        parts = topic.split("/")
-        prefix_levels = config.prefix.count("/") + 1
-        if len(parts) == prefix_levels + 3 and topic.startswith(f"{config.prefix}/charger/") and parts[-1] == "command":
-            charge_point_id = parts[-2]
+        charge_point_id = self._command_target(topic)
+        if charge_point_id is not None:
             result = await in_thread(inbound.command_run)(charge_point_id=charge_point_id, raw=raw)
             logger.info("MQTT command for %s: %s %s", charge_point_id, result.get("action"), result["status"])
             self._publish(config.charger_topic(charge_point_id, "command", "result"), result, qos=1)

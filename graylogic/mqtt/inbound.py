@@ -100,9 +100,7 @@ def command_run(*, charge_point_id: str, raw: bytes) -> dict:
     result: dict[str, Any] = {"charger_id": charge_point_id, "action": None}
     try:
         payload = _json_object(raw)
-        request_id = payload.get("request_id")
-        if isinstance(request_id, str | int) and not isinstance(request_id, bool) and len(str(request_id)) <= 100:
-            result["request_id"] = request_id
+        result.update(_request_id(payload))
         action = payload.get("action")
         if action not in ACTIONS:
             raise InputError(f"unknown action {str(action)[:50]!r}: use {', '.join(ACTIONS)}")
@@ -125,6 +123,33 @@ def command_run(*, charge_point_id: str, raw: bytes) -> dict:
         result.update(status="error", message="the command could not be carried out; see the server log")
     result["timestamp"] = iso_utc(timezone.now())
     return result
+
+
+def command_busy(*, charge_point_id: str, raw: bytes, waiting: int) -> dict:
+    """The result of a command refused because `waiting` messages are already queued: never
+    silence. Pure and cheap (no database): it is built for every message of a flood."""
+    result: dict[str, Any] = {"charger_id": charge_point_id, "action": None}
+    try:
+        payload = _json_object(raw)
+    except InputError:
+        payload = {}
+    result.update(_request_id(payload))
+    if payload.get("action") in ACTIONS:
+        result["action"] = payload["action"]
+    result.update(
+        status="busy",
+        message=f"not carried out: {waiting} messages are waiting for the bridge; send the command again later",
+        timestamp=iso_utc(timezone.now()),
+    )
+    return result
+
+
+def _request_id(payload: dict) -> dict:
+    """The caller's request_id, echoed in the result when it is a short string or number."""
+    request_id = payload.get("request_id")
+    if isinstance(request_id, str | int) and not isinstance(request_id, bool) and len(str(request_id)) <= 100:
+        return {"request_id": request_id}
+    return {}
 
 
 def _charger(charge_point_id: str) -> Charger:

@@ -15,6 +15,7 @@ from chargers.models import Charger, Connector
 from chargers.selectors import ChargerState, charger_state
 from graylogic.mqtt.config import MqttConfig
 from sessions.accounting import ENERGY_REGISTER
+from sessions.measurands import sample_rejection
 from sessions.models import ChargingSession
 
 POWER = "Power.Active.Import"
@@ -40,8 +41,8 @@ def state_payload(state: ChargerState, *, now: dt.datetime) -> dict:
         "charger_id": state.charger.charge_point_id,
         "connection_status": state.connection.status,
         "connector_status": state.connector.status if state.connector and state.connector.status else None,
-        "power_w": transaction.power_w if transaction else 0,
-        "energy_session_wh": transaction.energy_wh if transaction else 0,
+        "power_w": _believable(transaction.power_w, POWER) if transaction else 0,
+        "energy_session_wh": _believable(transaction.energy_wh, ENERGY_REGISTER) if transaction else 0,
         "limit_w": state.limits.current_limit_w,
         "limit_source": state.limits.limit_source,
         "limit_reason": state.limits.reason,
@@ -109,26 +110,42 @@ def transaction_payload(event: dict) -> dict:
         "transaction_id": event["transaction_id"],
         "connector_id": session.connector_id if session else event.get("connector_id"),
         "id_tag": session.id_tag if session else event.get("id_tag"),
-        "meter_start_wh": session.meter_start_wh if session else event.get("meter_start_wh"),
+        "meter_start_wh": _believable(
+            session.meter_start_wh if session else event.get("meter_start_wh"), ENERGY_REGISTER
+        ),
         "started": iso_utc(session.started_at) if session else None,
     }
     if event["event"] == "stopped":
         payload.update(
             stopped=event["timestamp"],
-            meter_stop_wh=event["meter_stop_wh"],
-            energy_wh=session.energy_wh if session else None,
+            meter_stop_wh=_believable(event["meter_stop_wh"], ENERGY_REGISTER),
+            energy_wh=_believable(session.energy_wh, ENERGY_REGISTER) if session else None,
             reason=event.get("reason") or "Local",
         )
     payload["timestamp"] = event["timestamp"]
     return payload
 
 
+def _believable(value: float | None, measurand: str) -> float | None:
+    """The value when a meter can show it, else None: a sample stored before values were
+    bounded at the door never goes out as a negative power or a 309-digit energy."""
+    if value is None or not isinstance(value, int | float):
+        return None
+    return value if sample_rejection(measurand=measurand, unit="", value=value) is None else None
+
+
 def meter_payloads(event: dict) -> list[dict]:
     """One payload per meter value set (one timestamp), with the charger's total power and
-    energy register in W and Wh picked out when it reported them."""
+    energy register in W and Wh picked out when it reported them. Values outside physical
+    bounds are left out."""
     payloads = []
     for meter_set in event["sets"]:
-        values = meter_set["sampled_value"]
+        values = [
+            v
+            for v in meter_set["sampled_value"]
+            if isinstance(v.get("value"), int | float)
+            and sample_rejection(measurand=v["measurand"], unit=v["unit"] or "", value=v["value"]) is None
+        ]
         payloads.append(
             {
                 "charger_id": event["charge_point_id"],
