@@ -30,9 +30,9 @@ logger = logging.getLogger(__name__)
 REQUEST_DEADLINE_S = 10.0
 SLOW_AFTER_S = 2.0
 SLOW_PER_ADDRESS = 50
-# A quarter of the process's file descriptors at most are slow, whoever holds them: the rest
-# stay for chargers, the database and logs.
-SLOW_SHARE_OF_FILE_DESCRIPTORS = 4
+# At most a quarter of the process's file descriptors wait for a request, whoever holds them
+# (a burst of connections from many addresses): the rest stay for chargers, the database and logs.
+WAITING_SHARE_OF_FILE_DESCRIPTORS = 4
 # The largest WebSocket message read at all. Up to it, the consumer answers a frame over
 # OCPP_MAX_FRAME_BYTES with a CALLERROR; beyond it the server closes with 1009 (too big).
 WEBSOCKET_MESSAGE_HARD_CAP_BYTES = 4 * 1024 * 1024
@@ -53,41 +53,40 @@ def address_key(host: str) -> str:
     return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
-def slow_total_cap() -> int:
+def waiting_cap() -> int:
     soft_limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return max(SLOW_PER_ADDRESS, soft_limit // SLOW_SHARE_OF_FILE_DESCRIPTORS)
+    return max(SLOW_PER_ADDRESS, soft_limit // WAITING_SHARE_OF_FILE_DESCRIPTORS)
 
 
 @dataclass
-class SlowConnections:
-    """How many connections are slow (still waiting for a request), per address and in total."""
+class WaitingConnections:
+    """Connections waiting for a whole request: how many in all, and how many slow per address."""
 
-    per_address: int
-    total: int
-    by_address: Counter = field(default_factory=Counter)
+    slow_per_address: int
+    cap: int
     count: int = 0
+    slow_by_address: Counter = field(default_factory=Counter)
 
-    def full(self, key: str) -> bool:
-        return self.by_address[key] >= self.per_address or self.count >= self.total
+    def admits(self, key: str) -> bool:
+        """Whether a new connection from `key` is read at all."""
+        return self.count < self.cap and self.slow_by_address[key] < self.slow_per_address
 
-    def enter(self, key: str) -> bool:
-        """Counts one more slow connection for `key`, unless a cap is reached."""
-        if self.full(key):
+    def turn_slow(self, key: str) -> bool:
+        """Counts one more slow connection for `key`, unless the address is at its cap."""
+        if self.slow_by_address[key] >= self.slow_per_address:
             return False
-        self.by_address[key] += 1
-        self.count += 1
+        self.slow_by_address[key] += 1
         return True
 
-    def leave(self, key: str) -> None:
-        self.count -= 1
-        self.by_address[key] -= 1
-        if self.by_address[key] <= 0:
-            del self.by_address[key]
+    def slow_one_gone(self, key: str) -> None:
+        self.slow_by_address[key] -= 1
+        if self.slow_by_address[key] <= 0:
+            del self.slow_by_address[key]
 
 
 class BurstLog:
-    """One line when a burst of one kind of event starts, then one per interval while it lasts,
-    with the count per address: a flood must not become a flood of log lines."""
+    """One line when a burst of one kind of event starts, then at most one per interval while it
+    lasts, with counts per address: a flood must not become a flood of log lines."""
 
     def __init__(self, message: str, *, interval_s: float = LOG_INTERVAL_S):
         self.message = message
@@ -101,22 +100,27 @@ class BurstLog:
         if now - self._logged_at < self.interval_s:
             return
         worst = ", ".join(f"{key} ({count})" for key, count in self._counts.most_common(5))
-        logger.warning("%s: %d in the last %.0f s, from %s", self.message, self._counts.total(), self.interval_s, worst)
+        if self._logged_at == float("-inf"):
+            logger.warning("%s: from %s", self.message, worst)
+        else:
+            since_s = now - self._logged_at
+            logger.warning("%s: %d in the last %.0f s, from %s", self.message, self._counts.total(), since_s, worst)
         self._counts.clear()
         self._logged_at = now
 
 
 class Gate:
-    """The server's one account of slow connections, with its two burst logs."""
+    """The server's one account of waiting connections, with its two burst logs."""
 
     def __init__(
-        self, slow: SlowConnections, *, slow_after_s: float = SLOW_AFTER_S, deadline_s: float = REQUEST_DEADLINE_S
+        self, waiting: WaitingConnections, *, slow_after_s: float = SLOW_AFTER_S, deadline_s: float = REQUEST_DEADLINE_S
     ):
-        self.slow = slow
+        self.waiting = waiting
         self.slow_after_s = slow_after_s
         self.deadline_s = deadline_s
         self.refused_log = BurstLog(
-            f"connections closed: over {slow.per_address} from the address without a request after {slow_after_s:.0f} s"
+            f"connections closed: over {waiting.slow_per_address} from the address without a request after "
+            f"{slow_after_s:.0f} s, or {waiting.cap} waiting in all"
         )
         self.expired_log = BurstLog(f"connections closed: no whole request within {deadline_s:.0f} s")
 
@@ -156,21 +160,25 @@ class GatedHTTPChannel(http.HTTPChannel):
         super().connectionLost(reason)
 
     def _start_waiting(self) -> None:
+        self.gate.waiting.count += 1
         self._turns_slow = self.callLater(self.gate.slow_after_s, self._turned_slow)
         self._deadline = self.callLater(self.gate.deadline_s, self._deadline_passed)
 
     def _stop_waiting(self) -> None:
+        if self._deadline is None:
+            return  # not waiting
         for call in (self._turns_slow, self._deadline):
             if call is not None and call.active():
                 call.cancel()
         self._turns_slow = self._deadline = None
+        self.gate.waiting.count -= 1
         if self._slow:
             self._slow = False
-            self.gate.slow.leave(self.gate_key)
+            self.gate.waiting.slow_one_gone(self.gate_key)
 
     def _turned_slow(self) -> None:
         self._turns_slow = None
-        if self.gate.slow.enter(self.gate_key):
+        if self.gate.waiting.turn_slow(self.gate_key):
             self._slow = True
             return
         self.gate.refused_log.add(self.gate_key)
@@ -178,7 +186,6 @@ class GatedHTTPChannel(http.HTTPChannel):
         self.timeoutConnection()  # closes, and aborts if the peer does not let go
 
     def _deadline_passed(self) -> None:
-        self._deadline = None
         self.gate.expired_log.add(self.gate_key)
         self._stop_waiting()
         self.timeoutConnection()
@@ -196,7 +203,7 @@ class GatedHTTPFactory(HTTPFactory):
 
     def buildProtocol(self, addr) -> Protocol:
         key = address_key(str(getattr(addr, "host", "")))
-        if self.gate.slow.full(key):
+        if not self.gate.waiting.admits(key):
             self.gate.refused_log.add(key)
             return _Refused()
         channel = super().buildProtocol(addr)

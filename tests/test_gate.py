@@ -4,6 +4,7 @@ answer, and half-open connections cannot keep a real charger or the health check
 import asyncio
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -15,10 +16,19 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from graylogic.server_limits import REQUEST_DEADLINE_S, SLOW_AFTER_S, SLOW_PER_ADDRESS, SlowConnections, address_key
+from graylogic.server_limits import REQUEST_DEADLINE_S, SLOW_AFTER_S, SLOW_PER_ADDRESS, WaitingConnections, address_key
 from tests.chargepoint_sim import sim_charger
 from tests.chargers.test_tls import tls_server  # noqa: F401  (a fixture)
-from tests.conftest import ENV_PASSWORD, ENV_PASSWORD_VAR, ROOT, _database_url, _free_port, start_server, stop_server
+from tests.conftest import (
+    ENV_PASSWORD,
+    ENV_PASSWORD_VAR,
+    ROOT,
+    LiveServer,
+    _database_url,
+    _free_port,
+    start_server,
+    stop_server,
+)
 from tests.factories import make_charger
 from tests.field.test_fuses_from_the_first_second import plain_daphne  # noqa: F401  (a fixture)
 from tests.ocpp_client import RawCharger, basic_auth, open_socket
@@ -225,23 +235,8 @@ def test_a_handshake_that_fails_inside_the_server_is_answered_with_a_status_at_o
     """With the channel layer unreachable (a wrong REDIS_URL) the consumer fails: the charger
     must get an HTTP status before its handshake times out, not a dropped connection."""
     make_charger(charge_point_id="GATE-2", password="pw-123456")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        ENV_PASSWORD_VAR: ENV_PASSWORD,
-        "REDIS_URL": "redis://127.0.0.1:1/0",
-    }
-    with (tmp_path / "server.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process, port = _own_server(tmp_path, {"REDIS_URL": "redis://127.0.0.1:1/0"})
     try:
-        _wait_until_it_answers(f"http://127.0.0.1:{port}/healthz", process)
 
         async def handshake_status() -> int:
             with pytest.raises(InvalidStatus) as refused:
@@ -259,18 +254,83 @@ def test_a_handshake_that_fails_inside_the_server_is_answered_with_a_status_at_o
         stop_server(process)
 
 
-def _wait_until_it_answers(url: str, process: subprocess.Popen) -> None:
-    """Up when it answers at all: /healthz rightly fails while the channel layer is down."""
+def _own_server(tmp_path, extra_env: dict[str, str], file_descriptors: int | None = None):
+    """`manage.py serve` as tests/conftest.py starts it, but up when it answers at all (/healthz
+    rightly fails while the channel layer is down), optionally with the common default of
+    1,024 file descriptors (ulimit -n) instead of this machine's."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": _database_url(), ENV_PASSWORD_VAR: ENV_PASSWORD, **extra_env}
+
+    def limit_file_descriptors() -> None:
+        if file_descriptors is not None:
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (file_descriptors, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+            )
+
+    with (tmp_path / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=limit_file_descriptors,
+        )
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(url, timeout=1)
-            return
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process, port
         except urllib.error.HTTPError:
-            return
+            return process, port
         except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_server(process)
+                raise RuntimeError((tmp_path / "server.log").read_text()) from None
             time.sleep(0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_from_many_addresses_leaves_the_connected_chargers_their_file_descriptors(django_db_setup, tmp_path):
+    """With 1,024 file descriptors at most 256 connections wait for a request: a burst of 400
+    from eight addresses (none slow yet) gets the rest closed at once, and a charger that was
+    connected keeps being answered."""
+    make_charger(charge_point_id="GATE-3", password="pw-123456")
+    process, port = _own_server(tmp_path, {}, file_descriptors=1024)
+    server = LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", tmp_path / "server.log")
+
+    async def scenario() -> tuple[int, dict]:
+        async with sim_charger(server, "GATE-3", password="pw-123456") as cp:
+            connections = []
+            for n in range(400):
+                try:
+                    connections.append(
+                        await asyncio.open_connection("127.0.0.1", port, local_addr=(f"127.0.0.{10 + n % 8}", 0))
+                    )
+                except ConnectionResetError:  # refused before the connect returned
+                    continue
+            await asyncio.sleep(0.5)
+            refused = 400 - len(connections)
+            for reader, _ in connections:
+                try:
+                    if await asyncio.wait_for(reader.read(1), timeout=0.01) == b"":
+                        refused += 1
+                except TimeoutError:
+                    pass  # still open, waiting for its request
+                except ConnectionError:
+                    refused += 1
+            heartbeat = await cp.call("Heartbeat", {})
+            for _, writer in connections:
+                writer.close()
+            return refused, heartbeat
+
+    try:
+        refused, heartbeat = asyncio.run(scenario())
+    finally:
+        stop_server(process)
+    assert 400 - refused <= 1024 // 4
+    assert refused >= 400 - 1024 // 4 - 1  # the charger's own connection is not waiting
+    assert "currentTime" in heartbeat
 
 
 ADDRESS_KEYS = [
@@ -288,13 +348,13 @@ def test_a_limit_counts_against_an_ipv4_address_or_an_ipv6_prefix(host, key):
     assert address_key(host) == key
 
 
-def test_slow_connections_are_capped_per_address_and_in_total():
-    slow = SlowConnections(per_address=2, total=3)
-    assert [slow.enter("a"), slow.enter("a"), slow.enter("a")] == [True, True, False]
-    assert slow.full("a") and not slow.full("b")
-    assert [slow.enter("b"), slow.enter("c")] == [True, False]  # the total is reached
-    assert slow.full("c")
-    slow.leave("a")
-    assert [slow.enter("c"), slow.enter("a")] == [True, False]
-    slow.leave("c")
-    assert slow.enter("a") and slow.count == 3
+def test_an_address_is_refused_at_its_slow_cap_and_everyone_at_the_waiting_cap():
+    waiting = WaitingConnections(slow_per_address=2, cap=3)
+    assert [waiting.turn_slow("a"), waiting.turn_slow("a"), waiting.turn_slow("a")] == [True, True, False]
+    assert not waiting.admits("a") and waiting.admits("b")
+    waiting.slow_one_gone("a")
+    assert waiting.admits("a")
+    waiting.count = 3  # three connections wait for their request, slow or not
+    assert not waiting.admits("b")
+    waiting.count = 2
+    assert waiting.admits("b")

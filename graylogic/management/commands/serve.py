@@ -27,8 +27,8 @@ from graylogic.server_limits import (
     WEBSOCKET_MESSAGE_HARD_CAP_BYTES,
     Gate,
     GatedHTTPFactory,
-    SlowConnections,
-    slow_total_cap,
+    WaitingConnections,
+    waiting_cap,
 )
 from graylogic.single_reader_queue import SingleReaderQueue
 
@@ -121,7 +121,7 @@ class _Server(daphne.server.Server):
     @http_factory.setter
     def http_factory(self, factory: daphne.http_protocol.HTTPFactory) -> None:
         # daphne makes its factory in run(); connections are to come in through the gate.
-        self._http_factory = GatedHTTPFactory(self, Gate(SlowConnections(SLOW_PER_ADDRESS, slow_total_cap())))
+        self._http_factory = GatedHTTPFactory(self, Gate(WaitingConnections(SLOW_PER_ADDRESS, waiting_cap())))
 
     @property
     def ws_factory(self) -> daphne.ws_protocol.WebSocketFactory:
