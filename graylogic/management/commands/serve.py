@@ -73,8 +73,8 @@ class _WebSocketProtocol(daphne.ws_protocol.WebSocketProtocol):
             self.handle_exception(application.exception())
 
     def handle_exception(self, exception: BaseException) -> None:
-        """daphne's own, answering each connection once: called again at the reap, it raised
-        inside daphne's reaper and stopped it."""
+        """daphne's own, but answering a connection once: after application_finished, daphne's
+        reap calls it again, and a second answer would raise there and stop the reaper."""
         if self.state == self.STATE_CONNECTING and hasattr(self, "handshake_deferred"):
             handshake, self.muted = self.handshake_deferred, True
             del self.handshake_deferred
