@@ -102,6 +102,7 @@ async def send_for(ws, seconds: float, first_value: float) -> None:
 
 def test_a_database_outage_is_logged_briefly_and_the_server_recovers_by_itself(django_db_setup, tmp_path):
     require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("Mosquitto", "127.0.0.1", 1883)
     with dedicated_database() as name:
         url = f"{POSTGRES}/{name}"
         manage(url, "migrate", "--noinput", "-v0")
@@ -117,7 +118,11 @@ def test_a_database_outage_is_logged_briefly_and_the_server_recovers_by_itself(d
         # The stale sweep every second: the jobs loop reads its schedule and runs a job each
         # second through the outage. (Energy control every second would, after it, wait on the
         # test's vanished chargers for its command timeout.)
-        process, server = start_server(tmp_path, {"DATABASE_URL": url, "OCPP_STALE_SWEEP_INTERVAL": "1"})
+        # The MQTT bridge re-reads every charger's state each second too.
+        mqtt = {"MQTT_URL": "mqtt://127.0.0.1:1883", "MQTT_PREFIX": f"outage-{name}", "MQTT_REFRESH_INTERVAL": "1"}
+        process, server = start_server(
+            tmp_path, {"DATABASE_URL": url, "OCPP_STALE_SWEEP_INTERVAL": "1", "MQTT_HA_DISCOVERY": "false", **mqtt}
+        )
         try:
             with psycopg.connect(url, autocommit=True) as db:
 

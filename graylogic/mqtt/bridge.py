@@ -24,6 +24,7 @@ from chargers import events
 from chargers.events import iso_utc
 from graylogic.mqtt import inbound, payloads
 from graylogic.mqtt.config import MqttConfig
+from graylogic.outages import DATABASE_ERRORS, database_outage
 
 logger = logging.getLogger("graylogic.mqtt")
 
@@ -174,6 +175,8 @@ class MqttBridge:
             event = await self._events.get()
             try:
                 await self._handle_event(event)
+            except DATABASE_ERRORS as error:
+                database_outage.failed(error)
             except Exception:
                 logger.exception("MQTT bridge could not handle %s", event.get("kind"))
 
@@ -208,8 +211,11 @@ class MqttBridge:
                 publications = await in_thread(payloads.charger_publications)(
                     config=self.config, charger_pks=charger_pks
                 )
-            except Exception:
-                logger.exception("MQTT bridge could not read charger state")
+            except Exception as error:
+                if isinstance(error, DATABASE_ERRORS):
+                    database_outage.failed(error)  # once per interval, not a traceback a second
+                else:
+                    logger.exception("MQTT bridge could not read charger state")
                 await asyncio.sleep(1)
                 self._refresh_all = charger_pks is None or self._refresh_all
                 self._dirty |= charger_pks or set()
