@@ -2,9 +2,11 @@
 
 from celery import shared_task
 
+from graylogic.outages import quiet_while_database_down
 from sessions.pruning import retention_prune
 
 
 @shared_task
-def prune_old_data() -> dict[str, int]:
+@quiet_while_database_down
+def prune_old_data() -> dict[str, int] | None:
     return retention_prune()

@@ -1,9 +1,11 @@
 """graylogic/outages.py: an outage is logged when it starts, once per interval, and when it ends."""
 
 import logging
+from importlib import import_module
 
 import pytest
-from django.db import OperationalError
+from django.conf import settings
+from django.db import OperationalError, connection
 
 from graylogic import embedded_jobs, outages
 
@@ -73,3 +75,18 @@ def test_a_task_run_while_the_database_is_down_is_counted_not_raised(caplog, mon
         "database unavailable: server closed the connection unexpectedly",
         "database available again after 0 s",
     ]
+
+
+def _database_down(execute, sql, params, many, context):
+    raise OperationalError("connection refused")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("entry", sorted(settings.CELERY_BEAT_SCHEDULE))
+def test_every_scheduled_job_run_while_the_database_is_down_is_counted_not_raised(entry, monkeypatch):
+    monkeypatch.setattr(outages, "database_outage", outages.OutageLog(logging.getLogger("test.db"), "database"))
+    module, _, name = settings.CELERY_BEAT_SCHEDULE[entry]["task"].rpartition(".")
+    task = getattr(import_module(module), name)
+    with connection.execute_wrapper(_database_down):
+        assert task() is None
+    assert outages.database_outage.ongoing
