@@ -134,7 +134,7 @@ class _Refused(Protocol):
 
 class GatedHTTPChannel(http.HTTPChannel):
     """An HTTP/1.1 connection that has `deadline_s` to deliver each whole request, from its
-    start and, kept alive, from its previous response; slow after `slow_after_s`."""
+    start and, kept alive, from its previous response; slow after `slow_after_s` without one."""
 
     gate: Gate
     gate_key: str
@@ -145,6 +145,14 @@ class GatedHTTPChannel(http.HTTPChannel):
     def connectionMade(self) -> None:
         super().connectionMade()
         self._start_waiting()
+        self._turns_slow = self.callLater(self.gate.slow_after_s, self._turned_slow)
+
+    def dataReceived(self, data: bytes) -> None:
+        # A kept-alive connection idles between requests (a browser's, a proxy's pool): it
+        # turns slow only if its next request, once begun, takes too long.
+        if self._deadline is not None and self._turns_slow is None and not self._slow:
+            self._turns_slow = self.callLater(self.gate.slow_after_s, self._turned_slow)
+        super().dataReceived(data)
 
     def allContentReceived(self) -> None:
         self._stop_waiting()
@@ -161,7 +169,6 @@ class GatedHTTPChannel(http.HTTPChannel):
 
     def _start_waiting(self) -> None:
         self.gate.waiting.count += 1
-        self._turns_slow = self.callLater(self.gate.slow_after_s, self._turned_slow)
         self._deadline = self.callLater(self.gate.deadline_s, self._deadline_passed)
 
     def _stop_waiting(self) -> None:
