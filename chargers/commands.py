@@ -48,7 +48,7 @@ class CommandInvalid(CommandFailed):
     outcome = ChargerCommand.Outcome.INVALID
 
 
-FAILURE_BY_OUTCOME = {cls.outcome: cls for cls in (ChargerTimeout, ChargerCallError, CommandInvalid)}
+FAILURE_BY_OUTCOME = {cls.outcome: cls for cls in (ChargerOffline, ChargerTimeout, ChargerCallError, CommandInvalid)}
 
 
 def command_record(
@@ -72,6 +72,24 @@ def command_record(
         error=error,
         latency_ms=latency_ms,
     )
+
+
+async def _reply_while_connected(layer, reply_channel: str, *, charger_pk: int, timeout_s: float) -> dict | None:
+    """The reply, or None after timeout_s. A charger that hangs up before its connection took the
+    command leaves nobody to answer: the caller (often a control run holding its site's lock)
+    hears it is offline within a second rather than at the timeout."""
+    receiving = asyncio.ensure_future(layer.receive(reply_channel))
+    deadline = time.monotonic() + timeout_s
+    try:
+        while (left_s := deadline - time.monotonic()) > 0:
+            done, _ = await asyncio.wait({receiving}, timeout=min(1.0, left_s))
+            if done:
+                return receiving.result()
+            if not await Charger.objects.filter(pk=charger_pk, is_connected=True).aexists():
+                return {"outcome": ChargerCommand.Outcome.OFFLINE, "error": "the charger hung up before it answered"}
+        return None
+    finally:
+        receiving.cancel()
 
 
 async def charger_command(
@@ -109,11 +127,10 @@ async def charger_command(
                 "timeout_s": timeout_s,
             },
         )
-        try:
-            # A little longer than the charger gets, so its own timeout answer wins the race.
-            reply = await asyncio.wait_for(layer.receive(reply_channel), timeout_s + 2)
-        except TimeoutError:
-            raise ChargerTimeout(f"no answer from charger {charge_point_id} within {timeout_s:g} s") from None
+        # A little longer than the charger gets, so its own timeout answer wins the race.
+        reply = await _reply_while_connected(layer, reply_channel, charger_pk=charger.pk, timeout_s=timeout_s + 2)
+        if reply is None:
+            raise ChargerTimeout(f"no answer from charger {charge_point_id} within {timeout_s:g} s")
         if reply["outcome"] != ChargerCommand.Outcome.ANSWERED:
             raise FAILURE_BY_OUTCOME[reply["outcome"]](reply["error"], code=reply.get("code", ""))
     except CommandFailed as failure:

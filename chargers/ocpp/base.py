@@ -30,7 +30,7 @@ from ocpp.exceptions import (
 from ocpp.messages import Call, CallError, MessageType, get_validator, validate_payload
 from ocpp.routing import create_route_map
 
-from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerEvent
+from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerCommand, ChargerEvent
 from chargers.ocpp import writes
 from chargers.services import charger_event_record
 from graylogic.outages import DATABASE_ERRORS, database_answers, database_outage
@@ -271,7 +271,14 @@ class CentralSystemChargePoint(ChargePoint):
 
     def spawn_command(self, event: dict, channel_layer) -> None:
         async def run_and_reply() -> None:
-            reply = await self.run_command(event["action"], event["payload"], event["timeout_s"])
+            try:
+                reply = await self.run_command(event["action"], event["payload"], event["timeout_s"])
+            except asyncio.CancelledError:
+                # The charger hung up: its caller (often a control run holding a site's lock)
+                # hears so now, not after its whole timeout.
+                gone = {"outcome": ChargerCommand.Outcome.OFFLINE, "error": "the charger hung up before it answered"}
+                await channel_layer.send(event["reply_channel"], {"type": "command.reply", **gone})
+                raise
             await channel_layer.send(event["reply_channel"], {"type": "command.reply", **reply})
 
         self._spawn(run_and_reply())

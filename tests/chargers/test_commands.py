@@ -3,17 +3,20 @@
 Two server processes share Redis (channels-redis); this test process is a third one."""
 
 import asyncio
+import json
 
 import pytest
 import redis
 from asgiref.sync import async_to_sync
 from ocpp.exceptions import NotSupportedError
 from ocpp.v16 import call, call_result
+from rest_framework.authtoken.models import Token
 
 from chargers.commands import ChargerCallError, ChargerNotSupported, ChargerOffline, ChargerTimeout, charger_command
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, Charger, ChargerCommand
 from chargers.remote import ChargerRejected, charger_set_limit
 from graylogic.channel_layers import redis_channel_layers
+from tests.api.helpers import http_json, make_user
 from tests.conftest import start_server, stop_server
 from tests.factories import make_charger, make_site
 from tests.ocpp_client import AnsweringCharger, RawCharger, eventually, in_a_thread, library_charger, open_socket
@@ -290,3 +293,30 @@ def test_hundreds_of_chargers_connecting_at_once_to_a_redis_backed_server_are_al
     failures = [answer for answer in answers if isinstance(answer, BaseException)]
     assert failures == []
     assert all(answer[0] == 3 and "currentTime" in answer[2] for answer in answers)
+
+
+def test_a_charger_that_hangs_up_before_it_answers_fails_its_command_as_offline_at_once(ocpp_server):
+    """Before: the caller (the API here; a control run holding its site's lock elsewhere) waited
+    its whole timeout for an answer that could no longer come."""
+    charger = make_charger()
+    token = Token.objects.create(user=make_user(sites=(charger.site,))).key
+
+    async def scenario():
+        ws = await open_socket(ocpp_server, charger.charge_point_id)
+        assert await in_a_thread(eventually, lambda: Charger.objects.get(pk=charger.pk).is_connected)
+        started = asyncio.ensure_future(
+            in_a_thread(
+                http_json, ocpp_server, "POST", f"/api/v1/chargers/{charger.charge_point_id}/start", token=token
+            )
+        )
+        first_call = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        await ws.close()  # gone without answering
+        return first_call, await started
+
+    first_call, (status, body) = asyncio.run(scenario())
+
+    assert first_call[0] == 2  # a call reached the charger
+    assert (status, body["error"]) == (409, "charger_offline"), body
+    # The call in flight failed as offline: it did not sit out its timeout.
+    outcomes = list(ChargerCommand.objects.filter(charger=charger).order_by("pk").values_list("outcome", flat=True))
+    assert outcomes[0] == ChargerCommand.Outcome.OFFLINE, outcomes
