@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import contextlib
+import datetime as dt
 import json
 import uuid
 
@@ -11,6 +12,9 @@ from django.db import connections
 from ocpp.v16 import ChargePoint
 
 TIMEOUT_S = 10
+# The day a test charger's clock says it charged: yesterday, so always within the window the
+# server believes a charger's clock (sessions/charger_clock.py), whatever day the tests run.
+RECENT_DAY = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
 
 
 def basic_auth(user: str, password: str) -> dict[str, str]:

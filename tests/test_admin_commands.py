@@ -20,7 +20,7 @@ from chargers.models import Charger, ChargerCommand
 from chargers.remote import REMOTE_ID_TAG, ChargerBusy, ChargerRejected, charging_profile
 from tests.conftest import start_server
 from tests.factories import make_charger
-from tests.ocpp_client import AnsweringCharger, eventually, in_a_thread, library_charger
+from tests.ocpp_client import RECENT_DAY, AnsweringCharger, eventually, in_a_thread, library_charger
 from tests.test_admin import charger_form
 
 PASSWORD = "installer-password-123"
@@ -615,7 +615,9 @@ def test_remote_stop_ends_the_running_session(ocpp_server):
     def body(cp):
         started = cp.run(
             cp.call(
-                call.StartTransaction(connector_id=1, id_tag="CARD-1", meter_start=0, timestamp="2026-01-13T10:00:00Z")
+                call.StartTransaction(
+                    connector_id=1, id_tag="CARD-1", meter_start=0, timestamp=f"{RECENT_DAY}T10:00:00Z"
+                )
             )
         )
         return started.transaction_id, press(session, ocpp_server, charger, "remote-stop")

@@ -22,7 +22,7 @@ from tests.conftest import ROOT, _database_url, start_server, stop_server
 from tests.energy.test_control_end_to_end import AMPS_ONLY, profiles
 from tests.factories import make_charger, make_site
 from tests.mqtt_client import Recorder, broker_start, broker_stop, clear_retained
-from tests.ocpp_client import AnsweringCharger, eventually, in_a_thread, library_charger
+from tests.ocpp_client import RECENT_DAY, AnsweringCharger, eventually, in_a_thread, library_charger
 from tests.services import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -103,7 +103,7 @@ def test_a_charger_that_boots_and_charges_appears_on_its_topics(stack):
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing"))
             started = await cp.call(
                 call.StartTransaction(
-                    connector_id=1, id_tag="RFID1", meter_start=12345, timestamp="2026-01-13T09:00:00Z"
+                    connector_id=1, id_tag="RFID1", meter_start=12345, timestamp=f"{RECENT_DAY}T09:00:00Z"
                 )
             )
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
@@ -113,7 +113,7 @@ def test_a_charger_that_boots_and_charges_appears_on_its_topics(stack):
                     transaction_id=started.transaction_id,
                     meter_value=[
                         {
-                            "timestamp": "2026-01-13T10:30:00Z",
+                            "timestamp": f"{RECENT_DAY}T10:30:00Z",
                             "sampled_value": [
                                 {"value": "15678", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
                                 {"value": "7.2", "measurand": "Power.Active.Import", "unit": "kW"},
@@ -139,7 +139,7 @@ def test_a_charger_that_boots_and_charges_appears_on_its_topics(stack):
             await cp.call(
                 call.StopTransaction(
                     meter_stop=15678,
-                    timestamp="2026-01-13T10:45:00Z",
+                    timestamp=f"{RECENT_DAY}T10:45:00Z",
                     transaction_id=started.transaction_id,
                     reason="EVDisconnected",
                 )
@@ -185,15 +185,15 @@ def test_a_charger_that_boots_and_charges_appears_on_its_topics(stack):
         "connector_id": 1,
         "id_tag": "RFID1",
         "meter_start_wh": 12345,
-        "started": "2026-01-13T09:00:00Z",
-        "timestamp": "2026-01-13T09:00:00Z",
+        "started": f"{RECENT_DAY}T09:00:00Z",
+        "timestamp": f"{RECENT_DAY}T09:00:00Z",
     }
     stopped = events[1].json
     assert (stopped["energy_wh"], stopped["meter_stop_wh"], stopped["reason"]) == (3333, 15678, "EVDisconnected")
-    assert stopped["stopped"] == stopped["timestamp"] == "2026-01-13T10:45:00Z"
+    assert stopped["stopped"] == stopped["timestamp"] == f"{RECENT_DAY}T10:45:00Z"
 
     meter = stack.mqtt.wait_for(stack.topic(charger, "meter")).json
-    assert meter["timestamp"] == "2026-01-13T10:30:00Z"
+    assert meter["timestamp"] == f"{RECENT_DAY}T10:30:00Z"
     assert (meter["transaction_id"], meter["power_w"], meter["energy_register_wh"]) == (transaction_id, 7200, 15678)
     assert {v["measurand"] for v in meter["sampled_value"]} == {
         "Energy.Active.Import.Register",
@@ -367,7 +367,9 @@ def test_readings_on_the_configured_topic_change_the_solar_limit(stack):
             await boot(cp)
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
             await cp.call(
-                call.StartTransaction(connector_id=1, id_tag="RFID1", meter_start=0, timestamp="2026-01-13T10:00:00Z")
+                call.StartTransaction(
+                    connector_id=1, id_tag="RFID1", meter_start=0, timestamp=f"{RECENT_DAY}T10:00:00Z"
+                )
             )
             # No surplus reading yet: solar_only keeps the car paused.
             assert await wait_until(lambda: profiles(cp, "TxProfile")[-1:] == [0.0], 30)

@@ -13,11 +13,11 @@ from chargers.models import Charger
 from tests.api.conftest import COMMAND_TIMEOUT_S
 from tests.api.helpers import http_json, make_user
 from tests.factories import make_charger, make_site
-from tests.ocpp_client import AnsweringCharger, eventually, in_a_thread, library_charger
+from tests.ocpp_client import RECENT_DAY, AnsweringCharger, eventually, in_a_thread, library_charger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-T0 = dt.datetime(2026, 1, 13, 9, 0, tzinfo=dt.UTC)
+T0 = dt.datetime.fromisoformat(f"{RECENT_DAY}T09:00:00+00:00")
 
 
 def iso(t: dt.datetime) -> str:
@@ -259,7 +259,7 @@ def test_the_detail_and_list_reflect_what_the_charger_reports(ocpp_server):
     assert detail["connector"] == {"id": 1, "status": "Charging", "error": "NoError"}
     assert detail["transaction"] == {
         "id": transaction_id,
-        "started": "2026-01-13T09:00:00Z",
+        "started": iso(T0),
         "energy_wh": 3333,
         "power_w": 7200,
     }

@@ -9,12 +9,12 @@ import pytest
 from chargers.models import ChargerEvent
 from sessions.models import ChargingSession, MeterSample
 from tests.factories import make_charger
-from tests.ocpp_client import RawCharger, open_socket
+from tests.ocpp_client import RECENT_DAY, RawCharger, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STATUS = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
-START = {"connectorId": 1, "idTag": "RFID1", "meterStart": 0, "timestamp": "2026-01-13T10:00:00Z"}
+START = {"connectorId": 1, "idTag": "RFID1", "meterStart": 0, "timestamp": f"{RECENT_DAY}T10:00:00Z"}
 
 BAD_FRAMES = [
     # (what, frame, expected unique id, expected error code)
@@ -42,7 +42,7 @@ BAD_FRAMES = [
     ("a too long idTag", json.dumps([2, "m10", "Authorize", {"idTag": "X" * 21}]), "m10", "TypeConstraintViolation"),
     (
         "a date-time without a zone",
-        json.dumps([2, "m11", "StartTransaction", {**START, "timestamp": "2026-01-13T10:00:00"}]),
+        json.dumps([2, "m11", "StartTransaction", {**START, "timestamp": f"{RECENT_DAY}T10:00:00"}]),
         "m11",
         "TypeConstraintViolation",
     ),
@@ -67,7 +67,7 @@ BAD_FRAMES = [
                 "MeterValues",
                 {
                     "connectorId": 1,
-                    "meterValue": [{"timestamp": "2026-01-13T10:00:00Z", "sampledValue": [{"value": "lots"}]}],
+                    "meterValue": [{"timestamp": f"{RECENT_DAY}T10:00:00Z", "sampledValue": [{"value": "lots"}]}],
                 },
             ]
         ),
@@ -81,7 +81,7 @@ BAD_FRAMES = [
                 2,
                 "m15",
                 "MeterValues",
-                {"connectorId": 1, "meterValue": [{"timestamp": "2026-01-13T10:00:00Z", "sampledValue": []}]},
+                {"connectorId": 1, "meterValue": [{"timestamp": f"{RECENT_DAY}T10:00:00Z", "sampledValue": []}]},
             ]
         ),
         "m15",
@@ -144,7 +144,7 @@ def test_garbage_from_one_charger_loses_nothing_and_does_not_disturb_another(ocp
             {
                 "connectorId": 1,
                 "transactionId": tx,
-                "meterValue": [{"timestamp": "2026-01-13T10:01:00Z", "sampledValue": [{"value": "100"}]}],
+                "meterValue": [{"timestamp": f"{RECENT_DAY}T10:01:00Z", "sampledValue": [{"value": "100"}]}],
             },
         )
 
@@ -158,7 +158,7 @@ def test_garbage_from_one_charger_loses_nothing_and_does_not_disturb_another(ocp
             {
                 "connectorId": 1,
                 "transactionId": tx,
-                "meterValue": [{"timestamp": "2026-01-13T10:02:00Z", "sampledValue": [{"value": "200"}]}],
+                "meterValue": [{"timestamp": f"{RECENT_DAY}T10:02:00Z", "sampledValue": [{"value": "200"}]}],
             },
         )
         heartbeat = await good.call("Heartbeat", {})

@@ -23,7 +23,7 @@ from energy.scheduling import slot_offset_s
 from energy.tasks import MAX_SITE_INTERVAL_S
 from tests.conftest import ROOT, _database_url, start_server, stop_server
 from tests.factories import make_charger, make_circuit, make_site
-from tests.ocpp_client import AnsweringCharger, eventually, in_a_thread, library_charger
+from tests.ocpp_client import RECENT_DAY, AnsweringCharger, eventually, in_a_thread, library_charger
 from tests.services import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,7 +73,7 @@ async def boot_and_charge(cp, *, connector_status="Charging", transaction=True):
     await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status=connector_status))
     if transaction:
         await cp.call(
-            call.StartTransaction(connector_id=1, id_tag="RFID1", meter_start=0, timestamp="2026-01-13T10:00:00Z")
+            call.StartTransaction(connector_id=1, id_tag="RFID1", meter_start=0, timestamp=f"{RECENT_DAY}T10:00:00Z")
         )
 
 
