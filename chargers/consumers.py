@@ -23,11 +23,13 @@ from chargers.door import charger_admit, database_outage
 from chargers.models import ChargerEvent
 from chargers.ocpp.ocpp16 import ChargePoint16
 from chargers.services import charger_event_record, charger_mark_connected, charger_mark_disconnected
-from graylogic.outages import DATABASE_ERRORS
+from graylogic.outages import DATABASE_ERRORS, OutageLog
 
 logger = logging.getLogger(__name__)
 
 CHARGE_POINT_CLASSES = {"ocpp1.6": ChargePoint16}
+# Redis down or misconfigured: every handshake and connection fails alike; logged once a minute.
+channel_layer_outage = OutageLog(logger, "channel layer (charger connections)")
 _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*2\s*,\s*"([^"]{1,36})"')
 
 
@@ -73,8 +75,14 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
 
         self.group = charger_group(self.charge_point_id)
-        await self.channel_layer.group_send(self.group, {"type": "charger.replaced", "by": self.channel_name})
-        await self._join_group()
+        try:
+            await self.channel_layer.group_send(self.group, {"type": "charger.replaced", "by": self.channel_name})
+            await self._join_group()
+        except Exception as error:  # channels-redis raises redis' and the socket's own errors
+            channel_layer_outage.failed(error)
+            await self.close()  # 403, while /healthz tells the load balancer this node is out
+            return
+        channel_layer_outage.recovered()
         await self.accept(subprotocol=decision.subprotocol if decision.echo_subprotocol else None)
         self.charger_pk = decision.charger_pk
         try:
@@ -137,7 +145,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
             forwarder.cancel()
 
     async def channel_layer_failed(self, message: dict) -> None:
-        raise message["error"]
+        """Commands can no longer reach this charger: it reconnects, to a node that can."""
+        channel_layer_outage.failed(message["error"])
+        await self.close(code=1013)  # try again later
 
     async def dispatch(self, message: dict) -> None:
         """channels' dispatch, minus its close_old_connections() on the database thread before
@@ -203,7 +213,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.charge_point.cancel_tasks()
         if self.charger_pk is None:
             return
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        except Exception as error:
+            channel_layer_outage.failed(error)  # the membership expires with the group by itself
         try:
             await database_sync_to_async(charger_mark_disconnected)(
                 charger_pk=self.charger_pk,

@@ -2,6 +2,7 @@
 broker when it runs the bridge); 503 naming what failed otherwise. A node whose Redis was down
 answered 200 while every charger handshake failed."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -11,8 +12,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
 
 from tests.conftest import ROOT, _database_url, _free_port, start_server, stop_server
+from tests.factories import make_charger
 from tests.services import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,5 +101,29 @@ def test_healthz_is_200_with_the_embedded_bridge_connected(django_db_setup, tmp_
     process, server = start_server(tmp_path, {"MQTT_URL": "mqtt://127.0.0.1:1883", "MQTT_PREFIX": "health-test"})
     try:
         assert health(server.http_url) == (200, {"status": "ok"})
+    finally:
+        stop_server(process)
+
+
+def test_chargers_refused_while_redis_is_unreachable_get_a_status_and_leave_no_traceback(django_db_setup, tmp_path):
+    """A node whose channel layer is down refuses chargers (they try another node) and says so
+    in the log once, not with a traceback per handshake."""
+    charger = make_charger()
+    process, url = _start_answering_server(tmp_path, {"REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"})
+    ws_url = url.replace("http://", "ws://")
+
+    async def handshakes() -> list[int]:
+        statuses = []
+        for _ in range(20):
+            with pytest.raises(InvalidStatus) as refused:
+                await websockets.connect(f"{ws_url}/ocpp/{charger.charge_point_id}", subprotocols=["ocpp1.6"])
+            statuses.append(refused.value.response.status_code)
+        return statuses
+
+    try:
+        assert asyncio.run(handshakes()) == [403] * 20
+        log = next(tmp_path.glob("server-*.log")).read_text()
+        assert "Traceback" not in log, log[-3000:]
+        assert log.count("channel layer (charger connections) unavailable") == 1, log[-3000:]
     finally:
         stop_server(process)
