@@ -2,12 +2,15 @@
 subprocess on the test database, so tests talk to it over real sockets."""
 
 import asyncio
+import functools
 import os
+import resource
 import socket
 import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,8 +92,15 @@ def _database_url() -> str:
 
 
 def start_server(
-    tmp_dir: Path, extra_env: dict[str, str] | None = None, scheme: str = "http"
+    tmp_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    scheme: str = "http",
+    *,
+    healthy: bool = True,
+    file_descriptors: int | None = None,
 ) -> tuple[subprocess.Popen, LiveServer]:
+    """`manage.py serve` on a free port, up once /healthz answers 200 (with healthy=False: once
+    it answers at all, for a node meant to be unhealthy); file_descriptors sets its `ulimit -n`."""
     port = _free_port()
     log_path = tmp_dir / f"server-{port}.log"
     env = {
@@ -111,6 +121,7 @@ def start_server(
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=None if file_descriptors is None else functools.partial(_limit_file_descriptors, file_descriptors),
     )
     ws_scheme = "wss" if scheme == "https" else "ws"
     server = LiveServer(f"{scheme}://127.0.0.1:{port}", f"{ws_scheme}://127.0.0.1:{port}", log_path)
@@ -121,11 +132,19 @@ def start_server(
         try:
             urllib.request.urlopen(f"{server.http_url}/healthz", timeout=1, context=unverified)
             return process, server
+        except urllib.error.HTTPError:
+            if not healthy:
+                return process, server
         except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"live server did not start:\n{log_path.read_text()}") from None
-            time.sleep(0.1)
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"live server did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+
+
+def _limit_file_descriptors(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
 def stop_server(process: subprocess.Popen) -> None:

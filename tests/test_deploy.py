@@ -18,9 +18,12 @@ from django.test import override_settings
 
 from graylogic.checks import development_secret_key_check
 from tests.conftest import ROOT, start_server, stop_server
+from tests.database_outage import dedicated_database, make_chargers_in, manage
 from tests.ocpp_client import eventually, open_socket
 from tests.services import require_service
-from tests.test_outage_database import PASSWORD, POSTGRES, dedicated_database, manage, meter_values
+from tests.test_outage_database import meter_values
+
+PASSWORD = "backup-test-password-1"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,8 +64,7 @@ def _migrated_sqlite(path: Path) -> str:
 
 def test_a_backup_of_a_live_sqlite_database_opens_and_holds_its_rows_and_restores(django_db_setup, tmp_path):
     url = _migrated_sqlite(tmp_path / "live.sqlite3")
-    make = f"from tests.factories import make_charger; print(make_charger(password={PASSWORD!r}))"
-    charger_id = manage(url, "shell", "-v0", "-c", make).split()[-1]
+    [(charger_id, _)] = make_chargers_in(url, {"password": PASSWORD})
     process, server = start_server(tmp_path, {"DATABASE_URL": url})
     live = sqlite3.connect(tmp_path / "live.sqlite3")
     stop = threading.Event()
@@ -103,10 +105,8 @@ def test_a_backup_of_a_live_sqlite_database_opens_and_holds_its_rows_and_restore
 
 def test_a_postgresql_backup_restores_with_pg_restore(django_db_setup, tmp_path):
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    with dedicated_database() as name:
-        url = f"{POSTGRES}/{name}"
-        manage(url, "migrate", "--noinput", "-v0")
-        manage(url, "shell", "-v0", "-c", "from tests.factories import make_charger\nfor _ in range(3): make_charger()")
+    with dedicated_database("backup") as (url, _):
+        make_chargers_in(url, {}, {}, {})
         manage(url, "backup", str(tmp_path / "backup.dump"))
         with psycopg.connect(url, autocommit=True) as db:
             db.execute("DELETE FROM chargers_charger")

@@ -3,11 +3,7 @@ answer, and half-open connections cannot keep a real charger or the health check
 
 import asyncio
 import json
-import os
-import resource
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,18 +16,12 @@ from graylogic.server_limits import REQUEST_DEADLINE_S, SLOW_AFTER_S, SLOW_PER_A
 from tests.chargepoint_sim import sim_charger
 from tests.chargers.test_tls import tls_server  # noqa: F401  (a fixture)
 from tests.conftest import (
-    ENV_PASSWORD,
-    ENV_PASSWORD_VAR,
-    ROOT,
-    LiveServer,
-    _database_url,
-    _free_port,
     start_server,
     stop_server,
 )
 from tests.factories import make_charger
 from tests.field.test_fuses_from_the_first_second import plain_daphne  # noqa: F401  (a fixture)
-from tests.ocpp_client import RawCharger, basic_auth, open_socket
+from tests.ocpp_client import RawCharger, open_socket
 
 MIB = 1024 * 1024
 ATTACKER = "127.0.0.2"  # another loopback address, so the charger's own address keeps its budget
@@ -281,73 +271,13 @@ def test_a_tls_connection_that_never_finishes_its_handshake_is_closed_at_the_dea
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_handshake_that_fails_inside_the_server_is_answered_with_a_status_at_once(django_db_setup, tmp_path):
-    """With the channel layer unreachable (a wrong REDIS_URL) the consumer fails: the charger
-    must get an HTTP status before its handshake times out, not a dropped connection."""
-    make_charger(charge_point_id="GATE-2", password="pw-123456")
-    process, port = _own_server(tmp_path, {"REDIS_URL": "redis://127.0.0.1:1/0"})
-    try:
-
-        async def handshake_status() -> int:
-            with pytest.raises(InvalidStatus) as refused:
-                await websockets.connect(
-                    f"ws://127.0.0.1:{port}/ocpp/GATE-2",
-                    subprotocols=["ocpp1.6"],
-                    additional_headers=basic_auth("GATE-2", "pw-123456"),
-                    open_timeout=3,  # daphne reaps a failed application every 10 s here
-                )
-            return refused.value.response.status_code
-
-        for _ in range(3):
-            assert asyncio.run(handshake_status()) in (500, 503)
-    finally:
-        stop_server(process)
-
-
-def _own_server(tmp_path, extra_env: dict[str, str], file_descriptors: int | None = None):
-    """`manage.py serve` as tests/conftest.py starts it, but up when it answers at all (/healthz
-    rightly fails while the channel layer is down), optionally with the common default of
-    1,024 file descriptors (ulimit -n) instead of this machine's."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": _database_url(), ENV_PASSWORD_VAR: ENV_PASSWORD, **extra_env}
-
-    def limit_file_descriptors() -> None:
-        if file_descriptors is not None:
-            resource.setrlimit(
-                resource.RLIMIT_NOFILE, (file_descriptors, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
-            )
-
-    with (tmp_path / "server.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=limit_file_descriptors,
-        )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process, port
-        except urllib.error.HTTPError:
-            return process, port
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop_server(process)
-                raise RuntimeError((tmp_path / "server.log").read_text()) from None
-            time.sleep(0.1)
-
-
-@pytest.mark.django_db(transaction=True)
 def test_a_burst_from_many_addresses_leaves_the_connected_chargers_their_file_descriptors(django_db_setup, tmp_path):
     """With 1,024 file descriptors at most 256 connections wait for a request: a burst of 400
     from eight addresses (none slow yet) gets the rest closed at once, and a charger that was
     connected keeps being answered."""
     make_charger(charge_point_id="GATE-3", password="pw-123456")
-    process, port = _own_server(tmp_path, {}, file_descriptors=1024)
-    server = LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", tmp_path / "server.log")
+    process, server = start_server(tmp_path, file_descriptors=1024)
+    port = int(server.http_url.rsplit(":", 1)[1])
 
     async def scenario() -> tuple[int, dict]:
         async with sim_charger(server, "GATE-3", password="pw-123456") as cp:

@@ -4,10 +4,6 @@ answered 200 while every charger handshake failed."""
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -15,7 +11,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import ROOT, _database_url, _free_port, start_server, stop_server
+from tests.conftest import _free_port, start_server, stop_server
 from tests.factories import make_charger
 from tests.services import require_service
 
@@ -24,34 +20,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _closed_port() -> int:
     return _free_port()  # bound and released again: nothing listens there
-
-
-def _start_answering_server(tmp_path, extra_env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """Like conftest.start_server, but ready as soon as /healthz answers at all (an unhealthy
-    node answers 503, which start_server would wait out)."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": _database_url(), "ENERGY_CONTROL_TICK": "3600", **extra_env}
-    log = (tmp_path / f"server-{port}.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=5)
-            return process, url
-        except urllib.error.HTTPError:
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop_server(process)
-                raise RuntimeError(f"server did not start:\n{(tmp_path / f'server-{port}.log').read_text()}") from None
-            time.sleep(0.1)
 
 
 def health(url: str) -> tuple[int, dict]:
@@ -63,9 +31,9 @@ def health(url: str) -> tuple[int, dict]:
 
 
 def test_healthz_is_503_naming_the_channel_layer_when_redis_is_unreachable(django_db_setup, tmp_path):
-    process, url = _start_answering_server(tmp_path, {"REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"})
+    process, server = start_server(tmp_path, {"REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"}, healthy=False)
     try:
-        status, body = health(url)
+        status, body = health(server.http_url)
         assert status == 503
         assert body["status"] == "unavailable"
         assert list(body["failed"]) == ["channel_layer"]  # the database is fine
@@ -87,9 +55,9 @@ def test_healthz_is_200_for_the_embedded_default(ocpp_server):
 
 
 def test_healthz_is_503_naming_mqtt_while_the_embedded_bridge_has_no_broker(django_db_setup, tmp_path):
-    process, url = _start_answering_server(tmp_path, {"MQTT_URL": f"mqtt://127.0.0.1:{_closed_port()}"})
+    process, server = start_server(tmp_path, {"MQTT_URL": f"mqtt://127.0.0.1:{_closed_port()}"}, healthy=False)
     try:
-        status, body = health(url)
+        status, body = health(server.http_url)
         assert status == 503
         assert list(body["failed"]) == ["mqtt"]
     finally:
@@ -109,20 +77,19 @@ def test_chargers_refused_while_redis_is_unreachable_get_a_status_and_leave_no_t
     """A node whose channel layer is down refuses chargers (they try another node) and says so
     in the log once, not with a traceback per handshake."""
     charger = make_charger()
-    process, url = _start_answering_server(tmp_path, {"REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"})
-    ws_url = url.replace("http://", "ws://")
+    process, server = start_server(tmp_path, {"REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"}, healthy=False)
 
     async def handshakes() -> list[int]:
         statuses = []
         for _ in range(20):
             with pytest.raises(InvalidStatus) as refused:
-                await websockets.connect(f"{ws_url}/ocpp/{charger.charge_point_id}", subprotocols=["ocpp1.6"])
+                await websockets.connect(f"{server.ws_url}/ocpp/{charger.charge_point_id}", subprotocols=["ocpp1.6"])
             statuses.append(refused.value.response.status_code)
         return statuses
 
     try:
         assert asyncio.run(handshakes()) == [403] * 20
-        log = next(tmp_path.glob("server-*.log")).read_text()
+        log = server.log_path.read_text()
         assert "Traceback" not in log, log[-3000:]
         assert log.count("channel layer (charger connections) unavailable") == 1, log[-3000:]
     finally:

@@ -10,9 +10,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,52 +20,15 @@ import pytest
 from asgiref.sync import sync_to_async
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import ROOT, start_server, stop_server
+from tests.conftest import start_server, stop_server
+from tests.database_outage import database_down, dedicated_database, make_chargers_in
 from tests.ocpp_client import eventually, open_socket
 from tests.services import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
 OUTAGE_S = 5
 PASSWORD = "outage-test-password-1"
-
-
-def _admin() -> psycopg.Connection:
-    return psycopg.connect(f"{POSTGRES}/postgres", autocommit=True, connect_timeout=5)
-
-
-@contextlib.contextmanager
-def dedicated_database():
-    name = f"graylogic_outage_{os.getpid()}"
-    with _admin() as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield name
-    finally:
-        with _admin() as admin:
-            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@contextlib.contextmanager
-def database_down(name: str):
-    """New connections refused and open ones cut, until the block ends (whatever happens in it)."""
-    with _admin() as admin:
-        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-        try:
-            yield
-        finally:
-            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-
-
-def manage(url: str, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
 
 
 def meter_values(value: float) -> str:
@@ -103,18 +63,8 @@ async def send_for(ws, seconds: float, first_value: float) -> None:
 def test_a_database_outage_is_logged_briefly_and_the_server_recovers_by_itself(django_db_setup, tmp_path):
     require_service("PostgreSQL", "127.0.0.1", 5432)
     require_service("Mosquitto", "127.0.0.1", 1883)
-    with dedicated_database() as name:
-        url = f"{POSTGRES}/{name}"
-        manage(url, "migrate", "--noinput", "-v0")
-        created = manage(
-            url,
-            "shell",
-            "-v0",
-            "-c",
-            "from tests.factories import make_charger; "
-            f"print(make_charger(password={PASSWORD!r}).charge_point_id, make_charger().pk)",
-        ).split()[-2:]
-        charger_id, silent_pk = created[0], int(created[1])
+    with dedicated_database("outage") as (url, name):
+        (charger_id, _), (_, silent_pk) = make_chargers_in(url, {"password": PASSWORD}, {})
         # The stale sweep every second: the jobs loop reads its schedule and runs a job each
         # second through the outage. (Energy control every second would, after it, wait on the
         # test's vanished chargers for its command timeout.)

@@ -3,7 +3,7 @@ a CALLERROR InternalError (the charger retries its transaction messages later), 
 a few log lines instead of a traceback per message, the connection stays, and once the
 database is back the same connection's messages are stored again.
 
-The outage is real and bounded, as in tests/test_outage_database.py: a PostgreSQL database
+The outage is real and bounded, as in tests/database_outage.py: a PostgreSQL database
 of this test's own refuses connections for a few seconds (on both suite runs)."""
 
 import asyncio
@@ -15,9 +15,9 @@ import psycopg
 import pytest
 
 from tests.conftest import start_server, stop_server
+from tests.database_outage import database_down, dedicated_database, make_chargers_in
 from tests.ocpp_client import RawCharger, open_socket
 from tests.services import require_service
-from tests.test_outage_database import POSTGRES, database_down, dedicated_database, manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,16 +42,8 @@ def meter_values(transaction_id: int, register_wh: int) -> str:
 
 def test_messages_during_a_database_outage_get_internal_error_and_the_connection_recovers(django_db_setup, tmp_path):
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    with dedicated_database() as name:
-        url = f"{POSTGRES}/{name}"
-        manage(url, "migrate", "--noinput", "-v0")
-        charger_id = manage(
-            url,
-            "shell",
-            "-v0",
-            "-c",
-            f"from tests.factories import make_charger; print(make_charger(password={PASSWORD!r}).charge_point_id)",
-        ).split()[-1]
+    with dedicated_database("outage_messages") as (url, name):
+        [(charger_id, _)] = make_chargers_in(url, {"password": PASSWORD})
         process, server = start_server(tmp_path, {"DATABASE_URL": url})
         try:
 
