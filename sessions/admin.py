@@ -64,8 +64,19 @@ class ChargingSessionAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{} samples</a>', url, session.samples.count())
 
 
+class LargeTableAdmin(ReadOnlyModelAdmin):
+    """Tables of millions of rows: newest first by the primary key, the only order the database
+    can give without sorting the whole table; for the same reason the columns are not
+    sortable, and the row count is estimated."""
+
+    ordering = ["-id"]
+    sortable_by: list[str] = []
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+
 @admin.register(MeterSample)
-class MeterSampleAdmin(ReadOnlyModelAdmin):
+class MeterSampleAdmin(LargeTableAdmin):
     list_display = [
         "timestamp",
         "charger",
@@ -81,16 +92,10 @@ class MeterSampleAdmin(ReadOnlyModelAdmin):
     list_filter = ["charger"]
     list_select_related = ["charger", "session"]
     raw_id_fields = ["charger", "session"]
-    # Newest first by the primary key: the only order the database can give without sorting
-    # the whole table; for the same reason the columns are not sortable.
-    ordering = ["-id"]
-    sortable_by: list[str] = []
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
 
 
 @admin.register(MeterSampleAggregate)
-class MeterSampleAggregateAdmin(ReadOnlyModelAdmin):
+class MeterSampleAggregateAdmin(LargeTableAdmin):
     """What stands in for pruned raw samples: read-only, like the samples themselves."""
 
     list_display = [
@@ -111,14 +116,10 @@ class MeterSampleAggregateAdmin(ReadOnlyModelAdmin):
     list_filter = ["charger"]
     list_select_related = ["charger", "session"]
     raw_id_fields = ["charger", "session"]
-    ordering = ["-id"]
-    sortable_by: list[str] = []
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
 
 
 @admin.register(RejectedSample)
-class RejectedSampleAdmin(ReadOnlyModelAdmin):
+class RejectedSampleAdmin(LargeTableAdmin):
     """Values a charger sent that nothing uses (outside physics, or dated by a clock far off):
     where an installer finds a broken meter or a charger whose clock needs setting."""
 
@@ -137,10 +138,6 @@ class RejectedSampleAdmin(ReadOnlyModelAdmin):
     list_filter = ["reason", "charger"]
     list_select_related = ["charger"]
     raw_id_fields = ["charger"]
-    ordering = ["-id"]
-    sortable_by: list[str] = []
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
 
 
 @admin.register(Retention)
