@@ -1,7 +1,6 @@
 """Charger passwords (HTTP Basic, OCPP security profile 1) and header parsing."""
 
 import base64
-import binascii
 import functools
 import hmac
 import os
@@ -58,7 +57,7 @@ def parse_basic_auth(header: bytes | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None

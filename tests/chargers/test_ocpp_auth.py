@@ -1,6 +1,7 @@
 """Who may open an OCPP connection: decided before the handshake completes."""
 
 import asyncio
+import socket
 
 import pytest
 import websockets
@@ -97,3 +98,21 @@ def test_an_unknown_charger_is_refused_and_nothing_is_kept_but_the_log(ocpp_serv
 
 def test_a_path_that_is_no_charger_id_is_refused(ocpp_server):
     assert connect(ocpp_server, "bad%20id") == 403
+
+
+def test_an_authorization_header_that_is_no_text_is_refused_as_no_credentials(ocpp_server):
+    """Bytes no base64 is made of: before, the consumer failed on them (a 500 and a traceback)."""
+    make_charger(charge_point_id="garage-bytes", password="garage-secret-1")
+    port = int(ocpp_server.http_url.rsplit(":", 1)[1])
+    request = (
+        b"GET /ocpp/garage-bytes HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: ocpp1.6\r\nAuthorization: Basic \xff\xfe\xfd\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        status_line = sock.makefile("rb").readline()
+
+    assert status_line.startswith(b"HTTP/1.1 403"), status_line
+    refusal = ChargerEvent.objects.get(charge_point_id="garage-bytes", kind="refused")
+    assert "missing HTTP Basic credentials" in refusal.message
