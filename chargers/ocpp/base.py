@@ -109,6 +109,12 @@ def utc_now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# A JSON string holding NUL (U+0000), as it arrives: PostgreSQL stores such a string in no text
+# or JSON column (SQLite does), so it stops here, for both databases alike.
+_JSON_NUL = "\\u0000"
+NUL_REFUSED = "a string holds NUL (U+0000), which no OCPP value may hold"
+
+
 class CentralSystemChargePoint(ChargePoint):
     """The server side of one charger connection, fed frames by the WebSocket consumer."""
 
@@ -155,6 +161,9 @@ class CentralSystemChargePoint(ChargePoint):
     async def route_message(self, raw_msg: str) -> None:
         """Like the library's, but every malformed frame gets the CALLERROR the spec names,
         and no frame, however broken, can end the connection."""
+        holds_nul = _JSON_NUL in raw_msg
+        if holds_nul:
+            raw_msg = raw_msg.replace(_JSON_NUL, "")
         try:
             msg = ocpp.messages.unpack(raw_msg)
         except OCPPError as error:
@@ -166,7 +175,10 @@ class CentralSystemChargePoint(ChargePoint):
 
         self._touch()
         if msg.message_type_id != MessageType.Call:
-            self._response_queue.put_nowait(msg)
+            self._response_queue.put_nowait(msg)  # an answer keeps its meaning without the NULs
+            return
+        if holds_nul:
+            await self._reply_error(msg, TypeConstraintViolationError(description=NUL_REFUSED))
             return
         if msg.action in self.answered_in_a_task:
             self._spawn(self._answer_call(msg))

@@ -16,6 +16,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from chargers.models import ChargerEvent, Connector
+from chargers.ocpp.base import NUL_REFUSED
 from sessions.models import ChargingSession, MeterSample, RejectedSample
 from tests.api.helpers import http_json, make_user
 from tests.chargepoint_sim import sim_charger
@@ -264,3 +265,25 @@ def test_vendor_data_is_kept_in_the_event_log_by_its_start_and_size(ocpp_server)
     event = ChargerEvent.objects.get(charger=charger, kind="data_transfer")
     assert event.payload["data"] == data[:4096]
     assert event.payload["data_chars"] == 60_000
+
+
+def test_a_string_holding_nul_is_refused_the_same_on_both_databases(ocpp_server):
+    """PostgreSQL stores NUL in no text or JSON column (SQLite does): a BootNotification holding
+    one crashed its handler there and the connection closed 1011."""
+    charger = make_charger()
+    now = iso(dt.datetime.now(dt.UTC))
+    answers = run_raw(
+        ocpp_server,
+        charger,
+        frame("BootNotification", {"chargePointVendor": "Acme\u0000", "chargePointModel": "M"}),
+        frame("StartTransaction", start(now, idTag="TAG\u0000")),
+        frame("DataTransfer", {"vendorId": "com.acme", "data": "\u0000" * 10}),
+    )
+
+    refused, heartbeat = answers[:-1], answers[-1]
+    assert [(a[0], a[2], a[3]) for a in refused] == [(4, "TypeConstraintViolation", NUL_REFUSED)] * 3
+    assert heartbeat[0] == 3  # still connected
+    assert not ChargingSession.objects.filter(charger=charger).exists()
+    charger.refresh_from_db()
+    assert charger.vendor == ""
+    assert ChargerEvent.objects.filter(charger=charger, kind=ChargerEvent.Kind.PROTOCOL_ERROR).count() == 3
