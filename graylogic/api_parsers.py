@@ -50,6 +50,9 @@ class BoundedJSONParser(parsers.JSONParser):
             raise BodyTooLarge() from None
         if len(raw) > MAX_BODY_BYTES:
             raise BodyTooLarge()
+        if b"\\u0000" in raw:
+            # PostgreSQL stores NUL in no text or JSON column (SQLite does): refused alike.
+            raise exceptions.ParseError("A string holds NUL (U+0000), which no value here may hold.")
         try:
             data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         except RecursionError:

@@ -291,6 +291,7 @@ def test_bad_commands_get_an_error_result_and_change_nothing(stack):
         (online, {"action": "set_limit"}, "invalid", "limit_w"),
         (online, {"action": "set_limit", "limit_w": 3000, "duration_seconds": -1}, "invalid", "duration_seconds"),
         (online, {"action": "start", "connector_id": 0}, "invalid", "connector_id"),
+        (online, {"action": "start", "id_tag": "TAG\u0000"}, "invalid", "NUL (U+0000)"),
         (online, {"action": "stop"}, "busy", "no charging session"),
         (online, b"x" * 100_000, "invalid", "larger than"),
         (offline, {"action": "set_limit", "limit_w": 3000}, "offline", "offline"),

@@ -63,6 +63,9 @@ class InputError(Exception):
 def _decode_json(raw: bytes) -> Any:
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise InputError(f"payload of {len(raw)} bytes is larger than {MAX_PAYLOAD_BYTES}")
+    if b"\\u0000" in raw:
+        # PostgreSQL stores NUL in no text or JSON column (SQLite does): refused alike.
+        raise InputError("a string holds NUL (U+0000), which no value here may hold")
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as error:
