@@ -50,9 +50,6 @@ class BoundedJSONParser(parsers.JSONParser):
             raise BodyTooLarge() from None
         if len(raw) > MAX_BODY_BYTES:
             raise BodyTooLarge()
-        if b"\\u0000" in raw:
-            # PostgreSQL stores NUL in no text or JSON column (SQLite does): refused alike.
-            raise exceptions.ParseError("A string holds NUL (U+0000), which no value here may hold.")
         try:
             data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         except RecursionError:
@@ -61,7 +58,28 @@ class BoundedJSONParser(parsers.JSONParser):
             raise exceptions.ParseError(f"JSON parse error - {error}") from None
         if json_depth(data) > MAX_JSON_DEPTH:
             raise exceptions.ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+        if b"\\u0000" in raw and (field := _field_holding_nul(data)) is not None:
+            # PostgreSQL stores NUL in no text or JSON column (SQLite does): refused alike.
+            raise exceptions.ValidationError({field: ["A string may not hold NUL (U+0000)."]})
         return data
+
+
+def _field_holding_nul(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) holding NUL, "" for the body itself."""
+    pending = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where or "non_field_errors"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return where or "non_field_errors"
+                pending.append((child, f"{where}.{key}" if where else key))
+        elif isinstance(item, list):
+            pending.extend((child, f"{where}.{i}" if where else str(i)) for i, child in enumerate(item))
+    return None
 
 
 def _refuse_constant(name: str) -> float:

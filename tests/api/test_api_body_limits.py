@@ -35,7 +35,7 @@ def reading_padded_to(size: int) -> str:
         ('{"grid_w": NaN}', 400, "parse_error", "NaN is not a number"),
         (reading_padded_to(MAX_BODY_BYTES + 1), 413, "too_large", f"larger than {MAX_BODY_BYTES} bytes"),
         ("[" * (3 * 1024 * 1024), 413, "too_large", f"larger than {MAX_BODY_BYTES} bytes"),
-        ('{"grid_w": 500, "id_tag": "TAG\\u0000"}', 400, "parse_error", "NUL (U+0000)"),
+        ('{"grid_w": 500, "source": {"name": "TAG\\u0000"}}', 400, "invalid", "source.name: A string may not hold NUL"),
     ],
     ids=["100,000 deep", "one level too deep", "5,000-digit number", "NaN", "one byte too large", "3 MiB", "NUL"],
 )
