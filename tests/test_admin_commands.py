@@ -537,7 +537,8 @@ def test_each_button_reaches_the_charger_and_shows_its_real_answer(ocpp_server, 
     cp, page = with_charger(ocpp_server, charger, lambda cp: press(session, ocpp_server, charger, slug, data))
 
     action, payload = received
-    assert sent(cp, action)[-1] == payload
+    # Energy control may send its own calls of the same action (a ClearChargingProfile of a stale stack level).
+    assert payload in sent(cp, action)
     assert text in page
     logged = ChargerCommand.objects.filter(charger=charger, action=action).latest("created_at")
     assert (logged.requested_by, logged.outcome) == ("admin:installer", "answered")
