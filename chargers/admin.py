@@ -48,7 +48,6 @@ from chargers.models import (
     LimitDecision,
 )
 from chargers.ocpp.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
-from chargers.selectors import charger_state
 from chargers.services import charger_approve, charger_reject_claim, charger_set_password
 from energy import reasons
 from energy.sources import source_label
@@ -59,6 +58,7 @@ from graylogic.admin_utils import (
     recent_rows_formset,
 )
 from sessions.models import ChargingSession
+from sessions.selectors import charger_state
 
 logger = logging.getLogger(__name__)
 

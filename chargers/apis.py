@@ -19,9 +19,9 @@ from chargers.selectors import (
     charger_limit_in_force,
     charger_list_visible,
     charger_main_connector,
-    charger_state,
 )
 from graylogic.api import StrictIntegerField, error_responses
+from sessions.selectors import charger_state
 
 MAX_LIMIT_DURATION_S = 7 * 24 * 3600
 # The largest id a Connector row holds (PositiveSmallIntegerField).

@@ -20,7 +20,7 @@ from chargers import events
 from chargers.admission import client_address
 from chargers.credentials import parse_basic_auth
 from chargers.door import charger_admit, database_outage
-from chargers.models import ChargerEvent
+from chargers.models import Charger, ChargerEvent
 from chargers.ocpp.ocpp16 import ChargePoint16
 from chargers.services import charger_event_record, charger_mark_connected, charger_mark_disconnected
 from graylogic.outages import DATABASE_ERRORS, OutageLog
@@ -110,8 +110,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         )
 
     def _registration_accepted(self) -> bool:
-        from chargers.models import Charger
-
         return Charger.objects.filter(pk=self.charger_pk, registration=Charger.Registration.ACCEPTED).exists()
 
     async def __call__(self, scope, receive, send) -> None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,4 @@ class _ChannelLayerSink:
 
 
 async def _group_send(event: dict) -> None:
-    from channels.layers import get_channel_layer
-
     await get_channel_layer().group_send(GROUP, event)

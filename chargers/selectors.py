@@ -13,9 +13,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chargers.models import Charger, Connector, charge_point_id_validator, heartbeat_interval_or_default
-from chargers.remote import charger_active_session
-from sessions.selectors import session_power_w
-from sessions.services import session_energy_so_far_wh
 
 NO_LIMIT_SOURCE = "none"
 NO_LIMIT_REASON = "no limit in force: the charger's maximum"
@@ -30,28 +27,11 @@ class ConnectionState:
 
 
 @dataclass(frozen=True)
-class TransactionState:
-    id: int
-    started: dt.datetime
-    energy_wh: int | None
-    power_w: int | None
-
-
-@dataclass(frozen=True)
 class LimitState:
     max_power_w: int
     current_limit_w: int
     limit_source: str
     reason: str
-
-
-@dataclass(frozen=True)
-class ChargerState:
-    charger: Charger
-    connection: ConnectionState
-    connector: Connector | None
-    transaction: TransactionState | None
-    limits: LimitState
 
 
 def charger_list_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Charger]:
@@ -103,30 +83,6 @@ def charger_limit_in_force(*, charger: Charger, now: dt.datetime | None = None) 
         current_limit_w=charger.limit_w,
         limit_source=charger.limit_source or NO_LIMIT_SOURCE,
         reason=charger.limit_reason,
-    )
-
-
-def charger_state(*, charger: Charger) -> ChargerState:
-    """What the charger is doing now, from what it last reported."""
-    session = charger_active_session(charger=charger)
-    transaction = None
-    if session is not None:
-        transaction = TransactionState(
-            id=session.transaction_id,
-            started=session.started_at,
-            energy_wh=session_energy_so_far_wh(session=session),
-            power_w=session_power_w(session=session),
-        )
-    return ChargerState(
-        charger=charger,
-        connection=ConnectionState(
-            status=charger_connection_status(charger=charger),
-            protocol=charger.connection_protocol or charger.protocol,
-            last_heartbeat=charger.last_heartbeat_at,
-        ),
-        connector=charger_main_connector(charger=charger),
-        transaction=transaction,
-        limits=charger_limit_in_force(charger=charger),
     )
 
 

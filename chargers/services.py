@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from chargers import events
+from chargers import events, selectors
 from chargers.admission import RefusalCount, RefusalKind
 from chargers.credentials import charger_password_hash
 from chargers.models import OCPP16, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
@@ -258,8 +258,6 @@ def chargers_touch(charger_pks: list[int]) -> None:
 def chargers_mark_stale(*, now: dt.datetime | None = None) -> int:
     """Mark offline every charger silent for longer than heartbeat interval + reconnect timeout.
     A charger's socket may be held by another process, so silence is the only fair test."""
-    from chargers import selectors  # chargers.selectors imports this module
-
     now = now or timezone.now()
     marked = 0
     for charger in selectors.chargers_silent_too_long(now).only("pk", "charge_point_id", "heartbeat_interval_s"):

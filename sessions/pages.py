@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils.text import capfirst
 
 from chargers.models import Charger, LimitDecision
-from chargers.selectors import charger_list_visible, charger_state
+from chargers.selectors import charger_list_visible
 from energy.sources import LimitSource, source_label
 from sessions.accounting import (
     MonthEntry,
@@ -34,7 +34,7 @@ from sessions.billing import (
 from sessions.measurands import POWER_MAX_W
 from sessions.models import ChargingSession
 from sessions.sample_series import power_series_with_aggregates
-from sessions.selectors import PHASE_LABELS, POWER, WATTS_PER_UNIT
+from sessions.selectors import PHASE_LABELS, POWER, WATTS_PER_UNIT, charger_state
 
 User = AbstractBaseUser | AnonymousUser
 

@@ -1,13 +1,23 @@
-"""Reads about charging sessions: a charger's history and a running session's power."""
+"""Reads about charging sessions: a charger's history, a running session's power, and what a
+charger is doing now (its connection and limit, with the session it is running)."""
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from chargers.models import Charger
+from chargers.models import Charger, Connector
+from chargers.selectors import (
+    ConnectionState,
+    LimitState,
+    charger_connection_status,
+    charger_limit_in_force,
+    charger_main_connector,
+)
 from sessions.measurands import POWER_MAX_W
 from sessions.models import ChargingSession
+from sessions.services import session_energy_so_far_wh
 
 POWER = "Power.Active.Import"
 # Per-phase power as chargers label it; a whole-meter value has no phase.
@@ -43,3 +53,48 @@ def session_power_w(*, session: ChargingSession) -> int | None:
     total = whole[0] if whole else sum(watts for watts, phase in at_location if phase in PHASE_LABELS)
     # A sample stored before values were bounded (1e300 W, -5 kW) is no power a car draws.
     return round(total) if math.isfinite(total) and 0 <= total <= POWER_MAX_W else None
+
+
+@dataclass(frozen=True)
+class TransactionState:
+    id: int
+    started: dt.datetime
+    energy_wh: int | None
+    power_w: int | None
+
+
+@dataclass(frozen=True)
+class ChargerState:
+    charger: Charger
+    connection: ConnectionState
+    connector: Connector | None
+    transaction: TransactionState | None
+    limits: LimitState
+
+
+def charger_active_session(*, charger: Charger) -> ChargingSession | None:
+    return charger.charging_sessions.filter(stopped_at__isnull=True).order_by("-started_at").first()
+
+
+def charger_state(*, charger: Charger) -> ChargerState:
+    """What the charger is doing now, from what it last reported."""
+    session = charger_active_session(charger=charger)
+    transaction = None
+    if session is not None:
+        transaction = TransactionState(
+            id=session.transaction_id,
+            started=session.started_at,
+            energy_wh=session_energy_so_far_wh(session=session),
+            power_w=session_power_w(session=session),
+        )
+    return ChargerState(
+        charger=charger,
+        connection=ConnectionState(
+            status=charger_connection_status(charger=charger),
+            protocol=charger.connection_protocol or charger.protocol,
+            last_heartbeat=charger.last_heartbeat_at,
+        ),
+        connector=charger_main_connector(charger=charger),
+        transaction=transaction,
+        limits=charger_limit_in_force(charger=charger),
+    )
