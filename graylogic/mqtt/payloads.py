@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from chargers.events import iso_utc
 from chargers.models import Charger, Connector
-from chargers.selectors import ChargerState, charger_state
 from graylogic.mqtt.config import MqttConfig
 from sessions.accounting import ENERGY_REGISTER
 from sessions.measurands import sample_rejection
 from sessions.models import ChargingSession
+from sessions.selectors import ChargerState, charger_state
 
 POWER = "Power.Active.Import"
 TO_WATTS = {"W": 1.0, "kW": 1000.0, "Wh": 1.0, "kWh": 1000.0}
