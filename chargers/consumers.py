@@ -1,18 +1,13 @@
 """The OCPP WebSocket endpoint. It authenticates, then hands each frame, in order, to the
 charger's ChargePoint; calls to the charger run in tasks of their own (see DESIGN.md traps)."""
 
-import asyncio
-import functools
 import hashlib
 import logging
 import re
 import time
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 from ocpp.messages import CallError
 
@@ -24,6 +19,7 @@ from chargers.models import Charger, ChargerEvent
 from chargers.ocpp.ocpp16 import ChargePoint16
 from chargers.services import charger_event_record, charger_mark_connected, charger_mark_disconnected
 from graylogic.outages import DATABASE_ERRORS, OutageLog
+from graylogic.runtime.channels_consumer import InboxConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +49,7 @@ class _ConsumerConnection:
         await self.consumer.send(text_data=message)
 
 
-class OcppConsumer(AsyncWebsocketConsumer):
+class OcppConsumer(InboxConsumer, AsyncWebsocketConsumer):
     closed = False
     charger_pk: int | None = None
     charge_point = None
@@ -112,49 +108,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
     def _registration_accepted(self) -> bool:
         return Charger.objects.filter(pk=self.charger_pk, registration=Charger.Registration.ACCEPTED).exists()
 
-    async def __call__(self, scope, receive, send) -> None:
-        """channels' own, but frames are awaited straight from the server's input queue, into
-        which one long-lived task also puts the channel layer's messages (commands), so both
-        are still handled one at a time. channels' await_many_dispatch makes a task, a
-        coroutine and futures for every frame that live until the charger's next frame,
-        seconds later: at 10,000 chargers they fill the garbage collector's older generations
-        (bench/README.md)."""
-        self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
-        self.base_send = send
-        inbox = receive.__self__  # the server's queue of this connection's ASGI messages
-
-        async def forward_channel_messages() -> None:
-            try:
-                while True:
-                    inbox.put_nowait(await self.channel_receive())
-            except Exception as error:
-                inbox.put_nowait({"type": "channel.layer.failed", "error": error})
-
-        forwarder = asyncio.ensure_future(forward_channel_messages())
-        try:
-            while True:
-                await self.dispatch(await receive())
-        except StopConsumer:
-            pass
-        finally:
-            forwarder.cancel()
-
     async def channel_layer_failed(self, message: dict) -> None:
         """Commands can no longer reach this charger: it reconnects, to a node that can."""
         channel_layer_outage.failed(message["error"])
         await self.close(code=1013)  # try again later
-
-    async def dispatch(self, message: dict) -> None:
-        """channels' dispatch, minus its close_old_connections() on the database thread before
-        every frame: this consumer reaches the database only through database_sync_to_async
-        and the group commit, which tidy up connections themselves."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.charge_point is None:

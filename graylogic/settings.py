@@ -97,7 +97,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "graylogic.channel_layers.EmbeddedChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "graylogic.runtime.channel_layers.EmbeddedChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -2,18 +2,16 @@
 
 import asyncio
 import datetime as dt
-import functools
 import json
 import logging
 import re
 import time
 
-import fastjsonschema
 import ocpp.messages
 from channels.db import database_sync_to_async
 from django.conf import settings
 from jsonschema import exceptions as jsonschema_exceptions
-from ocpp.charge_point import ChargePoint, camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import (
     FormatViolationError,
     InternalError,
@@ -27,19 +25,15 @@ from ocpp.exceptions import (
     UnknownCallErrorCodeError,
     ValidationError,
 )
-from ocpp.messages import Call, CallError, MessageType, get_validator, validate_payload
-from ocpp.routing import create_route_map
+from ocpp.messages import Call, CallError, MessageType, get_validator
 
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerCommand, ChargerEvent
 from chargers.ocpp import writes
 from chargers.services import charger_event_record
 from graylogic.outages import DATABASE_ERRORS, database_answers, database_outage
-from graylogic.single_reader_queue import SingleReaderQueue
+from graylogic.runtime.ocpp_routing import RoutingChargePoint, payload_is_valid
 
 logger = logging.getLogger(__name__)
-
-# Validation on a thread pool only adds a hop under the GIL (see DESIGN.md).
-ocpp.messages.ASYNC_VALIDATION = False
 
 # last_seen_at is written at most this often; the stale sweep allows minutes.
 TOUCH_EVERY_S = 30
@@ -75,36 +69,6 @@ def check_int32(value: int, field: str) -> int:
     return int(value)
 
 
-@functools.cache
-def _compiled_schema(action: str, ocpp_version: str):
-    """The official schema compiled to Python (~20x faster than jsonschema on a valid payload).
-    Defaults are not filled in and formats are not checked, like jsonschema as ocpp uses it."""
-    schema = get_validator(MessageType.Call, action, ocpp_version).schema
-    return fastjsonschema.compile(schema, use_default=False, use_formats=False, detailed_exceptions=False)
-
-
-def payload_is_valid(action: str, ocpp_version: str, payload: dict) -> bool:
-    try:
-        _compiled_schema(action, ocpp_version)(payload)
-    except fastjsonschema.JsonSchemaValueException:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=1024)
-def _snake_case(key: str) -> str:
-    return next(iter(camel_to_snake_case({key: None})))
-
-
-def snake_case_keys(data):
-    """The library's camel_to_snake_case, with each key's regexes run once per process."""
-    if isinstance(data, dict):
-        return {_snake_case(key): snake_case_keys(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [snake_case_keys(value) for value in data]
-    return data
-
-
 def utc_now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -115,7 +79,7 @@ _JSON_NUL = "\\u0000"
 NUL_REFUSED = "a string holds NUL (U+0000), which no OCPP value may hold"
 
 
-class CentralSystemChargePoint(ChargePoint):
+class CentralSystemChargePoint(RoutingChargePoint):
     """The server side of one charger connection, fed frames by the WebSocket consumer."""
 
     # Version modules set these to their spec's spelling of the error codes.
@@ -127,12 +91,6 @@ class CentralSystemChargePoint(ChargePoint):
     # Calls answered from a task of their own, because answering them waits on calls to this same
     # charger (whose replies arrive as later frames): a transaction start waits for the limits.
     answered_in_a_task: frozenset[str] = frozenset()
-    # action -> {"_on_action": function, ...}; the library builds one per connection.
-    routes: dict[str, dict] = {}
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls.routes = create_route_map(cls)
 
     def __init__(
         self,
@@ -146,8 +104,6 @@ class CentralSystemChargePoint(ChargePoint):
         response_timeout: int = 30,
     ):
         super().__init__(charge_point_id, connection, response_timeout=response_timeout)
-        self.route_map = self.routes  # one map per class, not per connection: handlers get self
-        self._response_queue = SingleReaderQueue()  # read only by call(), under its lock
         self.charger_pk = charger_pk
         self.site_pk = site_pk
         self.remote_address = remote_address
@@ -175,7 +131,7 @@ class CentralSystemChargePoint(ChargePoint):
 
         self._touch()
         if msg.message_type_id != MessageType.Call:
-            self._response_queue.put_nowait(msg)  # an answer keeps its meaning without the NULs
+            self.deliver_response(msg)  # an answer keeps its meaning without the NULs
             return
         if holds_nul:
             await self._reply_error(msg, TypeConstraintViolationError(description=NUL_REFUSED))
@@ -200,7 +156,7 @@ class CentralSystemChargePoint(ChargePoint):
             # Down: every message fails alike, so nothing is recorded per message (one log line
             # per interval); the charger keeps its connection and retries transaction messages.
             database_outage.failed(error)
-            await self._send(CallError(msg.unique_id, unavailable.code, unavailable.description, {}).to_json())
+            await self.send_frame(CallError(msg.unique_id, unavailable.code, unavailable.description, {}).to_json())
         except Exception:
             logger.exception("%s: handler crashed on %s", self.id, msg.action)
             await self._reply_error(msg, InternalError(description="The central system failed to process this call"))
@@ -219,13 +175,10 @@ class CentralSystemChargePoint(ChargePoint):
     async def _dispatch_call(self, msg: Call) -> None:
         """Run the action's handler and send its result. Unlike the library's _handle_call,
         errors propagate to route_message, which answers them and logs them for installers."""
-        handlers = self.routes[msg.action]
-        response = await handlers["_on_action"](self, **snake_case_keys(msg.payload))
-        payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
-        await self._send(msg.create_call_result(payload).to_json())
-        if "_after_action" in handlers:
+        follow_up = await self.answer_call(msg)
+        if follow_up is not None:
             # Follow-up calls (e.g. the compatibility probe) run after the answer went out.
-            self._spawn(handlers["_after_action"](self, **snake_case_keys(msg.payload)))
+            self._spawn(follow_up)
 
     async def rebalance(self, trigger: str) -> None:
         """Something that matters to energy control changed on this charger."""
@@ -316,8 +269,7 @@ class CentralSystemChargePoint(ChargePoint):
     async def run_command(self, action: str, payload: dict, timeout_s: float) -> dict:
         """Make one call to the charger; return the reply the command path expects."""
         try:
-            await validate_payload(Call("-", action, payload), self._ocpp_version)
-            request = getattr(self._call, action)(**camel_to_snake_case(payload))
+            request = await self.request_for(action, payload)
         except (OCPPError, ValidationError, AttributeError, TypeError) as error:
             return {"outcome": "invalid", "error": f"not a valid {action} request: {error}"}
         try:
@@ -334,10 +286,10 @@ class CentralSystemChargePoint(ChargePoint):
 
     def _validate_schema(self, msg: Call) -> None:
         """The official JSON schema, with errors named as the spec names them."""
-        if payload_is_valid(msg.action, self._ocpp_version, msg.payload):
+        if payload_is_valid(msg.action, self.ocpp_version, msg.payload):
             return
         # Only an invalid payload pays for jsonschema, which names the error best.
-        validator = get_validator(msg.message_type_id, msg.action, self._ocpp_version)
+        validator = get_validator(msg.message_type_id, msg.action, self.ocpp_version)
         error = jsonschema_exceptions.best_match(validator.iter_errors(msg.payload))
         if error is None:
             return
@@ -386,7 +338,7 @@ class CentralSystemChargePoint(ChargePoint):
             )
         except DATABASE_ERRORS as error:
             database_outage.failed(error)  # the charger still hears why
-        await self._send(CallError(unique_id, code, description, {}).to_json())
+        await self.send_frame(CallError(unique_id, code, description, {}).to_json())
 
     def _touch(self) -> None:
         now = time.monotonic()

@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from chargers.consumers import charger_group
 from chargers.routing import websocket_urlpatterns
-from graylogic.channel_layers import EmbeddedChannelLayer
+from graylogic.runtime.channel_layers import EmbeddedChannelLayer
 from tests.factories import make_charger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def short_group_expiry(settings):
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "graylogic.channel_layers.EmbeddedChannelLayer", "CONFIG": {"group_expiry": 2}}
+        "default": {"BACKEND": "graylogic.runtime.channel_layers.EmbeddedChannelLayer", "CONFIG": {"group_expiry": 2}}
     }
 
 

@@ -3,7 +3,7 @@
 import pytest
 from ocpp.messages import MessageType, get_validator
 
-from chargers.ocpp.base import payload_is_valid
+from graylogic.runtime.ocpp_routing import payload_is_valid
 
 SAMPLE = {"value": "12.5", "measurand": "Energy.Active.Import.Register", "unit": "kWh"}
 METER_VALUE = {"timestamp": "2026-01-13T10:00:00Z", "sampledValue": [SAMPLE]}
