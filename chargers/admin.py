@@ -34,7 +34,6 @@ from chargers.admin_live import (
     status_text,
 )
 from chargers.commands import CommandFailed
-from chargers.configuration import id_tags_set_status
 from chargers.consumers import charger_group
 from chargers.models import (
     PROBE_REQUESTED_BY,
@@ -48,7 +47,7 @@ from chargers.models import (
     LimitDecision,
 )
 from chargers.ocpp.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
-from chargers.services import charger_approve, charger_reject_claim, charger_set_password
+from chargers.services import charger_approve, charger_reject_claim, charger_set_password, id_tags_set_status
 from energy import reasons
 from energy.sources import source_label
 from graylogic.admin_utils import (

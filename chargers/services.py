@@ -8,6 +8,7 @@ import logging
 from dataclasses import asdict, dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from chargers import events, selectors
@@ -433,3 +434,8 @@ def charger_store_profile(*, charger_pk: int, profile: ChargerProfile, configura
     # Only the boot's metering set-up needs it, and `configuration` keeps it anyway.
     del learned["meter_measurands_max_length"]
     Charger.objects.filter(pk=charger_pk).update(**learned, configuration=configuration, probed_at=timezone.now())
+
+
+def id_tags_set_status(*, id_tags: QuerySet[IdTag], status: str) -> int:
+    """Tags chargers present unannounced arrive as Invalid; installers accept or block them in bulk."""
+    return id_tags.update(status=status)

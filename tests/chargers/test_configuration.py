@@ -5,10 +5,15 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from chargers.configuration import ConfigError, config_export, config_import, config_parse
 from chargers.models import Charger
 from chargers.services import charger_set_password
-from energy.configuration import config_file_export
+from energy.configuration import (
+    ConfigError,
+    config_file_export,
+    ocpp_config_export,
+    ocpp_config_import,
+    ocpp_config_parse,
+)
 from energy.models import Site
 from tests.factories import make_charger, make_circuit, make_site
 
@@ -164,7 +169,7 @@ def site_rows() -> list[dict]:
 )
 def test_invalid_config_is_refused_with_the_path_of_the_problem(data, error):
     with pytest.raises(ConfigError) as raised:
-        config_parse(data=data)
+        ocpp_config_parse(data=data)
 
     assert any(message.startswith(error) for message in raised.value.errors), raised.value.errors
 
@@ -177,7 +182,7 @@ def test_every_problem_in_a_file_is_reported_at_once():
     )
 
     with pytest.raises(ConfigError) as raised:
-        config_parse(data=data)
+        ocpp_config_parse(data=data)
 
     assert len(raised.value.errors) == 3
 
@@ -185,45 +190,47 @@ def test_every_problem_in_a_file_is_reported_at_once():
 def test_unknown_keys_are_tolerated_and_reported_as_warnings():
     data = spec_config((("energy",), {"solar_charging": {"enabled": True}}), (("ocpp", "chargers", 0, "colour"), "red"))
 
-    config = config_parse(data=data)
+    config = ocpp_config_parse(data=data)
 
     assert "energy: unknown key; ignored" in config.warnings
     assert "ocpp.chargers[0].colour: unknown key; ignored" in config.warnings
 
 
 def test_server_settings_from_the_spec_are_reported_as_ignored():
-    config = config_parse(data=spec_config())
+    config = ocpp_config_parse(data=spec_config())
 
     assert any(note.startswith("ocpp.server.port: ") and "PORT" in note for note in config.notes)
     assert any(note.startswith("ocpp.server.tls: ") and "TLS_CERT_FILE" in note for note in config.notes)
 
 
 def test_disabling_the_bridge_or_certificate_auth_warns_instead_of_failing():
-    config = config_parse(data=spec_config((("ocpp", "enabled"), False), (("ocpp", "auth", "method"), "certificate")))
+    config = ocpp_config_parse(
+        data=spec_config((("ocpp", "enabled"), False), (("ocpp", "auth", "method"), "certificate"))
+    )
 
     assert any(warning.startswith("ocpp.enabled: ") for warning in config.warnings)
     assert any(warning.startswith("ocpp.auth.method: ") for warning in config.warnings)
 
 
 def test_an_unquoted_protocol_version_is_accepted():
-    config = config_parse(data=yaml.safe_load("ocpp:\n  protocol:\n    version: 1.6\n"))
+    config = ocpp_config_parse(data=yaml.safe_load("ocpp:\n  protocol:\n    version: 1.6\n"))
 
     assert config.chargers == []
 
 
 def test_a_password_env_not_set_here_is_a_warning(monkeypatch):
     monkeypatch.delenv("OCPP_CHARGER_GARAGE_PW", raising=False)
-    assert any("OCPP_CHARGER_GARAGE_PW is not set" in w for w in config_parse(data=spec_config()).warnings)
+    assert any("OCPP_CHARGER_GARAGE_PW is not set" in w for w in ocpp_config_parse(data=spec_config()).warnings)
 
     monkeypatch.setenv("OCPP_CHARGER_GARAGE_PW", "secret-garage-password")
-    assert not any("OCPP_CHARGER_GARAGE_PW" in w for w in config_parse(data=spec_config()).warnings)
+    assert not any("OCPP_CHARGER_GARAGE_PW" in w for w in ocpp_config_parse(data=spec_config()).warnings)
 
 
 @pytest.mark.django_db
 def test_the_spec_example_creates_a_site_and_its_chargers(settings):
     settings.TIME_ZONE = "Europe/London"
 
-    report = config_import(data=spec_config())
+    report = ocpp_config_import(data=spec_config())
 
     assert report.created == ["site 'Home'", "charger 'charger-garage'", "charger 'charger-driveway'"]
     site = Site.objects.get()
@@ -245,10 +252,10 @@ def test_the_spec_example_creates_a_site_and_its_chargers(settings):
 
 @pytest.mark.django_db
 def test_importing_the_same_file_twice_changes_nothing_the_second_time():
-    config_import(data=spec_config())
+    ocpp_config_import(data=spec_config())
     chargers_before, sites_before = charger_rows(), site_rows()
 
-    report = config_import(data=spec_config())
+    report = ocpp_config_import(data=spec_config())
 
     assert not report.changed
     assert report.created == []
@@ -261,9 +268,9 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time():
 
 @pytest.mark.django_db
 def test_a_changed_value_is_updated_and_reported_with_old_and_new():
-    config_import(data=spec_config())
+    ocpp_config_import(data=spec_config())
 
-    report = config_import(data=spec_config((("ocpp", "chargers", 1, "max_power_w"), 11000)))
+    report = ocpp_config_import(data=spec_config((("ocpp", "chargers", 1, "max_power_w"), 11000)))
 
     assert report.updated == {"charger 'charger-driveway'": {"max_power_w": (22000, 11000)}}
     assert "updated charger 'charger-driveway': max_power_w 22000 -> 11000" in report.lines()
@@ -272,10 +279,10 @@ def test_a_changed_value_is_updated_and_reported_with_old_and_new():
 
 @pytest.mark.django_db
 def test_keys_left_out_leave_values_as_they_are():
-    config_import(data=spec_config())
+    ocpp_config_import(data=spec_config())
     Charger.objects.filter(charge_point_id="charger-garage").update(name="Renamed in the admin")
 
-    report = config_import(data=spec_config((("ocpp", "chargers", 0, "name"), DELETE), (("ocpp", "auth"), DELETE)))
+    report = ocpp_config_import(data=spec_config((("ocpp", "chargers", 0, "name"), DELETE), (("ocpp", "auth"), DELETE)))
 
     garage = Charger.objects.get(charge_point_id="charger-garage")
     assert (garage.name, garage.password_env) == ("Renamed in the admin", "OCPP_CHARGER_GARAGE_PW")
@@ -287,7 +294,7 @@ def test_chargers_not_in_the_file_are_kept_and_listed():
     site = make_site(name="Home")
     make_charger(charge_point_id="shed", site=site)
 
-    report = config_import(data=spec_config())
+    report = ocpp_config_import(data=spec_config())
 
     assert Charger.objects.filter(charge_point_id="shed").exists()
     assert any("not in the file" in note and "shed" in note for note in report.notes)
@@ -297,7 +304,7 @@ def test_chargers_not_in_the_file_are_kept_and_listed():
 def test_chargers_join_the_only_site_when_the_file_names_none():
     site = make_site(name="Cottage")
 
-    report = config_import(data=spec_config())
+    report = ocpp_config_import(data=spec_config())
 
     assert "site 'Home'" not in report.created
     assert set(Charger.objects.values_list("site", flat=True)) == {site.pk}
@@ -309,7 +316,7 @@ def test_several_sites_and_no_site_block_is_an_error_that_changes_nothing():
     make_site(name="Barn")
 
     with pytest.raises(ConfigError, match=r"^site: missing; the database has several sites"):
-        config_import(data=spec_config())
+        ocpp_config_import(data=spec_config())
 
     assert not Charger.objects.exists()
 
@@ -319,7 +326,7 @@ def test_a_site_block_creates_or_updates_the_named_site():
     make_site(name="Cottage")
     home = make_site(name="Home", time_zone="Europe/London", circuit_limit_a=63)
 
-    report = config_import(
+    report = ocpp_config_import(
         data=spec_config((("site",), {"name": "Home", "time_zone": "Europe/Paris", "circuit_limit_a": 40}))
     )
 
@@ -339,7 +346,7 @@ def test_a_charger_moved_to_another_site_leaves_its_old_circuit():
         charge_point_id="charger-garage", site=old_site, circuit=make_circuit(site=old_site), name="Garage Charger"
     )
 
-    report = config_import(data=spec_config((("site",), {"name": "Home"})))
+    report = ocpp_config_import(data=spec_config((("site",), {"name": "Home"})))
 
     charger.refresh_from_db()
     assert charger.site.name == "Home"
@@ -351,7 +358,7 @@ def test_a_charger_moved_to_another_site_leaves_its_old_circuit():
 def test_a_pending_charger_in_the_file_is_pointed_out():
     make_charger(charge_point_id="charger-garage", registration=Charger.Registration.PENDING, site=make_site())
 
-    report = config_import(data=spec_config())
+    report = ocpp_config_import(data=spec_config())
 
     assert any("charger 'charger-garage' is pending approval" in note for note in report.notes)
 
@@ -390,7 +397,7 @@ def test_the_import_command_warns_about_a_charger_anyone_can_connect_as(tmp_path
 def test_a_charger_with_credentials_kept_from_before_or_disabled_is_not_called_open(secure):
     secure(make_charger(charge_point_id="charger-driveway", site=make_site(name="Home")))
 
-    report = config_import(data=spec_config())
+    report = ocpp_config_import(data=spec_config())
 
     assert not [warning for warning in report.warnings if "no credentials" in warning]
 
@@ -403,7 +410,7 @@ def test_giving_the_charger_a_password_env_silences_the_warning(monkeypatch):
         {"charger_id": "charger-driveway", "password_env": "OCPP_CHARGER_DRIVEWAY_PW"},
     ]
 
-    report = config_import(data=spec_config((("ocpp", "auth", "credentials"), credentials)))
+    report = ocpp_config_import(data=spec_config((("ocpp", "auth", "credentials"), credentials)))
 
     assert not [warning for warning in report.warnings if "no credentials" in warning]
     assert Charger.objects.get(charge_point_id="charger-driveway").password_env == "OCPP_CHARGER_DRIVEWAY_PW"
@@ -411,9 +418,9 @@ def test_giving_the_charger_a_password_env_silences_the_warning(monkeypatch):
 
 @pytest.mark.django_db
 def test_export_writes_the_spec_format_back():
-    config_import(data=spec_config())
+    ocpp_config_import(data=spec_config())
 
-    data = config_export()
+    data = ocpp_config_export()
 
     assert list(data) == ["site", "ocpp"]
     assert data["ocpp"] == {
@@ -444,15 +451,15 @@ def test_importing_an_export_changes_nothing():
     make_charger(charge_point_id="c", site=site, heartbeat_interval_s=60, phases=3, max_power_w=11000)
     make_charger(charge_point_id="d", site=site, heartbeat_interval_s=None)
     chargers_before, sites_before = charger_rows(), site_rows()
-    exported = config_export()
+    exported = ocpp_config_export()
 
     # Through YAML text, as the commands do.
-    report = config_import(data=yaml.safe_load(yaml.safe_dump(exported, sort_keys=False)))
+    report = ocpp_config_import(data=yaml.safe_load(yaml.safe_dump(exported, sort_keys=False)))
 
     assert not report.changed, report.lines()
     assert charger_rows() == chargers_before
     assert site_rows() == sites_before
-    assert config_export() == exported
+    assert ocpp_config_export() == exported
 
 
 @pytest.mark.django_db
@@ -462,8 +469,8 @@ def test_export_with_several_sites_needs_a_choice():
     make_charger(charge_point_id="cottage-1", site=cottage)
 
     with pytest.raises(ConfigError, match="several sites"):
-        config_export()
-    assert [c["id"] for c in config_export(site=cottage)["ocpp"]["chargers"]] == ["cottage-1"]
+        ocpp_config_export()
+    assert [c["id"] for c in ocpp_config_export(site=cottage)["ocpp"]["chargers"]] == ["cottage-1"]
 
 
 @pytest.mark.django_db
@@ -511,7 +518,7 @@ def test_the_import_command_names_a_missing_file(tmp_path):
 
 @pytest.mark.django_db
 def test_the_export_command_writes_yaml_to_stdout_or_a_file(tmp_path):
-    config_import(data=spec_config())
+    ocpp_config_import(data=spec_config())
     out = StringIO()
 
     call_command("export_config", stdout=out)

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from chargers.configuration import ConfigError
 from chargers.models import Charger
 from energy.configuration import (
+    ConfigError,
     config_file_export,
     config_file_import,
     energy_config_export,
@@ -900,3 +900,23 @@ def test_the_export_command_writes_the_energy_settings_too(tmp_path):
 
     assert yaml.safe_load((tmp_path / "out.yaml").read_text()) == config_file_export()
     assert out.getvalue().startswith("Wrote 2 chargers and energy, load_balancing, solar_charging, tou_charging")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"circuits": [{"name": "sub-board", "max_current_a": 20, "phases": 1, "supply_phase": "L2", "parent": None}]},
+    ],
+    ids=["the spec's file", "with a deeper fuse tree"],
+)
+def test_export_import_export_into_an_empty_database_gives_the_same_text(extra):
+    config_file_import(data={**whole_file(), **extra})
+    first = yaml.safe_dump(config_file_export(), sort_keys=False)
+    Charger.objects.all().delete()
+    Site.objects.all().delete()
+
+    config_file_import(data=yaml.safe_load(first))
+
+    assert yaml.safe_dump(config_file_export(), sort_keys=False) == first

@@ -5,8 +5,7 @@ from pathlib import Path
 import yaml
 from django.core.management.base import BaseCommand, CommandError
 
-from chargers.configuration import ConfigError
-from energy.configuration import config_file_export
+from energy.configuration import ConfigError, config_file_export
 from energy.models import Site
 
 

@@ -1,0 +1,342 @@
+"""A loaded file read through the schema (schema.py), then by the rules between its values, into
+what importing.py applies. Pure: no database. Every problem comes with its path in the file
+(`ocpp.chargers[1].max_power_w: must be ...`) and all of them at once, so the installer fixes the
+file in one pass; the rules between a block's values are checked once its values are right.
+"""
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from energy.configuration.schema import (
+    ENERGY_BLOCKS,
+    OCPP_BLOCKS,
+    ChargerLink,
+    EnergySection,
+    LbCircuit,
+    LoadBalancing,
+    OcppBlock,
+    Part,
+    Period,
+    SiteBlock,
+    TouBlock,
+    given,
+    time_text,
+)
+from energy.models import GridResponse, Site, SolarCharging, TimeOfUse
+
+_ADAPTERS = {key: TypeAdapter(schema) for key, schema in {**OCPP_BLOCKS, **ENERGY_BLOCKS}.items()}
+_MESSAGES = {
+    "missing": "missing",
+    "model_type": "must be a mapping (key: value lines)",
+    "list_type": "must be a list (lines starting with '- ')",
+}
+# Spec keys describing what this server always does: accepted, with a note when set to false.
+_FIXED_BEHAVIOUR = {
+    "on_charger_change": "chargers are always rebalanced when one starts, stops or changes state",
+    "on_power_change": "chargers are always rebalanced when new readings arrive",
+    "charge_only_from_solar": "solar_only always charges from surplus only (see mode solar_priority or mixed)",
+    "stop_if_no_surplus": "solar_only always stops without surplus, after the stop delay",
+    "prefer_solar": "solar_priority always uses the surplus first",
+    "use_available_solar": "mixed always uses the surplus first",
+    "top_up_from_grid": "mixed always tops up from the grid, up to max_grid_w",
+}
+
+
+class ConfigError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class Values:
+    """Column of `model` -> value for what the file sets, and the path each value came from."""
+
+    model: type[models.Model]
+    values: dict[str, Any] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChargerConfig:
+    charge_point_id: str
+    values: dict[str, Any]  # Charger column -> value, only for what the file sets
+    path: str  # e.g. "ocpp.chargers[1]", for warnings about it
+
+
+@dataclass
+class ConfigFile:
+    """What a file, or its ocpp or energy part, asks for; empty where it says nothing."""
+
+    site: SiteBlock | None = None
+    chargers: list[ChargerConfig] = field(default_factory=list)
+    balancing: Values = field(default_factory=lambda: Values(Site))
+    circuits: list[tuple[str, LbCircuit]] = field(default_factory=list)
+    # A charger listed under a circuit, or under load_balancing without one: (path, link, circuit or None).
+    placements: list[tuple[str, ChargerLink, str | None]] = field(default_factory=list)
+    priority: list[tuple[str, str]] | None = None  # (charger id, path)
+    solar: Values = field(default_factory=lambda: Values(SolarCharging))
+    smoothing_on: bool | None = None
+    tou: Values = field(default_factory=lambda: Values(TimeOfUse))
+    periods: list[tuple[str, Period]] | None = None
+    grid: Values = field(default_factory=lambda: Values(GridResponse))
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def load(self, into: Values, block: BaseModel | None, path: str) -> None:
+        """Keep the columns a block and its parts set; the same column set twice must agree."""
+        if block is None:
+            return
+        columns = {column.name for column in into.model._meta.concrete_fields}
+        for name, value, where in self._walk(block, path, columns):
+            if name in into.values and into.values[name] != value:
+                self.errors.append(
+                    f"{into.paths[name]}: {_show(into.values[name])} disagrees with {where}: {_show(value)}; "
+                    "give one of them or make them equal"
+                )
+                continue
+            into.values[name], into.paths[name] = value, where
+
+    def once(self, entries: list[tuple[str, str, str]]) -> dict[str, str]:
+        """Each (key, path, what at path) listed again is an error; returns key -> its first path."""
+        first: dict[str, str] = {}
+        for key, path, at in entries:
+            if key in first:
+                self.errors.append(f"{path}{at}: {key!r} is listed twice (also {first[key]})")
+            first.setdefault(key, path)
+        return first
+
+    def _walk(self, block: BaseModel, path: str, columns: set[str]):
+        for name, value in given(block).items():
+            where = f"{path}.{type(block).model_fields[name].alias or name}"
+            if isinstance(value, Part):
+                yield from self._walk(value, where, columns)
+            elif name in _FIXED_BEHAVIOUR:
+                if value is False:
+                    self.notes.append(f"{where}: false is ignored; {_FIXED_BEHAVIOUR[name]}")
+            elif name in columns:
+                yield name, value, where
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dt.time):
+        return f"'{time_text(value)}'"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"'{value}'" if isinstance(value, str) else str(value)
+
+
+def _where(path: str, loc: tuple) -> str:
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _unknown(value: Any, path: str) -> list[str]:
+    if isinstance(value, list):
+        return [warning for index, item in enumerate(value) for warning in _unknown(item, f"{path}[{index}]")]
+    if not isinstance(value, BaseModel):
+        return []
+    warnings = [f"{path}.{key}: unknown key; ignored" for key in value.model_extra or {}]
+    for name, info in type(value).model_fields.items():
+        warnings += _unknown(getattr(value, name), f"{path}.{info.alias or name}")
+    return warnings
+
+
+def _read(data: object, blocks: dict, rules, *, required: tuple[str, ...] = (), warn_unknown: bool = False):
+    if not isinstance(data, dict):
+        raise ConfigError(["the file: must be a mapping (key: value lines)"])
+    config, found = ConfigFile(), {}
+    if warn_unknown:
+        config.warnings += [f"{key}: unknown key; ignored" for key in data if key not in blocks]
+    config.errors += [f"{key}: missing" for key in required if key not in data]
+    for key in blocks:
+        if key not in data:
+            continue
+        try:
+            found[key] = _ADAPTERS[key].validate_python(data[key])
+        except ValidationError as exc:
+            config.errors += [f"{_where(key, e['loc'])}: {_MESSAGES.get(e['type'], e['msg'])}" for e in exc.errors()]
+        else:
+            config.warnings += _unknown(found[key], key)
+    rules(config, found)
+    if config.errors:
+        raise ConfigError(config.errors)
+    return config
+
+
+def ocpp_config_parse(*, data: object) -> ConfigFile:
+    """The spec's ocpp.yaml (with the site: extension); any other top-level key is a warning."""
+    return _read(data, OCPP_BLOCKS, _ocpp_rules, required=("ocpp",), warn_unknown=True)
+
+
+def energy_config_parse(*, data: object) -> ConfigFile:
+    """The energy settings of a file; its other top-level keys are left to ocpp_config_parse."""
+    return _read(data, ENERGY_BLOCKS, _energy_rules)
+
+
+def config_file_parse(*, data: object) -> tuple[ConfigFile, ConfigFile]:
+    """A file holding any of site:, ocpp:, energy: and the energy blocks: its ocpp part (with
+    warnings about unknown top-level keys first) and its energy part."""
+    if not isinstance(data, dict):
+        raise ConfigError(["the file: must be a mapping (key: value lines)"])
+    if "ocpp" not in data and not any(key in data for key in ENERGY_BLOCKS):
+        raise ConfigError([f"the file has none of ocpp, {', '.join(ENERGY_BLOCKS)}: nothing to import"])
+    errors, parts = [], []
+    for parse in (lambda: _read(data, OCPP_BLOCKS, _ocpp_rules), lambda: energy_config_parse(data=data)):
+        try:
+            parts.append(parse())
+        except ConfigError as exc:
+            errors += exc.errors
+    if len(parts) == 2:
+        ocpp, energy = parts
+        limit_a, other_a = ocpp.site and ocpp.site.circuit_limit_a, energy.balancing.values.get("circuit_limit_a")
+        if None not in (limit_a, other_a) and limit_a != other_a:
+            errors.append(
+                f"site.circuit_limit_a: {limit_a} disagrees with {energy.balancing.paths['circuit_limit_a']}: "
+                f"{other_a}; give one of them or make them equal"
+            )
+    if errors:
+        raise ConfigError(errors)
+    ocpp.warnings[:0] = [f"{key}: unknown key; ignored" for key in data if key not in {**OCPP_BLOCKS, **ENERGY_BLOCKS}]
+    return ocpp, energy
+
+
+def _ocpp_rules(config: ConfigFile, found: dict) -> None:
+    config.site, ocpp = found.get("site"), found.get("ocpp") or OcppBlock()
+    server, auth = ocpp.server, ocpp.auth  # None when left out
+    if ocpp.enabled is False:
+        config.warnings.append(
+            "ocpp.enabled: false is ignored; this server always runs the OCPP bridge "
+            "(disable chargers one by one in the admin)"
+        )
+    if getattr(server, "port", None) is not None:
+        config.notes.append(
+            f"ocpp.server.port: the server listens on the port in the PORT environment variable "
+            f"(now {settings.PORT}); ignored"
+        )
+    if getattr(server, "tls", None) is not None:
+        now = "on" if settings.TLS_CERT_FILE and settings.TLS_KEY_FILE else "off"
+        config.notes.append(
+            f"ocpp.server.tls: TLS comes from the TLS_CERT_FILE and TLS_KEY_FILE environment variables "
+            f"(now {now}); ignored"
+        )
+    if getattr(auth, "method", None) == "certificate":
+        config.warnings.append(
+            "ocpp.auth.method: certificate authentication is not supported yet; chargers "
+            "authenticate with HTTP Basic (password_env, or a password set in the admin)"
+        )
+    credentials = [(f"ocpp.auth.credentials[{i}]", c) for i, c in enumerate(getattr(auth, "credentials", None) or [])]
+    password_envs: dict[str, tuple[str, str]] = {}  # charger id -> (path, password_env)
+    for path, credential in credentials:
+        charger_id, env = credential.charger_id, credential.password_env
+        if charger_id in password_envs:
+            config.errors.append(
+                f"{path}.charger_id: {charger_id!r} already has credentials at {password_envs[charger_id][0]}"
+            )
+            continue
+        password_envs[charger_id] = (path, env)
+        if env not in os.environ:
+            config.warnings.append(
+                f"{path}.password_env: {env} is not set in this environment; "
+                f"{charger_id} is refused until the server runs with it set"
+            )
+    heartbeat_interval = ocpp.protocol.heartbeat_interval if ocpp.protocol else None
+    chargers = [(c.charge_point_id, f"ocpp.chargers[{i}]", c) for i, c in enumerate(ocpp.chargers)]
+    first = config.once([(charger_id, path, ".id") for charger_id, path, _ in chargers])
+    for charger_id, path, entry in chargers:
+        values = {name: value for name, value in given(entry).items() if name != "charge_point_id"}
+        if "heartbeat_interval_s" not in values and heartbeat_interval is not None:
+            values["heartbeat_interval_s"] = heartbeat_interval
+        if charger_id in password_envs:
+            values["password_env"] = password_envs[charger_id][1]
+        if first[charger_id] == path:
+            config.chargers.append(ChargerConfig(charge_point_id=charger_id, values=values, path=path))
+    for charger_id, (path, _) in password_envs.items():
+        if charger_id not in first:
+            config.errors.append(f"{path}.charger_id: {charger_id!r} is not in ocpp.chargers")
+
+
+def _energy_rules(config: ConfigFile, found: dict) -> None:
+    energy: EnergySection = found.get("energy") or EnergySection()
+    for into, key in ((config.solar, "solar_charging"), (config.balancing, "load_balancing"), (config.tou, "tou")):
+        config.load(into, getattr(energy, key), f"energy.{key}")
+    lb: LoadBalancing = found.get("load_balancing") or LoadBalancing()
+    config.load(config.balancing, lb, "load_balancing")
+    if lb.circuit is not None:
+        config.circuits.append(("load_balancing.circuit", lb.circuit))
+    config.placements += [
+        (f"load_balancing.chargers[{i}]", link, lb.circuit and lb.circuit.name) for i, link in enumerate(lb.chargers)
+    ]
+    if lb.priority is not None:
+        priority = [(charger_id, f"load_balancing.priority[{i}]") for i, charger_id in enumerate(lb.priority)]
+        first = config.once([(charger_id, path, "") for charger_id, path in priority])
+        config.priority = [(charger_id, path) for charger_id, path in priority if first[charger_id] == path]
+    for index, circuit in enumerate(found.get("circuits", [])):
+        path = f"circuits[{index}]"
+        config.circuits.append((path, circuit))
+        config.placements += [(f"{path}.chargers[{i}]", link, circuit.name) for i, link in enumerate(circuit.chargers)]
+    # Each circuit and charger once; no circuit among its own ancestors.
+    config.once([(circuit.name, path, ".name") for path, circuit in config.circuits])
+    config.once([(link.charge_point_id, path, "") for path, link, _ in config.placements])
+    parents = {c.name: c.parent_name for _, c in config.circuits if "parent_name" in c.model_fields_set}
+    config.errors += loops([(path, c.name) for path, c in config.circuits], parents)
+    if (solar := found.get("solar_charging")) is not None:
+        if solar.smoothing is not None and "smoothing_on" in solar.smoothing.model_fields_set:
+            config.smoothing_on = solar.smoothing.smoothing_on
+        if config.smoothing_on is False:
+            if "window_s" in solar.smoothing.model_fields_set:
+                config.notes.append("solar_charging.smoothing.window_seconds: ignored while smoothing.enabled is false")
+            solar.smoothing.window_s = 0  # no smoothing: the latest reading
+        config.load(config.solar, solar, "solar_charging")
+    tou: TouBlock = found.get("tou_charging") or TouBlock()
+    config.load(config.tou, tou, "tou_charging")
+    if tou.periods is not None:
+        config.periods = _period_rules(config, tou.periods)
+    config.load(config.grid, found.get("grid_response"), "grid_response")
+
+
+def loops(circuits: list[tuple[str, str]], parents: dict[str, str | None]) -> list[str]:
+    """An error for each circuit (path, name) among its own ancestors."""
+    errors = []
+    for path, name in circuits:
+        chain, node = [name], parents.get(name)
+        while node is not None and node not in chain:
+            chain.append(node)
+            node = parents.get(node)
+        if node == name:
+            errors.append(f"{path}.parent: makes a loop ({' -> '.join([*chain, node])})")
+    return errors
+
+
+def _period_rules(config: ConfigFile, periods: list[Period]) -> list[tuple[str, Period]]:
+    listed = [(f"tou_charging.periods[{index}]", period) for index, period in enumerate(periods)]
+    for where, period in listed:
+        if (period.start is None) != (period.end is None):
+            config.errors.append(f"{where}: give both start and end, or neither (null: all other times)")
+        elif period.start is not None and period.start == period.end:
+            config.errors.append(f"{where}.end: equals start, so the period would never apply")
+    first = config.once([(period.name, where, ".name") for where, period in listed])
+    kept = [(where, period) for where, period in listed if first[period.name] == where]
+    defaults = [where for where, period in kept if period.start is None and period.end is None]
+    if len(defaults) > 1:
+        config.errors.append(f"{defaults[1]}: only one period can cover all other times (also {defaults[0]})")
+    timed = [(where, period.name, _minutes(period)) for where, period in kept if None not in (period.start, period.end)]
+    for index, (where, _, minutes) in enumerate(timed):
+        for other_where, other, other_minutes in timed[:index]:
+            if minutes & other_minutes:
+                config.warnings.append(f"{where}: overlaps {other_where} ('{other}'); only one applies there")
+    return kept
+
+
+def _minutes(period: Period) -> set[int]:
+    start = period.start.hour * 60 + period.start.minute
+    end = period.end.hour * 60 + period.end.minute
+    return set(range(start, end)) if start < end else set(range(start, 1440)) | set(range(end))
