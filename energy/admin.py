@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from energy.models import Circuit, EnergyReading, GridResponse, Site, SolarCharging, Tariff, TariffPeriod, TimeOfUse
+from energy.rebalance import rebalancer
 from graylogic.admin_utils import EstimatedCountPaginator
 
 
@@ -79,9 +80,7 @@ class SiteAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # New settings take effect at once, not at the next scheduled run.
-        from energy.triggers import request_rebalance
-
-        request_rebalance(form.instance.pk, f"site settings changed by {request.user.get_username()}")
+        rebalancer().request(form.instance.pk, f"site settings changed by {request.user.get_username()}")
 
 
 @admin.register(EnergyReading)

@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from energy.models import READING_MAX_AHEAD, GridResponse, Site
+from energy.rebalance import rebalancer
 from energy.services import energy_reading_record, grid_level_set
-from energy.triggers import request_rebalance
 from graylogic.api import error_responses
 
 TAGS = ["energy"]
@@ -106,7 +106,7 @@ class EnergyReadingApi(APIView):
         reading = energy_reading_record(
             site=site, measured_at=measured_at, source=f"api:{request.user.get_username()}", **values
         )
-        request_rebalance(site.pk, "energy reading")
+        rebalancer().request(site.pk, "energy reading")
         return Response(self.OutputSerializer(reading).data, status=status.HTTP_201_CREATED)
 
 
@@ -138,7 +138,7 @@ class GridSignalApi(APIView):
         grid = grid_level_set(
             site=site, level=data.validated_data["level"], source=f"api:{request.user.get_username()}"
         )
-        request_rebalance(site.pk, f"grid level {grid.level}")
+        rebalancer().request(site.pk, f"grid level {grid.level}")
         percent = {"normal": 100, "moderate": grid.moderate_limit_percent, "high": grid.high_limit_percent}[grid.level]
         body = {"site": site.name, "level": grid.level, "limit_percent": percent, "enabled": grid.enabled}
         return Response(self.OutputSerializer(body).data)

@@ -25,9 +25,9 @@ from energy.allocation import NOMINAL_VOLTAGE_V, PHASES
 from energy.control import Decision, SiteInputs, apply_order, schedule_from, site_decisions
 from energy.grid import grid_limit_percent
 from energy.models import EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
+from energy.rebalance import site_lock
 from energy.solar import SolarSettings, SolarState, smoothed_w, solar_budget, surplus_w
 from energy.tou import plan_allows, plan_charging, schedule_periods
-from energy.triggers import site_lock
 from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)

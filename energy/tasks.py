@@ -4,35 +4,34 @@ import logging
 import time
 
 from celery import shared_task
-from django.conf import settings
 from django.utils import timezone
 
 from energy.models import Site
+from energy.rebalance import SITES_PER_RUN, rebalancer
+from energy.rebalance.scaled import SITE_RUN_TASK
 from energy.scheduling import site_run_due
 from energy.services import site_control_run, sites_control_run
-from energy.triggers import rebalance_finished, rebalance_starting
 from graylogic.outages import DATABASE_ERRORS, database_outage, quiet_while_database_down
 
 logger = logging.getLogger(__name__)
 
 # Every site is re-decided at least this often: manual limits lapse, tariff periods change.
 MAX_SITE_INTERVAL_S = 60
-# Sites run together in one control run; their locks are held until the last one is done.
-# Small batches keep each stretch the loop waits through (see the pause below) short.
-SITES_PER_RUN = 10
 
 
-@shared_task
+@shared_task(name=SITE_RUN_TASK)
 @quiet_while_database_down
 def rebalance_site(site_id: int, trigger: str = "event") -> None:
-    rebalance_starting(site_id)
+    """A site's event run, queued by the scaled runtime (energy/rebalance/scaled.py)."""
+    runtime = rebalancer()
+    runtime.run_starting(site_id)
     site = Site.objects.filter(pk=site_id).first()
     if site is None:
         return
     try:
         site_control_run(site=site, trigger=trigger)
     finally:
-        rebalance_finished(site_id, min_interval_s=site.min_interval_s)
+        runtime.run_finished(site_id, min_interval_s=site.min_interval_s)
 
 
 @shared_task
@@ -60,7 +59,7 @@ def control_tick() -> int | None:
                 logger.error("control run of site %s failed", pk, exc_info=outcome)
             else:
                 ran += 1
-        if settings.EMBEDDED_JOBS:
+        if rebalancer().runs_in_server:
             # This thread shares the GIL with the server's event loop: a pause as long as the
             # batch leaves the loop at least half of it, so chargers' messages are not held up
             # behind a whole tick of control runs (bench/README.md, P2). A Celery worker has

@@ -13,7 +13,9 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from energy.rebalance import rebalancer
 from graylogic.outages import DATABASE_ERRORS, database_outage
 
 if TYPE_CHECKING:
@@ -28,16 +30,12 @@ mqtt_bridge: "MqttBridge | None" = None
 
 def schedule_install() -> None:
     """Create the schedule's rows once; later edits in the admin are kept."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         every, _ = IntervalSchedule.objects.get_or_create(every=int(entry["schedule"]), period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.get_or_create(name=name, defaults={"task": entry["task"], "interval": every})
 
 
 def schedule_entries() -> list[tuple[str, str, float]]:
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
     seconds = {
         IntervalSchedule.DAYS: 86400,
         IntervalSchedule.HOURS: 3600,
@@ -86,9 +84,7 @@ def _read_schedule(installed: bool) -> list[tuple[str, str, float]]:
 
 
 async def run_jobs_forever() -> None:
-    from energy import triggers
-
-    triggers.server_loop = asyncio.get_running_loop()
+    rebalancer().serve_from(asyncio.get_running_loop())
     installed = False
     next_run: dict[str, float] = {}
     wait_s = 1.0

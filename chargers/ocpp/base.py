@@ -30,6 +30,7 @@ from ocpp.messages import Call, CallError, MessageType, get_validator
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerCommand, ChargerEvent
 from chargers.ocpp import writes
 from chargers.services import charger_event_record
+from energy.rebalance import rebalancer
 from graylogic.outages import DATABASE_ERRORS, database_answers, database_outage
 from graylogic.runtime.ocpp_routing import RoutingChargePoint, payload_is_valid
 
@@ -182,15 +183,11 @@ class CentralSystemChargePoint(RoutingChargePoint):
 
     async def rebalance(self, trigger: str) -> None:
         """Something that matters to energy control changed on this charger."""
-        from energy.triggers import request_rebalance_async
-
-        await request_rebalance_async(self.site_pk, f"{self.id}: {trigger}")
+        await rebalancer().request_async(self.site_pk, f"{self.id}: {trigger}")
 
     async def rebalance_now(self, trigger: str, *, protection_only: bool = False) -> None:
         """Decide the site now and wait until its profiles are answered (boot, a car starting)."""
-        from energy.triggers import rebalance_now_async
-
-        await rebalance_now_async(self.site_pk, f"{self.id}: {trigger}", protection_only=protection_only)
+        await rebalancer().now_async(self.site_pk, f"{self.id}: {trigger}", protection_only=protection_only)
 
     async def control_after_boot(self) -> None:
         """A booted charger holds what it kept in flash: send its limits as if it held none, then

@@ -14,8 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chargers.models import LimitDecision
-from energy import services, tasks, triggers
+from energy import services, tasks
 from energy.models import EnergyReading, Site
+from energy.rebalance.choice import rebalancer_from_settings
+from energy.rebalance.in_process import EVENT_RUNNERS
 from energy.scheduling import site_run_due
 from energy.services import site_control_run, sites_control_run
 from energy.tasks import MAX_SITE_INTERVAL_S, control_tick
@@ -107,8 +109,9 @@ def test_the_tick_runs_every_due_site_and_marks_it_rebalanced():
     assert LimitDecision.objects.filter(charger__site=sites[2]).count() == 2
 
 
-def test_events_from_many_sites_at_once_run_in_few_batches_and_none_is_lost(settings, monkeypatch):
+def test_events_from_many_sites_at_once_run_in_few_batches_and_none_is_lost(settings, monkeypatch, use_rebalancer):
     settings.EMBEDDED_JOBS = True
+    runtime = use_rebalancer(rebalancer_from_settings())
     sites = [make_site() for _ in range(25)]
     chargers = [_connected_charger(site) for site in sites]
     batches: list[dict[int, str]] = []
@@ -132,24 +135,25 @@ def test_events_from_many_sites_at_once_run_in_few_batches_and_none_is_lost(sett
 
     async def scenario():
         for site in sites:
-            await triggers.request_rebalance_async(site.pk, f"site {site.pk}: booted")
-        await asyncio.gather(*(triggers._pending[site.pk] for site in sites))
+            await runtime.request_async(site.pk, f"site {site.pk}: booted")
+        await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}))  # the sites' runs
 
     asyncio.run(scenario())
     asked = {pk: trigger for batch in batches for pk, trigger in batch.items()}
     assert asked == {site.pk: f"site {site.pk}: booted" for site in sites}
     assert sum(len(batch) for batch in batches) == len(sites)  # each site once
     assert len(batches) < len(sites) / 2
-    assert most_in_flight <= triggers.EVENT_RUNNERS
+    assert most_in_flight <= EVENT_RUNNERS
     assert not Site.objects.filter(pk__in=[s.pk for s in sites], last_rebalanced_at=None).exists()
     assert set(LimitDecision.objects.values_list("charger_id", flat=True)) == {c.pk for c in chargers}
 
 
 @pytest.mark.parametrize("embedded", [True, False], ids=["in the server", "in a Celery worker"])
-def test_the_tick_pauses_after_each_batch_only_in_the_server(settings, monkeypatch, embedded):
+def test_the_tick_pauses_after_each_batch_only_in_the_server(settings, monkeypatch, use_rebalancer, embedded):
     """In the server the tick's thread shares the GIL with the loop that answers chargers: after
     each batch it waits as long as the batch took (bench/README.md, P2)."""
     settings.EMBEDDED_JOBS = embedded
+    use_rebalancer(rebalancer_from_settings())
     for _ in range(2 * tasks.SITES_PER_RUN + 5):
         make_site()
     batch_s, pauses_s = [], []

@@ -232,7 +232,7 @@ CELERY_REDIS_URL = "redis://127.0.0.1:6379/12"
 
 
 def no_rebalance_queued(site: Site) -> bool:
-    """The worker has run every rebalance the server queued for the site (energy/triggers.py)."""
+    """The worker has run every rebalance the server queued for the site (energy/rebalance/marks.py)."""
     return not redis.Redis.from_url(CELERY_REDIS_URL).exists(f"graylogic:rebalance-queued:{site.pk}")
 
 

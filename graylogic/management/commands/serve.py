@@ -13,6 +13,7 @@ from twisted.internet import defer, reactor, task
 
 from chargers.routing import websocket_path_refusal
 from chargers.services import chargers_reset_connections
+from energy.rebalance import rebalancer
 from graylogic.embedded_jobs import start_embedded_jobs, start_mqtt_bridge
 from graylogic.gc_policy import GcPolicy
 from graylogic.group_commit import drain_all
@@ -47,7 +48,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.PORT)
 
     def handle(self, *args, host: str, port: int, **options) -> None:
-        if settings.EMBEDDED_JOBS:
+        if rebalancer().runs_in_server:
             # One process holds every socket, so nothing can still be connected at start.
             chargers_reset_connections()
             start_embedded_jobs()
