@@ -3,6 +3,7 @@ from django.http import HttpRequest, JsonResponse
 
 from graylogic import embedded_jobs
 from graylogic.health import channel_layer_check, database_check, health_failures, mqtt_check
+from graylogic.runtime.django_logging import unlogged
 
 
 async def healthz(request: HttpRequest) -> JsonResponse:
@@ -13,9 +14,7 @@ async def healthz(request: HttpRequest) -> JsonResponse:
         checks["mqtt"] = mqtt_check(bridge.client.is_connected)
     failed = await health_failures(checks)
     if failed:
-        response = JsonResponse({"status": "unavailable", "failed": failed}, status=503)
         # Django logs every 5xx ("Service Unavailable: /healthz"), a line per poll of the load
         # balancer; the checks log each outage once per interval instead.
-        response._has_been_logged = True
-        return response
+        return unlogged(JsonResponse({"status": "unavailable", "failed": failed}, status=503))
     return JsonResponse({"status": "ok"})

@@ -8,6 +8,7 @@ and re-run bench/ocpp_bench.py P1 and P2 (bench/README.md) to see the patch stil
 
 import importlib
 import inspect
+import logging
 import re
 
 import daphne.cli
@@ -22,16 +23,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 from channels_redis.utils import decode_hosts
+from django.http import HttpResponse
+from django.utils.log import log_response
 from ocpp.routing import create_route_map, on
 from ocpp.v16 import ChargePoint as V16ChargePoint
 
 from chargers.consumers import OcppConsumer
 from chargers.ocpp.ocpp16 import ChargePoint16
-from graylogic.runtime import channel_layers, channels_consumer, daphne_server, ocpp_routing
+from graylogic.runtime import channel_layers, channels_consumer, daphne_server, django_logging, ocpp_routing
 from graylogic.runtime.upstream import Upstream, source_digest
 from graylogic.single_reader_queue import SingleReaderQueue
 
-PATCH_MODULES = (daphne_server, channels_consumer, ocpp_routing, channel_layers)
+PATCH_MODULES = (daphne_server, channels_consumer, ocpp_routing, channel_layers, django_logging)
 RECORDED = [(module, upstream) for module in PATCH_MODULES for upstream in module.UPSTREAM]
 
 
@@ -141,3 +144,9 @@ def test_channel_layer_attributes_the_layer_patches_rely_on_still_exist():
     assert "create_pool" in vars(RedisChannelLayer)
     assert decode_hosts([{"address": "redis://127.0.0.1:6379/0"}])[0]["address"] == "redis://127.0.0.1:6379/0"
     assert issubclass(channel_layers.RedisPoolChannelLayer, RedisChannelLayer)
+
+
+def test_djangos_request_log_still_skips_a_response_marked_logged(caplog):
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        log_response("Service Unavailable: %s", "/healthz", response=django_logging.unlogged(HttpResponse(status=503)))
+    assert caplog.records == []
