@@ -11,17 +11,15 @@ from pydantic import BaseModel
 
 from chargers.models import Charger
 from energy.allocation import NOMINAL_VOLTAGE_V
+from energy.configuration.fields import MAX_CHARGER_A, SUPPORTED_VERSIONS, time_text
 from energy.configuration.importing import only_site, period_order
 from energy.configuration.schema import (
-    MAX_CHARGER_A,
-    SUPPORTED_VERSIONS,
     EnergySection,
     GridBlock,
     LoadBalancing,
     Part,
     SolarBlock,
     TouBlock,
-    time_text,
 )
 from energy.models import Circuit, GridResponse, Site, SolarCharging, Tariff, TimeOfUse
 

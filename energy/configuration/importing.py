@@ -12,6 +12,7 @@ from django.db import models, transaction
 
 from chargers.models import Charger
 from energy.allocation import NOMINAL_VOLTAGE_V
+from energy.configuration.fields import MAX_POWER_W
 from energy.configuration.parsing import (
     ChargerConfig,
     ConfigError,
@@ -21,7 +22,7 @@ from energy.configuration.parsing import (
     loops,
     ocpp_config_parse,
 )
-from energy.configuration.schema import MAX_POWER_W, SiteBlock, given
+from energy.configuration.schema import SiteBlock, given
 from energy.models import Circuit, GridResponse, Site, SolarCharging, Tariff, TariffPeriod, TimeOfUse
 
 DEFAULT_SITE_NAME = "Home"
@@ -224,7 +225,7 @@ def _circuits_apply(*, config: ConfigFile, site: Site, report: ImportReport, err
                 Circuit, values=values, label=label, report=report, site=site, name=entry.name
             )
     # Parents once every circuit of the file exists, so a child may come before its parent.
-    trees = [(path, entry) for path, entry in config.circuits if "parent_name" in entry.model_fields_set]
+    trees = [(path, entry) for path, entry in config.circuits if "parent_name" in given(entry)]
     for path, entry in trees:
         if entry.name not in by_name:
             continue

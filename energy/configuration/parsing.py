@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from energy.configuration.fields import time_text
 from energy.configuration.schema import (
     ENERGY_BLOCKS,
     OCPP_BLOCKS,
@@ -26,7 +27,6 @@ from energy.configuration.schema import (
     SiteBlock,
     TouBlock,
     given,
-    time_text,
 )
 from energy.models import GridResponse, Site, SolarCharging, TimeOfUse
 
@@ -286,16 +286,16 @@ def _energy_rules(config: ConfigFile, found: dict) -> None:
     # Each circuit and charger once; no circuit among its own ancestors.
     config.once([(circuit.name, path, ".name") for path, circuit in config.circuits])
     config.once([(link.charge_point_id, path, "") for path, link, _ in config.placements])
-    parents = {c.name: c.parent_name for _, c in config.circuits if "parent_name" in c.model_fields_set}
+    parents = {c.name: c.parent_name for _, c in config.circuits if "parent_name" in given(c)}
     config.errors += loops([(path, c.name) for path, c in config.circuits], parents)
     if (solar := found.get("solar_charging")) is not None:
-        if solar.smoothing is not None and "smoothing_on" in solar.smoothing.model_fields_set:
-            config.smoothing_on = solar.smoothing.smoothing_on
-        if config.smoothing_on is False:
-            if "window_s" in solar.smoothing.model_fields_set:
-                config.notes.append("solar_charging.smoothing.window_seconds: ignored while smoothing.enabled is false")
-            solar.smoothing.window_s = 0  # no smoothing: the latest reading
         config.load(config.solar, solar, "solar_charging")
+        smoothing = given(solar.smoothing) if solar.smoothing is not None else {}
+        config.smoothing_on = smoothing.get("smoothing_on")
+        if config.smoothing_on is False:  # no smoothing: a window of 0 s, the latest reading
+            if "window_s" in smoothing:
+                config.notes.append("solar_charging.smoothing.window_seconds: ignored while smoothing.enabled is false")
+            config.solar.values["window_s"], config.solar.paths["window_s"] = 0, "solar_charging.smoothing.enabled"
     tou: TouBlock = found.get("tou_charging") or TouBlock()
     config.load(config.tou, tou, "tou_charging")
     if tou.periods is not None:
