@@ -920,3 +920,13 @@ def test_export_import_export_into_an_empty_database_gives_the_same_text(extra):
     config_file_import(data=yaml.safe_load(first))
 
     assert yaml.safe_dump(config_file_export(), sort_keys=False) == first
+
+
+def test_a_key_spelled_like_the_column_is_an_unknown_key_not_a_value():
+    config = energy_config_parse(data={"solar_charging": {"update_interval_s": 5, "smoothing": {"window_s": 30}}})
+
+    assert config.warnings == [
+        "solar_charging.update_interval_s: unknown key; ignored",
+        "solar_charging.smoothing.window_s: unknown key; ignored",
+    ]
+    assert config.solar.values == {}
