@@ -3,9 +3,17 @@ operator asks for less, or the grid frequency sags. Plain data."""
 
 from energy import reasons
 
-LEVEL_PERCENT = {"normal": 100, "moderate": 50, "high": 0}
 LOW_FREQUENCY_HZ = 49.5
 HIGH_FREQUENCY_HZ = 50.5
+
+
+def level_percents(*, moderate_percent: int, high_percent: int) -> dict[str, int]:
+    """Each demand-response level's share of a charger's maximum; normal is always all of it."""
+    return {"normal": 100, "moderate": moderate_percent, "high": high_percent}
+
+
+# The spec's defaults (a site's grid response may set its own).
+LEVEL_PERCENT = level_percents(moderate_percent=50, high_percent=0)
 
 
 def grid_limit_percent(

@@ -5,6 +5,7 @@ until the server ran out of memory. Such values are kept as rejected samples, ne
 The table is in docs/charger-data.md."""
 
 import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sessions.models import RejectedSample
@@ -44,7 +45,37 @@ _BOUNDS_BY_PREFIX = (
 )
 
 # Multiplier to the base unit; temperatures are converted by _celsius.
-_SCALE = {"kWh": 1000, "kvarh": 1000, "kW": 1000, "kVA": 1000, "kvar": 1000}
+UNIT_SCALE = {"kWh": 1000, "kvarh": 1000, "kW": 1000, "kVA": 1000, "kvar": 1000}
+# The units power and energy come in; none is OCPP's default (W, Wh).
+POWER_UNITS = ("", "W", "kW")
+ENERGY_UNITS = ("", "Wh", "kWh")
+# Where a charger meters what it delivers, and its phases as chargers label them; a value for
+# the whole meter has no phase.
+OUTLET = "Outlet"
+PHASE_LABELS = frozenset({"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"})
+
+
+def in_base_unit(value: float, unit: str) -> float:
+    """A power or energy value in W, Wh, var, VA or varh: kW times 1000, and so on."""
+    return value * UNIT_SCALE.get(unit, 1)
+
+
+def preferred_location(locations: Collection[str]) -> str:
+    """Where to read a charger that meters in several places: the outlet when it reports one
+    (or reports none), else the first location by name."""
+    return OUTLET if OUTLET in locations or not locations else min(locations)
+
+
+def whole_meter_value(values: Sequence[tuple[float, str, str]]) -> float | None:
+    """One instant's value for the whole charger from (value, phase, location) triples, values
+    in their base unit: at the preferred location, the value without a phase, else the sum of
+    the phases; None without values."""
+    if not values:
+        return None
+    location = preferred_location({loc for _, _, loc in values})
+    here = [(value, phase) for value, phase, loc in values if loc == location]
+    whole = [value for value, phase in here if not phase]
+    return whole[0] if whole else sum(value for value, phase in here if phase in PHASE_LABELS)
 
 
 def _celsius(value: float, unit: str) -> float:
@@ -79,7 +110,7 @@ def sample_rejection(
     bounds = bounds_for(measurand=measurand, max_power_w=max_power_w)
     if bounds is None:
         return None
-    base = _celsius(value, unit) if measurand.startswith("Temperature") else value * _SCALE.get(unit, 1)
+    base = _celsius(value, unit) if measurand.startswith("Temperature") else in_base_unit(value, unit)
     if not bounds.low <= base <= bounds.high:
         return RejectedSample.Reason.OUT_OF_RANGE
     return None
