@@ -7,7 +7,6 @@ import asyncio
 import logging
 import time
 from importlib import import_module
-from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -17,15 +16,14 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from energy.rebalance import rebalancer
 from graylogic.outages import DATABASE_ERRORS, database_outage
-
-if TYPE_CHECKING:
-    from graylogic.mqtt.bridge import MqttBridge
+from integrations.mqtt.bridge import MqttBridge
+from integrations.mqtt.config import mqtt_config
 
 logger = logging.getLogger(__name__)
 # Tasks started with the server; held here so they are never garbage-collected.
 _background: set[asyncio.Future] = set()
 # The MQTT bridge this process runs, if any: /healthz reports its broker connection.
-mqtt_bridge: "MqttBridge | None" = None
+mqtt_bridge: MqttBridge | None = None
 
 
 def schedule_install() -> None:
@@ -118,9 +116,6 @@ def start_mqtt_bridge() -> None:
     its commands reach chargers through the in-memory channel layer, and says goodbye on
     shutdown. Raises ImproperlyConfigured for bad MQTT settings."""
     from twisted.internet import reactor
-
-    from graylogic.mqtt.bridge import MqttBridge
-    from graylogic.mqtt.config import mqtt_config
 
     global mqtt_bridge
     bridge = mqtt_bridge = MqttBridge(mqtt_config())

@@ -17,7 +17,7 @@ from ocpp.v16 import call
 
 from chargers.models import Charger, ChargerCommand
 from energy.models import EnergyReading, GridResponse, SolarCharging
-from graylogic.mqtt.topics import TopicPattern
+from integrations.mqtt.topics import TopicPattern
 from tests.conftest import ROOT, _database_url, start_server, stop_server
 from tests.energy.test_control_end_to_end import AMPS_ONLY, profiles
 from tests.factories import make_charger, make_site
@@ -501,7 +501,7 @@ def test_input_topics_take_placeholders_as_whole_levels():
 
 
 def test_a_reading_may_come_one_value_per_topic_in_the_forms_meters_publish():
-    from graylogic.mqtt.inbound import InputError, grid_level_store, reading_store
+    from integrations.mqtt.inbound import InputError, grid_level_store, reading_store
 
     site = make_site(name="home")
     for field, raw in [("grid_w", b"-1200.5"), ("solar_w", b' {"value": 2500} '), ("frequency_hz", b"50.02")]:
@@ -523,7 +523,7 @@ def test_a_reading_may_come_one_value_per_topic_in_the_forms_meters_publish():
 def test_mqtt_settings_are_checked_at_start(settings):
     from django.core.exceptions import ImproperlyConfigured
 
-    from graylogic.mqtt.config import mqtt_config
+    from integrations.mqtt.config import mqtt_config
 
     settings.MQTT_URL = "mqtts://bridge:s%40cret@broker.example:8884"
     settings.MQTT_READING_TOPICS = {"grid_w": "shellies/em3/power"}

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from graylogic.mqtt.bridge import MAX_PENDING_INBOUND
-from graylogic.mqtt.payloads import meter_payloads
+from integrations.mqtt.bridge import MAX_PENDING_INBOUND
+from integrations.mqtt.payloads import meter_payloads
 from sessions.models import ChargingSession, MeterSample
 from tests.conftest import start_server, stop_server
 from tests.factories import make_charger

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from graylogic.mqtt.bridge import MqttBridge
-from graylogic.mqtt.config import mqtt_config
+from integrations.mqtt.bridge import MqttBridge
+from integrations.mqtt.config import mqtt_config
 
 
 class Command(BaseCommand):

@@ -6,31 +6,22 @@ charger detail, so MQTT and the API never disagree.
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from django.utils import timezone
 
-from chargers.events import iso_utc
 from chargers.models import Charger, Connector
-from graylogic.mqtt.config import MqttConfig
+from graylogic.datetimes import iso_utc
+from integrations.mqtt.config import MqttConfig
+from integrations.mqtt.discovery import charger_discovery
+from integrations.mqtt.topics import Publication
 from sessions.accounting import ENERGY_REGISTER
-from sessions.measurands import sample_rejection
+from sessions.measurands import ENERGY_UNITS, POWER_UNITS, in_base_unit, sample_rejection, whole_meter_value
 from sessions.models import ChargingSession
 from sessions.selectors import ChargerState, charger_state
 
 POWER = "Power.Active.Import"
-TO_WATTS = {"W": 1.0, "kW": 1000.0, "Wh": 1.0, "kWh": 1000.0}
-
-
-@dataclass(frozen=True)
-class Publication:
-    topic: str
-    payload: dict
-    retain: bool = True
-    qos: int = 1
-    # Keys that change on every build (the timestamp): a payload differing only in these is
-    # not published again.
-    volatile: tuple[str, ...] = ()
+# The units a whole-charger power or energy register is picked out in.
+WHOLE_UNITS = frozenset(POWER_UNITS + ENERGY_UNITS)
 
 
 def state_payload(state: ChargerState, *, now: dt.datetime) -> dict:
@@ -64,8 +55,6 @@ def connector_payload(charger: Charger, connector: Connector) -> dict:
 
 def charger_publications(*, config: MqttConfig, charger_pks: Iterable[int] | None) -> list[Publication]:
     """State, connectors and Home Assistant discovery of the given chargers (None: all)."""
-    from graylogic.mqtt.discovery import charger_discovery
-
     chargers = Charger.objects.select_related("site").prefetch_related("connectors").order_by("pk")
     if charger_pks is not None:
         chargers = chargers.filter(pk__in=list(charger_pks))
@@ -152,18 +141,20 @@ def meter_payloads(event: dict) -> list[dict]:
                 "connector_id": event["connector_id"],
                 "transaction_id": event["transaction_id"],
                 "timestamp": meter_set["timestamp"],
-                "power_w": _whole(values, POWER, {"": 1.0, **TO_WATTS}),
-                "energy_register_wh": _whole(values, ENERGY_REGISTER, {"": 1.0, **TO_WATTS}),
+                "power_w": _whole(values, POWER),
+                "energy_register_wh": _whole(values, ENERGY_REGISTER),
                 "sampled_value": values,
             }
         )
     return payloads
 
 
-def _whole(values: list[dict], measurand: str, factors: dict[str, float]) -> float | None:
+def _whole(values: list[dict], measurand: str) -> float | None:
     """The value for the whole charger (no phase), at the outlet when there are several."""
-    found = [v for v in values if v["measurand"] == measurand and not v["phase"] and (v["unit"] or "") in factors]
-    if not found:
-        return None
-    chosen = next((v for v in found if v["location"] == "Outlet"), found[0])
-    return round(chosen["value"] * factors[chosen["unit"] or ""], 3)
+    found = [
+        (in_base_unit(v["value"], v["unit"] or ""), "", v["location"])
+        for v in values
+        if v["measurand"] == measurand and not v["phase"] and (v["unit"] or "") in WHOLE_UNITS
+    ]
+    whole = whole_meter_value(found)
+    return None if whole is None else round(whole, 3)

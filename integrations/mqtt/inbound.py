@@ -10,27 +10,15 @@ from typing import Any
 from django.utils import timezone
 
 from chargers.apis import ChargerLimitApi, ChargerStartApi
-from chargers.commands import (
-    ChargerCallError,
-    ChargerNotSupported,
-    ChargerOffline,
-    ChargerTimeout,
-    CommandFailed,
-)
-from chargers.events import iso_utc
+from chargers.commands import CommandFailed
+from chargers.failures import failure_details, failure_meaning
 from chargers.models import Charger, charge_point_id_validator
-from chargers.remote import (
-    ChargerBusy,
-    ChargerRejected,
-    charger_clear_limit,
-    charger_remote_start,
-    charger_remote_stop,
-    charger_set_limit,
-)
+from chargers.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from chargers.selectors import charger_limit_in_force
 from energy.apis import READING_FIELDS, EnergyReadingApi
 from energy.models import GridResponse, Site
 from energy.services import energy_reading_record, grid_level_set
+from graylogic.datetimes import iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +26,6 @@ MAX_PAYLOAD_BYTES = 16 * 1024
 ACTIONS = ("set_limit", "clear_limit", "start", "stop")
 REQUESTED_BY = "mqtt"
 SOURCE = "mqtt"
-
-# The result's status per failure; anything else that goes wrong is "error".
-FAILURE_STATUS: dict[type[CommandFailed], str] = {
-    ChargerRejected: "rejected",
-    ChargerBusy: "busy",
-    ChargerOffline: "offline",
-    ChargerTimeout: "timeout",
-    ChargerCallError: "call_error",
-    ChargerNotSupported: "not_supported",
-}
 
 
 class InputError(Exception):
@@ -115,12 +93,8 @@ def command_run(*, charge_point_id: str, raw: bytes) -> dict:
         if error.fields:
             result["fields"] = error.fields
     except CommandFailed as failure:
-        status = next((s for cls, s in FAILURE_STATUS.items() if isinstance(failure, cls)), "invalid")
-        result.update(status=status, message=failure.message)
-        if isinstance(failure, ChargerRejected):
-            result["charger_status"] = failure.code
-        elif isinstance(failure, ChargerCallError):
-            result["call_error_code"] = failure.code
+        # The status per failure as chargers.failures says; anything else going wrong is "error".
+        result.update(status=failure_meaning(failure).mqtt_status, message=failure.message, **failure_details(failure))
     except Exception:
         logger.exception("MQTT command for %s failed", charge_point_id)
         result.update(status="error", message="the command could not be carried out; see the server log")

@@ -6,8 +6,8 @@ import json
 import re
 
 from chargers.models import Charger
-from graylogic.mqtt.config import MqttConfig
-from graylogic.mqtt.payloads import Publication
+from integrations.mqtt.config import MqttConfig
+from integrations.mqtt.topics import Publication
 
 ORIGIN = {"name": "Gray Logic EV bridge"}
 

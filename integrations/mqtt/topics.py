@@ -50,3 +50,16 @@ class TopicPattern:
             elif pattern != part:
                 return None
         return TopicMatch(site=site, rest=parts[size] if len(parts) > size else None)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A retained topic as the bridge publishes it."""
+
+    topic: str
+    payload: dict
+    retain: bool = True
+    qos: int = 1
+    # Keys that change on every build (the timestamp): a payload differing only in these is
+    # not published again.
+    volatile: tuple[str, ...] = ()

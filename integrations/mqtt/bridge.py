@@ -17,16 +17,19 @@ import ssl
 
 import paho.mqtt.client as paho
 from channels.db import database_sync_to_async
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.utils import timezone
 from paho.mqtt.enums import CallbackAPIVersion
 
 from chargers import events
-from chargers.events import iso_utc
-from graylogic.mqtt import inbound, payloads
-from graylogic.mqtt.config import MqttConfig
+from energy.rebalance import rebalancer
+from graylogic.datetimes import iso_utc
 from graylogic.outages import DATABASE_ERRORS, database_outage
+from integrations.mqtt import inbound, payloads
+from integrations.mqtt.config import MqttConfig
+from integrations.mqtt.topics import Publication
 
-logger = logging.getLogger("graylogic.mqtt")
+logger = logging.getLogger("integrations.mqtt")
 
 ONLINE, OFFLINE = "online", "offline"
 # Held while the broker is away (QoS 1: transaction events, command results); more are dropped.
@@ -234,8 +237,6 @@ class MqttBridge:
 
     async def _read_channel_layer(self) -> None:
         """Scaled out: the servers' and workers' events arrive over the channel layer."""
-        from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
-
         # A layer of its own: channels-redis serves all process-local channels of one layer
         # with one blocking read under one lock, so this endless read would starve the reply
         # channels of the commands this process sends.
@@ -276,7 +277,7 @@ class MqttBridge:
             del self._published[topic]
             self._publish(topic, b"", qos=1, retain=True)
 
-    def _publish_retained(self, publication: payloads.Publication) -> None:
+    def _publish_retained(self, publication: Publication) -> None:
         stable = {k: v for k, v in publication.payload.items() if k not in publication.volatile}
         key = json.dumps(stable, sort_keys=True)
         if self._published.get(publication.topic) == key or not self.client.is_connected():
@@ -357,9 +358,7 @@ class MqttBridge:
         await self._rebalance(site.pk, "MQTT energy reading")
 
     async def _rebalance(self, site_pk: int, trigger: str) -> None:
-        from energy.triggers import request_rebalance_async
-
-        await request_rebalance_async(site_pk, trigger)
+        await rebalancer().request_async(site_pk, trigger)
 
     def _publish_error(self, topic: str, message: str) -> None:
         logger.info("MQTT input on %s refused: %s", topic, message)

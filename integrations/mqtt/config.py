@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from energy.apis import READING_FIELDS
-from graylogic.mqtt.topics import TopicPattern
+from integrations.mqtt.topics import TopicPattern
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 
