@@ -3,7 +3,6 @@
 import json
 import logging
 import os
-import zoneinfo
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -19,7 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
-from chargers.admin_commands import ADMIN_COMMANDS, AdminCommand, AnswerView, answer_view, failure_message
+from chargers.admin_commands import ADMIN_COMMANDS, AdminCommand, AnswerView, answer_view
 from chargers.admin_live import (
     ConfigurationChange,
     ConnectorReport,
@@ -35,6 +34,7 @@ from chargers.admin_live import (
 )
 from chargers.commands import CommandFailed
 from chargers.consumers import charger_group
+from chargers.failures import failure_sentence
 from chargers.models import (
     PROBE_REQUESTED_BY,
     PROTOCOL_CHOICES,
@@ -193,7 +193,7 @@ class LimitDecisionInline(ReadOnlyTabularInline):
 
     @admin.display(description="decided at")
     def decided(self, decision: LimitDecision) -> str:
-        local = decision.decided_at.astimezone(zoneinfo.ZoneInfo(decision.charger.site.time_zone))
+        local = decision.decided_at.astimezone(decision.charger.site.zone)
         return f"{local:%a %d %b %Y %H:%M:%S %Z}"
 
     @admin.display(description="limit")
@@ -562,7 +562,7 @@ class ChargerAdmin(admin.ModelAdmin):
         try:
             answer = command.send(charger=charger, cleaned=cleaned, requested_by=f"admin:{request.user.get_username()}")
         except CommandFailed as failure:
-            message = failure_message(
+            message = failure_sentence(
                 charge_point_id=charger.charge_point_id, failure=failure, timeout_s=settings.OCPP_COMMAND_TIMEOUT_S
             )
             self.message_user(request, message, messages.ERROR)

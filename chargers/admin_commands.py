@@ -1,8 +1,9 @@
 """The buttons on a charger's admin page: for each OCPP 1.6 central-system action its form
 (chargers.admin_command_forms), a pure builder from the form's cleaned data to the camelCase
-OCPP payload, and how the charger's answer (or the failure) reads to an installer.
+OCPP payload, and how the charger's answer reads to an installer (a failure's sentence is
+chargers.failures').
 
-Start, stop and the power limit (set and clear) go through chargers.remote, so the admin
+Start, stop and the power limit (set and clear) go through energy.remote, so the admin
 follows the same rules as the API; every other action goes straight down the command path.
 """
 
@@ -29,34 +30,15 @@ from chargers.admin_command_forms import (
     UnlockConnectorForm,
     UpdateFirmwareForm,
 )
-from chargers.commands import (
-    ChargerCallError,
-    ChargerNotSupported,
-    ChargerOffline,
-    ChargerTimeout,
-    CommandFailed,
-    CommandInvalid,
-    charger_command_sync,
-)
+from chargers.commands import charger_command_sync
 from chargers.models import Charger
-from chargers.remote import (
-    ChargerBusy,
-    ChargerRejected,
-    charger_clear_limit,
-    charger_remote_start,
-    charger_remote_stop,
-    charger_set_limit,
-)
+from chargers.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
+from graylogic.datetimes import iso_utc
 
 # Answers that mean the charger did (or will do) what it was asked.
 DONE_STATUSES = {"Accepted", "Unlocked"}
 # Answers that mean "yes, but later": after the running transaction, after a reboot.
 LATER_STATUSES = {"Scheduled", "RebootRequired"}
-
-
-def ocpp_datetime(value: dt.datetime) -> str:
-    """OCPP date-times are UTC ISO 8601."""
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _optional(cleaned: dict, pairs: dict[str, str]) -> dict:
@@ -114,7 +96,7 @@ def build_trigger_message(cleaned: dict) -> dict:
 
 
 def build_update_firmware(cleaned: dict) -> dict:
-    payload = {"location": cleaned["location"], "retrieveDate": ocpp_datetime(cleaned["retrieve_date"])}
+    payload = {"location": cleaned["location"], "retrieveDate": iso_utc(cleaned["retrieve_date"])}
     return payload | _optional(cleaned, {"retries": "retries", "retry_interval_s": "retryInterval"})
 
 
@@ -122,7 +104,7 @@ def build_get_diagnostics(cleaned: dict) -> dict:
     payload = {"location": cleaned["location"]}
     for name, ocpp in (("start_time", "startTime"), ("stop_time", "stopTime")):
         if cleaned.get(name):
-            payload[ocpp] = ocpp_datetime(cleaned[name])
+            payload[ocpp] = iso_utc(cleaned[name])
     return payload | _optional(cleaned, {"retries": "retries", "retry_interval_s": "retryInterval"})
 
 
@@ -323,7 +305,7 @@ def _schedule_rows(answer: dict) -> list[dict]:
         rows.append(
             {
                 "start_period": offset,
-                "starts_at": ocpp_datetime(start + dt.timedelta(seconds=offset)) if start else "",
+                "starts_at": iso_utc(start + dt.timedelta(seconds=offset)) if start else "",
                 "limit": period.get("limit"),
                 "number_phases": period.get("numberPhases", ""),
             }
@@ -361,22 +343,3 @@ def answer_view(action: str, answer: dict[str, Any]) -> AnswerView:
             schedule_start=answer.get("scheduleStart", ""),
         )
     return AnswerView(level, summary, answer)
-
-
-def failure_message(*, charge_point_id: str, failure: CommandFailed, timeout_s: float) -> str:
-    """Why a command came to nothing, in an installer's words."""
-    if isinstance(failure, ChargerOffline):
-        return f"Charger {charge_point_id} is offline"
-    if isinstance(failure, ChargerTimeout):
-        return f"No answer from charger {charge_point_id} within {timeout_s:g} s"
-    if isinstance(failure, ChargerCallError):
-        return f"The charger answered CALLERROR {failure.code}: {failure.message}"
-    if isinstance(failure, ChargerRejected):
-        return f"The charger answered {failure.code or 'without a status'}"
-    if isinstance(failure, ChargerNotSupported):
-        return f"Not supported by this charger: {failure.message}"
-    if isinstance(failure, ChargerBusy):
-        return f"Not sent: {failure.message}"
-    if isinstance(failure, CommandInvalid):
-        return f"Not sent, invalid request: {failure.message}"
-    return failure.message

@@ -1,4 +1,4 @@
-"""What every REST endpoint shares: the error envelope and the status each failure maps to.
+"""What every REST endpoint shares: the error envelope, and each command failure's status.
 
 Every error, from DRF or from a charger, answers `{"error": "<code>", "detail": "<message>"}`
 (plus `fields` for invalid input), so API clients parse one shape whatever went wrong.
@@ -9,32 +9,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from chargers.commands import (
-    ChargerCallError,
-    ChargerNotSupported,
-    ChargerOffline,
-    ChargerTimeout,
-    CommandFailed,
-    CommandInvalid,
-)
-from chargers.remote import ChargerBusy, ChargerRejected
+from chargers.commands import CommandFailed
+from chargers.failures import failure_details, failure_meaning
 from graylogic.api_parsers import MAX_BODY_BYTES, BodyTooLarge
-
-# (status, error code) per command failure. Offline and busy are the caller's to retry later;
-# a charger that refused, failed or cannot do it is a bad gateway; silence is a gateway timeout.
-COMMAND_FAILURE_STATUS: dict[type[CommandFailed], tuple[int, str]] = {
-    ChargerOffline: (status.HTTP_409_CONFLICT, "charger_offline"),
-    ChargerBusy: (status.HTTP_409_CONFLICT, "charger_busy"),
-    ChargerTimeout: (status.HTTP_504_GATEWAY_TIMEOUT, "charger_timeout"),
-    ChargerRejected: (status.HTTP_502_BAD_GATEWAY, "charger_rejected"),
-    ChargerCallError: (status.HTTP_502_BAD_GATEWAY, "charger_call_error"),
-    ChargerNotSupported: (status.HTTP_502_BAD_GATEWAY, "charger_not_supported"),
-    CommandInvalid: (status.HTTP_400_BAD_REQUEST, "command_invalid"),
-}
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -59,13 +40,10 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 def _command_failure_response(failure: CommandFailed) -> Response:
-    http_status, code = next(mapped for cls, mapped in COMMAND_FAILURE_STATUS.items() if isinstance(failure, cls))
-    body: dict[str, Any] = {"error": code, "detail": failure.message}
-    if isinstance(failure, ChargerRejected):
-        body["charger_status"] = failure.code
-    elif isinstance(failure, ChargerCallError):
-        body["call_error_code"] = failure.code
-    return Response(body, status=http_status)
+    """The status and code chargers.failures gives the failure, with the charger's own code."""
+    meaning = failure_meaning(failure)
+    body: dict[str, Any] = {"error": meaning.api_error, "detail": failure.message, **failure_details(failure)}
+    return Response(body, status=meaning.http_status)
 
 
 def _first_message(data: Any) -> str:

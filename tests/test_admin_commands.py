@@ -14,8 +14,9 @@ from ocpp.exceptions import NotSupportedError
 from ocpp.messages import Call, _validate_payload
 from ocpp.v16 import call, call_result
 
-from chargers.admin_commands import ADMIN_COMMANDS, answer_view, failure_message
+from chargers.admin_commands import ADMIN_COMMANDS, answer_view
 from chargers.commands import ChargerCallError, ChargerNotSupported, ChargerOffline, ChargerTimeout, CommandInvalid
+from chargers.failures import failure_sentence
 from chargers.models import Charger, ChargerCommand
 from chargers.remote import REMOTE_ID_TAG, ChargerBusy, ChargerRejected, charging_profile
 from tests.conftest import start_server
@@ -282,7 +283,7 @@ def test_each_answer_reads_as_what_the_charger_said(action, answer, level, summa
     ],
 )
 def test_each_failure_reads_as_a_clear_message(failure, message):
-    assert failure_message(charge_point_id="CP1", failure=failure, timeout_s=10) == message
+    assert failure_sentence(charge_point_id="CP1", failure=failure, timeout_s=10) == message
 
 
 # --- The admin pages, in-process -------------------------------------------------------------
