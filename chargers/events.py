@@ -16,6 +16,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from graylogic.datetimes import iso_utc
+
 logger = logging.getLogger(__name__)
 
 GROUP = "mqtt.events"
@@ -141,12 +143,6 @@ def meter_values(
                 "sets": [{"timestamp": at, "sampled_value": values} for at, values in sets.items()],
             }
         )
-
-
-def iso_utc(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class _ChannelLayerSink:

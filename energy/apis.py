@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from energy.grid import level_percents
 from energy.models import READING_MAX_AHEAD, GridResponse, Site
 from energy.rebalance import rebalancer
 from energy.services import energy_reading_record, grid_level_set
@@ -139,6 +140,6 @@ class GridSignalApi(APIView):
             site=site, level=data.validated_data["level"], source=f"api:{request.user.get_username()}"
         )
         rebalancer().request(site.pk, f"grid level {grid.level}")
-        percent = {"normal": 100, "moderate": grid.moderate_limit_percent, "high": grid.high_limit_percent}[grid.level]
-        body = {"site": site.name, "level": grid.level, "limit_percent": percent, "enabled": grid.enabled}
+        levels = level_percents(moderate_percent=grid.moderate_limit_percent, high_percent=grid.high_limit_percent)
+        body = {"site": site.name, "level": grid.level, "limit_percent": levels[grid.level], "enabled": grid.enabled}
         return Response(self.OutputSerializer(body).data)

@@ -12,6 +12,7 @@ from energy.allocation import NOMINAL_VOLTAGE_V, PHASES, Fuse
 from energy.control import ChargerState
 from energy.models import READING_MAX_AHEAD, EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
 from energy.tou import Period
+from sessions.measurands import in_base_unit
 from sessions.models import ChargingSession, MeterSample
 
 SITE_FUSE_ID = "main fuse"
@@ -121,7 +122,7 @@ def charger_draws(*, chargers: list[Charger], since: dt.datetime) -> dict[int, D
     current: dict[int, float] = {}
     for charger_pk, measurand, value, unit in latest:
         if measurand == "Power.Active.Import":
-            power[charger_pk] = power.get(charger_pk, 0.0) + value * (1000 if unit == "kW" else 1)
+            power[charger_pk] = power.get(charger_pk, 0.0) + in_base_unit(value, unit)
         else:
             current[charger_pk] = current.get(charger_pk, 0.0) + value
     draws = {}

@@ -16,7 +16,7 @@ from itertools import pairwise
 
 from energy.solar import surplus_w as solar_surplus_w
 from energy.tou import Period, period_at
-from sessions.measurands import ENERGY_REGISTER_MAX_WH
+from sessions.measurands import ENERGY_REGISTER_MAX_WH, in_base_unit
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 CENT = Decimal("0.01")
@@ -46,13 +46,6 @@ class EnergyReading:
     at: dt.datetime | None = None
 
 
-def energy_wh(value: float, unit: str) -> float:
-    """Energy registers come in Wh (the OCPP default when unit is absent) or kWh."""
-    if unit == "kWh":
-        return value * 1000.0
-    return value
-
-
 def register_believable(wh: float | None) -> bool:
     """A register reading a meter can show: rows stored before samples were bounded at the door
     may hold 1e300 or infinity, which no figure may be built from."""
@@ -66,7 +59,7 @@ def session_energy_wh(
     of the charger's whole-meter energy register samples (per-phase registers are ignored,
     summing them would double count against a total). None when nothing tells; readings and
     meter values outside what a meter can show are left out."""
-    totals = [wh for r in register_readings if not r.phase and register_believable(wh := energy_wh(r.value, r.unit))]
+    totals = [wh for r in register_readings if not r.phase and register_believable(wh := in_base_unit(r.value, r.unit))]
     meter_start_wh = meter_start_wh if register_believable(meter_start_wh) else None
     meter_stop_wh = meter_stop_wh if register_believable(meter_stop_wh) else None
     start = meter_start_wh if meter_start_wh is not None else (min(totals) if totals else None)
@@ -109,7 +102,7 @@ def energy_intervals(
     meter_stop_wh = meter_stop_wh if register_believable(meter_stop_wh) else None
     by_time: dict[dt.datetime, float] = {}
     for r in register_readings:
-        if r.phase or r.at is None or not register_believable(wh := energy_wh(r.value, r.unit)):
+        if r.phase or r.at is None or not register_believable(wh := in_base_unit(r.value, r.unit)):
             continue
         # Charger clocks drift: a sample just outside the session belongs to its edge.
         at = min(max(r.at, started_at), end_limit)

@@ -1,7 +1,6 @@
 """The REST API of charging history (spec: "Charging History")."""
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from django.utils import timezone
@@ -39,13 +38,6 @@ class DateOrDateTimeField(serializers.Field):
         return parsed
 
 
-def _site_zone(name: str) -> dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
 def _as_utc(value: dt.date | dt.datetime, *, end_of_day: bool, zone: dt.tzinfo) -> dt.datetime:
     if not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time.max if end_of_day else dt.time.min)
@@ -73,7 +65,7 @@ class ChargerSessionListApi(APIView):
             return fields
 
         def validate(self, attrs: dict) -> dict:
-            zone = _site_zone(self.context["time_zone"])
+            zone = self.context["zone"]
             bounds = {}
             for name, end_of_day in (("from", False), ("to", True)):
                 if name in attrs:
@@ -132,7 +124,7 @@ class ChargerSessionListApi(APIView):
     )
     def get(self, request: Request, charger_id: str) -> Response:
         charger = visible_charger_or_404(request, charger_id)
-        filters = self.FilterSerializer(data=request.query_params, context={"time_zone": charger.site.time_zone})
+        filters = self.FilterSerializer(data=request.query_params, context={"zone": charger.site.zone})
         filters.is_valid(raise_exception=True)
         sessions = session_list(
             charger=charger,

@@ -7,7 +7,6 @@ when a session stops.
 
 import datetime as dt
 import logging
-import zoneinfo
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -26,6 +25,7 @@ from sessions.accounting import (
     register_believable,
     session_figures,
 )
+from sessions.measurands import preferred_location
 from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
@@ -34,17 +34,6 @@ logger = logging.getLogger(__name__)
 # 1970 by a reset clock would read every reading the site ever had on each Now-page poll.
 # Energy before it counts as not solar.
 SOLAR_READINGS_SPAN = dt.timedelta(days=31)
-
-
-def zone_named(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-def site_zone(site: Site) -> zoneinfo.ZoneInfo:
-    return zone_named(site.time_zone)
 
 
 def site_tariff(*, site: Site) -> tuple[list[Period], str]:
@@ -68,8 +57,7 @@ def session_register_readings(*, session: ChargingSession) -> list[EnergyReading
         .order_by("timestamp")
         .values_list("value", "unit", "timestamp", "location")
     )
-    locations = {location for *_, location in rows}
-    wanted = "Outlet" if "Outlet" in locations or not locations else min(locations)
+    wanted = preferred_location({location for *_, location in rows})
     return [EnergyReading(value=v, unit=u or "Wh", at=t) for v, u, t, loc in rows if loc == wanted]
 
 
@@ -106,7 +94,7 @@ def session_figures_compute(*, session: ChargingSession, now: dt.datetime | None
         meter_stop_wh=session.meter_stop_wh,
         register_readings=registers,
         periods=periods,
-        tz=site_zone(site),
+        tz=site.zone,
         currency=currency,
         site_readings=site_readings_between(site=site, start=readings_from, end=end),
     )

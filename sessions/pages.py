@@ -15,6 +15,7 @@ from django.utils.text import capfirst
 from chargers.models import Charger, LimitDecision
 from chargers.selectors import charger_list_visible
 from energy.sources import LimitSource, source_label
+from graylogic.datetimes import zone_named
 from sessions.accounting import (
     MonthEntry,
     MonthTotal,
@@ -28,13 +29,11 @@ from sessions.billing import (
     session_figures_compute,
     session_figures_live,
     session_register_readings,
-    site_zone,
-    zone_named,
 )
-from sessions.measurands import POWER_MAX_W
+from sessions.measurands import POWER_MAX_W, POWER_UNITS, in_base_unit, whole_meter_value
 from sessions.models import ChargingSession
 from sessions.sample_series import power_series_with_aggregates
-from sessions.selectors import PHASE_LABELS, POWER, WATTS_PER_UNIT, charger_state
+from sessions.selectors import POWER, charger_state
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -186,7 +185,7 @@ class SessionRow:
 def session_rows(*, sessions: Iterable[ChargingSession], now: dt.datetime | None = None) -> list[SessionRow]:
     rows = []
     for session in sessions:
-        zone = site_zone(session.charger.site)
+        zone = session.charger.site.zone
         started = local_time(session.started_at, zone)
         ended = local_time(session.stopped_at, zone) if session.stopped_at else None
         running_for = (now or dt.datetime.now(dt.UTC)) - session.started_at
@@ -247,21 +246,16 @@ def session_detail(*, session: ChargingSession, now: dt.datetime | None = None) 
 def session_power_series(*, session: ChargingSession) -> list[tuple[dt.datetime, float]]:
     """Power.Active.Import over the session: per timestamp the whole-meter value (at the outlet
     when the charger reports several locations), else the sum of the phases."""
-    rows = session.samples.filter(measurand=POWER, value__isnull=False, unit__in=WATTS_PER_UNIT).values_list(
+    rows = session.samples.filter(measurand=POWER, value__isnull=False, unit__in=POWER_UNITS).values_list(
         "timestamp", "value", "unit", "phase", "location"
     )
     by_time: dict[dt.datetime, list[tuple[float, str, str]]] = {}
     for at, value, unit, phase, location in rows:
-        by_time.setdefault(at, []).append((value * WATTS_PER_UNIT[unit], phase, location))
+        by_time.setdefault(at, []).append((in_base_unit(value, unit), phase, location))
     series = []
     for at in sorted(by_time):
-        readings = by_time[at]
-        locations = {loc for *_, loc in readings}
-        location = "Outlet" if "Outlet" in locations else min(locations)
-        here = [(w, phase) for w, phase, loc in readings if loc == location]
-        whole = [w for w, phase in here if not phase]
-        total = whole[0] if whole else sum(w for w, phase in here if phase in PHASE_LABELS)
-        if math.isfinite(total) and total <= POWER_MAX_W:  # a broken meter's 1e15 W is no point
+        total = whole_meter_value(by_time[at])
+        if total is not None and math.isfinite(total) and total <= POWER_MAX_W:  # a broken meter's 1e15 W is no point
             series.append((at, max(0.0, total)))
     return series
 

@@ -15,14 +15,11 @@ from chargers.selectors import (
     charger_limit_in_force,
     charger_main_connector,
 )
-from sessions.measurands import POWER_MAX_W
+from sessions.measurands import POWER_MAX_W, POWER_UNITS, in_base_unit, whole_meter_value
 from sessions.models import ChargingSession
 from sessions.services import session_energy_so_far_wh
 
 POWER = "Power.Active.Import"
-# Per-phase power as chargers label it; a whole-meter value has no phase.
-PHASE_LABELS = {"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"}
-WATTS_PER_UNIT = {"": 1.0, "W": 1.0, "kW": 1000.0}
 
 
 def session_list(
@@ -41,18 +38,14 @@ def session_power_w(*, session: ChargingSession) -> int | None:
     """Charging power in W at the session's latest Power.Active.Import sample: the whole-meter
     value, or the sum of the phases when the charger reports only per-phase power. Samples at
     the outlet win over other locations; None when the charger never reported power."""
-    samples = session.samples.filter(measurand=POWER, value__isnull=False, unit__in=WATTS_PER_UNIT)
+    samples = session.samples.filter(measurand=POWER, value__isnull=False, unit__in=POWER_UNITS)
     latest = samples.order_by("-timestamp").values_list("timestamp", flat=True).first()
     if latest is None:
         return None
-    readings = list(samples.filter(timestamp=latest).values_list("value", "unit", "phase", "location"))
-    locations = {location for *_, location in readings}
-    location = "Outlet" if "Outlet" in locations else min(locations)
-    at_location = [(value * WATTS_PER_UNIT[unit], phase) for value, unit, phase, loc in readings if loc == location]
-    whole = [watts for watts, phase in at_location if not phase]
-    total = whole[0] if whole else sum(watts for watts, phase in at_location if phase in PHASE_LABELS)
+    readings = samples.filter(timestamp=latest).values_list("value", "unit", "phase", "location")
+    total = whole_meter_value([(in_base_unit(value, unit), phase, loc) for value, unit, phase, loc in readings])
     # A sample stored before values were bounded (1e300 W, -5 kW) is no power a car draws.
-    return round(total) if math.isfinite(total) and 0 <= total <= POWER_MAX_W else None
+    return round(total) if total is not None and math.isfinite(total) and 0 <= total <= POWER_MAX_W else None
 
 
 @dataclass(frozen=True)

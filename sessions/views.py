@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET
 from chargers.selectors import charger_list_visible
 from sessions import pages
 from sessions.accounting import calendar_safe
-from sessions.billing import site_zone
 from sessions.charts import describe_power, power_chart_svg
 
 PAGE_SIZE = 50
@@ -158,7 +157,7 @@ def session_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
     if session is None:
         raise Http404("No such session.")
     detail = pages.session_detail(session=session)
-    zone = site_zone(session.charger.site)
+    zone = session.charger.site.zone
     # A start stored in year 1 or 9999 cannot be drawn in a zone: the chart keeps inside the range.
     start = calendar_safe(session.started_at)
     end = calendar_safe(session.stopped_at or dt.datetime.now(dt.UTC))

@@ -70,10 +70,6 @@ def check_int32(value: int, field: str) -> int:
     return int(value)
 
 
-def utc_now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 # A JSON string holding NUL (U+0000), as it arrives: PostgreSQL stores such a string in no text
 # or JSON column (SQLite does), so it stops here, for both databases alike.
 _JSON_NUL = "\\u0000"

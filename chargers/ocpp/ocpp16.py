@@ -17,11 +17,12 @@ from chargers import events
 from chargers import services as charger_services
 from chargers.models import PROBE_REQUESTED_BY, ChargerEvent
 from chargers.ocpp import writes
-from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime, utc_now_iso
+from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime
 from chargers.ocpp.profiles import configuration_changes, profile_from_configuration
+from graylogic.datetimes import iso_utc
 from sessions import services as session_services
 from sessions.charger_clock import charger_time_believable, server_time_if_off
-from sessions.measurands import ENERGY_REGISTER_MAX_WH, sample_rejection
+from sessions.measurands import ENERGY_REGISTER_MAX_WH, in_base_unit, sample_rejection
 from sessions.models import RejectedSample
 from sessions.services import ChargerRating, MeterValuesReport, RejectedSampleData, SampleData
 
@@ -106,7 +107,7 @@ def _total_power_w(samples: list[SampleData]) -> float | None:
     """The latest whole-charger Power.Active.Import in W, if the samples carry one."""
     for sample in reversed(samples):
         if sample.measurand == "Power.Active.Import" and not sample.phase and sample.value is not None:
-            return sample.value * (1000 if sample.unit == "kW" else 1)
+            return in_base_unit(sample.value, sample.unit)
     return None
 
 
@@ -143,7 +144,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         self.registration_accepted = result.status == "Accepted"
         events.charger_changed(charger_pk=self.charger_pk)
         return call_result.BootNotification(
-            current_time=utc_now_iso(), interval=result.interval_s, status=result.status
+            current_time=iso_utc(dt.datetime.now(dt.UTC)), interval=result.interval_s, status=result.status
         )
 
     @after(Action.boot_notification)
@@ -170,7 +171,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     async def on_heartbeat(self):
         """Record liveness and give the charger the time."""
         writes.heartbeats.write_later(self.charger_pk)
-        return call_result.Heartbeat(current_time=utc_now_iso())
+        return call_result.Heartbeat(current_time=iso_utc(dt.datetime.now(dt.UTC)))
 
     @on(Action.status_notification, skip_schema_validation=True)
     async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs):

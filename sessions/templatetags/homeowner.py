@@ -8,8 +8,8 @@ from django import template
 from django.templatetags.tz import datetimeobject
 
 from energy.sources import source_label
+from graylogic.datetimes import zone_named
 from sessions.accounting import local_time
-from sessions.billing import zone_named
 from sessions.measurands import ENERGY_REGISTER_MAX_WH, POWER_MAX_W
 
 register = template.Library()
