@@ -125,11 +125,11 @@ def main() -> None:
 
     sent = []
 
-    def accept(**command):
-        sent.append(command["action"])
+    async def accept(**command):
+        sent.append(command["call"].action)
         return {"status": "Accepted"}
 
-    services.charger_command_sync = accept
+    services.charger_call = accept
     statements = {"reads": 0, "writes": 0}
 
     def count(execute, sql, params, many, context):

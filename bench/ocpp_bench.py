@@ -56,7 +56,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 VALUES_PER_MESSAGE = 3
 BOOT_PAYLOAD = '{"chargePointVendor":"GrayBench","chargePointModel":"Bench-1","firmwareVersion":"1.0"}'
 # P3: what the benchmark chargers report to GetConfiguration in --mode p3: smart charging, limits in
-# amps (chargers/ocpp/profiles.py), one connector; MeterValuesSampledData differs from what the
+# amps (chargers/profiles.py), one connector; MeterValuesSampledData differs from what the
 # product wants, so it also sends one ChangeConfiguration, as it would to a real charger.
 SMART_CONFIGURATION = (
     ("SupportedFeatureProfiles", True, "Core,FirmwareManagement,RemoteTrigger,SmartCharging"),

@@ -6,7 +6,7 @@ days and 15-minute aggregates for the rest (issue 25 item 12). Prints figures, n
 It creates a database `retention_bench_<pid>` on that server (127.0.0.1 only), migrates it, seeds
 `--hours` of charging for one charger at the product's default metering (MeterValueSampleInterval
 60 s; Energy.Active.Import.Register, Power.Active.Import and Current.Import, per phase on a
-three-phase charger: chargers/ocpp/profiles.py), measures the samples table
+three-phase charger: chargers/profiles.py), measures the samples table
 (pg_total_relation_size, after VACUUM ANALYZE), runs the pruning job as if 91 days had passed,
 measures the aggregates table, and drops the database at the end (even after Ctrl-C).
 """
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "graylogic.settings")
 
-SAMPLE_INTERVAL = dt.timedelta(seconds=60)  # chargers/ocpp/profiles.py WANTED_SAMPLE_INTERVAL_S
+SAMPLE_INTERVAL = dt.timedelta(seconds=60)  # chargers/profiles.py WANTED_SAMPLE_INTERVAL_S
 RAW_DAYS = 90
 
 

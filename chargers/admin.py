@@ -46,7 +46,7 @@ from chargers.models import (
     IdTag,
     LimitDecision,
 )
-from chargers.ocpp.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
+from chargers.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
 from chargers.services import charger_approve, charger_reject_claim, charger_set_password, id_tags_set_status
 from energy import reasons
 from energy.sources import source_label

@@ -32,7 +32,7 @@ from chargers.admin_command_forms import (
 )
 from chargers.commands import charger_command_sync
 from chargers.models import Charger
-from chargers.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
+from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from graylogic.datetimes import iso_utc
 
 # Answers that mean the charger did (or will do) what it was asked.

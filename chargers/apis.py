@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chargers.models import Charger
-from chargers.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from chargers.selectors import (
     ConnectionStatus,
     charger_connection_status,
@@ -20,6 +19,7 @@ from chargers.selectors import (
     charger_list_visible,
     charger_main_connector,
 )
+from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from graylogic.api import StrictIntegerField, error_responses
 from sessions.selectors import charger_state
 

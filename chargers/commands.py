@@ -6,6 +6,7 @@ the charger's answer as a camelCase OCPP payload, or a CommandFailed saying why 
 """
 
 import asyncio
+import hashlib
 import time
 
 from asgiref.sync import async_to_sync
@@ -14,7 +15,13 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chargers.models import Charger, ChargerCommand
-from chargers.ocpp.profiles import supports_action
+from chargers.profiles import supports_action
+
+
+def charger_group(charge_point_id: str) -> str:
+    """The channel-layer group of whichever consumer holds this charger's socket.
+    Hashed: charger ids may hold characters group names may not."""
+    return "charger." + hashlib.sha256(charge_point_id.encode()).hexdigest()[:32]
 
 
 class CommandFailed(Exception):
@@ -46,6 +53,18 @@ class ChargerNotSupported(CommandFailed):
 
 class CommandInvalid(CommandFailed):
     outcome = ChargerCommand.Outcome.INVALID
+
+
+class ChargerRejected(CommandFailed):
+    """The charger answered, and said no (Rejected, NotSupported...)."""
+
+    outcome = "rejected"
+
+
+class ChargerBusy(CommandFailed):
+    """The request does not fit the charger's state: nothing to stop, connector not available."""
+
+    outcome = "conflict"
 
 
 FAILURE_BY_OUTCOME = {cls.outcome: cls for cls in (ChargerOffline, ChargerTimeout, ChargerCallError, CommandInvalid)}
@@ -96,8 +115,6 @@ async def charger_command(
     *, charge_point_id: str, action: str, payload: dict, requested_by: str, timeout_s: float | None = None
 ) -> dict:
     """Send one OCPP call to a charger and return its answer (camelCase payload)."""
-    from chargers.consumers import charger_group
-
     timeout_s = timeout_s or settings.OCPP_COMMAND_TIMEOUT_S
     charger = (
         await Charger.objects.filter(charge_point_id=charge_point_id)

@@ -1,7 +1,6 @@
 """The OCPP WebSocket endpoint. It authenticates, then hands each frame, in order, to the
 charger's ChargePoint; calls to the charger run in tasks of their own (see DESIGN.md traps)."""
 
-import hashlib
 import logging
 import re
 import time
@@ -13,6 +12,7 @@ from ocpp.messages import CallError
 
 from chargers import events
 from chargers.admission import client_address
+from chargers.commands import charger_group
 from chargers.credentials import parse_basic_auth
 from chargers.door import charger_admit, database_outage
 from chargers.models import Charger, ChargerEvent
@@ -27,12 +27,6 @@ CHARGE_POINT_CLASSES = {"ocpp1.6": ChargePoint16}
 # Redis down or misconfigured: every handshake and connection fails alike; logged once a minute.
 channel_layer_outage = OutageLog(logger, "channel layer (charger connections)")
 _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*2\s*,\s*"([^"]{1,36})"')
-
-
-def charger_group(charge_point_id: str) -> str:
-    """The channel-layer group of whichever consumer holds this charger's socket.
-    Hashed: charger ids may hold characters group names may not."""
-    return "charger." + hashlib.sha256(charge_point_id.encode()).hexdigest()[:32]
 
 
 class _ConsumerConnection:

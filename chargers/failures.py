@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from chargers.commands import (
+    ChargerBusy,
     ChargerCallError,
     ChargerNotSupported,
     ChargerOffline,
+    ChargerRejected,
     ChargerTimeout,
     CommandFailed,
     CommandInvalid,
 )
-from chargers.remote import ChargerBusy, ChargerRejected
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from django.utils import timezone
 from chargers import events, selectors
 from chargers.admission import RefusalCount, RefusalKind
 from chargers.credentials import charger_password_hash
+from chargers.link import REMOTE_ID_TAG
 from chargers.models import OCPP16, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
-from chargers.ocpp.profiles import ChargerProfile
-from chargers.remote import REMOTE_ID_TAG
+from chargers.profiles import ChargerProfile
 from energy.models import Site
 
 logger = logging.getLogger(__name__)

@@ -25,13 +25,15 @@ def fuse_id(circuit_pk: int | None) -> str:
     return SITE_FUSE_ID if circuit_pk is None else f"circuit {circuit_pk}"
 
 
-# What a control run reads of a charger (energy/services.py, chargers/remote.py::charging_profile).
+# What a control run reads of a charger (energy/services.py, chargers/protocols/).
 # The other columns (boot details, timestamps, the whole GetConfiguration answer as JSON) were
 # most of the cost of loading the chargers of a steady run.
 CONTROL_FIELDS = (
     "site",
     "circuit",
     "charge_point_id",
+    "protocol",
+    "connection_protocol",
     "is_connected",
     "phases",
     "max_power_w",

@@ -5,20 +5,30 @@ readings and grid-signal endpoints, and a manual limit. Every decision is stored
 inputs (LimitDecision) so the charger page can say why.
 """
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field, replace
 
+from asgiref.sync import async_to_sync, sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from chargers import events as charger_events
-from chargers.commands import CommandFailed, charger_command_sync
+from chargers.commands import CommandFailed
+from chargers.link import (
+    ChargerCall,
+    LimitPeriod,
+    LimitPurpose,
+    charger_call,
+    limit_clear_call,
+    limit_set_call,
+    schedule_set_call,
+)
 from chargers.models import Charger, ChargerEvent, LimitDecision
-from chargers.ocpp.profiles import limit_in_charger_unit
-from chargers.remote import STACK_LEVEL_BY_PURPOSE, charging_profile
+from chargers.profiles import limit_in_charger_unit
 from chargers.services import charger_event_record
 from energy import reasons, selectors
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES
@@ -32,9 +42,9 @@ from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
 
-PROTECTION = "ChargePointMaxProfile"  # circuit protection, grid response, manual limits
-TOU = "TxDefaultProfile"  # the time-of-use plan
-SOLAR = "TxProfile"  # solar surplus, on the running transaction
+PROTECTION = LimitPurpose.CHARGER_MAX  # circuit protection, grid response, manual limits
+TOU = LimitPurpose.DEFAULT  # the time-of-use plan
+SOLAR = LimitPurpose.TRANSACTION  # solar surplus, on the running transaction
 UNKNOWN = "unknown"  # what a booted charger may still hold of a purpose: cleared, or sent again
 
 
@@ -191,6 +201,30 @@ class ControlRun:
     failures: dict[str, CommandFailed] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Send:
+    """One call a run decided. `applied`: what applied_profiles holds for the purpose once the
+    charger accepts the limit (a clear forgets the purpose instead)."""
+
+    charger: Charger
+    purpose: LimitPurpose
+    call: ChargerCall
+    applied: object = None
+    clear: bool = False
+
+
+@dataclass
+class _SitePlan:
+    """A site's run once decided: its calls in the order they go out (lowered limits first),
+    then each charger's decision, recorded once the calls are answered."""
+
+    run: ControlRun
+    now: dt.datetime
+    trigger: str
+    sends: list[_Send] = field(default_factory=list)
+    records: list[tuple[Charger, Decision, LimitDecision | None]] = field(default_factory=list)
+
+
 def site_control_run(
     *, site: Site, trigger: str, now: dt.datetime | None = None, protection_only: bool = False
 ) -> ControlRun:
@@ -216,15 +250,21 @@ def sites_control_run(
     """Run several sites with their inputs read together: a handful of queries for all of them
     instead of a handful per site, which was most of what the once-a-minute runs cost with a
     thousand sites on one process. One run per site at a time (two overlapping runs could send
-    a stale limit last), so every site's lock is held from the reads to the last write. A site
-    whose run failed maps to its exception: one broken site must not stop the others.
-    `site_triggers` names a site's own reason when sites asked for different ones (events).
-    `protection_only` sends only the fuse-keeping ChargePointMaxProfiles and records nothing:
-    what a car that is starting needs before its transaction is answered."""
+    a stale limit last), so each site's lock is held from the reads to its last write. The
+    sites are decided together; then each sends its own calls, side by side with the others,
+    and lets its lock go once they are answered: a charger slow to answer holds up its own
+    site, not the batch. A site whose run failed maps to its exception: one broken site must
+    not stop the others. `site_triggers` names a site's own reason when sites asked for
+    different ones (events). `protection_only` sends only the fuse-keeping
+    ChargePointMaxProfiles and records nothing: what a car that is starting needs before its
+    transaction is answered."""
     now = now or timezone.now()
-    with contextlib.ExitStack() as locks:
+    outcomes: dict[int, ControlRun | Exception] = {}
+    with contextlib.ExitStack() as batch:
+        site_locks: dict[int, contextlib.ExitStack] = {}
         for pk in sorted(set(site_pks)):
-            locks.enter_context(site_lock(pk))
+            site_locks[pk] = batch.enter_context(contextlib.ExitStack())
+            site_locks[pk].enter_context(site_lock(pk))
         sites = selectors.sites_settings(site_pks=site_pks)
         chargers_by_site = selectors.sites_chargers(site_pks=list(sites))
         chargers = [c for site_chargers in chargers_by_site.values() for c in site_chargers]
@@ -234,10 +274,10 @@ def sites_control_run(
         last_decisions = selectors.latest_decisions(chargers=online)
         solar_sites = any(solar.enabled for _, solar, _, _ in sites.values())
         sessions = selectors.running_sessions(chargers=online) if solar_sites else {}
-        outcomes: dict[int, ControlRun | Exception] = {}
+        plans: dict[int, _SitePlan] = {}
         for pk, (site, solar, tou, grid) in sites.items():
             try:
-                outcomes[pk] = _site_control_run(
+                plans[pk] = _site_control_plan(
                     site=site,
                     blocks=(solar, tou, grid),
                     chargers=chargers_by_site[pk],
@@ -251,13 +291,49 @@ def sites_control_run(
                 )
             except Exception as error:
                 outcomes[pk] = error
-        Site.objects.filter(pk__in=[pk for pk, o in outcomes.items() if isinstance(o, ControlRun)]).update(
-            last_rebalanced_at=now
-        )
+        Site.objects.filter(pk__in=list(plans)).update(last_rebalanced_at=now)
+        sending = {pk: plan for pk, plan in plans.items() if plan.sends}
+        for pk in plans.keys() - sending.keys():
+            outcomes[pk] = _site_finish(plans[pk], site_locks[pk])
+        if sending:
+            outcomes.update(async_to_sync(_sites_send)(sending, site_locks=site_locks))
     return outcomes
 
 
-def _site_control_run(
+def _site_finish(plan: _SitePlan, lock: contextlib.ExitStack) -> ControlRun | Exception:
+    """Record each charger's decision with what its calls came to, then let the site go."""
+    try:
+        for charger, decision, last in plan.records:
+            _record(charger, decision, plan.run.outcomes.get(str(charger.pk), "unchanged"), plan.now, last=last)
+    except Exception as error:
+        return error
+    finally:
+        lock.close()
+    return plan.run
+
+
+async def _sites_send(
+    plans: dict[int, _SitePlan], *, site_locks: dict[int, contextlib.ExitStack]
+) -> dict[int, ControlRun | Exception]:
+    """Each site's calls one after the other (each answered before the next: lowered limits
+    take hold before raised ones), the sites side by side. The database work runs back on the
+    calling thread, which holds the sites' locks."""
+
+    async def site_send(pk: int, plan: _SitePlan) -> ControlRun | Exception:
+        try:
+            for send in plan.sends:
+                answer = await _call(plan.run, send, plan.trigger)
+                await sync_to_async(_answered)(plan.run, send, answer)
+        except Exception as error:
+            await sync_to_async(site_locks[pk].close)()
+            return error
+        return await sync_to_async(_site_finish)(plan, site_locks[pk])
+
+    done = await asyncio.gather(*(site_send(pk, plan) for pk, plan in plans.items()))
+    return dict(zip(plans, done, strict=True))
+
+
+def _site_control_plan(
     *,
     site: Site,
     blocks: tuple[SolarCharging, TimeOfUse, GridResponse],
@@ -269,7 +345,7 @@ def _site_control_run(
     trigger: str,
     now: dt.datetime,
     protection_only: bool = False,
-) -> ControlRun:
+) -> _SitePlan:
     solar, tou, grid = blocks
     online = [c for c in chargers if c.is_connected]
     states = selectors.charger_states(chargers=online, draws=draws, now=now)
@@ -297,7 +373,7 @@ def _site_control_run(
     solar_budget_w, solar_surplus_w, solar_reason = _solar_inputs(
         site=site, solar=solar, ev_power_w=ev_power_w, now=now
     )
-    tou_allows, tou_reason, plan = _tou_inputs(site=site, tou=tou, chargers=online, now=now)
+    tou_allows, tou_reason, tou_plan = _tou_inputs(site=site, tou=tou, chargers=online, now=now)
     grid_percent, grid_reason = 100, ""
     if grid.enabled:
         levels = {"normal": 100, "moderate": grid.moderate_limit_percent, "high": grid.high_limit_percent}
@@ -328,88 +404,86 @@ def _site_control_run(
             failsafe_reason=failsafe_reason,
         )
     )
-    run = ControlRun(decisions)
-    _apply(
-        run,
+    plan = _SitePlan(ControlRun(decisions), now, trigger)
+    _plan(
+        plan,
         by_pk={str(c.pk): c for c in online},
         sessions=sessions,
         last_decisions=last_decisions,
-        trigger=trigger,
-        plan=plan,
-        now=now,
+        plan_tou=tou_plan,
         solar_on=solar_budget_w is not None,
         protection_only=protection_only,
     )
-    return run
+    return plan
 
 
-def _apply(
-    run: ControlRun,
+def _plan(
+    plan: _SitePlan,
     *,
     by_pk: dict[str, Charger],
     sessions: dict[int, ChargingSession],
     last_decisions: dict[int, LimitDecision],
-    trigger: str,
-    plan,
-    now,
+    plan_tou,
     solar_on: bool,
     protection_only: bool = False,
 ) -> None:
-    protection_now = {cid: by_pk[cid].applied_profiles.get(PROTECTION) for cid in run.decisions}
-    protection_new = {cid: d.protection_limit_w for cid, d in run.decisions.items()}
+    decisions = plan.run.decisions
+    protection_now = {cid: by_pk[cid].applied_profiles.get(PROTECTION) for cid in decisions}
+    protection_new = {cid: d.protection_limit_w for cid, d in decisions.items()}
     # Lowered limits go out (and are answered) before raised ones.
     for cid in apply_order(protection_now, protection_new):
-        _send_profile(run, by_pk[cid], PROTECTION, run.decisions[cid], protection_new[cid], trigger)
+        _plan_limit(plan, by_pk[cid], PROTECTION, decisions[cid], protection_new[cid])
     if protection_only:
         return
-    for cid, decision in run.decisions.items():
+    for cid, decision in decisions.items():
         charger = by_pk[cid]
-        _apply_solar(run, charger, decision, trigger, solar_on=solar_on, session=sessions.get(charger.pk))
-        _apply_tou(run, charger, plan, now, trigger)
-        _record(charger, decision, run.outcomes.get(cid, "unchanged"), now, last=last_decisions.get(charger.pk))
+        _plan_solar(plan, charger, decision, solar_on=solar_on, session=sessions.get(charger.pk))
+        _plan_tou(plan, charger, plan_tou)
+        plan.records.append((charger, decision, last_decisions.get(charger.pk)))
 
 
-def _apply_solar(
-    run: ControlRun,
-    charger: Charger,
-    decision: Decision,
-    trigger: str,
-    *,
-    solar_on: bool,
-    session: ChargingSession | None,
+def _plan_solar(
+    plan: _SitePlan, charger: Charger, decision: Decision, *, solar_on: bool, session: ChargingSession | None
 ) -> None:
     """The solar limit rides on the running transaction; with solar off, whatever is left is cleared."""
     held = charger.applied_profiles.get(SOLAR)
     if not solar_on:
         if held is not None:
-            _clear(run, charger, SOLAR, trigger)
+            _plan_clear(plan, charger, SOLAR)
         return
     if session is None:
         return
     wanted = {"transaction_id": session.transaction_id, "limit_w": decision.limit_w}
     if held != wanted:
-        _send_profile(run, charger, SOLAR, decision, decision.limit_w, trigger, session=session, applied=wanted)
+        _plan_limit(plan, charger, SOLAR, decision, decision.limit_w, session=session, applied=wanted)
 
 
-def _apply_tou(run: ControlRun, charger: Charger, plan, now: dt.datetime, trigger: str) -> None:
+def _plan_tou(plan: _SitePlan, charger: Charger, tou_plan) -> None:
     """Send the plan when what it does from now on differs from what the charger holds; clear it
     when time-of-use is off."""
     held = charger.applied_profiles.get(TOU)
-    if plan is None:
+    if tou_plan is None:
         if held is not None:
-            _clear(run, charger, TOU, trigger)
+            _plan_clear(plan, charger, TOU)
         return
     # Whole seconds, as startSchedule is sent: each period then starts exactly at its slot's edge.
-    start = now.replace(microsecond=0)
-    periods = schedule_periods(plan, start=start, limit=round(charger.max_power_w))
+    start = plan.now.replace(microsecond=0)
+    periods = schedule_periods(tou_plan, start=start, limit=round(charger.max_power_w))
     start_s = start.timestamp()
     wanted = {
         "periods": [[start_s + p["startPeriod"], p["limit"]] for p in periods],
-        "end_s": plan.slots[-1].end.timestamp() if plan.slots else None,
+        "end_s": tou_plan.slots[-1].end.timestamp() if tou_plan.slots else None,
     }
-    if isinstance(held, dict) and _same_from_now(held, wanted, now.timestamp()):
+    if isinstance(held, dict) and _same_from_now(held, wanted, plan.now.timestamp()):
         return
-    _send_tou(run, charger, periods, plan, start, trigger, applied=wanted)
+    call = schedule_set_call(
+        charger=charger,
+        purpose=TOU,
+        periods=[LimitPeriod(start_s=p["startPeriod"], limit_w=p["limit"]) for p in periods],
+        start=start,
+        duration_s=int((tou_plan.slots[-1].end - start).total_seconds()) if tou_plan.slots else None,
+    )
+    plan.sends.append(_Send(charger, TOU, call, applied=wanted))
 
 
 def _same_from_now(held: dict, wanted: dict, now_s: float) -> bool:
@@ -419,81 +493,70 @@ def _same_from_now(held: dict, wanted: dict, now_s: float) -> bool:
     return ahead(held) == ahead(wanted)
 
 
-def _send_profile(
-    run: ControlRun,
+def _plan_limit(
+    plan: _SitePlan,
     charger: Charger,
-    purpose: str,
+    purpose: LimitPurpose,
     decision: Decision,
     limit_w: int,
-    trigger: str,
     *,
-    session=None,
+    session: ChargingSession | None = None,
     applied=None,
 ) -> None:
-    profile = charging_profile(charger=charger, purpose=purpose, limit_w=limit_w, phases=decision.phases)
-    if charger.can_switch_phases and decision.phases in (1, 3):
-        profile["chargingSchedule"]["chargingSchedulePeriod"][0]["numberPhases"] = decision.phases
-    connector = 0
-    if session is not None:
-        profile["transactionId"] = session.transaction_id
-        connector = session.connector_id
-    payload = {"connectorId": connector, "csChargingProfiles": profile}
-    _send(run, charger, purpose, payload, limit_w if applied is None else applied, trigger)
+    """A one-period limit; on the transaction's connector when it rides on a session."""
+    call = limit_set_call(
+        charger=charger,
+        purpose=purpose,
+        limit_w=limit_w,
+        now=timezone.now(),
+        phases=decision.phases,
+        number_phases=decision.phases if charger.can_switch_phases and decision.phases in (1, 3) else None,
+        connector_id=session.connector_id if session is not None else 0,
+        transaction_id=session.transaction_id if session is not None else None,
+    )
+    plan.sends.append(_Send(charger, purpose, call, applied=limit_w if applied is None else applied))
 
 
-def _send_tou(
-    run: ControlRun, charger: Charger, periods: list[dict], plan, now: dt.datetime, trigger: str, *, applied: dict
-) -> None:
-    profile = charging_profile(charger=charger, purpose=TOU, limit_w=charger.max_power_w, now=now)
-    unit = profile["chargingSchedule"]["chargingRateUnit"]
-    per_watt = 1 if unit == "W" else 1 / (NOMINAL_VOLTAGE_V * charger.phases)
-    profile["chargingSchedule"]["chargingSchedulePeriod"] = [
-        {"startPeriod": p["startPeriod"], "limit": round(p["limit"] * per_watt, 1)} for p in periods
-    ]
-    if plan.slots:
-        profile["chargingSchedule"]["duration"] = int((plan.slots[-1].end - now).total_seconds())
-    _send(run, charger, TOU, {"connectorId": 0, "csChargingProfiles": profile}, applied, trigger)
+def _plan_clear(plan: _SitePlan, charger: Charger, purpose: LimitPurpose) -> None:
+    """A profile whose reason went away must not keep steering the car. "Unknown" means the
+    charger holds none: cleared all the same."""
+    plan.sends.append(_Send(charger, purpose, limit_clear_call(charger=charger, purpose=purpose), clear=True))
 
 
-def _clear(run: ControlRun, charger: Charger, purpose: str, trigger: str) -> None:
-    """ClearChargingProfile by purpose and stack level: a profile whose reason went away must not
-    keep steering the car. "Unknown" means the charger holds none: cleared all the same."""
-    payload = {"chargingProfilePurpose": purpose, "stackLevel": charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose])}
-    answer = _call(run, charger, "ClearChargingProfile", payload, purpose, trigger)
-    # A boot's "unknown" is cleared once: a charger that cannot clear (no smart charging) holds
-    # no profile either, and asking again at every run would only repeat the refusal.
-    tried_once = answer is None and charger.applied_profiles.get(purpose) == UNKNOWN
-    if tried_once or (answer is not None and answer.get("status") in ("Accepted", "Unknown")):
-        run.outcomes.setdefault(str(charger.pk), f"{purpose} cleared")
-        charger.applied_profiles = {k: v for k, v in charger.applied_profiles.items() if k != purpose}
-        Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
-
-
-def _call(run: ControlRun, charger: Charger, action: str, payload: dict, purpose: str, trigger: str) -> dict | None:
+async def _call(run: ControlRun, send: _Send, trigger: str) -> dict | None:
     """One call to the charger; a failure is the run's outcome for it (the first one counts)."""
+    charger = send.charger
     try:
-        return charger_command_sync(
-            charge_point_id=charger.charge_point_id, action=action, payload=payload, requested_by=f"energy:{trigger}"
-        )
+        return await charger_call(charger=charger, call=send.call, requested_by=f"energy:{trigger}")
     except CommandFailed as failure:
-        logger.warning("%s: %s %s failed: %s", charger.charge_point_id, action, purpose, failure.message)
+        logger.warning("%s: %s %s failed: %s", charger.charge_point_id, send.call.action, send.purpose, failure.message)
         run.failures.setdefault(str(charger.pk), failure)
         run.outcomes.setdefault(str(charger.pk), failure.outcome)
         return None
 
 
-def _send(run: ControlRun, charger: Charger, purpose: str, payload: dict, applied_value, trigger: str) -> None:
-    """Send one profile; the first outcome per charger is what the run reports for it."""
-    cid = str(charger.pk)
-    answer = _call(run, charger, "SetChargingProfile", payload, purpose, trigger)
-    if answer is None:
-        return
-    status = answer.get("status", "?")
-    run.answers.setdefault(cid, answer)
-    run.outcomes.setdefault(cid, f"{purpose} {status}")
-    if status == "Accepted":
-        charger.applied_profiles = {**charger.applied_profiles, purpose: applied_value}
-        Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
+def _answered(run: ControlRun, send: _Send, answer: dict | None) -> None:
+    """What the charger holds now, as far as its answer tells; the first outcome per charger is
+    what the run reports for it."""
+    charger, cid = send.charger, str(send.charger.pk)
+    if send.clear:
+        # A boot's "unknown" is cleared once: a charger that cannot clear (no smart charging)
+        # holds no profile either, and asking again at every run would only repeat the refusal.
+        tried_once = answer is None and charger.applied_profiles.get(send.purpose) == UNKNOWN
+        if not (tried_once or (answer is not None and answer.get("status") in ("Accepted", "Unknown"))):
+            return
+        run.outcomes.setdefault(cid, f"{send.purpose} cleared")
+        charger.applied_profiles = {k: v for k, v in charger.applied_profiles.items() if k != send.purpose}
+    else:
+        if answer is None:
+            return
+        status = answer.get("status", "?")
+        run.answers.setdefault(cid, answer)
+        run.outcomes.setdefault(cid, f"{send.purpose} {status}")
+        if status != "Accepted":
+            return
+        charger.applied_profiles = {**charger.applied_profiles, send.purpose: send.applied}
+    Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
 
 
 def _reason_kind(reason: str) -> str:

@@ -15,10 +15,19 @@ from ocpp.messages import Call, _validate_payload
 from ocpp.v16 import call, call_result
 
 from chargers.admin_commands import ADMIN_COMMANDS, answer_view
-from chargers.commands import ChargerCallError, ChargerNotSupported, ChargerOffline, ChargerTimeout, CommandInvalid
+from chargers.commands import (
+    ChargerBusy,
+    ChargerCallError,
+    ChargerNotSupported,
+    ChargerOffline,
+    ChargerRejected,
+    ChargerTimeout,
+    CommandInvalid,
+)
 from chargers.failures import failure_sentence
+from chargers.link import REMOTE_ID_TAG
 from chargers.models import Charger, ChargerCommand
-from chargers.remote import REMOTE_ID_TAG, ChargerBusy, ChargerRejected, charging_profile
+from chargers.protocols.ocpp16 import charging_profile
 from tests.conftest import start_server
 from tests.factories import make_charger
 from tests.ocpp_client import RECENT_DAY, AnsweringCharger, eventually, in_a_thread, library_charger

@@ -18,7 +18,7 @@ from chargers import services as charger_services
 from chargers.models import PROBE_REQUESTED_BY, ChargerEvent
 from chargers.ocpp import writes
 from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime
-from chargers.ocpp.profiles import configuration_changes, profile_from_configuration
+from chargers.profiles import configuration_changes, profile_from_configuration
 from graylogic.datetimes import iso_utc
 from sessions import services as session_services
 from sessions.charger_clock import charger_time_believable, server_time_if_off

@@ -13,10 +13,10 @@ from chargers.apis import ChargerLimitApi, ChargerStartApi
 from chargers.commands import CommandFailed
 from chargers.failures import failure_details, failure_meaning
 from chargers.models import Charger, charge_point_id_validator
-from chargers.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from chargers.selectors import charger_limit_in_force
 from energy.apis import READING_FIELDS, EnergyReadingApi
 from energy.models import GridResponse, Site
+from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from energy.services import energy_reading_record, grid_level_set
 from graylogic.datetimes import iso_utc
 

@@ -12,9 +12,16 @@ from ocpp.exceptions import NotSupportedError
 from ocpp.v16 import call, call_result
 from rest_framework.authtoken.models import Token
 
-from chargers.commands import ChargerCallError, ChargerNotSupported, ChargerOffline, ChargerTimeout, charger_command
+from chargers.commands import (
+    ChargerCallError,
+    ChargerNotSupported,
+    ChargerOffline,
+    ChargerRejected,
+    ChargerTimeout,
+    charger_command,
+)
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, Charger, ChargerCommand
-from chargers.remote import ChargerRejected, charger_set_limit
+from energy.remote import charger_set_limit
 from graylogic.channel_layers import redis_channel_layers
 from tests.api.helpers import http_json, make_user
 from tests.conftest import start_server, stop_server

@@ -5,14 +5,14 @@ import datetime as dt
 import pytest
 
 from chargers.models import Charger
-from chargers.ocpp.profiles import (
+from chargers.profiles import (
     ChargerProfile,
     configuration_changes,
     limit_in_charger_unit,
     profile_from_configuration,
     supports_action,
 )
-from chargers.remote import charging_profile
+from chargers.protocols.ocpp16 import charging_profile
 
 
 def test_the_profile_is_read_from_the_configuration_keys():

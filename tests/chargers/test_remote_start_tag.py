@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
+from chargers.link import REMOTE_ID_TAG
 from chargers.models import IdTag
-from chargers.remote import REMOTE_ID_TAG
 from sessions.models import ChargingSession
 from tests.api.helpers import http_json, make_user
 from tests.chargepoint_sim import sim_charger

@@ -1,0 +1,176 @@
+"""The calls of chargers.link in OCPP 1.6: each built from the ocpp library's typed call,
+datatypes and enums, and turned into the camelCase wire payload here, once."""
+
+import datetime as dt
+from enum import Enum
+
+from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.v16 import call
+from ocpp.v16.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
+from ocpp.v16.enums import ChargingProfileKindType, ChargingProfilePurposeType, ChargingRateUnitType
+
+from chargers.models import Charger
+from chargers.profiles import limit_in_charger_unit
+from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose
+from energy.allocation import NOMINAL_VOLTAGE_V
+from graylogic.datetimes import iso_utc
+
+# One profile id per purpose, so a new limit replaces the old one on the charger.
+PROFILE_ID_BY_PURPOSE = {LimitPurpose.CHARGER_MAX: 1, LimitPurpose.DEFAULT: 2, LimitPurpose.TRANSACTION: 3}
+STACK_LEVEL_BY_PURPOSE = {LimitPurpose.CHARGER_MAX: 0, LimitPurpose.DEFAULT: 1, LimitPurpose.TRANSACTION: 2}
+
+
+def _plain(value):
+    """Enums as their values: the payload crosses the channel layer and is stored as JSON."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value.value if isinstance(value, Enum) else value
+
+
+def _wire(typed) -> dict:
+    """A typed value as it goes on the wire: camelCase, unset fields left out."""
+    return snake_to_camel_case(remove_nones(_plain(serialize_as_dict(typed))))
+
+
+def _call(request) -> ChargerCall:
+    """A typed request (an ocpp.v16.call dataclass, named after its action) for the command path."""
+    return ChargerCall(action=type(request).__name__, payload=_wire(request))
+
+
+def _profile(
+    *,
+    charger: Charger,
+    purpose: LimitPurpose,
+    unit: str,
+    periods: list[ChargingSchedulePeriod],
+    start: dt.datetime,
+    duration_s: int | None,
+    transaction_id: int | None = None,
+) -> ChargingProfile:
+    return ChargingProfile(
+        charging_profile_id=PROFILE_ID_BY_PURPOSE[purpose],
+        stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
+        charging_profile_purpose=ChargingProfilePurposeType(purpose),
+        charging_profile_kind=ChargingProfileKindType.absolute,
+        charging_schedule=ChargingSchedule(
+            charging_rate_unit=ChargingRateUnitType(unit),
+            charging_schedule_period=periods,
+            duration=duration_s,
+            start_schedule=iso_utc(start),
+        ),
+        transaction_id=transaction_id,
+    )
+
+
+def _limit_profile(
+    *,
+    charger: Charger,
+    purpose: LimitPurpose,
+    limit_w: float,
+    now: dt.datetime,
+    duration_s: int | None = None,
+    phases: int | None = None,
+    number_phases: int | None = None,
+    transaction_id: int | None = None,
+) -> ChargingProfile:
+    """One period in the unit and at the stack level the charger accepts. `phases`: what it
+    charges on when that is not how it is wired (switched to one phase); `number_phases`: the
+    phases a charger that can switch is told to use."""
+    unit, limit = limit_in_charger_unit(
+        limit_w=limit_w, phases=phases or charger.phases, rate_unit=charger.limit_rate_unit
+    )
+    return _profile(
+        charger=charger,
+        purpose=purpose,
+        unit=unit,
+        periods=[ChargingSchedulePeriod(start_period=0, limit=limit, number_phases=number_phases)],
+        start=now,
+        duration_s=duration_s or None,
+        transaction_id=transaction_id,
+    )
+
+
+def charging_profile(
+    *,
+    charger: Charger,
+    purpose: LimitPurpose,
+    limit_w: float,
+    now: dt.datetime,
+    duration_s: int | None = None,
+    phases: int | None = None,
+) -> dict:
+    """The csChargingProfiles of a one-period limit, as the charger receives it."""
+    return _wire(
+        _limit_profile(charger=charger, purpose=purpose, limit_w=limit_w, now=now, duration_s=duration_s, phases=phases)
+    )
+
+
+def limit_set(
+    *,
+    charger: Charger,
+    purpose: LimitPurpose,
+    limit_w: float,
+    now: dt.datetime,
+    duration_s: int | None = None,
+    phases: int | None = None,
+    number_phases: int | None = None,
+    connector_id: int = 0,
+    transaction_id: int | None = None,
+) -> ChargerCall:
+    profile = _limit_profile(
+        charger=charger,
+        purpose=purpose,
+        limit_w=limit_w,
+        now=now,
+        duration_s=duration_s,
+        phases=phases,
+        number_phases=number_phases,
+        transaction_id=transaction_id,
+    )
+    return _call(call.SetChargingProfile(connector_id=connector_id, cs_charging_profiles=profile))
+
+
+def schedule_set(
+    *, charger: Charger, purpose: LimitPurpose, periods: list[LimitPeriod], start: dt.datetime, duration_s: int | None
+) -> ChargerCall:
+    """A plan of several periods for the whole charger (connector 0), in its own unit at its
+    wired phases; limits in amps to one decimal."""
+    unit = charger.limit_rate_unit
+    per_watt = 1 if unit == "W" else 1 / (NOMINAL_VOLTAGE_V * charger.phases)
+    profile = _profile(
+        charger=charger,
+        purpose=purpose,
+        unit=unit,
+        periods=[ChargingSchedulePeriod(start_period=p.start_s, limit=round(p.limit_w * per_watt, 1)) for p in periods],
+        start=start,
+        duration_s=duration_s,
+    )
+    return _call(call.SetChargingProfile(connector_id=0, cs_charging_profiles=profile))
+
+
+def limit_clear(*, charger: Charger, purpose: LimitPurpose) -> ChargerCall:
+    """By purpose and stack level, whatever profile id the charger holds it under."""
+    return _call(
+        call.ClearChargingProfile(
+            charging_profile_purpose=ChargingProfilePurposeType(purpose),
+            stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
+        )
+    )
+
+
+def start(*, connector_id: int, id_tag: str) -> ChargerCall:
+    return _call(call.RemoteStartTransaction(connector_id=connector_id, id_tag=id_tag))
+
+
+def stop(*, transaction_id: int) -> ChargerCall:
+    return _call(call.RemoteStopTransaction(transaction_id=transaction_id))
+
+
+def configuration_read(*, keys: list[str] | None = None) -> ChargerCall:
+    return _call(call.GetConfiguration(key=keys or None))
+
+
+def composite_schedule_read(*, connector_id: int, duration_s: int) -> ChargerCall:
+    return _call(call.GetCompositeSchedule(connector_id=connector_id, duration=duration_s))

@@ -1,0 +1,120 @@
+"""A control run decides its batch of sites together, then each site sends its own calls beside
+the others': a charger that keeps a run waiting for its answer holds up its own site only. Real
+chargers on sockets; the run is made from this process over Redis, as a Celery worker does."""
+
+import asyncio
+
+import pytest
+import redis
+from django.db import connections
+from ocpp.v16 import call
+
+from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, Charger, ChargerCommand, LimitDecision
+from energy.models import Site
+from energy.services import site_control_run, sites_control_run
+from graylogic.channel_layers import redis_channel_layers
+from tests.conftest import start_server, stop_server
+from tests.factories import make_charger, make_site
+from tests.ocpp_client import AnsweringCharger, eventually, in_a_thread, library_charger
+from tests.services import require_service
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REDIS_URL = "redis://127.0.0.1:6379/10"
+# Far longer than any wait below: the held charger's call must still be pending when the other
+# site is checked, whatever the machine's speed.
+COMMAND_TIMEOUT_S = 60
+WAIT_S = 20
+
+
+@pytest.fixture(scope="module")
+def redis_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    require_service("Redis", "127.0.0.1", 6379)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    process, server = start_server(tmp_path_factory.mktemp("silent-charger"), {"REDIS_URL": REDIS_URL})
+    yield server
+    stop_server(process)
+
+
+class HeldCharger(AnsweringCharger):
+    """Answers SetChargingProfile only once `release` is set, while `holding` is on."""
+
+    holding = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.release = asyncio.Event()
+
+    async def _answer(self, action: str, default, **payload):
+        if action == "SetChargingProfile" and self.holding:
+            self.received.append((action, payload))
+            await self.release.wait()
+            return self.answers.get(action, default)
+        return await super()._answer(action, default, **payload)
+
+
+def profile_limits(cp) -> list[float]:
+    return [
+        float(payload["cs_charging_profiles"]["charging_schedule"]["charging_schedule_period"][0]["limit"])
+        for action, payload in cp.received
+        if action == "SetChargingProfile"
+        and payload["cs_charging_profiles"]["charging_profile_purpose"] == "ChargePointMaxProfile"
+    ]
+
+
+def boot_control_done(charger: Charger) -> bool:
+    return ChargerCommand.objects.filter(charger=charger, requested_by=HELD_LIMIT_CHECK_REQUESTED_BY).exists()
+
+
+async def wait_until(check) -> bool:
+    return await in_a_thread(eventually, check, WAIT_S)
+
+
+def test_a_silent_charger_holds_up_neither_the_other_sites_of_its_batch_nor_their_locks(redis_server, settings):
+    settings.CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
+    settings.OCPP_COMMAND_TIMEOUT_S = COMMAND_TIMEOUT_S
+    # The silent charger's site comes first: one site after the other, the other site would wait.
+    silent_site, other_site = make_site(circuit_limit_a=32), make_site(circuit_limit_a=32)
+    silent = make_charger(site=silent_site, phases=1, max_power_w=7400)
+    other = make_charger(site=other_site, phases=1, max_power_w=7400)
+
+    async def scenario():
+        async with (
+            library_charger(redis_server, silent.charge_point_id, charge_point_class=HeldCharger) as held_cp,
+            library_charger(redis_server, other.charge_point_id, charge_point_class=AnsweringCharger) as other_cp,
+        ):
+            for cp in (held_cp, other_cp):
+                await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
+            assert await wait_until(lambda: boot_control_done(silent) and boot_control_done(other))
+            assert profile_limits(held_cp)[-1:] == profile_limits(other_cp)[-1:] == [32.0]
+
+            # Both sites' main fuses go down to 10 A: each charger gets a lower limit.
+            await Site.objects.filter(pk__in=[silent_site.pk, other_site.pk]).aupdate(circuit_limit_a=10)
+            held_cp.holding = True
+            run = asyncio.ensure_future(
+                in_a_thread(sites_control_run, site_pks=[silent_site.pk, other_site.pk], trigger="test")
+            )
+            assert await wait_until(lambda: profile_limits(held_cp)[-1:] == [10.0])
+            assert await wait_until(lambda: profile_limits(other_cp)[-1:] == [10.0]), (
+                "the other site's charger got its limit while the silent one's call was pending"
+            )
+            # The other site's lock is free again: a run of it alone does not wait either.
+            alone = await asyncio.wait_for(in_a_thread(site_control_run, site=other_site, trigger="test"), WAIT_S)
+            assert not run.done(), "the silent charger's call is still pending"
+
+            held_cp.release.set()
+            return await run, alone
+
+    outcomes, alone = asyncio.run(scenario())
+    connections.close_all()
+
+    assert [outcomes[pk].outcomes for pk in (silent_site.pk, other_site.pk)] == [
+        {str(silent.pk): "ChargePointMaxProfile Accepted"},
+        {str(other.pk): "ChargePointMaxProfile Accepted"},
+    ]
+    assert alone.outcomes == {}, "the batch's run of that site had sent and recorded its limit"
+    for charger in (silent, other):
+        charger.refresh_from_db()
+        assert charger.applied_profiles["ChargePointMaxProfile"] == 2300
+        assert charger.limit_w == 2300
+        assert LimitDecision.objects.filter(charger=charger).latest("pk").outcome == "ChargePointMaxProfile Accepted"
