@@ -58,7 +58,7 @@ def main() -> None:
     from django.utils import timezone
 
     from chargers.models import Charger, Connector
-    from energy import services
+    from energy import sending
     from energy.models import EnergyReading, Site
     from energy.tasks import control_tick, rebalance_site
     from sessions.models import ChargingSession, MeterSample
@@ -129,7 +129,7 @@ def main() -> None:
         sent.append(command["call"].action)
         return {"status": "Accepted"}
 
-    services.charger_call = accept
+    sending.charger_call = accept
     statements = {"reads": 0, "writes": 0}
 
     def count(execute, sql, params, many, context):

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from chargers.models import Charger, LimitDecision
 from energy.control import Decision
 from energy.selectors import latest_decisions
-from energy.services import _record
+from energy.sending import charger_decision_record
 from tests.factories import make_charger
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def decision(limit_w: int, reason: str = "circuit: 32 A fuse") -> Decision:
 def writes_of(charger: Charger, made: Decision, outcome: str) -> list[str]:
     charger = Charger.objects.get(pk=charger.pk)
     with CaptureQueriesContext(connection) as queries:
-        _record(charger, made, outcome, NOW, last=latest_decisions(chargers=[charger]).get(charger.pk))
+        charger_decision_record(charger, made, outcome, NOW, last=latest_decisions(chargers=[charger]).get(charger.pk))
     return [q["sql"].split()[0] for q in queries if not q["sql"].startswith("SELECT")]
 
 

@@ -1,0 +1,304 @@
+"""A control run's calls, from its decisions to what the chargers answered.
+
+Under the site's lock a run plans its calls: which limits differ from what each charger holds,
+lowered ones first. Each site then sends its own, one after the other (each answered before the
+next), side by side with the other sites of its batch, and records every charger's decision with
+what its calls came to. A charger slow to answer holds up its own site, not the batch.
+"""
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.utils import timezone
+
+from chargers import events as charger_events
+from chargers.commands import CommandFailed
+from chargers.link import (
+    ChargerCall,
+    LimitPeriod,
+    LimitPurpose,
+    charger_call,
+    limit_clear_call,
+    limit_set_call,
+    schedule_set_call,
+)
+from chargers.models import Charger, LimitDecision
+from energy.control import Decision, apply_order, schedule_from
+from energy.tou import schedule_periods
+from sessions.models import ChargingSession
+
+logger = logging.getLogger(__name__)
+
+PROTECTION = LimitPurpose.CHARGER_MAX  # circuit protection, grid response, manual limits
+TOU = LimitPurpose.DEFAULT  # the time-of-use plan
+SOLAR = LimitPurpose.TRANSACTION  # solar surplus, on the running transaction
+UNKNOWN = "unknown"  # what a booted charger may still hold of a purpose: cleared, or sent again
+
+
+@dataclass
+class ControlRun:
+    decisions: dict[str, Decision]
+    # Per charger pk: what the charger said to the first profile sent, or why none went out.
+    outcomes: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, dict] = field(default_factory=dict)
+    failures: dict[str, CommandFailed] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Send:
+    """One call a run decided. `applied`: what applied_profiles holds for the purpose once the
+    charger accepts the limit (a clear forgets the purpose instead)."""
+
+    charger: Charger
+    purpose: LimitPurpose
+    call: ChargerCall
+    applied: object = None
+    clear: bool = False
+
+
+@dataclass
+class SitePlan:
+    """A site's run once decided: its calls in the order they go out (lowered limits first),
+    then each charger's decision, recorded once the calls are answered."""
+
+    run: ControlRun
+    now: dt.datetime
+    trigger: str
+    sends: list[Send] = field(default_factory=list)
+    records: list[tuple[Charger, Decision, LimitDecision | None]] = field(default_factory=list)
+
+
+def site_finish(plan: SitePlan, lock: contextlib.ExitStack) -> ControlRun | Exception:
+    """Record each charger's decision with what its calls came to, then let the site go."""
+    try:
+        for charger, decision, last in plan.records:
+            charger_decision_record(
+                charger, decision, plan.run.outcomes.get(str(charger.pk), "unchanged"), plan.now, last=last
+            )
+    except Exception as error:
+        return error
+    finally:
+        lock.close()
+    return plan.run
+
+
+async def sites_send(
+    plans: dict[int, SitePlan], *, site_locks: dict[int, contextlib.ExitStack]
+) -> dict[int, ControlRun | Exception]:
+    """Each site's calls one after the other (each answered before the next: lowered limits
+    take hold before raised ones), the sites side by side. The database work runs back on the
+    calling thread, which holds the sites' locks."""
+
+    async def site_send(pk: int, plan: SitePlan) -> ControlRun | Exception:
+        try:
+            for send in plan.sends:
+                answer = await _call(plan.run, send, plan.trigger)
+                await sync_to_async(_answered)(plan.run, send, answer)
+        except Exception as error:
+            await sync_to_async(site_locks[pk].close)()
+            return error
+        return await sync_to_async(site_finish)(plan, site_locks[pk])
+
+    done = await asyncio.gather(*(site_send(pk, plan) for pk, plan in plans.items()))
+    return dict(zip(plans, done, strict=True))
+
+
+def site_calls_plan(
+    plan: SitePlan,
+    *,
+    by_pk: dict[str, Charger],
+    sessions: dict[int, ChargingSession],
+    last_decisions: dict[int, LimitDecision],
+    plan_tou,
+    solar_on: bool,
+    protection_only: bool = False,
+) -> None:
+    decisions = plan.run.decisions
+    protection_now = {cid: by_pk[cid].applied_profiles.get(PROTECTION) for cid in decisions}
+    protection_new = {cid: d.protection_limit_w for cid, d in decisions.items()}
+    # Lowered limits go out (and are answered) before raised ones.
+    for cid in apply_order(protection_now, protection_new):
+        _plan_limit(plan, by_pk[cid], PROTECTION, decisions[cid], protection_new[cid])
+    if protection_only:
+        return
+    for cid, decision in decisions.items():
+        charger = by_pk[cid]
+        _plan_solar(plan, charger, decision, solar_on=solar_on, session=sessions.get(charger.pk))
+        _plan_tou(plan, charger, plan_tou)
+        plan.records.append((charger, decision, last_decisions.get(charger.pk)))
+
+
+def _plan_solar(
+    plan: SitePlan, charger: Charger, decision: Decision, *, solar_on: bool, session: ChargingSession | None
+) -> None:
+    """The solar limit rides on the running transaction; with solar off, whatever is left is cleared."""
+    held = charger.applied_profiles.get(SOLAR)
+    if not solar_on:
+        if held is not None:
+            _plan_clear(plan, charger, SOLAR)
+        return
+    if session is None:
+        return
+    wanted = {"transaction_id": session.transaction_id, "limit_w": decision.limit_w}
+    if held != wanted:
+        _plan_limit(plan, charger, SOLAR, decision, decision.limit_w, session=session, applied=wanted)
+
+
+def _plan_tou(plan: SitePlan, charger: Charger, tou_plan) -> None:
+    """Send the plan when what it does from now on differs from what the charger holds; clear it
+    when time-of-use is off."""
+    held = charger.applied_profiles.get(TOU)
+    if tou_plan is None:
+        if held is not None:
+            _plan_clear(plan, charger, TOU)
+        return
+    # Whole seconds, as startSchedule is sent: each period then starts exactly at its slot's edge.
+    start = plan.now.replace(microsecond=0)
+    periods = schedule_periods(tou_plan, start=start, limit=round(charger.max_power_w))
+    start_s = start.timestamp()
+    wanted = {
+        "periods": [[start_s + p["startPeriod"], p["limit"]] for p in periods],
+        "end_s": tou_plan.slots[-1].end.timestamp() if tou_plan.slots else None,
+    }
+    if isinstance(held, dict) and _same_from_now(held, wanted, plan.now.timestamp()):
+        return
+    call = schedule_set_call(
+        charger=charger,
+        purpose=TOU,
+        periods=[LimitPeriod(start_s=p["startPeriod"], limit_w=p["limit"]) for p in periods],
+        start=start,
+        duration_s=int((tou_plan.slots[-1].end - start).total_seconds()) if tou_plan.slots else None,
+    )
+    plan.sends.append(Send(charger, TOU, call, applied=wanted))
+
+
+def _same_from_now(held: dict, wanted: dict, now_s: float) -> bool:
+    def ahead(schedule: dict) -> list:
+        return schedule_from([tuple(p) for p in schedule["periods"]], now_s=now_s, end_s=schedule["end_s"])
+
+    return ahead(held) == ahead(wanted)
+
+
+def _plan_limit(
+    plan: SitePlan,
+    charger: Charger,
+    purpose: LimitPurpose,
+    decision: Decision,
+    limit_w: int,
+    *,
+    session: ChargingSession | None = None,
+    applied=None,
+) -> None:
+    """A one-period limit; on the transaction's connector when it rides on a session."""
+    call = limit_set_call(
+        charger=charger,
+        purpose=purpose,
+        limit_w=limit_w,
+        now=timezone.now(),
+        phases=decision.phases,
+        number_phases=decision.phases if charger.can_switch_phases and decision.phases in (1, 3) else None,
+        connector_id=session.connector_id if session is not None else 0,
+        transaction_id=session.transaction_id if session is not None else None,
+    )
+    plan.sends.append(Send(charger, purpose, call, applied=limit_w if applied is None else applied))
+
+
+def _plan_clear(plan: SitePlan, charger: Charger, purpose: LimitPurpose) -> None:
+    """A profile whose reason went away must not keep steering the car. "Unknown" means the
+    charger holds none: cleared all the same."""
+    plan.sends.append(Send(charger, purpose, limit_clear_call(charger=charger, purpose=purpose), clear=True))
+
+
+async def _call(run: ControlRun, send: Send, trigger: str) -> dict | None:
+    """One call to the charger; a failure is the run's outcome for it (the first one counts)."""
+    charger = send.charger
+    try:
+        return await charger_call(charger=charger, call=send.call, requested_by=f"energy:{trigger}")
+    except CommandFailed as failure:
+        logger.warning("%s: %s %s failed: %s", charger.charge_point_id, send.call.action, send.purpose, failure.message)
+        run.failures.setdefault(str(charger.pk), failure)
+        run.outcomes.setdefault(str(charger.pk), failure.outcome)
+        return None
+
+
+def _answered(run: ControlRun, send: Send, answer: dict | None) -> None:
+    """What the charger holds now, as far as its answer tells; the first outcome per charger is
+    what the run reports for it."""
+    charger, cid = send.charger, str(send.charger.pk)
+    if send.clear:
+        # A boot's "unknown" is cleared once: a charger that cannot clear (no smart charging)
+        # holds no profile either, and asking again at every run would only repeat the refusal.
+        tried_once = answer is None and charger.applied_profiles.get(send.purpose) == UNKNOWN
+        if not (tried_once or (answer is not None and answer.get("status") in ("Accepted", "Unknown"))):
+            return
+        run.outcomes.setdefault(cid, f"{send.purpose} cleared")
+        charger.applied_profiles = {k: v for k, v in charger.applied_profiles.items() if k != send.purpose}
+    else:
+        if answer is None:
+            return
+        status = answer.get("status", "?")
+        run.answers.setdefault(cid, answer)
+        run.outcomes.setdefault(cid, f"{send.purpose} {status}")
+        if status != "Accepted":
+            return
+        charger.applied_profiles = {**charger.applied_profiles, send.purpose: send.applied}
+    Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its figures: a solar surplus that moved from 1,500 W to 1,600 W under
+    the same limit is the same decision, and is not written again."""
+    return re.sub(r"\d[\d,.]*", "#", reason)
+
+
+def charger_decision_record(
+    charger: Charger, decision: Decision, outcome: str, now: dt.datetime, *, last: LimitDecision | None
+) -> None:
+    """Keep the decision when anything about it changed (`last` is the newest one kept), and the
+    limit now in force. A run that changes nothing writes nothing: on SQLite every write waits
+    for the one writer lock."""
+    decision_changed = (
+        last is None
+        or outcome != "unchanged"
+        or (last.limit_w, last.source, _reason_kind(last.reason))
+        != (decision.limit_w, decision.source, _reason_kind(decision.reason[:300]))
+    )
+    paused = decision.limit_w == 0 and decision.source != "idle"
+    applied = {**charger.applied_profiles, "decision_a": decision.current_a}
+    fields = {"applied_profiles": applied, "paused_since": (charger.paused_since or now) if paused else None}
+    if outcome == "unchanged" or outcome.endswith(("Accepted", "cleared")):
+        # Only a limit the charger took is "in force".
+        fields.update(
+            limit_w=decision.limit_w,
+            limit_source=decision.source,
+            limit_reason=decision.reason[:200],
+            active_phases=decision.phases,
+        )
+    charger_row_changed = any(getattr(charger, name) != value for name, value in fields.items())
+    if decision_changed or charger_row_changed:
+        with transaction.atomic():
+            if decision_changed:
+                LimitDecision.objects.create(
+                    charger=charger,
+                    limit_w=decision.limit_w,
+                    current_a=decision.current_a,
+                    phases=decision.phases,
+                    source=decision.source,
+                    reason=decision.reason[:300],
+                    inputs=decision.inputs,
+                    outcome=outcome,
+                )
+            if charger_row_changed:
+                Charger.objects.filter(pk=charger.pk).update(**fields)
+        charger.applied_profiles = applied
+    if (fields.get("limit_w", charger.limit_w), fields.get("limit_source", charger.limit_source)) != (
+        charger.limit_w,
+        charger.limit_source,
+    ):
+        charger_events.charger_changed(charger_pk=charger.pk)
