@@ -32,8 +32,7 @@ from chargers.admin_live import (
     power_text,
     status_text,
 )
-from chargers.commands import CommandFailed
-from chargers.consumers import charger_group
+from chargers.commands import CommandFailed, charger_group
 from chargers.failures import failure_sentence
 from chargers.models import (
     PROBE_REQUESTED_BY,

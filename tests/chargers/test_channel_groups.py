@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from chargers.consumers import charger_group
+from chargers.commands import charger_group
 from chargers.routing import websocket_urlpatterns
 from graylogic.runtime.channel_layers import EmbeddedChannelLayer
 from tests.factories import make_charger
