@@ -70,27 +70,36 @@ async def wait_until(check) -> bool:
     return await in_a_thread(eventually, check, WAIT_S)
 
 
-def test_a_silent_charger_holds_up_neither_the_other_sites_of_its_batch_nor_their_locks(redis_server, settings):
-    settings.CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
-    settings.OCPP_COMMAND_TIMEOUT_S = COMMAND_TIMEOUT_S
-    # The silent charger's site comes first: one site after the other, the other site would wait.
+def two_sites() -> tuple[Site, Site, Charger, Charger]:
+    """The silent charger's site comes first: one site after the other, the other would wait."""
     silent_site, other_site = make_site(circuit_limit_a=32), make_site(circuit_limit_a=32)
     silent = make_charger(site=silent_site, phases=1, max_power_w=7400)
     other = make_charger(site=other_site, phases=1, max_power_w=7400)
+    return silent_site, other_site, silent, other
+
+
+async def booted_then_fuses_lowered(held_cp, other_cp, silent: Charger, other: Charger) -> None:
+    """Both chargers booted and hold 32 A; then both sites' main fuses go down to 10 A, so that
+    the next run gives each charger a lower limit, and the held charger stops answering it."""
+    for cp in (held_cp, other_cp):
+        await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
+    assert await wait_until(lambda: boot_control_done(silent) and boot_control_done(other))
+    assert profile_limits(held_cp)[-1:] == profile_limits(other_cp)[-1:] == [32.0]
+    await Site.objects.filter(pk__in=[silent.site_id, other.site_id]).aupdate(circuit_limit_a=10)
+    held_cp.holding = True
+
+
+def test_a_silent_charger_holds_up_neither_the_other_sites_of_its_batch_nor_their_locks(redis_server, settings):
+    settings.CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
+    settings.OCPP_COMMAND_TIMEOUT_S = COMMAND_TIMEOUT_S
+    silent_site, other_site, silent, other = two_sites()
 
     async def scenario():
         async with (
             library_charger(redis_server, silent.charge_point_id, charge_point_class=HeldCharger) as held_cp,
             library_charger(redis_server, other.charge_point_id, charge_point_class=AnsweringCharger) as other_cp,
         ):
-            for cp in (held_cp, other_cp):
-                await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
-            assert await wait_until(lambda: boot_control_done(silent) and boot_control_done(other))
-            assert profile_limits(held_cp)[-1:] == profile_limits(other_cp)[-1:] == [32.0]
-
-            # Both sites' main fuses go down to 10 A: each charger gets a lower limit.
-            await Site.objects.filter(pk__in=[silent_site.pk, other_site.pk]).aupdate(circuit_limit_a=10)
-            held_cp.holding = True
+            await booted_then_fuses_lowered(held_cp, other_cp, silent, other)
             run = asyncio.ensure_future(
                 in_a_thread(sites_control_run, site_pks=[silent_site.pk, other_site.pk], trigger="test")
             )
@@ -118,3 +127,43 @@ def test_a_silent_charger_holds_up_neither_the_other_sites_of_its_batch_nor_thei
         assert charger.applied_profiles["ChargePointMaxProfile"] == 2300
         assert charger.limit_w == 2300
         assert LimitDecision.objects.filter(charger=charger).latest("pk").outcome == "ChargePointMaxProfile Accepted"
+
+
+def test_a_charger_that_never_answers_keeps_its_old_limit_on_record_and_the_next_run_sends_the_new_one(
+    redis_server, settings
+):
+    settings.CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
+    settings.OCPP_COMMAND_TIMEOUT_S = 2
+    silent_site, other_site, silent, other = two_sites()
+
+    async def scenario():
+        async with (
+            library_charger(redis_server, silent.charge_point_id, charge_point_class=HeldCharger) as held_cp,
+            library_charger(redis_server, other.charge_point_id, charge_point_class=AnsweringCharger) as other_cp,
+        ):
+            await booted_then_fuses_lowered(held_cp, other_cp, silent, other)
+            held = await Charger.objects.aget(pk=silent.pk)
+            outcomes = await in_a_thread(sites_control_run, site_pks=[silent_site.pk, other_site.pk], trigger="test")
+            after_timeout = await Charger.objects.aget(pk=silent.pk)
+
+            held_cp.holding = False
+            held_cp.release.set()  # its late answer to the call that timed out is dropped
+            again = await in_a_thread(site_control_run, site=silent_site, trigger="test")
+            return held, outcomes, after_timeout, again
+
+    held, outcomes, after_timeout, again = asyncio.run(scenario())
+    connections.close_all()
+
+    assert outcomes[silent_site.pk].outcomes == {str(silent.pk): "timeout"}
+    assert outcomes[other_site.pk].outcomes == {str(other.pk): "ChargePointMaxProfile Accepted"}
+    # What the charger holds is unknown beyond what it last took: the record says that.
+    assert after_timeout.applied_profiles["ChargePointMaxProfile"] == held.applied_profiles["ChargePointMaxProfile"]
+    assert after_timeout.limit_w == held.limit_w != 2300
+    timed_out = LimitDecision.objects.filter(charger=silent).order_by("pk")
+    assert [(d.limit_w, d.outcome) for d in timed_out][-2:] == [
+        (2300, "timeout"),
+        (2300, "ChargePointMaxProfile Accepted"),
+    ]
+    assert again.outcomes == {str(silent.pk): "ChargePointMaxProfile Accepted"}
+    silent.refresh_from_db()
+    assert (silent.applied_profiles["ChargePointMaxProfile"], silent.limit_w) == (2300, 2300)
