@@ -30,7 +30,7 @@ from chargers.link import (
 )
 from chargers.models import Charger, LimitDecision
 from energy.control import Decision, apply_order, schedule_from
-from energy.tou import schedule_periods
+from energy.tou import Plan, schedule_periods
 from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
@@ -115,10 +115,12 @@ def site_calls_plan(
     by_pk: dict[str, Charger],
     sessions: dict[int, ChargingSession],
     last_decisions: dict[int, LimitDecision],
-    plan_tou,
+    tou_plan: Plan | None,
     solar_on: bool,
     protection_only: bool = False,
 ) -> None:
+    """Under the site's lock: the calls that bring each charger to its decision, from what it
+    holds (lowered fuse limits first), and the decisions to record once they are answered."""
     decisions = plan.run.decisions
     protection_now = {cid: by_pk[cid].applied_profiles.get(PROTECTION) for cid in decisions}
     protection_new = {cid: d.protection_limit_w for cid, d in decisions.items()}
@@ -130,7 +132,7 @@ def site_calls_plan(
     for cid, decision in decisions.items():
         charger = by_pk[cid]
         _plan_solar(plan, charger, decision, solar_on=solar_on, session=sessions.get(charger.pk))
-        _plan_tou(plan, charger, plan_tou)
+        _plan_tou(plan, charger, tou_plan)
         plan.records.append((charger, decision, last_decisions.get(charger.pk)))
 
 
@@ -150,7 +152,7 @@ def _plan_solar(
         _plan_limit(plan, charger, SOLAR, decision, decision.limit_w, session=session, applied=wanted)
 
 
-def _plan_tou(plan: SitePlan, charger: Charger, tou_plan) -> None:
+def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None) -> None:
     """Send the plan when what it does from now on differs from what the charger holds; clear it
     when time-of-use is off."""
     held = charger.applied_profiles.get(TOU)

@@ -337,7 +337,7 @@ def _site_control_plan(
         by_pk={str(c.pk): c for c in online},
         sessions=sessions,
         last_decisions=last_decisions,
-        plan_tou=tou_plan,
+        tou_plan=tou_plan,
         solar_on=solar_budget_w is not None,
         protection_only=protection_only,
     )
