@@ -20,8 +20,8 @@ from energy import reasons, selectors
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES
 from energy.control import SiteInputs, site_decisions
 from energy.grid import grid_limit_percent
+from energy.locks import site_lock
 from energy.models import EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
-from energy.rebalance import site_lock
 from energy.sending import (
     PROTECTION,
     SOLAR,

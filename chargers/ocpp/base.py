@@ -27,10 +27,12 @@ from ocpp.exceptions import (
 )
 from ocpp.messages import Call, CallError, MessageType, get_validator
 
+from chargers.commands import command_record
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerCommand, ChargerEvent
 from chargers.ocpp import writes
 from chargers.services import charger_event_record
 from energy.rebalance import rebalancer
+from energy.services import charger_held_limit_check, charger_profiles_unknown
 from graylogic.outages import DATABASE_ERRORS, database_answers, database_outage
 from graylogic.runtime.ocpp_routing import RoutingChargePoint, payload_is_valid
 
@@ -188,8 +190,6 @@ class CentralSystemChargePoint(RoutingChargePoint):
     async def control_after_boot(self) -> None:
         """A booted charger holds what it kept in flash: send its limits as if it held none, then
         check that it holds its fuse limit."""
-        from energy.services import charger_profiles_unknown
-
         self.booted = True
         # Off the thread-sensitive thread: it waits for the site's lock, and a run holding that
         # lock needs that thread to log its calls.
@@ -206,8 +206,6 @@ class CentralSystemChargePoint(RoutingChargePoint):
     async def check_held_limit(self) -> None:
         """GetCompositeSchedule on connector 0 against the ChargePointMaxProfile we sent; a charger
         that does not hold it is reported and sent it again."""
-        from energy.services import charger_held_limit_check
-
         reply = await self.call_and_record(
             "GetCompositeSchedule", {"connectorId": 0, "duration": 60}, HELD_LIMIT_CHECK_REQUESTED_BY
         )
@@ -243,8 +241,6 @@ class CentralSystemChargePoint(RoutingChargePoint):
 
     async def call_and_record(self, action: str, payload: dict, requested_by: str) -> dict:
         """A call this connection makes on its own (e.g. the probe), logged like any command."""
-        from chargers.commands import command_record
-
         started = time.monotonic()
         reply = await self.run_command(action, payload, settings.OCPP_COMMAND_TIMEOUT_S)
         await database_sync_to_async(command_record)(

@@ -3,11 +3,10 @@ site's control soon, one run at a time, never more often than its min_interval_s
 
 One runtime does it per process, picked once at start-up from settings (energy/apps.py): in
 the server's event loop (in_process.py) or as Celery tasks marked in Redis (scaled.py). Both
-follow the one rule in rule.py. Callers reach the runtime through `rebalancer()`, and energy
-control holds a site's lock through `site_lock()`."""
+follow the one rule in rule.py. Callers reach the runtime through `rebalancer()`; a run holds
+its site's lock (energy/locks.py)."""
 
 from asyncio import AbstractEventLoop
-from contextlib import AbstractContextManager
 from typing import Protocol
 
 from django.apps import apps
@@ -36,9 +35,6 @@ class Rebalancer(Protocol):
         answered: a charger that booted or a car that is starting must not draw before its
         share is sent. `protection_only`: just the fuse limits, in a run of its own."""
 
-    def site_lock(self, site_pk: int, timeout_s: int = 60) -> AbstractContextManager[object]:
-        """One control run per site at a time, across threads (one process) or processes."""
-
     def run_starting(self, site_pk: int) -> None:
         """A queued run (a Celery task), before it reads anything: requests until now are
         covered by it."""
@@ -53,7 +49,3 @@ class Rebalancer(Protocol):
 def rebalancer() -> Rebalancer:
     """The process's runtime, made at start-up (EnergyConfig.ready())."""
     return apps.get_app_config("energy").rebalancer
-
-
-def site_lock(site_pk: int, timeout_s: int = 60) -> AbstractContextManager[object]:
-    return rebalancer().site_lock(site_pk, timeout_s)

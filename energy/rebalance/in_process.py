@@ -2,7 +2,6 @@
 batches with other sites' (docs/architecture.md, point 6)."""
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 
@@ -11,7 +10,6 @@ from channels.db import database_sync_to_async
 
 from energy import services
 from energy.rebalance import SITES_PER_RUN
-from energy.rebalance.locks import LocalSiteLocks, RedisSiteLocks
 from energy.rebalance.marks import LocalMarks
 from energy.rebalance.runs import run_alone_async, run_now_reporting_failures, seconds_to_wait
 from graylogic.outages import DATABASE_ERRORS, database_outage
@@ -28,8 +26,7 @@ EVENT_RUNNERS = 2
 class InProcessRebalancer:
     runs_in_server = True
 
-    def __init__(self, *, locks: LocalSiteLocks | RedisSiteLocks) -> None:
-        self._locks = locks
+    def __init__(self) -> None:
         self._marks = LocalMarks()
         self._loop: asyncio.AbstractEventLoop | None = None
         # Each site's waiting run, held so that it is not garbage-collected; gone once done.
@@ -37,9 +34,6 @@ class InProcessRebalancer:
         # Sites whose interval has passed, in the order they became due: (trigger, its run's future).
         self._ready: dict[int, tuple[str, asyncio.Future]] = {}
         self._runners: set[asyncio.Task] = set()
-
-    def site_lock(self, site_pk: int, timeout_s: int = 60) -> contextlib.AbstractContextManager[object]:
-        return self._locks.hold(site_pk, timeout_s)
 
     def serve_from(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop

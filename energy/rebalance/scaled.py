@@ -1,14 +1,12 @@
 """The scaled runtime (Celery workers): a site's event run is a Celery task, queued once at a
 time through marks in Redis that every server and worker shares."""
 
-import contextlib
 import math
 from asyncio import AbstractEventLoop
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
 
-from energy.rebalance.locks import LocalSiteLocks, RedisSiteLocks
 from energy.rebalance.marks import MARK_SPARE_S, LocalMarks, RedisMarks
 from energy.rebalance.runs import run_alone_async, run_now_reporting_failures, seconds_to_wait
 
@@ -23,16 +21,11 @@ class CeleryRebalancer:
     def __init__(
         self,
         *,
-        locks: LocalSiteLocks | RedisSiteLocks,
         marks: LocalMarks | RedisMarks,
         send_task: Callable[..., object],
     ) -> None:
-        self._locks = locks
         self._marks = marks
         self._send_task = send_task
-
-    def site_lock(self, site_pk: int, timeout_s: int = 60) -> contextlib.AbstractContextManager[object]:
-        return self._locks.hold(site_pk, timeout_s)
 
     def serve_from(self, loop: AbstractEventLoop) -> None:
         """Nothing: no run happens in the server's loop."""

@@ -13,10 +13,9 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from chargers.models import LimitDecision
 from energy import services, tasks
-from energy.models import EnergyReading, Site
-from energy.rebalance.choice import rebalancer_from_settings
+from energy.models import EnergyReading, LimitDecision, Site
+from energy.rebalance.choice import runtime_from_settings
 from energy.rebalance.in_process import EVENT_RUNNERS
 from energy.scheduling import site_run_due
 from energy.services import site_control_run, sites_control_run
@@ -111,7 +110,7 @@ def test_the_tick_runs_every_due_site_and_marks_it_rebalanced():
 
 def test_events_from_many_sites_at_once_run_in_few_batches_and_none_is_lost(settings, monkeypatch, use_rebalancer):
     settings.EMBEDDED_JOBS = True
-    runtime = use_rebalancer(rebalancer_from_settings())
+    runtime = use_rebalancer(runtime_from_settings().rebalancer)
     sites = [make_site() for _ in range(25)]
     chargers = [_connected_charger(site) for site in sites]
     batches: list[dict[int, str]] = []
@@ -153,7 +152,7 @@ def test_the_tick_pauses_after_each_batch_only_in_the_server(settings, monkeypat
     """In the server the tick's thread shares the GIL with the loop that answers chargers: after
     each batch it waits as long as the batch took (bench/README.md, P2)."""
     settings.EMBEDDED_JOBS = embedded
-    use_rebalancer(rebalancer_from_settings())
+    use_rebalancer(runtime_from_settings().rebalancer)
     for _ in range(2 * tasks.SITES_PER_RUN + 5):
         make_site()
     batch_s, pauses_s = [], []

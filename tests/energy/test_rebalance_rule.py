@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from energy import services
+from energy.locks import LocalSiteLocks
 from energy.rebalance.in_process import InProcessRebalancer
-from energy.rebalance.locks import LocalSiteLocks
 from energy.rebalance.marks import LocalMarks, RedisMarks
 from energy.rebalance.rule import NO_MARKS, on_request, on_run_finished, on_run_starting
 from energy.rebalance.scaled import SITE_RUN_TASK, CeleryRebalancer
@@ -142,7 +142,7 @@ def test_in_process_marks_keep_no_site_that_is_not_queued():
 @pytest.mark.django_db(transaction=True)
 def test_the_in_process_runtime_runs_once_more_for_a_request_during_its_run(monkeypatch):
     site = make_site(min_interval_s=0)
-    runtime = InProcessRebalancer(locks=LocalSiteLocks())
+    runtime = InProcessRebalancer()
     runs: list[dict[int, str]] = []
     started, release = threading.Event(), threading.Event()
 
@@ -173,7 +173,6 @@ def test_the_celery_runtime_queues_once_more_for_a_request_during_its_run(redis_
     site = make_site(min_interval_s=0)
     queued: list[tuple[str, list, float]] = []
     runtime = CeleryRebalancer(
-        locks=LocalSiteLocks(),
         marks=RedisMarks(redis_client),
         send_task=lambda name, *, args, countdown: queued.append((name, args, countdown)),
     )

@@ -1,10 +1,18 @@
-"""A site's lock: one control run per site at a time."""
+"""A site's lock: one control run per site at a time, whichever process runs it.
+
+The kind (one process's, or Redis's shared by every server and worker) is chosen once at
+start-up with the rebalance runtime (energy/rebalance/choice.py, energy/apps.py)."""
 
 import contextlib
 import threading
 from collections.abc import Iterator
 
 import redis
+from django.apps import apps
+
+
+def site_lock(site_pk: int, timeout_s: int = 60) -> contextlib.AbstractContextManager[object]:
+    return apps.get_app_config("energy").site_locks.hold(site_pk, timeout_s)
 
 
 class LocalSiteLocks:
