@@ -59,7 +59,7 @@ def main() -> None:
 
     from chargers.models import Charger, Connector
     from energy import sending
-    from energy.models import EnergyReading, Site
+    from energy.models import ChargerControl, EnergyReading, Site
     from energy.tasks import control_tick, rebalance_site
     from sessions.models import ChargingSession, MeterSample
 
@@ -80,6 +80,8 @@ def main() -> None:
             for i in range(chargers_total)
         )
         chargers = list(Charger.objects.order_by("pk"))
+        # bulk_create skips Charger.save(), which gives each charger its control record.
+        ChargerControl.objects.bulk_create(ChargerControl(charger=c) for c in chargers)
         Connector.objects.bulk_create(Connector(charger=c, connector_id=1, status="Charging") for c in chargers)
         EnergyReading.objects.bulk_create(
             (

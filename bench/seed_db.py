@@ -52,7 +52,7 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from chargers.models import Charger
-    from energy.models import Site
+    from energy.models import ChargerControl, Site
 
     site_fields = {}
     if args.main_fuse_a is not None:
@@ -86,6 +86,9 @@ def main() -> None:
             ],
             batch_size=500,
         )
+        # bulk_create skips Charger.save(), which gives each charger its control record.
+        without_control = Charger.objects.filter(control__isnull=True).values_list("pk", flat=True)
+        ChargerControl.objects.bulk_create([ChargerControl(charger_id=pk) for pk in without_control], batch_size=500)
         if args.api_token:
             user = get_user_model().objects.create(username=API_USER, is_staff=True)
             user.set_unusable_password()

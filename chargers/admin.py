@@ -43,11 +43,11 @@ from chargers.models import (
     ChargerEvent,
     Connector,
     IdTag,
-    LimitDecision,
 )
 from chargers.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
 from chargers.services import charger_approve, charger_reject_claim, charger_set_password, id_tags_set_status
 from energy import reasons
+from energy.models import LimitDecision
 from energy.sources import source_label
 from graylogic.admin_utils import (
     EstimatedCountPaginator,
@@ -408,16 +408,17 @@ class ChargerAdmin(admin.ModelAdmin):
         rows += [
             LiveRow(
                 "Limit in force",
-                limit_text(limit_w=limits.current_limit_w, phases=charger.active_phases or charger.phases),
+                limit_text(limit_w=limits.current_limit_w, phases=charger.control.active_phases or charger.phases),
             ),
             LiveRow("Set by", capfirst(source_label(limits.limit_source))),
         ]
         if limits.reason:
             rows.append(LiveRow("Why", limits.reason))
+        control = charger.control
         manual = manual_limit_text(
-            limit_w=charger.manual_limit_w,
-            reason=charger.manual_limit_reason,
-            expires_at=charger.manual_limit_expires_at,
+            limit_w=control.manual_limit_w,
+            reason=control.manual_limit_reason,
+            expires_at=control.manual_limit_expires_at,
         )
         if manual:
             rows.append(LiveRow("Manual limit", manual))

@@ -1,11 +1,12 @@
-"""Chargers as the central system knows them: identity, credentials, live state, RFID tags."""
+"""Chargers as the central system knows them: identity, credentials, live state, RFID tags.
+What energy control decided for a charger is its ChargerControl, in energy/models.py."""
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
-from energy.sources import source_label
+from energy.models import ChargerControl
 
 # RFC 3986 unreserved characters plus ':' — what fits in the /ocpp/<id> path unescaped.
 charge_point_id_validator = RegexValidator(
@@ -162,12 +163,7 @@ class Charger(models.Model):
         help_text="Send profiles at most at this stack level whatever the probe found.",
     )
 
-    # The limit in force and what set it (spec: current_limit_w, current_limit_source).
-    limit_w = models.PositiveIntegerField("limit in force (W)", null=True, blank=True)
-    limit_source = models.CharField("limit set by", max_length=20, blank=True)
-    limit_reason = models.CharField("why this limit", max_length=200, blank=True)
-
-    # Energy control.
+    # How energy control treats it; what control decided is its ChargerControl (charger.control).
     supply_phase = models.CharField(
         max_length=2,
         choices=[("L1", "L1"), ("L2", "L2"), ("L3", "L3")],
@@ -183,13 +179,6 @@ class Charger(models.Model):
         default=False,
         help_text="A 3-phase charger that can charge on 1 phase when solar is short (numberPhases).",
     )
-    active_phases = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
-    manual_limit_w = models.PositiveIntegerField("manual limit (W)", null=True, blank=True)
-    manual_limit_reason = models.CharField("why the manual limit", max_length=200, blank=True)
-    manual_limit_expires_at = models.DateTimeField("manual limit ends at", null=True, blank=True)
-    paused_since = models.DateTimeField(null=True, blank=True, editable=False)
-    # What each charging profile purpose last sent carries, so only changes are sent.
-    applied_profiles = models.JSONField(default=dict, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -202,6 +191,16 @@ class Charger(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.charge_point_id
+
+    def save(self, *args, **kwargs) -> None:
+        """A new charger gets its control record with it: every charger has one (the migration
+        made those of chargers created before)."""
+        if not self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            ChargerControl.objects.create(charger=self)
 
     @property
     def accepts_anyone(self) -> bool:
@@ -359,26 +358,3 @@ class ChargerCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} to {self.charger_id}: {self.outcome}"
-
-
-class LimitDecision(models.Model):
-    """One decision of the energy controller for a charger, with its inputs: the timeline that
-    answers "why is my car charging at 2.3 kW" and "why isn't it charging"."""
-
-    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="limit_decisions")
-    decided_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    limit_w = models.PositiveIntegerField("limit (W)")
-    current_a = models.FloatField("current (A)")
-    phases = models.PositiveSmallIntegerField()
-    source = models.CharField("set by", max_length=20)
-    reason = models.CharField(max_length=300)
-    inputs = models.JSONField(default=dict)
-    outcome = models.CharField(max_length=30, blank=True, help_text="What the charger said to the profile.")
-
-    class Meta:
-        ordering = ["-decided_at", "-id"]
-        # Every control run reads each charger's latest decision.
-        indexes = [models.Index(fields=["charger", "-decided_at", "-id"], name="decision_latest_by_charger")]
-
-    def __str__(self) -> str:
-        return f"{self.charger}: {self.limit_w:,} W, {source_label(self.source)}"

@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chargers.models import Charger, Connector, charge_point_id_validator, heartbeat_interval_or_default
+from energy.sources import LimitSource
 
 NO_LIMIT_SOURCE = "none"
 NO_LIMIT_REASON = "no limit in force: the charger's maximum"
@@ -36,7 +37,7 @@ class LimitState:
 
 def charger_list_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Charger]:
     """The chargers a user may see and command: staff all, others those of the sites they own."""
-    chargers = Charger.objects.select_related("site").prefetch_related("connectors")
+    chargers = Charger.objects.select_related("site", "control").prefetch_related("connectors")
     if getattr(user, "is_staff", False):
         return chargers
     if not user.is_authenticated:
@@ -69,9 +70,10 @@ def charger_limit_in_force(*, charger: Charger, now: dt.datetime | None = None) 
     """The limit energy control last put in force, or the charger's maximum when none was set or
     when it was a manual limit that has lapsed (until the next control run replaces it)."""
     now = now or timezone.now()
-    expires = charger.manual_limit_expires_at
-    lapsed = charger.limit_source == "manual" and expires is not None and expires <= now
-    if charger.limit_w is None or lapsed:
+    control = charger.control
+    expires = control.manual_limit_expires_at
+    lapsed = control.limit_source == LimitSource.MANUAL and expires is not None and expires <= now
+    if control.limit_w is None or lapsed:
         return LimitState(
             max_power_w=charger.max_power_w,
             current_limit_w=charger.max_power_w,
@@ -80,9 +82,9 @@ def charger_limit_in_force(*, charger: Charger, now: dt.datetime | None = None) 
         )
     return LimitState(
         max_power_w=charger.max_power_w,
-        current_limit_w=charger.limit_w,
-        limit_source=charger.limit_source or NO_LIMIT_SOURCE,
-        reason=charger.limit_reason,
+        current_limit_w=control.limit_w,
+        limit_source=control.limit_source or NO_LIMIT_SOURCE,
+        reason=control.limit_reason,
     )
 
 

@@ -1,4 +1,5 @@
-"""A site's electrical installation (fuse tree) and its tariffs."""
+"""A site's electrical installation (fuse tree) and its tariffs, and what energy control keeps per
+charger: the limit in force, what the charger holds of each limit, and every decision."""
 
 import datetime as dt
 import zoneinfo
@@ -8,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from energy.sources import LABELS, LimitSource, source_label
 from graylogic.datetimes import zone_named
 
 
@@ -288,3 +290,75 @@ class EnergyReading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site} at {self.measured_at:%Y-%m-%d %H:%M:%S}"
+
+
+# LimitSource as database choices: the same values, labelled in the words pages use.
+LimitSourceChoice = models.TextChoices(
+    "LimitSourceChoice", [(source.name, (source.value, LABELS[source])) for source in LimitSource]
+)
+
+
+class ChargerControl(models.Model):
+    """Energy control's record of one charger (evcc's loadpoint): the limit in force and why, a
+    person's cap, and what the charger holds of each limit, so that a run sends only changes.
+    The charger's own settings (phases, priority, minimum current) stay on the Charger."""
+
+    charger = models.OneToOneField(
+        "chargers.Charger", on_delete=models.CASCADE, primary_key=True, related_name="control"
+    )
+
+    # The limit in force and what set it (spec: current_limit_w, current_limit_source).
+    limit_w = models.PositiveIntegerField("limit in force (W)", null=True, blank=True)
+    limit_source = models.CharField("limit set by", max_length=20, blank=True, choices=LimitSourceChoice.choices)
+    limit_reason = models.CharField("why this limit", max_length=200, blank=True)
+    active_phases = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    paused_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last decision's current: what an offline charger may still draw on its last profile.
+    decision_current_a = models.FloatField("decided current (A)", null=True, blank=True, editable=False)
+
+    manual_limit_w = models.PositiveIntegerField("manual limit (W)", null=True, blank=True)
+    manual_limit_reason = models.CharField("why the manual limit", max_length=200, blank=True)
+    manual_limit_expires_at = models.DateTimeField("manual limit ends at", null=True, blank=True)
+
+    # What the charger last accepted of each limit (null: it holds none).
+    protection_w = models.PositiveIntegerField(
+        "fuse limit held (W)", null=True, blank=True, editable=False, help_text="ChargePointMaxProfile."
+    )
+    solar_w = models.PositiveIntegerField(
+        "solar limit held (W)", null=True, blank=True, editable=False, help_text="TxProfile."
+    )
+    solar_transaction_id = models.IntegerField("solar limit's transaction", null=True, blank=True, editable=False)
+    # TxDefaultProfile: [[start (Unix seconds), limit (W)], ...] and when the plan ends.
+    tou_periods = models.JSONField("time-of-use plan held", null=True, blank=True, editable=False)
+    tou_end_s = models.FloatField("time-of-use plan ends (Unix s)", null=True, blank=True, editable=False)
+    # The charger booted since its plan was sent: it may hold it or not (cleared, or sent again).
+    tou_unknown = models.BooleanField("time-of-use plan unknown", default=False, editable=False)
+
+    class Meta:
+        verbose_name = "charger control"
+
+    def __str__(self) -> str:
+        return f"Control of charger {self.charger_id}"
+
+
+class LimitDecision(models.Model):
+    """One decision of the energy controller for a charger, with its inputs: the timeline that
+    answers "why is my car charging at 2.3 kW" and "why isn't it charging"."""
+
+    charger = models.ForeignKey("chargers.Charger", on_delete=models.CASCADE, related_name="limit_decisions")
+    decided_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    limit_w = models.PositiveIntegerField("limit (W)")
+    current_a = models.FloatField("current (A)")
+    phases = models.PositiveSmallIntegerField()
+    source = models.CharField("set by", max_length=20, choices=LimitSourceChoice.choices)
+    reason = models.CharField(max_length=300)
+    inputs = models.JSONField(default=dict)
+    outcome = models.CharField(max_length=30, blank=True, help_text="What the charger said to the profile.")
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        # Every control run reads each charger's latest decision.
+        indexes = [models.Index(fields=["charger", "-decided_at", "-id"], name="decision_latest_by_charger")]
+
+    def __str__(self) -> str:
+        return f"{self.charger}: {self.limit_w:,} W, {source_label(self.source)}"

@@ -1,6 +1,6 @@
 """Why a charger has the limit it has, as one short plain sentence built from numbers.
 
-Every decision keeps one of these sentences (LimitDecision.reason, Charger.limit_reason) and the
+Every decision keeps one of these sentences (LimitDecision.reason, ChargerControl.limit_reason) and the
 pages show it as it is: "main meter silent since 21:37:05 — held at 6 A for safety". Sentences
 start in lower case and end without a full stop, so a page can set them in a line of its own
 or after a colon. Numbers are written for people ("1,400 W", "6 A"); a time is the site's

@@ -7,10 +7,19 @@ from dataclasses import dataclass
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
-from chargers.models import Charger, Connector, LimitDecision
+from chargers.models import Charger, Connector
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES, Fuse
 from energy.control import ChargerState
-from energy.models import READING_MAX_AHEAD, EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
+from energy.models import (
+    READING_MAX_AHEAD,
+    ChargerControl,
+    EnergyReading,
+    GridResponse,
+    LimitDecision,
+    Site,
+    SolarCharging,
+    TimeOfUse,
+)
 from energy.tou import Period
 from sessions.measurands import in_base_unit
 from sessions.models import ChargingSession, MeterSample
@@ -25,7 +34,8 @@ def fuse_id(circuit_pk: int | None) -> str:
     return SITE_FUSE_ID if circuit_pk is None else f"circuit {circuit_pk}"
 
 
-# What a control run reads of a charger (energy/services.py, chargers/protocols/).
+# What a control run reads of a charger (energy/services.py, chargers/protocols/), and all of
+# its control record (charger.control), loaded with it.
 # The other columns (boot details, timestamps, the whole GetConfiguration answer as JSON) were
 # most of the cost of loading the chargers of a steady run.
 CONTROL_FIELDS = (
@@ -41,14 +51,6 @@ CONTROL_FIELDS = (
     "priority",
     "min_current_a",
     "can_switch_phases",
-    "active_phases",
-    "manual_limit_w",
-    "manual_limit_expires_at",
-    "paused_since",
-    "applied_profiles",
-    "limit_w",
-    "limit_source",
-    "limit_reason",
     "charging_rate_units",
     "rate_unit_override",
     "max_stack_level",
@@ -63,8 +65,8 @@ def sites_chargers(*, site_pks: list[int]) -> dict[int, list[Charger]]:
     by_site: dict[int, list[Charger]] = {pk: [] for pk in site_pks}
     chargers = (
         Charger.objects.filter(site__in=site_pks, enabled=True, registration=Charger.Registration.ACCEPTED)
-        .select_related("circuit")
-        .only(*CONTROL_FIELDS)
+        .select_related("circuit", "control")
+        .only(*CONTROL_FIELDS, *(f"control__{f.name}" for f in ChargerControl._meta.concrete_fields))
         .order_by("pk")
     )
     by_pk = {}
@@ -160,10 +162,10 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
     for charger in chargers:
         statuses = [status for status in charger.connector_statuses if status]
         wants = not statuses or any(s not in IDLE_STATUSES for s in statuses)
-        manual = charger.manual_limit_w
-        if charger.manual_limit_expires_at is not None and charger.manual_limit_expires_at <= now:
+        control = charger.control
+        manual = control.manual_limit_w
+        if control.manual_limit_expires_at is not None and control.manual_limit_expires_at <= now:
             manual = None
-        previous = charger.applied_profiles.get("decision_a")
         states.append(
             ChargerState(
                 id=str(charger.pk),
@@ -177,13 +179,13 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
                 if charger.circuit and charger.circuit.phases == 1
                 else charger.supply_phase,
                 priority=charger.priority,
-                turn=charger.paused_since.timestamp() if charger.paused_since else now.timestamp(),
+                turn=control.paused_since.timestamp() if control.paused_since else now.timestamp(),
                 min_current_a=charger.min_current_a,
                 measured_current_a=draws[charger.pk].current_a,
-                current_limit_a=previous,
+                current_limit_a=control.decision_current_a,
                 manual_limit_w=manual,
                 can_switch_phases=charger.can_switch_phases,
-                active_phases=charger.active_phases,
+                active_phases=control.active_phases,
             )
         )
     return states

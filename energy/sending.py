@@ -28,8 +28,10 @@ from chargers.link import (
     limit_set_call,
     schedule_set_call,
 )
-from chargers.models import Charger, LimitDecision
+from chargers.models import Charger
 from energy.control import Decision, apply_order, schedule_from
+from energy.models import ChargerControl, LimitDecision
+from energy.sources import LimitSource
 from energy.tou import Plan, schedule_periods
 from sessions.models import ChargingSession
 
@@ -38,7 +40,12 @@ logger = logging.getLogger(__name__)
 PROTECTION = LimitPurpose.CHARGER_MAX  # circuit protection, grid response, manual limits
 TOU = LimitPurpose.DEFAULT  # the time-of-use plan
 SOLAR = LimitPurpose.TRANSACTION  # solar surplus, on the running transaction
-UNKNOWN = "unknown"  # what a booted charger may still hold of a purpose: cleared, or sent again
+# What each purpose's fields of the control record say when the charger holds none of it.
+NOTHING_HELD: dict[LimitPurpose, dict[str, object]] = {
+    PROTECTION: {"protection_w": None},
+    SOLAR: {"solar_w": None, "solar_transaction_id": None},
+    TOU: {"tou_periods": None, "tou_end_s": None, "tou_unknown": False},
+}
 
 
 @dataclass
@@ -52,13 +59,13 @@ class ControlRun:
 
 @dataclass(frozen=True)
 class Send:
-    """One call a run decided. `applied`: what applied_profiles holds for the purpose once the
-    charger accepts the limit (a clear forgets the purpose instead)."""
+    """One call a run decided. `held`: the purpose's fields of the control record once the
+    charger accepts the limit (a clear sets them to NOTHING_HELD)."""
 
     charger: Charger
     purpose: LimitPurpose
     call: ChargerCall
-    applied: object = None
+    held: dict[str, object] = field(default_factory=dict)
     clear: bool = False
 
 
@@ -122,7 +129,7 @@ def site_calls_plan(
     """Under the site's lock: the calls that bring each charger to its decision, from what it
     holds (lowered fuse limits first), and the decisions to record once they are answered."""
     decisions = plan.run.decisions
-    protection_now = {cid: by_pk[cid].applied_profiles.get(PROTECTION) for cid in decisions}
+    protection_now = {cid: by_pk[cid].control.protection_w for cid in decisions}
     protection_new = {cid: d.protection_limit_w for cid, d in decisions.items()}
     # Lowered limits go out (and are answered) before raised ones.
     for cid in apply_order(protection_now, protection_new):
@@ -140,24 +147,24 @@ def _plan_solar(
     plan: SitePlan, charger: Charger, decision: Decision, *, solar_on: bool, session: ChargingSession | None
 ) -> None:
     """The solar limit rides on the running transaction; with solar off, whatever is left is cleared."""
-    held = charger.applied_profiles.get(SOLAR)
+    control = charger.control
     if not solar_on:
-        if held is not None:
+        if control.solar_w is not None:
             _plan_clear(plan, charger, SOLAR)
         return
     if session is None:
         return
-    wanted = {"transaction_id": session.transaction_id, "limit_w": decision.limit_w}
-    if held != wanted:
-        _plan_limit(plan, charger, SOLAR, decision, decision.limit_w, session=session, applied=wanted)
+    wanted = {"solar_w": decision.limit_w, "solar_transaction_id": session.transaction_id}
+    if (control.solar_w, control.solar_transaction_id) != (decision.limit_w, session.transaction_id):
+        _plan_limit(plan, charger, SOLAR, decision, decision.limit_w, session=session, held=wanted)
 
 
 def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None) -> None:
     """Send the plan when what it does from now on differs from what the charger holds; clear it
     when time-of-use is off."""
-    held = charger.applied_profiles.get(TOU)
+    control = charger.control
     if tou_plan is None:
-        if held is not None:
+        if control.tou_periods is not None or control.tou_unknown:
             _plan_clear(plan, charger, TOU)
         return
     # Whole seconds, as startSchedule is sent: each period then starts exactly at its slot's edge.
@@ -165,10 +172,12 @@ def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None) -> None:
     periods = schedule_periods(tou_plan, start=start, limit=round(charger.max_power_w))
     start_s = start.timestamp()
     wanted = {
-        "periods": [[start_s + p["startPeriod"], p["limit"]] for p in periods],
-        "end_s": tou_plan.slots[-1].end.timestamp() if tou_plan.slots else None,
+        "tou_periods": [[start_s + p["startPeriod"], p["limit"]] for p in periods],
+        "tou_end_s": tou_plan.slots[-1].end.timestamp() if tou_plan.slots else None,
+        "tou_unknown": False,
     }
-    if isinstance(held, dict) and _same_from_now(held, wanted, plan.now.timestamp()):
+    held = {"tou_periods": control.tou_periods, "tou_end_s": control.tou_end_s}
+    if control.tou_periods is not None and _same_from_now(held, wanted, plan.now.timestamp()):
         return
     call = schedule_set_call(
         charger=charger,
@@ -177,12 +186,12 @@ def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None) -> None:
         start=start,
         duration_s=int((tou_plan.slots[-1].end - start).total_seconds()) if tou_plan.slots else None,
     )
-    plan.sends.append(Send(charger, TOU, call, applied=wanted))
+    plan.sends.append(Send(charger, TOU, call, held=wanted))
 
 
 def _same_from_now(held: dict, wanted: dict, now_s: float) -> bool:
     def ahead(schedule: dict) -> list:
-        return schedule_from([tuple(p) for p in schedule["periods"]], now_s=now_s, end_s=schedule["end_s"])
+        return schedule_from([tuple(p) for p in schedule["tou_periods"]], now_s=now_s, end_s=schedule["tou_end_s"])
 
     return ahead(held) == ahead(wanted)
 
@@ -195,7 +204,7 @@ def _plan_limit(
     limit_w: int,
     *,
     session: ChargingSession | None = None,
-    applied=None,
+    held: dict[str, object] | None = None,
 ) -> None:
     """A one-period limit; on the transaction's connector when it rides on a session."""
     call = limit_set_call(
@@ -208,7 +217,7 @@ def _plan_limit(
         connector_id=session.connector_id if session is not None else 0,
         transaction_id=session.transaction_id if session is not None else None,
     )
-    plan.sends.append(Send(charger, purpose, call, applied=limit_w if applied is None else applied))
+    plan.sends.append(Send(charger, purpose, call, held={"protection_w": limit_w} if held is None else held))
 
 
 def _plan_clear(plan: SitePlan, charger: Charger, purpose: LimitPurpose) -> None:
@@ -236,11 +245,11 @@ def _answered(run: ControlRun, send: Send, answer: dict | None) -> None:
     if send.clear:
         # A boot's "unknown" is cleared once: a charger that cannot clear (no smart charging)
         # holds no profile either, and asking again at every run would only repeat the refusal.
-        tried_once = answer is None and charger.applied_profiles.get(send.purpose) == UNKNOWN
+        tried_once = answer is None and send.purpose == TOU and charger.control.tou_unknown
         if not (tried_once or (answer is not None and answer.get("status") in ("Accepted", "Unknown"))):
             return
         run.outcomes.setdefault(cid, f"{send.purpose} cleared")
-        charger.applied_profiles = {k: v for k, v in charger.applied_profiles.items() if k != send.purpose}
+        held = NOTHING_HELD[send.purpose]
     else:
         if answer is None:
             return
@@ -249,8 +258,10 @@ def _answered(run: ControlRun, send: Send, answer: dict | None) -> None:
         run.outcomes.setdefault(cid, f"{send.purpose} {status}")
         if status != "Accepted":
             return
-        charger.applied_profiles = {**charger.applied_profiles, send.purpose: send.applied}
-    Charger.objects.filter(pk=charger.pk).update(applied_profiles=charger.applied_profiles)
+        held = send.held
+    for name, value in held.items():
+        setattr(charger.control, name, value)
+    ChargerControl.objects.filter(pk=charger.pk).update(**held)
 
 
 def _reason_kind(reason: str) -> str:
@@ -271,9 +282,12 @@ def charger_decision_record(
         or (last.limit_w, last.source, _reason_kind(last.reason))
         != (decision.limit_w, decision.source, _reason_kind(decision.reason[:300]))
     )
-    paused = decision.limit_w == 0 and decision.source != "idle"
-    applied = {**charger.applied_profiles, "decision_a": decision.current_a}
-    fields = {"applied_profiles": applied, "paused_since": (charger.paused_since or now) if paused else None}
+    control = charger.control
+    paused = decision.limit_w == 0 and decision.source != LimitSource.IDLE
+    fields = {
+        "decision_current_a": decision.current_a,
+        "paused_since": (control.paused_since or now) if paused else None,
+    }
     if outcome == "unchanged" or outcome.endswith(("Accepted", "cleared")):
         # Only a limit the charger took is "in force".
         fields.update(
@@ -282,8 +296,8 @@ def charger_decision_record(
             limit_reason=decision.reason[:200],
             active_phases=decision.phases,
         )
-    charger_row_changed = any(getattr(charger, name) != value for name, value in fields.items())
-    if decision_changed or charger_row_changed:
+    control_changed = any(getattr(control, name) != value for name, value in fields.items())
+    if decision_changed or control_changed:
         with transaction.atomic():
             if decision_changed:
                 LimitDecision.objects.create(
@@ -296,11 +310,11 @@ def charger_decision_record(
                     inputs=decision.inputs,
                     outcome=outcome,
                 )
-            if charger_row_changed:
-                Charger.objects.filter(pk=charger.pk).update(**fields)
-        charger.applied_profiles = applied
-    if (fields.get("limit_w", charger.limit_w), fields.get("limit_source", charger.limit_source)) != (
-        charger.limit_w,
-        charger.limit_source,
+            if control_changed:
+                ChargerControl.objects.filter(pk=charger.pk).update(**fields)
+        control.decision_current_a = decision.current_a
+    if (fields.get("limit_w", control.limit_w), fields.get("limit_source", control.limit_source)) != (
+        control.limit_w,
+        control.limit_source,
     ):
         charger_events.charger_changed(charger_pk=charger.pk)

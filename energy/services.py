@@ -13,7 +13,7 @@ from dataclasses import replace
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
-from chargers.models import Charger, ChargerEvent, LimitDecision
+from chargers.models import Charger, ChargerEvent
 from chargers.profiles import limit_in_charger_unit
 from chargers.services import charger_event_record
 from energy import reasons, selectors
@@ -21,12 +21,12 @@ from energy.allocation import NOMINAL_VOLTAGE_V, PHASES
 from energy.control import SiteInputs, site_decisions
 from energy.grid import grid_limit_percent
 from energy.locks import site_lock
-from energy.models import EnergyReading, GridResponse, Site, SolarCharging, TimeOfUse
+from energy.models import ChargerControl, EnergyReading, GridResponse, LimitDecision, Site, SolarCharging, TimeOfUse
 from energy.sending import (
+    NOTHING_HELD,
     PROTECTION,
     SOLAR,
     TOU,
-    UNKNOWN,
     ControlRun,
     SitePlan,
     site_calls_plan,
@@ -53,23 +53,23 @@ def grid_level_set(*, site: Site, level: str, source: str) -> GridResponse:
 
 def charger_profiles_unknown(*, charger_pk: int) -> None:
     """A charger that booted holds whatever it kept in flash: its fuse limit is sent again, a
-    time-of-use plan is re-sent or cleared, and a solar TxProfile ended with its transaction."""
-    _forget_profiles(charger_pk=charger_pk, forgotten=(PROTECTION, SOLAR), unknown=(TOU,))
+    time-of-use plan is re-sent or cleared (it is unknown), and a solar TxProfile ended with its
+    transaction."""
+    forgotten = {**NOTHING_HELD[PROTECTION], **NOTHING_HELD[SOLAR], **NOTHING_HELD[TOU], "tou_unknown": True}
+    _forget_profiles(charger_pk=charger_pk, held=forgotten)
 
 
-def _forget_profiles(*, charger_pk: int, forgotten: tuple[str, ...], unknown: tuple[str, ...] = ()) -> None:
+def _forget_profiles(*, charger_pk: int, held: dict[str, object]) -> None:
     """Under the site's lock: a run under way writes back what it read, and would undo this."""
     site_pk = Charger.objects.values_list("site_id", flat=True).get(pk=charger_pk)
     with site_lock(site_pk):
-        applied = Charger.objects.values_list("applied_profiles", flat=True).get(pk=charger_pk)
-        kept = {k: v for k, v in applied.items() if k not in forgotten}
-        Charger.objects.filter(pk=charger_pk).update(applied_profiles={**kept, **dict.fromkeys(unknown, UNKNOWN)})
+        ChargerControl.objects.filter(pk=charger_pk).update(**held)
 
 
 def charger_protect_before_start(*, charger: Charger, trigger: str) -> None:
     """A car told to start draws at once: a charger that does not hold its share of the fuses
     yet (it booted a moment ago) gets it first."""
-    if PROTECTION not in Charger.objects.values_list("applied_profiles", flat=True).get(pk=charger.pk):
+    if ChargerControl.objects.values_list("protection_w", flat=True).get(pk=charger.pk) is None:
         site_control_run(site=charger.site, trigger=trigger, protection_only=True)
 
 
@@ -78,13 +78,13 @@ def charger_held_limit_check(*, charger_pk: int, composite: dict) -> bool:
     ChargePointMaxProfile limit we sent. If not, the installer is told (a charger event) and the
     limit is forgotten, so that the next run sends it again. With none known to be held (a send
     that never got its answer), False: the next run sends it."""
-    charger = Charger.objects.filter(pk=charger_pk).first()
+    charger = Charger.objects.select_related("control").filter(pk=charger_pk).first()
     if charger is None:  # deleted while connected
         return True
-    sent_w = charger.applied_profiles.get(PROTECTION)
+    sent_w = charger.control.protection_w
     if sent_w is None:
         return False
-    phases = charger.active_phases or charger.phases
+    phases = charger.control.active_phases or charger.phases
     unit, expected = limit_in_charger_unit(limit_w=sent_w, phases=phases, rate_unit=charger.limit_rate_unit)
     schedule = composite.get("chargingSchedule") or {}
     periods = schedule.get("chargingSchedulePeriod") or [{}]
@@ -103,7 +103,7 @@ def charger_held_limit_check(*, charger_pk: int, composite: dict) -> bool:
         "sent: sending it again",
         payload=composite,
     )
-    _forget_profiles(charger_pk=charger_pk, forgotten=(PROTECTION,))
+    _forget_profiles(charger_pk=charger_pk, held=NOTHING_HELD[PROTECTION])
     return False
 
 
@@ -111,10 +111,11 @@ def charger_manual_limit_set(
     *, charger: Charger, limit_w: int | None, reason: str = "", duration_s: int | None = None
 ) -> None:
     """A person's cap on one charger; None clears it. It lapses after duration_s."""
-    charger.manual_limit_w = limit_w
-    charger.manual_limit_reason = reason[:200]
-    charger.manual_limit_expires_at = timezone.now() + dt.timedelta(seconds=duration_s) if duration_s else None
-    charger.save(update_fields=["manual_limit_w", "manual_limit_reason", "manual_limit_expires_at"])
+    control = charger.control
+    control.manual_limit_w = limit_w
+    control.manual_limit_reason = reason[:200]
+    control.manual_limit_expires_at = timezone.now() + dt.timedelta(seconds=duration_s) if duration_s else None
+    control.save(update_fields=["manual_limit_w", "manual_limit_reason", "manual_limit_expires_at"])
 
 
 def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> tuple[float | None, float | None, str]:
@@ -286,10 +287,10 @@ def _site_control_plan(
         (
             selectors.fuse_id(c.circuit_id),
             PHASES if c.phases == 3 else (c.supply_phase,),
-            c.applied_profiles["decision_a"],
+            c.control.decision_current_a,
         )
         for c in chargers
-        if not c.is_connected and c.applied_profiles.get("decision_a")
+        if not c.is_connected and c.control.decision_current_a
     ]
     failsafe, failsafe_reason = None, ""
     if reading is not None and now - reading.measured_at > dt.timedelta(seconds=site.meter_timeout_s):

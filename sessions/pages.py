@@ -12,8 +12,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils.text import capfirst
 
-from chargers.models import Charger, LimitDecision
+from chargers.models import Charger
 from chargers.selectors import charger_list_visible
+from energy.models import LimitDecision
 from energy.sources import LimitSource, source_label
 from graylogic.datetimes import zone_named
 from sessions.accounting import (
@@ -101,7 +102,7 @@ def charger_now(*, charger: Charger) -> ChargerNow:
     if state.transaction is not None:
         session = ChargingSession.objects.select_related("charger__site").get(pk=state.transaction.id)
         figures = session_figures_compute(session=session)
-    reason = charger.limit_reason
+    reason = charger.control.limit_reason
     if not reason:
         reason = charger.limit_decisions.values_list("reason", flat=True).first() or ""
     return ChargerNow(

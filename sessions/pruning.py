@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from chargers.models import Charger, ChargerCommand, ChargerEvent, LimitDecision
-from energy.models import EnergyReading, Site
+from chargers.models import Charger, ChargerCommand, ChargerEvent
+from energy.models import EnergyReading, LimitDecision, Site
 from sessions.accounting import READING_HOLD
 from sessions.models import ChargingSession, MeterSample, MeterSampleAggregate, RejectedSample, Retention
 from sessions.retention import (

@@ -6,7 +6,7 @@ from itertools import count
 
 from chargers.models import Charger, IdTag
 from chargers.services import charger_set_password
-from energy.models import Circuit, Site, Tariff, TariffPeriod
+from energy.models import ChargerControl, Circuit, Site, Tariff, TariffPeriod
 from sessions.models import ChargingSession
 
 _seq = count(1)
@@ -26,12 +26,23 @@ def make_circuit(**overrides) -> Circuit:
     return Circuit.objects.create(**fields)
 
 
+# What energy control keeps of a charger (its ChargerControl), which make_charger also takes.
+CONTROL_FIELDS = {f.name for f in ChargerControl._meta.concrete_fields} - {"charger"}
+
+
 def make_charger(*, password: str | None = None, **overrides) -> Charger:
+    """A charger; overrides naming ChargerControl fields (limit_w, manual_limit_w...) go to its
+    control record."""
+    control = {name: overrides.pop(name) for name in list(overrides) if name in CONTROL_FIELDS}
     fields = {"charge_point_id": f"CP{next(_seq)}", "max_power_w": 7400, "phases": 1}
     fields.update(overrides)
     if "site" not in fields:
         fields["site"] = make_site()
     charger = Charger.objects.create(**fields)
+    if control:
+        for name, value in control.items():
+            setattr(charger.control, name, value)
+        charger.control.save(update_fields=list(control))
     if password:
         charger_set_password(charger=charger, password=password)
     return charger

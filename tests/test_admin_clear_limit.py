@@ -35,4 +35,8 @@ def test_clear_power_limit_lifts_the_manual_limit_and_the_charger_gets_its_fuse_
     assert "Clear power limit" in page
     assert "The charger answered Accepted" in page
     charger.refresh_from_db()
-    assert (charger.manual_limit_w, charger.limit_w, charger.limit_source) == (None, 11040, "circuit")
+    assert (charger.control.manual_limit_w, charger.control.limit_w, charger.control.limit_source) == (
+        None,
+        11040,
+        "circuit",
+    )

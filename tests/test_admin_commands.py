@@ -614,8 +614,12 @@ def test_set_power_limit_caps_the_charger_in_its_unit_and_stores_the_manual_limi
     assert ("A", 16.0) in limits
     assert "The charger answered Accepted" in page
     charger.refresh_from_db()
-    assert (charger.manual_limit_w, charger.manual_limit_reason, charger.limit_w) == (3680, "test", 3680)
-    assert charger.manual_limit_expires_at is not None
+    assert (charger.control.manual_limit_w, charger.control.manual_limit_reason, charger.control.limit_w) == (
+        3680,
+        "test",
+        3680,
+    )
+    assert charger.control.manual_limit_expires_at is not None
 
 
 @pytest.mark.django_db(transaction=True)

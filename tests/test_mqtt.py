@@ -168,7 +168,9 @@ def test_a_charger_that_boots_and_charges_appears_on_its_topics(stack):
     def limit_in_force_published() -> bool:
         charger.refresh_from_db()
         published = {(m.json["limit_w"], m.json["limit_source"]) for m in stack.mqtt.on(state_topic)}
-        return charger.limit_w is not None and (charger.limit_w, charger.limit_source) in published
+        return (
+            charger.control.limit_w is not None and (charger.control.limit_w, charger.control.limit_source) in published
+        )
 
     assert eventually(limit_in_force_published, timeout_s=15)
 
@@ -251,7 +253,7 @@ def test_a_set_limit_command_reaches_the_charger_and_the_result_says_accepted(st
             # The charger does as it was told; energy control then gives the car its limit.
             await cp.call(call.StartTransaction(connector_id=1, id_tag="GrayLogic", meter_start=0, timestamp=iso_now()))
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
-            assert await wait_until(lambda: Charger.objects.get(pk=charger.pk).limit_source == "charger")
+            assert await wait_until(lambda: Charger.objects.get(pk=charger.pk).control.limit_source == "charger")
 
             command = {"action": "set_limit", "limit_w": 3000, "reason": "Load balancing", "duration_seconds": None}
             await in_a_thread(stack.mqtt.publish, stack.topic(charger, "command"), {**command, "request_id": 1})
@@ -271,7 +273,7 @@ def test_a_set_limit_command_reaches_the_charger_and_the_result_says_accepted(st
     state = stack.state(charger, lambda s: s["limit_w"] == 3000)
     assert state["limit_source"] == "manual"
     charger.refresh_from_db()
-    assert (charger.manual_limit_w, charger.manual_limit_reason) == (3000, "Load balancing")
+    assert (charger.control.manual_limit_w, charger.control.manual_limit_reason) == (3000, "Load balancing")
     assert ChargerCommand.objects.filter(charger=charger, requested_by="mqtt").exists()
 
 
@@ -323,7 +325,7 @@ def test_bad_commands_get_an_error_result_and_change_nothing(stack):
     assert [action for action, _ in received if action != "SetChargingProfile"] == []
     for charger in (online, offline):
         charger.refresh_from_db()
-        assert charger.manual_limit_w is None
+        assert charger.control.manual_limit_w is None
     assert not ChargerCommand.objects.filter(requested_by__contains="mqtt").exists(), "nothing reached a charger"
 
 

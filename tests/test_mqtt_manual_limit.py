@@ -57,7 +57,7 @@ def test_clear_limit_lifts_a_limit_set_over_mqtt_and_the_results_say_why(stack):
     assert (cleared["status"], cleared["limit_w"], cleared["limit_source"]) == ("accepted", 11040, "circuit")
     assert "by hand" not in cleared["limit_reason"]
     assert stack.state(charger, lambda s: s["limit_source"] == "circuit")["limit_w"] == 11040
-    assert Charger.objects.get(pk=charger.pk).manual_limit_w is None
+    assert Charger.objects.get(pk=charger.pk).control.manual_limit_w is None
     assert ChargerCommand.objects.filter(charger=charger, requested_by="energy:manual limit cleared by mqtt").exists()
 
 
@@ -69,4 +69,4 @@ def test_clear_limit_on_an_offline_charger_says_offline_and_keeps_the_limit(stac
     result = stack.mqtt.wait_for(result_topic, lambda r: r.get("request_id") == 7).json
 
     assert (result["action"], result["status"]) == ("clear_limit", "offline")
-    assert Charger.objects.get(pk=charger.pk).manual_limit_w == 3000
+    assert Charger.objects.get(pk=charger.pk).control.manual_limit_w == 3000

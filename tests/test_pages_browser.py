@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from ocpp.v16 import call
 
-from chargers.models import LimitDecision
-from energy.models import EnergyReading
+from energy.models import EnergyReading, LimitDecision
 from sessions.models import ChargingSession
 from tests.api.helpers import make_user
 from tests.conftest import ROOT

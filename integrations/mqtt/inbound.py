@@ -131,7 +131,7 @@ def _request_id(payload: dict) -> dict:
 
 def _charger(charge_point_id: str) -> Charger:
     if charge_point_id_validator.regex.match(charge_point_id):
-        charger = Charger.objects.select_related("site").filter(charge_point_id=charge_point_id).first()
+        charger = Charger.objects.select_related("site", "control").filter(charge_point_id=charge_point_id).first()
         if charger is not None:
             return charger
     raise InputError(f"no charger {charge_point_id[:60]!r}", status="unknown_charger")

@@ -55,7 +55,7 @@ def connector_payload(charger: Charger, connector: Connector) -> dict:
 
 def charger_publications(*, config: MqttConfig, charger_pks: Iterable[int] | None) -> list[Publication]:
     """State, connectors and Home Assistant discovery of the given chargers (None: all)."""
-    chargers = Charger.objects.select_related("site").prefetch_related("connectors").order_by("pk")
+    chargers = Charger.objects.select_related("site", "control").prefetch_related("connectors").order_by("pk")
     if charger_pks is not None:
         chargers = chargers.filter(pk__in=list(charger_pks))
     now = timezone.now()

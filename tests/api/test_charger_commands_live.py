@@ -144,7 +144,7 @@ def test_a_limit_goes_out_in_watts_to_a_charger_that_takes_only_power(ocpp_serve
         "reason": "limited by hand to 3,000 W",
     }
     assert ("W", 3000.0) in sent_schedules(cp)
-    assert Charger.objects.get(pk=charger.pk).limit_w == 3000
+    assert Charger.objects.get(pk=charger.pk).control.limit_w == 3000
 
 
 def test_a_charger_that_rejects_gives_a_502_with_its_status(ocpp_server):

@@ -81,7 +81,11 @@ def test_a_limit_set_over_http_caps_the_charger_and_delete_gives_it_its_fuse_sha
     assert clear_body["limits"]["limit_source"] == "circuit"
     assert "by hand" not in clear_body["limits"]["reason"]
     charger.refresh_from_db()
-    assert (charger.manual_limit_w, charger.manual_limit_reason, charger.manual_limit_expires_at) == (None, "", None)
+    assert (
+        charger.control.manual_limit_w,
+        charger.control.manual_limit_reason,
+        charger.control.manual_limit_expires_at,
+    ) == (None, "", None)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -129,7 +133,7 @@ def test_a_charger_that_can_switch_phases_takes_a_low_limit_on_one_phase(ocpp_se
     assert profile["chargingSchedule"]["chargingSchedulePeriod"] == [
         {"startPeriod": 0, "limit": 13.0, "numberPhases": 1}
     ]
-    assert Charger.objects.get(pk=charger.pk).active_phases == 1
+    assert Charger.objects.get(pk=charger.pk).control.active_phases == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -149,7 +153,7 @@ def test_a_null_limit_removes_the_limit_as_delete_does(ocpp_server):
 
     assert status == 200, body
     assert (body["limits"]["current_limit_w"], body["limits"]["limit_source"]) == (FUSE_SHARE_W, "circuit")
-    assert Charger.objects.get(pk=charger.pk).manual_limit_w is None
+    assert Charger.objects.get(pk=charger.pk).control.manual_limit_w is None
 
 
 # --- Without a live charger ---------------------------------------------------------------------
@@ -165,7 +169,7 @@ def test_deleting_the_limit_of_an_offline_charger_is_a_409_and_keeps_the_limit()
     assert response.status_code == 409
     assert response.json() == {"error": "charger_offline", "detail": f"charger {charger.charge_point_id} is offline"}
     charger.refresh_from_db()
-    assert (charger.manual_limit_w, charger.manual_limit_reason) == (3000, "night")
+    assert (charger.control.manual_limit_w, charger.control.manual_limit_reason) == (3000, "night")
 
 
 @pytest.mark.django_db
@@ -175,7 +179,7 @@ def test_nobody_can_delete_the_limit_of_a_charger_they_do_not_see():
 
     assert alice.delete(limit_path(bob_charger)).status_code == 404
     assert APIClient().delete(limit_path(bob_charger)).status_code == 401
-    assert Charger.objects.get(pk=bob_charger.pk).manual_limit_w == 3000
+    assert Charger.objects.get(pk=bob_charger.pk).control.manual_limit_w == 3000
     assert not ChargerCommand.objects.exists()
 
 

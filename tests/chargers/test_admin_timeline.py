@@ -8,8 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from chargers.models import LimitDecision
-from energy.models import EnergyReading
+from energy.models import EnergyReading, LimitDecision
 from energy.services import site_control_run
 from tests.factories import make_charger, make_site
 

@@ -221,8 +221,8 @@ def test_limits_are_sent_in_the_unit_the_charger_accepts(
     (period,) = schedule["charging_schedule_period"]
     assert (period["start_period"], float(period["limit"])) == (0, expected_limit)
     charger.refresh_from_db()
-    assert (charger.manual_limit_w, charger.limit_source) == (limit_w, "manual")
-    assert charger.limit_w == (limit_w if expected_limit else 0)
+    assert (charger.control.manual_limit_w, charger.control.limit_source) == (limit_w, "manual")
+    assert charger.control.limit_w == (limit_w if expected_limit else 0)
 
 
 def test_a_rejected_limit_is_not_recorded_as_in_force(redis_servers, redis_layer):
@@ -230,7 +230,7 @@ def test_a_rejected_limit_is_not_recorded_as_in_force(redis_servers, redis_layer
 
     def body(cp):
         charger.refresh_from_db()
-        in_force = (charger.limit_w, charger.limit_source)  # the fuse share sent at boot
+        in_force = (charger.control.limit_w, charger.control.limit_source)  # the fuse share sent at boot
         cp.answers["SetChargingProfile"] = call_result.SetChargingProfile(status="Rejected")
         with pytest.raises(ChargerRejected, match="Rejected"):
             charger_set_limit(charger=charger, limit_w=3000, reason="test", requested_by="test")
@@ -238,7 +238,7 @@ def test_a_rejected_limit_is_not_recorded_as_in_force(redis_servers, redis_layer
 
     _, in_force = run_with_charger(redis_servers[0], charger, body)
     charger.refresh_from_db()
-    assert (charger.limit_w, charger.limit_source) == in_force != (3000, "manual")
+    assert (charger.control.limit_w, charger.control.limit_source) == in_force != (3000, "manual")
 
 
 def test_a_smart_charging_call_to_a_charger_without_that_profile_is_not_sent(redis_servers, redis_layer):

@@ -17,8 +17,8 @@ from django.utils import timezone
 from ocpp.v16 import call
 from rest_framework.authtoken.models import Token
 
-from chargers.models import Charger, LimitDecision
-from energy.models import GridResponse, Site, SolarCharging
+from chargers.models import Charger
+from energy.models import GridResponse, LimitDecision, Site, SolarCharging
 from energy.scheduling import slot_offset_s
 from energy.tasks import MAX_SITE_INTERVAL_S
 from tests.conftest import ROOT, _database_url, start_server, stop_server
@@ -135,7 +135,9 @@ def test_two_chargers_share_their_circuit_and_readings_move_the_limits(ocpp_serv
 
     asyncio.run(scenario())
     # The limit in force is recorded right after the charger's answer.
-    assert eventually(lambda: Charger.objects.filter(pk=first.pk, limit_w=0, limit_source="grid").exists())
+    assert eventually(
+        lambda: Charger.objects.filter(pk=first.pk, control__limit_w=0, control__limit_source="grid").exists()
+    )
     sources = list(LimitDecision.objects.filter(charger=first).order_by("id").values_list("source", flat=True))
     assert sources[0] == "circuit" and sources[-1] == "grid"
 

@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chargers.models import Charger, LimitDecision
+from chargers.models import Charger
 from energy.control import Decision
+from energy.models import LimitDecision
 from energy.selectors import latest_decisions
 from energy.sending import charger_decision_record
 from tests.factories import make_charger
@@ -47,7 +48,7 @@ def test_only_what_changed_is_written(second, outcome, writes, decisions):
 
     assert writes_of(charger, second, outcome) == writes
     assert LimitDecision.objects.filter(charger=charger).count() == decisions
-    assert Charger.objects.get(pk=charger.pk).limit_w == second.limit_w
+    assert Charger.objects.get(pk=charger.pk).control.limit_w == second.limit_w
 
 
 def test_latest_decisions_are_each_chargers_newest():

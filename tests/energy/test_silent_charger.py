@@ -9,8 +9,8 @@ import redis
 from django.db import connections
 from ocpp.v16 import call
 
-from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, Charger, ChargerCommand, LimitDecision
-from energy.models import Site
+from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, Charger, ChargerCommand
+from energy.models import ChargerControl, LimitDecision, Site
 from energy.services import site_control_run, sites_control_run
 from graylogic.channel_layers import redis_channel_layers
 from tests.conftest import start_server, stop_server
@@ -124,8 +124,8 @@ def test_a_silent_charger_holds_up_neither_the_other_sites_of_its_batch_nor_thei
     assert alone.outcomes == {}, "the batch's run of that site had sent and recorded its limit"
     for charger in (silent, other):
         charger.refresh_from_db()
-        assert charger.applied_profiles["ChargePointMaxProfile"] == 2300
-        assert charger.limit_w == 2300
+        assert charger.control.protection_w == 2300
+        assert charger.control.limit_w == 2300
         assert LimitDecision.objects.filter(charger=charger).latest("pk").outcome == "ChargePointMaxProfile Accepted"
 
 
@@ -142,9 +142,9 @@ def test_a_charger_that_never_answers_keeps_its_old_limit_on_record_and_the_next
             library_charger(redis_server, other.charge_point_id, charge_point_class=AnsweringCharger) as other_cp,
         ):
             await booted_then_fuses_lowered(held_cp, other_cp, silent, other)
-            held = await Charger.objects.aget(pk=silent.pk)
+            held = await ChargerControl.objects.aget(pk=silent.pk)
             outcomes = await in_a_thread(sites_control_run, site_pks=[silent_site.pk, other_site.pk], trigger="test")
-            after_timeout = await Charger.objects.aget(pk=silent.pk)
+            after_timeout = await ChargerControl.objects.aget(pk=silent.pk)
 
             held_cp.holding = False
             held_cp.release.set()  # its late answer to the call that timed out is dropped
@@ -157,7 +157,7 @@ def test_a_charger_that_never_answers_keeps_its_old_limit_on_record_and_the_next
     assert outcomes[silent_site.pk].outcomes == {str(silent.pk): "timeout"}
     assert outcomes[other_site.pk].outcomes == {str(other.pk): "ChargePointMaxProfile Accepted"}
     # What the charger holds is unknown beyond what it last took: the record says that.
-    assert after_timeout.applied_profiles["ChargePointMaxProfile"] == held.applied_profiles["ChargePointMaxProfile"]
+    assert after_timeout.protection_w == held.protection_w
     assert after_timeout.limit_w == held.limit_w != 2300
     timed_out = LimitDecision.objects.filter(charger=silent).order_by("pk")
     assert [(d.limit_w, d.outcome) for d in timed_out][-2:] == [
@@ -166,4 +166,4 @@ def test_a_charger_that_never_answers_keeps_its_old_limit_on_record_and_the_next
     ]
     assert again.outcomes == {str(silent.pk): "ChargePointMaxProfile Accepted"}
     silent.refresh_from_db()
-    assert (silent.applied_profiles["ChargePointMaxProfile"], silent.limit_w) == (2300, 2300)
+    assert (silent.control.protection_w, silent.control.limit_w) == (2300, 2300)

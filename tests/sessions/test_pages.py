@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from chargers.models import Connector, LimitDecision
+from chargers.models import Connector
+from energy.models import LimitDecision
 from sessions.models import MeterSample
 from sessions.pages import not_charging_reason
 from tests.api.helpers import make_user
@@ -102,9 +103,11 @@ def test_a_wrong_password_is_refused_on_the_page(home, client):
 def test_the_now_page_shows_only_your_chargers_with_their_state(home):
     garage = home["garage"]
     garage.is_connected = True
-    garage.limit_w, garage.limit_source = 0, "solar"
-    garage.limit_reason = "solar surplus 800 W is below the 1,400 W needed to start"
     garage.save()
+    control = garage.control
+    control.limit_w, control.limit_source = 0, "solar"
+    control.limit_reason = "solar surplus 800 W is below the 1,400 W needed to start"
+    control.save()
     Connector.objects.create(charger=garage, connector_id=1, status="SuspendedEVSE")
     running = make_session(charger=garage, started_at=dt.datetime.now(UTC) - dt.timedelta(minutes=30), hours=None)
     MeterSample.objects.create(
@@ -136,9 +139,11 @@ def test_the_now_page_shows_only_your_chargers_with_their_state(home):
 def test_a_car_held_by_the_meter_fail_safe_is_told_so_in_words_not_as_a_fuse(home):
     garage = home["garage"]
     garage.is_connected = True
-    garage.limit_w, garage.limit_source = 1380, "failsafe"
-    garage.limit_reason = "main meter silent since 21:37:05 — held at 6 A for safety"
     garage.save()
+    control = garage.control
+    control.limit_w, control.limit_source = 1380, "failsafe"
+    control.limit_reason = "main meter silent since 21:37:05 — held at 6 A for safety"
+    control.save()
     Connector.objects.create(charger=garage, connector_id=1, status="Charging")
 
     body = logged_in(home["owner"]).get("/chargers/live").content.decode()

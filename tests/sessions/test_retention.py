@@ -10,8 +10,8 @@ import time_machine
 from django.db import IntegrityError, connection, connections, transaction
 from django.test import Client
 
-from chargers.models import ChargerCommand, ChargerEvent, LimitDecision
-from energy.models import EnergyReading
+from chargers.models import ChargerCommand, ChargerEvent
+from energy.models import EnergyReading, LimitDecision
 from graylogic import embedded_jobs
 from sessions.models import ChargingSession, MeterSample, MeterSampleAggregate, RejectedSample, Retention
 from sessions.pruning import aggregates_between, retention_prune, samples_due
