@@ -56,6 +56,20 @@ class RawCharger:
         return await self.send_frame(json.dumps([2, str(uuid.uuid4()), action, payload]))
 
 
+def raw_frames_then_heartbeat(server, charge_point_id: str, *frames: str | bytes) -> list[list]:
+    """Send hand-written frames one after the other over one socket: their answers, then a
+    Heartbeat's, which shows whether the same connection still serves good frames."""
+
+    async def scenario():
+        raw = RawCharger(await open_socket(server, charge_point_id))
+        answers = [await raw.send_frame(frame) for frame in frames]
+        answers.append(await raw.call("Heartbeat", {}))
+        await raw.ws.close()
+        return answers
+
+    return asyncio.run(scenario())
+
+
 @contextlib.asynccontextmanager
 async def library_charger(server, charge_point_id: str, *, password: str | None = None, charge_point_class=ChargePoint):
     """An `ocpp` library ChargePoint: it validates every answer against the official schemas."""

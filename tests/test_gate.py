@@ -21,7 +21,7 @@ from tests.conftest import (
 )
 from tests.factories import make_charger
 from tests.field.test_fuses_from_the_first_second import plain_daphne  # noqa: F401  (a fixture)
-from tests.ocpp_client import RawCharger, open_socket
+from tests.ocpp_client import open_socket, raw_frames_then_heartbeat
 
 MIB = 1024 * 1024
 ATTACKER = "127.0.0.2"  # another loopback address, so the charger's own address keeps its budget
@@ -96,14 +96,7 @@ def test_a_frame_over_the_ocpp_limit_but_under_the_hard_cap_gets_a_callerror(ocp
     charger = make_charger()
     frame = json.dumps([2, "big1", "DataTransfer", {"vendorId": "x", "data": "A" * (2 * MIB)}])
 
-    async def scenario():
-        raw = RawCharger(await open_socket(ocpp_server, charger.charge_point_id))
-        answer = await raw.send_frame(frame)
-        after = await raw.call("Heartbeat", {})
-        await raw.ws.close()
-        return answer, after
-
-    answer, after = asyncio.run(scenario())
+    answer, after = raw_frames_then_heartbeat(ocpp_server, charger.charge_point_id, frame)
     assert answer[:3] == [4, "big1", "FormationViolation"]
     assert after[0] == 3, "the charger stays connected"
 

@@ -21,7 +21,7 @@ from sessions.models import ChargingSession, MeterSample, RejectedSample
 from tests.api.helpers import http_json, make_user
 from tests.chargepoint_sim import sim_charger
 from tests.factories import make_charger, make_id_tag
-from tests.ocpp_client import RawCharger, eventually, in_a_thread, open_socket
+from tests.ocpp_client import RawCharger, eventually, in_a_thread, open_socket, raw_frames_then_heartbeat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,19 +42,6 @@ def start(timestamp: str, **extra) -> dict:
 
 def meter_values(timestamp: str, *sampled: dict, **extra) -> dict:
     return {"connectorId": 1, "meterValue": [{"timestamp": timestamp, "sampledValue": list(sampled)}], **extra}
-
-
-def run_raw(server, charger, *frames: str) -> list[list]:
-    """Send frames one after the other over one socket; the answers, then a Heartbeat's."""
-
-    async def scenario():
-        raw = RawCharger(await open_socket(server, charger.charge_point_id))
-        answers = [await raw.send_frame(f) for f in frames]
-        answers.append(await raw.call("Heartbeat", {}))
-        await raw.ws.close()
-        return answers
-
-    return asyncio.run(scenario())
 
 
 def owner_pages(server, charger, transaction_id: int) -> dict[str, tuple[int, str]]:
@@ -245,7 +232,7 @@ def test_an_integer_beyond_the_database_gets_the_ocpp_error_and_writes_nothing(
     now = iso(dt.datetime.now(dt.UTC))
     payload = json.loads(json.dumps(payload).replace("@now", now))
 
-    answer, heartbeat = run_raw(ocpp_server, charger, frame(action, payload))
+    answer, heartbeat = raw_frames_then_heartbeat(ocpp_server, charger.charge_point_id, frame(action, payload))
 
     assert answer[0] == 4 and answer[2] == code, answer
     assert heartbeat[0] == 3, "the connection goes on"
@@ -259,7 +246,9 @@ def test_vendor_data_is_kept_in_the_event_log_by_its_start_and_size(ocpp_server)
     charger = make_charger()
     data = "0123456789" * 6000  # 60,000 characters, within the frame limit
 
-    answer, _ = run_raw(ocpp_server, charger, frame("DataTransfer", {"vendorId": "com.acme", "data": data}))
+    answer, _ = raw_frames_then_heartbeat(
+        ocpp_server, charger.charge_point_id, frame("DataTransfer", {"vendorId": "com.acme", "data": data})
+    )
 
     assert answer[0] == 3 and answer[2]["status"] == "UnknownVendorId"
     event = ChargerEvent.objects.get(charger=charger, kind="data_transfer")
@@ -272,9 +261,9 @@ def test_a_string_holding_nul_is_refused_the_same_on_both_databases(ocpp_server)
     one crashed its handler there and the connection closed 1011."""
     charger = make_charger()
     now = iso(dt.datetime.now(dt.UTC))
-    answers = run_raw(
+    answers = raw_frames_then_heartbeat(
         ocpp_server,
-        charger,
+        charger.charge_point_id,
         frame("BootNotification", {"chargePointVendor": "Acme\u0000", "chargePointModel": "M"}),
         frame("StartTransaction", start(now, idTag="TAG\u0000")),
         frame("DataTransfer", {"vendorId": "com.acme", "data": "\u0000" * 10}),

@@ -9,7 +9,7 @@ import pytest
 from chargers.models import ChargerEvent
 from sessions.models import ChargingSession, MeterSample
 from tests.factories import make_charger
-from tests.ocpp_client import RECENT_DAY, RawCharger, open_socket
+from tests.ocpp_client import RECENT_DAY, RawCharger, open_socket, raw_frames_then_heartbeat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,14 +106,7 @@ BAD_FRAMES = [
 def test_a_bad_frame_gets_the_right_callerror_and_the_connection_goes_on(ocpp_server, what, frame, unique_id, code):
     charger = make_charger()
 
-    async def scenario():
-        raw = RawCharger(await open_socket(ocpp_server, charger.charge_point_id))
-        answer = await raw.send_frame(frame)
-        after = await raw.call("Heartbeat", {})
-        await raw.ws.close()
-        return answer, after
-
-    answer, after = asyncio.run(scenario())
+    answer, after = raw_frames_then_heartbeat(ocpp_server, charger.charge_point_id, frame)
     assert answer[:3] == [4, unique_id, code], answer
     assert after[0] == 3, "the same connection still serves good frames"
     assert ChargerEvent.objects.filter(charger=charger, kind="protocol_error").count() == 1
