@@ -53,11 +53,7 @@ def chargers_before():
         charger=steered, limit_w=3680, current_a=16.0, phases=1, source="manual", reason="by hand", outcome="x"
     )
     yield steered.pk, booted.pk
-    migrated_to(executor_leaves())
-
-
-def executor_leaves():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+    migrated_to(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
