@@ -109,6 +109,7 @@ def test_a_postgresql_backup_restores_with_pg_restore(django_db_setup, tmp_path)
         make_chargers_in(url, {}, {}, {})
         manage(url, "backup", str(tmp_path / "backup.dump"))
         with psycopg.connect(url, autocommit=True) as db:
+            db.execute("DELETE FROM energy_chargercontrol")
             db.execute("DELETE FROM chargers_charger")
             db.execute("DELETE FROM energy_site")
         manage(url, "restore", "--noinput", str(tmp_path / "backup.dump"))
