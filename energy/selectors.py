@@ -1,7 +1,6 @@
 """Reads for energy control: the database turned into the plain data the control core takes."""
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
@@ -273,7 +272,3 @@ def sites_settings(*, site_pks: list[int]) -> dict[int, tuple[Site, SolarChargin
                 blocks.append(model.objects.get_or_create(site=site)[0])
         by_site[site.pk] = (site, *blocks)
     return by_site
-
-
-def site_zone(site: Site) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(site.time_zone)

@@ -19,7 +19,7 @@ from chargers.services import charger_event_record
 from energy import reasons, selectors
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES
 from energy.control import SiteInputs, site_decisions
-from energy.grid import grid_limit_percent
+from energy.grid import grid_limit_percent, level_percents
 from energy.locks import site_lock
 from energy.models import ChargerControl, EnergyReading, GridResponse, LimitDecision, Site, SolarCharging, TimeOfUse
 from energy.sending import (
@@ -172,7 +172,7 @@ def _tou_inputs(*, site: Site, tou, chargers: list[Charger], now: dt.datetime):
     plan = plan_charging(
         now=now,
         ready_by=tou.ready_by,
-        tz=selectors.site_zone(site),
+        tz=site.zone,
         periods=periods,
         power_w=power_w,
         energy_needed_wh=needed,
@@ -295,7 +295,7 @@ def _site_control_plan(
     failsafe, failsafe_reason = None, ""
     if reading is not None and now - reading.measured_at > dt.timedelta(seconds=site.meter_timeout_s):
         failsafe = site.failsafe_current_a
-        failsafe_reason = reasons.meter_silent(reading.measured_at.astimezone(selectors.site_zone(site)), failsafe)
+        failsafe_reason = reasons.meter_silent(reading.measured_at.astimezone(site.zone), failsafe)
         reading = None
     ev_power_w = sum(d.power_w or 0.0 for d in draws.values())
     solar_budget_w, solar_surplus_w, solar_reason = _solar_inputs(
@@ -304,7 +304,7 @@ def _site_control_plan(
     tou_allows, tou_reason, tou_plan = _tou_inputs(site=site, tou=tou, chargers=online, now=now)
     grid_percent, grid_reason = 100, ""
     if grid.enabled:
-        levels = {"normal": 100, "moderate": grid.moderate_limit_percent, "high": grid.high_limit_percent}
+        levels = level_percents(moderate_percent=grid.moderate_limit_percent, high_percent=grid.high_limit_percent)
         grid_percent, grid_reason = grid_limit_percent(
             level=grid.level,
             frequency_hz=reading.frequency_hz if reading else None,
