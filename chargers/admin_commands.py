@@ -1,7 +1,7 @@
 """The buttons on a charger's admin page: for each OCPP 1.6 central-system action its form
-(chargers.admin_command_forms), a pure builder from the form's cleaned data to the camelCase
-OCPP payload, and how the charger's answer reads to an installer (a failure's sentence is
-chargers.failures').
+(chargers.admin_command_forms), a pure builder from the form's cleaned data to the ocpp
+library's typed call (sent as its camelCase payload), and how the charger's answer reads to
+an installer (a failure's sentence is chargers.failures').
 
 Start, stop and the power limit (set and clear) go through energy.remote, so the admin
 follows the same rules as the API; every other action goes straight down the command path.
@@ -12,6 +12,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ocpp.v16 import call
+from ocpp.v16.enums import (
+    AvailabilityType,
+    ChargingProfilePurposeType,
+    ChargingRateUnitType,
+    MessageTrigger,
+    ResetType,
+)
 
 from chargers.admin_command_forms import (
     ChangeAvailabilityForm,
@@ -32,6 +41,7 @@ from chargers.admin_command_forms import (
 )
 from chargers.commands import charger_command_sync
 from chargers.models import Charger
+from chargers.protocols import ocpp16
 from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from graylogic.datetimes import iso_utc
 
@@ -41,75 +51,107 @@ DONE_STATUSES = {"Accepted", "Unlocked"}
 LATER_STATUSES = {"Scheduled", "RebootRequired"}
 
 
-def _optional(cleaned: dict, pairs: dict[str, str]) -> dict:
-    """The OCPP fields (camelCase) of the form fields that were filled in."""
-    return {ocpp: cleaned[name] for name, ocpp in pairs.items() if cleaned.get(name) not in (None, "")}
+def _given(cleaned: dict, name: str):
+    """A form field the installer filled in, else None (which leaves it out of the call)."""
+    value = cleaned.get(name)
+    return None if value in (None, "") else value
 
 
-# --- Builders: cleaned form data in, camelCase OCPP payload out -----------------------------
+def _enum_given(enum, cleaned: dict, name: str):
+    value = _given(cleaned, name)
+    return None if value is None else enum(value)
+
+
+# --- Builders: cleaned form data in, the typed OCPP 1.6 call's camelCase payload out ---------
 
 
 def build_reset(cleaned: dict) -> dict:
-    return {"type": cleaned["type"]}
+    return ocpp16.payload_of(call.Reset(type=ResetType(cleaned["type"])))
 
 
 def build_unlock_connector(cleaned: dict) -> dict:
-    return {"connectorId": cleaned["connector_id"]}
+    return ocpp16.payload_of(call.UnlockConnector(connector_id=cleaned["connector_id"]))
 
 
 def build_change_availability(cleaned: dict) -> dict:
-    return {"connectorId": cleaned["connector_id"], "type": cleaned["type"]}
+    return ocpp16.payload_of(
+        call.ChangeAvailability(connector_id=cleaned["connector_id"], type=AvailabilityType(cleaned["type"]))
+    )
 
 
 def build_get_configuration(cleaned: dict) -> dict:
-    return {"key": cleaned["keys"]} if cleaned.get("keys") else {}
+    return ocpp16.payload_of(call.GetConfiguration(key=cleaned.get("keys") or None))
 
 
 def build_change_configuration(cleaned: dict) -> dict:
-    return {"key": cleaned["key"], "value": cleaned["value"]}
+    return ocpp16.payload_of(call.ChangeConfiguration(key=cleaned["key"], value=cleaned["value"]))
 
 
 def build_clear_cache(cleaned: dict) -> dict:
-    return {}
+    return ocpp16.payload_of(call.ClearCache())
 
 
 def build_clear_charging_profile(cleaned: dict) -> dict:
-    return _optional(
-        cleaned,
-        {
-            "profile_id": "id",
-            "connector_id": "connectorId",
-            "purpose": "chargingProfilePurpose",
-            "stack_level": "stackLevel",
-        },
+    return ocpp16.payload_of(
+        call.ClearChargingProfile(
+            id=_given(cleaned, "profile_id"),
+            connector_id=_given(cleaned, "connector_id"),
+            charging_profile_purpose=_enum_given(ChargingProfilePurposeType, cleaned, "purpose"),
+            stack_level=_given(cleaned, "stack_level"),
+        )
     )
 
 
 def build_get_composite_schedule(cleaned: dict) -> dict:
-    payload = {"connectorId": cleaned["connector_id"], "duration": cleaned["duration_s"]}
-    return payload | _optional(cleaned, {"charging_rate_unit": "chargingRateUnit"})
+    return ocpp16.payload_of(
+        call.GetCompositeSchedule(
+            connector_id=cleaned["connector_id"],
+            duration=cleaned["duration_s"],
+            charging_rate_unit=_enum_given(ChargingRateUnitType, cleaned, "charging_rate_unit"),
+        )
+    )
 
 
 def build_trigger_message(cleaned: dict) -> dict:
-    payload = {"requestedMessage": cleaned["requested_message"]}
-    return payload | _optional(cleaned, {"connector_id": "connectorId"})
+    return ocpp16.payload_of(
+        call.TriggerMessage(
+            requested_message=MessageTrigger(cleaned["requested_message"]),
+            connector_id=_given(cleaned, "connector_id"),
+        )
+    )
 
 
 def build_update_firmware(cleaned: dict) -> dict:
-    payload = {"location": cleaned["location"], "retrieveDate": iso_utc(cleaned["retrieve_date"])}
-    return payload | _optional(cleaned, {"retries": "retries", "retry_interval_s": "retryInterval"})
+    return ocpp16.payload_of(
+        call.UpdateFirmware(
+            location=cleaned["location"],
+            retrieve_date=iso_utc(cleaned["retrieve_date"]),
+            retries=_given(cleaned, "retries"),
+            retry_interval=_given(cleaned, "retry_interval_s"),
+        )
+    )
 
 
 def build_get_diagnostics(cleaned: dict) -> dict:
-    payload = {"location": cleaned["location"]}
-    for name, ocpp in (("start_time", "startTime"), ("stop_time", "stopTime")):
-        if cleaned.get(name):
-            payload[ocpp] = iso_utc(cleaned[name])
-    return payload | _optional(cleaned, {"retries": "retries", "retry_interval_s": "retryInterval"})
+    return ocpp16.payload_of(
+        call.GetDiagnostics(
+            location=cleaned["location"],
+            retries=_given(cleaned, "retries"),
+            retry_interval=_given(cleaned, "retry_interval_s"),
+            start_time=iso_utc(_given(cleaned, "start_time")),
+            stop_time=iso_utc(_given(cleaned, "stop_time")),
+        )
+    )
 
 
 def build_data_transfer(cleaned: dict) -> dict:
-    return {"vendorId": cleaned["vendor_id"]} | _optional(cleaned, {"message_id": "messageId", "data": "data"})
+    return ocpp16.payload_of(
+        call.DataTransfer(
+            vendor_id=cleaned["vendor_id"],
+            message_id=_given(cleaned, "message_id"),
+            data=_given(cleaned, "data"),
+        )
+    )
 
 
 # --- Sending ---------------------------------------------------------------------------------

@@ -47,6 +47,11 @@ def _wire(value):
     return value.value if isinstance(value, Enum) else value
 
 
+def payload_of(request) -> dict:
+    """The camelCase wire payload of a typed request (an ocpp.v16.call dataclass)."""
+    return _wire(request)
+
+
 def _call(request) -> ChargerCall:
     """A typed request (an ocpp.v16.call dataclass, named after its action) for the command path."""
     return ChargerCall(action=type(request).__name__, payload=_wire(request))
@@ -183,6 +188,10 @@ def stop(*, transaction_id: int) -> ChargerCall:
 
 def configuration_read(*, keys: list[str] | None = None) -> ChargerCall:
     return _call(call.GetConfiguration(key=keys or None))
+
+
+def configuration_change(*, key: str, value: str) -> ChargerCall:
+    return _call(call.ChangeConfiguration(key=key, value=value))
 
 
 def composite_schedule_read(*, connector_id: int, duration_s: int) -> ChargerCall:
