@@ -54,9 +54,12 @@ def grid_level_set(*, site: Site, level: str, source: str) -> GridResponse:
 def charger_profiles_unknown(*, charger_pk: int) -> None:
     """A charger that booted holds whatever it kept in flash: its fuse limit is sent again, a
     time-of-use plan is re-sent or cleared (it is unknown), and a solar TxProfile ended with its
-    transaction."""
+    transaction. Recorded before the boot is answered, so a run deciding from then on (another
+    charger's boot on the site) sends the charger everything, and its own run after has nothing
+    to send again. No site lock: a run writes only the fields of the limits it sent, once the
+    charger (booted by then) accepted them, so it cannot undo this."""
     forgotten = {**NOTHING_HELD[PROTECTION], **NOTHING_HELD[SOLAR], **NOTHING_HELD[TOU], "tou_unknown": True}
-    _forget_profiles(charger_pk=charger_pk, held=forgotten)
+    ChargerControl.objects.filter(pk=charger_pk).update(**forgotten)
 
 
 def _forget_profiles(*, charger_pk: int, held: dict[str, object]) -> None:

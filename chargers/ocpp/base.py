@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import time
+from types import ModuleType
 
 import ocpp.messages
 from channels.db import database_sync_to_async
@@ -30,6 +31,7 @@ from ocpp.messages import Call, CallError, MessageType, get_validator
 from chargers.commands import command_record
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerCommand, ChargerEvent
 from chargers.ocpp import writes
+from chargers.protocols import ChargerCall
 from chargers.services import charger_event_record
 from energy.rebalance import rebalancer
 from energy.services import charger_held_limit_check, charger_profiles_unknown
@@ -85,6 +87,8 @@ class CentralSystemChargePoint(RoutingChargePoint):
     format_error: type[OCPPError]
     occurrence_error: type[OCPPError]
     known_actions: frozenset[str] = frozenset()
+    # The version's builders of the calls this connection makes itself (chargers/protocols/).
+    calls: ModuleType
     # Calls a charger may make before it is accepted (registration Pending).
     allowed_before_acceptance = frozenset({"BootNotification"})
     # Calls answered from a task of their own, because answering them waits on calls to this same
@@ -187,13 +191,14 @@ class CentralSystemChargePoint(RoutingChargePoint):
         """Decide the site now and wait until its profiles are answered (boot, a car starting)."""
         await rebalancer().now_async(self.site_pk, f"{self.id}: {trigger}", protection_only=protection_only)
 
+    async def profiles_unknown(self) -> None:
+        """The charger booted: what it held is unknown (energy control sends it everything)."""
+        await database_sync_to_async(charger_profiles_unknown)(charger_pk=self.charger_pk)
+
     async def control_after_boot(self) -> None:
-        """A booted charger holds what it kept in flash: send its limits as if it held none, then
-        check that it holds its fuse limit."""
+        """A booted charger (profiles_unknown at its boot): send its limits, then check that it
+        holds its fuse limit."""
         self.booted = True
-        # Off the thread-sensitive thread: it waits for the site's lock, and a run holding that
-        # lock needs that thread to log its calls.
-        await database_sync_to_async(charger_profiles_unknown, thread_sensitive=False)(charger_pk=self.charger_pk)
         await self.rebalance_now("booted")
         await self.check_held_limit()
 
@@ -207,7 +212,7 @@ class CentralSystemChargePoint(RoutingChargePoint):
         """GetCompositeSchedule on connector 0 against the ChargePointMaxProfile we sent; a charger
         that does not hold it is reported and sent it again."""
         reply = await self.call_and_record(
-            "GetCompositeSchedule", {"connectorId": 0, "duration": 60}, HELD_LIMIT_CHECK_REQUESTED_BY
+            self.calls.composite_schedule_read(connector_id=0, duration_s=60), HELD_LIMIT_CHECK_REQUESTED_BY
         )
         if reply["outcome"] == "answered" and reply["response"].get("status") == "Accepted":
             held = await database_sync_to_async(charger_held_limit_check, thread_sensitive=False)(
@@ -239,8 +244,9 @@ class CentralSystemChargePoint(RoutingChargePoint):
 
         self._spawn(run_and_reply())
 
-    async def call_and_record(self, action: str, payload: dict, requested_by: str) -> dict:
+    async def call_and_record(self, request: ChargerCall, requested_by: str) -> dict:
         """A call this connection makes on its own (e.g. the probe), logged like any command."""
+        action, payload = request.action, request.payload
         started = time.monotonic()
         reply = await self.run_command(action, payload, settings.OCPP_COMMAND_TIMEOUT_S)
         await database_sync_to_async(command_record)(

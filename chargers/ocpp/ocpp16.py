@@ -19,6 +19,7 @@ from chargers.models import PROBE_REQUESTED_BY, ChargerEvent
 from chargers.ocpp import writes
 from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime
 from chargers.profiles import configuration_changes, profile_from_configuration
+from chargers.protocols import ocpp16 as ocpp16_calls
 from graylogic.datetimes import iso_utc
 from sessions import services as session_services
 from sessions.charger_clock import charger_time_believable, server_time_if_off
@@ -117,6 +118,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     occurrence_error = OccurenceConstraintViolationError
     known_actions = frozenset(action.value for action in Action)
     answered_in_a_task = frozenset({"StartTransaction"})
+    calls = ocpp16_calls
     _rating: ChargerRating | None = None
 
     async def rating(self) -> ChargerRating:
@@ -142,6 +144,8 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         result = await db(charger_services.charger_boot)(charger_pk=self.charger_pk, boot_info=boot_info)
         self._rating = None
         self.registration_accepted = result.status == "Accepted"
+        if self.registration_accepted:
+            await self.profiles_unknown()
         events.charger_changed(charger_pk=self.charger_pk)
         return call_result.BootNotification(
             current_time=iso_utc(dt.datetime.now(dt.UTC)), interval=result.interval_s, status=result.status
@@ -154,7 +158,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         if not self.registration_accepted:
             return
         probe = PROBE_REQUESTED_BY
-        reply = await self.call_and_record("GetConfiguration", {}, probe)
+        reply = await self.call_and_record(self.calls.configuration_read(), probe)
         profile = None
         if reply["outcome"] == "answered":
             keys = reply["response"].get("configurationKey", [])
@@ -165,7 +169,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             self._rating = None
         await self.control_after_boot()
         for key, value in configuration_changes(profile).items() if profile else ():
-            await self.call_and_record("ChangeConfiguration", {"key": key, "value": value}, probe)
+            await self.call_and_record(self.calls.configuration_change(key=key, value=value), probe)
 
     @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self):
