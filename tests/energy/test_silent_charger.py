@@ -1,21 +1,23 @@
 """A control run decides its batch of sites together, then each site sends its own calls beside
 the others': a charger that keeps a run waiting for its answer holds up its own site only. Real
-chargers on sockets; the run is made from this process over Redis, as a Celery worker does."""
+chargers on sockets (tests/chargepoint_sim.py, not the server's ocpp library); the run is made
+from this process over Redis, as a Celery worker does."""
 
 import asyncio
+import contextlib
 
 import pytest
 import redis
 from django.db import connections
-from ocpp.v16 import call
 
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, Charger, ChargerCommand
 from energy.models import ChargerControl, LimitDecision, Site
 from energy.services import site_control_run, sites_control_run
 from graylogic.channel_layers import redis_channel_layers
+from tests.chargepoint_sim import SimCharger, sim_charger
 from tests.conftest import start_server, stop_server
 from tests.factories import make_charger, make_site
-from tests.ocpp_client import AnsweringCharger, eventually, in_a_thread, library_charger
+from tests.ocpp_client import eventually, in_a_thread
 from tests.services import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,30 +38,52 @@ def redis_server(django_db_setup, django_db_blocker, tmp_path_factory):
     stop_server(process)
 
 
-class HeldCharger(AnsweringCharger):
-    """Answers SetChargingProfile only once `release` is set, while `holding` is on."""
+class HeldCharger(SimCharger):
+    """Answers SetChargingProfile only once `release` is set, while `holding` is on; meanwhile it
+    keeps reading (and answering) the server's other frames."""
 
     holding = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.release = asyncio.Event()
+        self.held: list[dict] = []  # SetChargingProfile payloads received while holding
 
-    async def _answer(self, action: str, default, **payload):
+    async def _on_call(self, unique_id: str, action: str, payload: dict) -> None:
         if action == "SetChargingProfile" and self.holding:
-            self.received.append((action, payload))
-            await self.release.wait()
-            return self.answers.get(action, default)
-        return await super()._answer(action, default, **payload)
+            self.held.append(payload)
+            self._spawn(self._answer_when_released(unique_id, action, payload))
+            return
+        await super()._on_call(unique_id, action, payload)
+
+    async def _answer_when_released(self, unique_id: str, action: str, payload: dict) -> None:
+        await self.release.wait()
+        await SimCharger._on_call(self, unique_id, action, payload)
 
 
-def profile_limits(cp) -> list[float]:
+def profile_limits(payloads: list[dict]) -> list[float]:
     return [
-        float(payload["cs_charging_profiles"]["charging_schedule"]["charging_schedule_period"][0]["limit"])
-        for action, payload in cp.received
-        if action == "SetChargingProfile"
-        and payload["cs_charging_profiles"]["charging_profile_purpose"] == "ChargePointMaxProfile"
+        float(payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"])
+        for payload in payloads
+        if payload["csChargingProfiles"]["chargingProfilePurpose"] == "ChargePointMaxProfile"
     ]
+
+
+def received_limits(cp: SimCharger) -> list[float]:
+    """What the charger was sent, the calls it holds unanswered included."""
+    return profile_limits(cp.sent("SetChargingProfile") + getattr(cp, "held", []))
+
+
+@contextlib.asynccontextmanager
+async def held_charger(server, charge_point_id: str):
+    """Connected, not yet booted (the test boots it), like sim_charger(boot=False)."""
+    charger = HeldCharger(charge_point_id, phases=1)
+    await charger.connect(server)
+    try:
+        yield charger
+    finally:
+        charger.release.set()
+        await charger.close()
 
 
 def boot_control_done(charger: Charger) -> bool:
@@ -82,9 +106,9 @@ async def booted_then_fuses_lowered(held_cp, other_cp, silent: Charger, other: C
     """Both chargers booted and hold 32 A; then both sites' main fuses go down to 10 A, so that
     the next run gives each charger a lower limit, and the held charger stops answering it."""
     for cp in (held_cp, other_cp):
-        await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
+        await cp.call("BootNotification", {"chargePointVendor": "Wallbox", "chargePointModel": "Pulsar Plus"})
     assert await wait_until(lambda: boot_control_done(silent) and boot_control_done(other))
-    assert profile_limits(held_cp)[-1:] == profile_limits(other_cp)[-1:] == [32.0]
+    assert received_limits(held_cp)[-1:] == received_limits(other_cp)[-1:] == [32.0]
     await Site.objects.filter(pk__in=[silent.site_id, other.site_id]).aupdate(circuit_limit_a=10)
     held_cp.holding = True
 
@@ -96,15 +120,15 @@ def test_a_silent_charger_holds_up_neither_the_other_sites_of_its_batch_nor_thei
 
     async def scenario():
         async with (
-            library_charger(redis_server, silent.charge_point_id, charge_point_class=HeldCharger) as held_cp,
-            library_charger(redis_server, other.charge_point_id, charge_point_class=AnsweringCharger) as other_cp,
+            held_charger(redis_server, silent.charge_point_id) as held_cp,
+            sim_charger(redis_server, other.charge_point_id, boot=False, phases=1) as other_cp,
         ):
             await booted_then_fuses_lowered(held_cp, other_cp, silent, other)
             run = asyncio.ensure_future(
                 in_a_thread(sites_control_run, site_pks=[silent_site.pk, other_site.pk], trigger="test")
             )
-            assert await wait_until(lambda: profile_limits(held_cp)[-1:] == [10.0])
-            assert await wait_until(lambda: profile_limits(other_cp)[-1:] == [10.0]), (
+            assert await wait_until(lambda: received_limits(held_cp)[-1:] == [10.0])
+            assert await wait_until(lambda: received_limits(other_cp)[-1:] == [10.0]), (
                 "the other site's charger got its limit while the silent one's call was pending"
             )
             # The other site's lock is free again: a run of it alone does not wait either.
@@ -138,8 +162,8 @@ def test_a_charger_that_never_answers_keeps_its_old_limit_on_record_and_the_next
 
     async def scenario():
         async with (
-            library_charger(redis_server, silent.charge_point_id, charge_point_class=HeldCharger) as held_cp,
-            library_charger(redis_server, other.charge_point_id, charge_point_class=AnsweringCharger) as other_cp,
+            held_charger(redis_server, silent.charge_point_id) as held_cp,
+            sim_charger(redis_server, other.charge_point_id, boot=False, phases=1) as other_cp,
         ):
             await booted_then_fuses_lowered(held_cp, other_cp, silent, other)
             held = await ChargerControl.objects.aget(pk=silent.pk)
