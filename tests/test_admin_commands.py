@@ -27,7 +27,7 @@ from chargers.commands import (
 from chargers.failures import failure_sentence
 from chargers.link import REMOTE_ID_TAG
 from chargers.models import Charger, ChargerCommand
-from chargers.protocols.ocpp16 import charging_profile
+from chargers.protocols.ocpp16 import limit_set
 from tests.conftest import start_server
 from tests.factories import make_charger
 from tests.ocpp_client import RECENT_DAY, AnsweringCharger, eventually, in_a_thread, library_charger
@@ -173,12 +173,7 @@ def test_the_buttons_backed_by_remote_control_send_payloads_the_schema_accepts()
     charger = unsaved_charger(charging_rate_units="Current", max_stack_level=0)
     now = dt.datetime(2026, 1, 13, 12, 0, tzinfo=dt.UTC)
 
-    limit = {
-        "connectorId": 0,
-        "csChargingProfiles": charging_profile(
-            charger=charger, purpose="ChargePointMaxProfile", limit_w=3680, duration_s=600, now=now
-        ),
-    }
+    limit = limit_set(charger=charger, purpose="ChargePointMaxProfile", limit_w=3680, duration_s=600, now=now).payload
 
     assert_valid_ocpp16("SetChargingProfile", limit)
     assert_valid_ocpp16("RemoteStartTransaction", {"connectorId": 1, "idTag": REMOTE_ID_TAG})

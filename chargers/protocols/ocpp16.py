@@ -54,7 +54,7 @@ def payload_of(request) -> dict:
 
 def _call(request) -> ChargerCall:
     """A typed request (an ocpp.v16.call dataclass, named after its action) for the command path."""
-    return ChargerCall(action=type(request).__name__, payload=_wire(request))
+    return ChargerCall(action=type(request).__name__, payload=payload_of(request))
 
 
 def _profile(
@@ -107,21 +107,6 @@ def _limit_profile(
         start=now,
         duration_s=duration_s or None,
         transaction_id=transaction_id,
-    )
-
-
-def charging_profile(
-    *,
-    charger: Charger,
-    purpose: LimitPurpose,
-    limit_w: float,
-    now: dt.datetime,
-    duration_s: int | None = None,
-    phases: int | None = None,
-) -> dict:
-    """The csChargingProfiles of a one-period limit, as the charger receives it."""
-    return _wire(
-        _limit_profile(charger=charger, purpose=purpose, limit_w=limit_w, now=now, duration_s=duration_s, phases=phases)
     )
 
 

@@ -12,7 +12,7 @@ from chargers.profiles import (
     profile_from_configuration,
     supports_action,
 )
-from chargers.protocols.ocpp16 import charging_profile
+from chargers.protocols.ocpp16 import limit_set
 
 
 def test_the_profile_is_read_from_the_configuration_keys():
@@ -155,9 +155,9 @@ def test_limits_convert_to_amps_with_the_6_amp_minimum(limit_w, phases, unit, ex
 )
 def test_stack_levels_never_exceed_what_the_charger_accepts(max_stack_level, override, purpose, expected):
     charger = Charger(phases=1, max_stack_level=max_stack_level, max_stack_level_override=override)
-    profile = charging_profile(
+    profile = limit_set(
         charger=charger, purpose=purpose, limit_w=3000, now=dt.datetime(2026, 1, 13, 10, tzinfo=dt.UTC)
-    )
+    ).payload["csChargingProfiles"]
     assert profile["stackLevel"] == expected
     assert profile["chargingSchedule"]["startSchedule"] == "2026-01-13T10:00:00Z"
 
