@@ -4,6 +4,7 @@ The OCPP handlers and the services call these after they have stored something. 
 off each call costs one check. With the bridge in this process (the embedded default) the
 event goes straight to it; when the bridge runs as its own process (`manage.py mqtt_bridge`,
 scaled out) the event goes over the channel layer to the group that process reads.
+The sink is the process's, held by ChargersConfig: chosen at start-up, taken by a bridge here.
 Events carry plain JSON-able values only, so they survive the channel layer.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.apps import apps
 from django.conf import settings
 
 from graylogic.datetimes import iso_utc
@@ -24,21 +26,22 @@ GROUP = "mqtt.events"
 EVENT_TYPE = "mqtt.event"
 
 Sink = Callable[[dict], None]
-_sink: Sink | None = None
-_sink_chosen = False
+
+
+def sink_from_settings() -> Sink | None:
+    """The sink this process starts with (ChargersConfig.ready()). Scaled out, every server
+    process and Celery worker forwards to the bridge process; otherwise nobody listens until
+    a bridge runs here."""
+    return _ChannelLayerSink() if settings.MQTT_URL and not settings.MQTT_EMBEDDED else None
 
 
 def set_sink(sink: Sink | None) -> None:
     """The bridge in this process takes the events (None: nobody listens here)."""
-    global _sink, _sink_chosen
-    _sink, _sink_chosen = sink, True
+    apps.get_app_config("chargers").event_sink = sink
 
 
 def _current_sink() -> Sink | None:
-    if not _sink_chosen:
-        # Scaled out, every server process and Celery worker forwards to the bridge process.
-        set_sink(_ChannelLayerSink() if settings.MQTT_URL and not settings.MQTT_EMBEDDED else None)
-    return _sink
+    return apps.get_app_config("chargers").event_sink
 
 
 def charger_changed(*, charger_pk: int) -> None:
