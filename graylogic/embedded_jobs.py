@@ -10,6 +10,7 @@ from importlib import import_module
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -20,10 +21,6 @@ from integrations.mqtt.bridge import MqttBridge
 from integrations.mqtt.config import mqtt_config
 
 logger = logging.getLogger(__name__)
-# Tasks started with the server; held here so they are never garbage-collected.
-_background: set[asyncio.Future] = set()
-# The MQTT bridge this process runs, if any: /healthz reports its broker connection.
-mqtt_bridge: MqttBridge | None = None
 
 
 def schedule_install() -> None:
@@ -108,16 +105,19 @@ def start_embedded_jobs() -> None:
     """Call before the reactor runs: the jobs start with the server's event loop."""
     from twisted.internet import reactor
 
-    reactor.callWhenRunning(lambda: asyncio.ensure_future(run_jobs_forever()))
+    tasks = apps.get_app_config("graylogic").server_tasks
+    reactor.callWhenRunning(lambda: tasks.add(asyncio.ensure_future(run_jobs_forever())))
 
 
 def start_mqtt_bridge() -> None:
     """Call before the reactor runs: the MQTT bridge starts with the server's event loop, so
     its commands reach chargers through the in-memory channel layer, and says goodbye on
-    shutdown. Raises ImproperlyConfigured for bad MQTT settings."""
+    shutdown; /healthz asks about its broker connection. Raises ImproperlyConfigured for bad
+    MQTT settings."""
     from twisted.internet import reactor
 
-    global mqtt_bridge
-    bridge = mqtt_bridge = MqttBridge(mqtt_config())
-    reactor.callWhenRunning(lambda: _background.add(asyncio.ensure_future(bridge.run())))
+    platform = apps.get_app_config("graylogic")
+    bridge = MqttBridge(mqtt_config())
+    platform.mqtt_connected = bridge.client.is_connected
+    reactor.callWhenRunning(lambda: platform.server_tasks.add(asyncio.ensure_future(bridge.run())))
     reactor.addSystemEventTrigger("before", "shutdown", bridge.close)

@@ -46,16 +46,15 @@ def mqtt_check(is_connected: Callable[[], bool]) -> Callable[[], Awaitable[None]
     return check
 
 
-# A failing dependency is logged once per outage and interval, not once per poll.
-_outage_logs: dict[str, OutageLog] = {}
-
-
-async def health_failures(checks: dict[str, Callable[[], Awaitable[None]]]) -> dict[str, str]:
+async def health_failures(
+    checks: dict[str, Callable[[], Awaitable[None]]], outage_logs: dict[str, OutageLog]
+) -> dict[str, str]:
     """Run the checks at once; what failed, by name, with the kind of error (empty when healthy).
-    The answer is public, so the details (hosts, ports) go to the log only."""
+    The answer is public, so the details (hosts, ports) go to the log only, through each check's
+    outage log (the process's, by name: GraylogicConfig.health_outage_logs)."""
 
     async def run(name: str, check: Callable[[], Awaitable[None]]) -> str | None:
-        outage = _outage_logs.setdefault(name, OutageLog(logger, f"health check: {name}"))
+        outage = outage_logs.setdefault(name, OutageLog(logger, f"health check: {name}"))
         try:
             await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
         except TimeoutError as error:

@@ -11,6 +11,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from graylogic.health import health_failures
 from tests.conftest import _free_port, start_server, stop_server
 from tests.factories import make_charger
 from tests.services import require_service
@@ -28,6 +29,18 @@ def health(url: str) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+async def test_a_failing_check_is_logged_once_per_outage_not_once_per_poll(caplog):
+    async def refused() -> None:
+        raise ConnectionRefusedError("127.0.0.1:6379")
+
+    outage_logs = {}  # the process's are GraylogicConfig.health_outage_logs
+    for _ in range(3):
+        assert await health_failures({"redis": refused}, outage_logs) == {"redis": "ConnectionRefusedError"}
+    assert caplog.text.count("health check: redis unavailable") == 1
+    assert await health_failures({"redis": lambda: asyncio.sleep(0)}, outage_logs) == {}
+    assert caplog.text.count("health check: redis available again") == 1
 
 
 def test_healthz_is_503_naming_the_channel_layer_when_redis_is_unreachable(django_db_setup, tmp_path):
