@@ -547,6 +547,7 @@ class BenchCharger:
                 kind = msg[0]
                 if kind == 2:  # a CALL from the server (GetConfiguration, SetChargingProfile...)
                     self.stats.server_calls[str(msg[2])] += 1
+                    self.stats.server_call_at.append(arrived)
                     answer = self.smart_answer(str(msg[2]), msg[3], arrived) if self.cfg["smart"] else None
                     if answer is None:
                         await ws.send(json.dumps([4, msg[1], "NotSupported", "benchmark charger", {}]))
@@ -679,6 +680,7 @@ class ClientStats:
     boot_latencies: array.array = field(default_factory=lambda: array.array("d"))
     counters: Counter = field(default_factory=Counter)
     server_calls: Counter = field(default_factory=Counter)
+    server_call_at: array.array = field(default_factory=lambda: array.array("d"))  # time.time() of each
     back_after: array.array = field(default_factory=lambda: array.array("d"))
     # p3: (wall time, charge point id, purpose, connectorId, unit, limit) per SetChargingProfile
     profiles: list = field(default_factory=list)
@@ -767,6 +769,7 @@ class ClientRun:
                     "back_after": self.stats.back_after.tobytes(),
                     "counters": dict(self.stats.counters),
                     "server_calls": dict(self.stats.server_calls),
+                    "server_call_at": self.stats.server_call_at.tobytes(),
                     "profiles": self.stats.profiles,
                     "cpu_s": cpu,
                     "elapsed_s": elapsed,
@@ -1238,9 +1241,25 @@ def p99_by_slice(latencies: array.array, answered_at: array.array, slice_s: floa
     return [percentile(sorted(slices.get(k, [])), 0.99) for k in range(max(slices) + 1)]
 
 
+def server_calls_by_slice(call_at: array.array, answered_at: array.array, slice_s: float) -> list[int]:
+    """The server's CALLs (a boot's probe, limits, clears, checks) arriving in the slice before
+    measuring began, then in each slice of it (slices as p99_by_slice's): boot work still under
+    way when measuring began shows here, not as a slower server."""
+    if not answered_at:
+        return []
+    start = min(answered_at)
+    last = int((max(answered_at) - start) // slice_s)
+    counts = [0] * (last + 2)
+    for at in call_at:
+        if at >= start - slice_s:
+            counts[min(last, int((at - start) // slice_s)) + 1] += 1
+    return counts
+
+
 def merge_client_results(result: dict, parts, args) -> None:
     latencies = array.array("d")
     answered_at = array.array("d")
+    server_call_at = array.array("d")
     boots = array.array("d")
     back = array.array("d")
     counters: Counter = Counter()
@@ -1256,6 +1275,7 @@ def merge_client_results(result: dict, parts, args) -> None:
         back.frombytes(part["back_after"])
         counters.update(part["counters"])
         server_calls.update(part["server_calls"])
+        server_call_at.frombytes(part["server_call_at"])
         cpu += part["cpu_s"]
         elapsed = max(elapsed, part["elapsed_s"])
         still += part["still_connected"]
@@ -1263,6 +1283,7 @@ def merge_client_results(result: dict, parts, args) -> None:
     result["latency_ms"] = {q: percentile(ordered, v) for q, v in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
     result["latency_ms"]["max"] = ordered[-1] if ordered else None
     result["p99_by_slice_ms"] = p99_by_slice(latencies, answered_at, SLICE_S)
+    result["server_calls_by_slice"] = server_calls_by_slice(server_call_at, answered_at, SLICE_S)
     boots_sorted = sorted(boots)
     result["boot_latency_ms"] = {"p50": percentile(boots_sorted, 0.5), "p99": percentile(boots_sorted, 0.99)}
     result["counters"] = dict(counters)
@@ -1619,6 +1640,10 @@ def report(results: list[dict], args) -> None:
         row(
             f"p99 per {SLICE_S} s (ms)",
             lambda r: " ".join(fmt(v, ".0f") for v in r.get("p99_by_slice_ms", [])),
+        )
+        row(
+            f"server CALLs per {SLICE_S} s (before, in)",
+            lambda r: " ".join(str(v) for v in r.get("server_calls_by_slice", [])),
         )
     row("errors", lambda r: fmt(r["errors"]))
     row("server CPU %", lambda r: fmt(r.get("server_cpu_pct"), ".0f"))
