@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.apps import apps
 
 from chargers.admission import ANY_CHARGER_ID, RefusalCount, RefusalKind, RefusalTally, Throttle, Verdict
 from chargers.credentials import charger_password_check, charger_password_hash
@@ -37,7 +38,9 @@ database_outage = OutageLog(logger, "database (charger handshakes)")
 
 
 @dataclass
-class _Door:
+class Door:
+    """What the door keeps for the process (ChargersConfig.ready())."""
+
     throttle: Throttle = field(default_factory=Throttle)
     tally: RefusalTally = field(default_factory=RefusalTally)
     # Bound to the running event loop on first use (tests run several loops in one process).
@@ -52,7 +55,8 @@ class _Door:
         return self.store_lock
 
 
-_door = _Door()
+def _door() -> Door:
+    return apps.get_app_config("chargers").door
 
 
 async def charger_admit(
@@ -60,7 +64,7 @@ async def charger_admit(
 ) -> ConnectionDecision:
     """Whether this handshake may become a charger's connection; refusals are counted."""
     now = time.monotonic()
-    verdict = _door.throttle.verdict(address=remote_address, charge_point_id=charge_point_id, now=now)
+    verdict = _door().throttle.verdict(address=remote_address, charge_point_id=charge_point_id, now=now)
     if verdict is not Verdict.OPEN:
         whom = "from this address" if verdict is Verdict.ADDRESS_LOCKED else "from this address for this id"
         reason = f"too many failed handshakes {whom}: refused without checking the password"
@@ -78,10 +82,10 @@ async def charger_admit(
         )
     database_outage.recovered()
     if decision.accepted:
-        _door.throttle.succeeded(address=remote_address, charge_point_id=charge_point_id)
+        _door().throttle.succeeded(address=remote_address, charge_point_id=charge_point_id)
         return decision
     if decision.refusal.is_failure:
-        for lockout in _door.throttle.failed(address=remote_address, charge_point_id=charge_point_id, now=now):
+        for lockout in _door().throttle.failed(address=remote_address, charge_point_id=charge_point_id, now=now):
             logger.warning(
                 "charger handshakes from %s (%s) %s: refused without a password check for %.0f s",
                 lockout.address,
@@ -141,8 +145,9 @@ async def _count(
 ) -> None:
     """The first refusal of its row is written at once, so the installer sees it; the count
     follows every few seconds."""
-    _door.bind()
-    count = _door.tally.add(
+    door = _door()
+    door.bind()
+    count = door.tally.add(
         address=address,
         charge_point_id=_printable(charge_point_id),
         kind=kind,
@@ -152,12 +157,12 @@ async def _count(
     )
     if count.event_pk is None and count.count == 1:
         await _store([count])
-    if _door.storer is None or _door.storer.done():
-        _door.storer = asyncio.get_running_loop().create_task(_store_until_done())
+    if door.storer is None or door.storer.done():
+        door.storer = asyncio.get_running_loop().create_task(_store_until_done())
 
 
 async def _store(counts: list[RefusalCount]) -> None:
-    async with _door.bind():
+    async with _door().bind():
         counts = [count for count in counts if count.unstored]
         if not counts:
             return
@@ -168,10 +173,11 @@ async def _store(counts: list[RefusalCount]) -> None:
 
 
 async def _store_until_done() -> None:
-    while _door.tally.counts:
+    door = _door()
+    while door.tally.counts:
         await asyncio.sleep(STORE_INTERVAL_S)
-        await _store(_door.tally.unstored())
-        _door.tally.forget_stored(now=time.monotonic())
+        await _store(door.tally.unstored())
+        door.tally.forget_stored(now=time.monotonic())
 
 
 def _printable(charge_point_id: str) -> str:

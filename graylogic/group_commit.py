@@ -24,8 +24,6 @@ MAX_BATCH = 1000
 
 
 class GroupCommit:
-    instances: list["GroupCommit"] = []
-
     def __init__(self, name: str, write_many: Callable[[list], None], *, linger_s: float = 0.0):
         self.name = name
         self._write_many = write_many
@@ -34,7 +32,6 @@ class GroupCommit:
         self._flusher: asyncio.Task | None = None
         self._lingering: asyncio.Future | None = None
         self._draining = False
-        GroupCommit.instances.append(self)
 
     async def write(self, item) -> None:
         """Return once `item` is committed; raise what writing it raised."""
@@ -117,8 +114,8 @@ class GroupCommit:
                 future.set_exception(error)
 
 
-async def drain_all() -> None:
+async def drain_all(group_commits: list[GroupCommit]) -> None:
     """Write everything still waiting, including what arrives while draining."""
-    while any(instance.busy for instance in GroupCommit.instances):
-        for instance in GroupCommit.instances:
+    while any(instance.busy for instance in group_commits):
+        for instance in group_commits:
             await instance.drain()

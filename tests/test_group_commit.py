@@ -95,7 +95,7 @@ def test_drain_all_writes_what_nobody_waits_for(writer):
         group = GroupCommit("test", writer)
         for n in range(5):
             group.write_later(n)
-        await drain_all()
+        await drain_all([group])
 
     asyncio.run(scenario())
 
@@ -114,7 +114,7 @@ def test_lingering_writes_share_one_batch_and_drain_cuts_the_linger_short(writer
         group.write_later(3)
         group.write_later(4)
         started = time.monotonic()
-        await drain_all()
+        await drain_all([group])
         return time.monotonic() - started
 
     drain_s = asyncio.run(scenario())

@@ -30,7 +30,7 @@ from ocpp.messages import Call, CallError, MessageType, get_validator
 
 from chargers.commands import command_record
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerCommand, ChargerEvent
-from chargers.ocpp import writes
+from chargers.ocpp.writes import hot_path_writes
 from chargers.protocols import ChargerCall
 from chargers.services import charger_event_record
 from energy.rebalance import rebalancer
@@ -339,4 +339,4 @@ class CentralSystemChargePoint(RoutingChargePoint):
         now = time.monotonic()
         if now - self._touched_at >= TOUCH_EVERY_S:
             self._touched_at = now
-            writes.last_seen.write_later(self.charger_pk)
+            hot_path_writes().last_seen.write_later(self.charger_pk)

@@ -16,8 +16,8 @@ from ocpp.v16.enums import Action, DataTransferStatus
 from chargers import events
 from chargers import services as charger_services
 from chargers.models import PROBE_REQUESTED_BY, ChargerEvent
-from chargers.ocpp import writes
 from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime
+from chargers.ocpp.writes import hot_path_writes
 from chargers.profiles import configuration_changes, profile_from_configuration
 from chargers.protocols import ocpp16 as ocpp16_calls
 from graylogic.datetimes import iso_utc
@@ -174,7 +174,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self):
         """Record liveness and give the charger the time."""
-        writes.heartbeats.write_later(self.charger_pk)
+        hot_path_writes().heartbeats.write_later(self.charger_pk)
         return call_result.Heartbeat(current_time=iso_utc(dt.datetime.now(dt.UTC)))
 
     @on(Action.status_notification, skip_schema_validation=True)
@@ -296,7 +296,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         samples, rejected = samples_from_meter_values(
             meter_value, received_at=dt.datetime.now(dt.UTC), max_power_w=rating.max_power_w
         )
-        await writes.meter_values.write(
+        await hot_path_writes().meter_values.write(
             MeterValuesReport(
                 charger_pk=self.charger_pk,
                 connector_id=connector_id,

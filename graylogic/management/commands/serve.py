@@ -11,12 +11,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from twisted.internet import defer, reactor, task
 
+from chargers.ocpp.writes import hot_path_writes
 from chargers.routing import websocket_path_refusal
 from chargers.services import chargers_reset_connections
 from energy.rebalance import rebalancer
 from graylogic.embedded_jobs import start_embedded_jobs, start_mqtt_bridge
 from graylogic.gc_policy import GcPolicy
-from graylogic.group_commit import drain_all
 from graylogic.runtime.daphne_server import CommandLineInterface
 from graylogic.server_limits import WEBSOCKET_MESSAGE_HARD_CAP_BYTES
 
@@ -24,7 +24,7 @@ from graylogic.server_limits import WEBSOCKET_MESSAGE_HARD_CAP_BYTES
 def _prepare_reactor() -> None:
     # Samples received but not yet committed are written before the loop stops.
     reactor.addSystemEventTrigger(
-        "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(drain_all()))
+        "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(hot_path_writes().drain()))
     )
     # Full garbage collections otherwise stall the loop for seconds with thousands of chargers.
     gc_policy = GcPolicy()
