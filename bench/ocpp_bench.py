@@ -716,14 +716,16 @@ class ClientRun:
         gate = asyncio.Semaphore(self.cfg["connect_concurrency"])
         started = time.monotonic()
         await asyncio.gather(*(self.connect_one(c, gate) for c in self.chargers))
+        connected_s = time.monotonic() - started
         if self.cfg["mode"] == "p3":
             await self.wait_first_profiles()
+        quiet_wait_s = await self.wait_server_quiet()
         # The connected chargers live for the whole run: out of the collector's reach, this
         # process's full collections walk only what is newer, instead of stalling every
         # charger of the process (260-480 ms at 5,000 per process) and counting as latency.
         gc.collect()
         gc.freeze()
-        self.ctrl["queue"].put(("ready", self.index, time.monotonic() - started))
+        self.ctrl["queue"].put(("ready", self.index, (connected_s, quiet_wait_s)))
         await self.wait_event(self.ctrl["go"])
         start_wall = self.ctrl["t_start"].value
         t_start = time.perf_counter() + (start_wall - time.time())
@@ -785,6 +787,23 @@ class ClientRun:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(15):
                     await asyncio.gather(*closers, return_exceptions=True)
+
+    async def wait_server_quiet(self) -> float:
+        """Measuring begins once the server's boot work for these chargers is over (its probe,
+        limits, clears and checks): no server CALL for --settle-quiet s, at most 120 s. Without
+        it, a fleet booted faster than the server works through its boots measured that backlog
+        (P2's first 10 s window: 0.4 to 7.7 s p99 in runs of one tree), not the steady rate.
+        The seconds waited."""
+        quiet_s = self.cfg["settle_quiet"]
+        started = time.monotonic()
+        if quiet_s <= 0:
+            return 0.0
+        while time.monotonic() - started < 120:
+            last = max(self.stats.server_call_at, default=0.0)
+            if time.time() - last >= quiet_s:
+                break
+            await asyncio.sleep(0.2)
+        return time.monotonic() - started
 
     async def wait_first_profiles(self) -> None:
         """p3: measuring starts once energy control has sent every charging charger its first
@@ -1037,14 +1056,17 @@ def run_target(target: Target, args, tmp: Path, database: BenchDatabase | None) 
         ctx = mp.get_context("fork")
         ctrl = {"queue": ctx.Queue(), "go": ctx.Event(), "release": ctx.Event(), "t_start": ctx.Value("d", 0.0)}
         cfg = client_config(args)
-        connect_started = time.monotonic()
         for index in range(k):
             p = ctx.Process(target=client_process, args=(index, cfg, assignments[index], ctrl), daemon=True)
             p.start()
             procs.append(p)
-        collect(ctrl["queue"], "ready", k, procs, args.connect_timeout)
-        result["connect_s"] = time.monotonic() - connect_started
-        log(f"all client processes connected in {result['connect_s']:.1f} s; settling {args.settle} s")
+        ready = collect(ctrl["queue"], "ready", k, procs, args.connect_timeout + 120)
+        result["connect_s"] = max(connected_s for connected_s, _ in ready.values())
+        result["quiet_wait_s"] = max(quiet_wait_s for _, quiet_wait_s in ready.values())
+        log(
+            f"all client processes connected in {result['connect_s']:.1f} s; the server's boot calls"
+            f" over {result['quiet_wait_s']:.1f} s later; settling {args.settle} s"
+        )
         time.sleep(args.settle)
         server_pids = [pid for s in target.servers for pid in s.pids()]
         result["rss_after_kb"] = rss_kb(server_pids)
@@ -1212,6 +1234,7 @@ def client_config(args) -> dict:
         "release_timeout": 600,
         "seed": args.seed,
         "p3_deadline": args.p3_deadline,
+        "settle_quiet": args.settle_quiet,
         "smart": args.smart_chargers or args.mode == "p3",
         # One second apart per message, starting well in the past, unique per charger and message.
         "base_epoch": int(time.time()) // 86400 * 86400 - 30 * 86400,
@@ -1605,6 +1628,7 @@ def report(results: list[dict], args) -> None:
     row("mode", lambda r: r["mode"])
     row("server processes", lambda r: fmt(len(r.get("server_log_tail", {}))))
     row("connect + boot all (s)", lambda r: fmt(r.get("connect_s"), ".1f"))
+    row("boot calls over after (s)", lambda r: fmt(r.get("quiet_wait_s"), ".1f"))
     row(
         "boot p50/p99 (ms)",
         lambda r: f"{fmt(r['boot_latency_ms']['p50'], '.1f')}/{fmt(r['boot_latency_ms']['p99'], '.1f')}",
@@ -1809,6 +1833,13 @@ def main() -> None:
     parser.add_argument("--connect-attempts", type=int, default=5)
     parser.add_argument("--connect-timeout", type=float, default=600.0, help="seconds for all chargers to connect")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds between connecting and measuring")
+    parser.add_argument(
+        "--settle-quiet",
+        type=float,
+        default=3.0,
+        help="before that, wait (at most 120 s) until the server sent no CALL to a client's chargers for this long:"
+        " its boot work is over (0: do not wait)",
+    )
     parser.add_argument("--restart-after", type=float, default=2.0, help="reconnect mode: seconds before the restart")
     parser.add_argument("--backoff-min", type=float, default=0.1)
     parser.add_argument("--backoff-max", type=float, default=2.0)
