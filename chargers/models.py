@@ -15,8 +15,9 @@ charge_point_id_validator = RegexValidator(
 )
 
 OCPP16 = "ocpp1.6"
-# The subprotocols this server speaks; OCPP 2.0.1 chargers are refused until it is built.
-PROTOCOL_CHOICES = [(OCPP16, "OCPP 1.6-J")]
+OCPP201 = "ocpp2.0.1"
+# The subprotocols this server speaks (a charger offering both gets the one it lists first).
+PROTOCOL_CHOICES = [(OCPP16, "OCPP 1.6-J"), (OCPP201, "OCPP 2.0.1")]
 
 CONNECTOR_STATUS_CHOICES = [
     (s, s)
@@ -30,6 +31,7 @@ CONNECTOR_STATUS_CHOICES = [
         "Reserved",
         "Unavailable",
         "Faulted",
+        "Occupied",  # OCPP 2.0.1: a car or cable is in; TransactionEvent says whether it charges
     )
 ]
 
@@ -89,7 +91,7 @@ class Charger(models.Model):
     )
 
     # From BootNotification.
-    vendor = models.CharField(max_length=20, blank=True)
+    vendor = models.CharField(max_length=50, blank=True)  # 20 in OCPP 1.6, 50 in 2.0.1
     model = models.CharField(max_length=20, blank=True)
     serial_number = models.CharField(max_length=25, blank=True)
     charge_box_serial_number = models.CharField(max_length=25, blank=True)
@@ -303,6 +305,7 @@ class ChargerEvent(models.Model):
         DATA_TRANSFER = "data_transfer", "Data transfer"
         STALE = "stale", "Marked offline (silent)"
         PROFILE_MISMATCH = "profile_mismatch", "Limit not held by the charger"
+        SECURITY_EVENT = "security_event", "Security event"
         CLAIM_REJECTED = "claim_rejected", "Pending claim rejected"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
