@@ -790,10 +790,8 @@ class ClientRun:
 
     async def wait_server_quiet(self) -> float:
         """Measuring begins once the server's boot work for these chargers is over (its probe,
-        limits, clears and checks): no server CALL for --settle-quiet s, at most 120 s. Without
-        it, a fleet booted faster than the server works through its boots measured that backlog
-        (P2's first 10 s window: 0.4 to 7.7 s p99 in runs of one tree), not the steady rate.
-        The seconds waited."""
+        limits, clears and checks): no server CALL for --settle-quiet s, at most 120 s, so no
+        window counts a boot's calls. The seconds waited."""
         quiet_s = self.cfg["settle_quiet"]
         started = time.monotonic()
         if quiet_s <= 0:
