@@ -86,7 +86,11 @@ class CentralSystemChargePoint(RoutingChargePoint):
     # Version modules set these to their spec's spelling of the error codes.
     format_error: type[OCPPError]
     occurrence_error: type[OCPPError]
+    # A required field missing: 1.6 says the payload is incomplete (ProtocolError).
+    missing_field_error: type[OCPPError] = ProtocolError
     known_actions: frozenset[str] = frozenset()
+    # Actions a charger sends that this server does not handle yet: answered NotSupported.
+    not_handled_yet: frozenset[str] = frozenset()
     # The version's builders of the calls this connection makes itself (chargers/protocols/).
     calls: ModuleType
     # Calls a charger may make before it is accepted (registration Pending).
@@ -168,6 +172,8 @@ class CentralSystemChargePoint(RoutingChargePoint):
         if not isinstance(msg.action, str) or not isinstance(msg.payload, dict):
             raise self.format_error(description="A CALL is [2, uniqueId, action, {payload}]")
         if msg.action not in self.routes:
+            if msg.action in self.not_handled_yet:
+                raise NotSupportedError(description=f"{msg.action} is not handled by this central system yet")
             if msg.action in self.known_actions:
                 raise NotSupportedError(description=f"{msg.action} is not sent by a charge point")
             raise NotImplementedError(description=f"Unknown action {msg.action!r}")
@@ -216,7 +222,7 @@ class CentralSystemChargePoint(RoutingChargePoint):
         )
         if reply["outcome"] == "answered" and reply["response"].get("status") == "Accepted":
             held = await database_sync_to_async(charger_held_limit_check, thread_sensitive=False)(
-                charger_pk=self.charger_pk, composite=reply["response"]
+                charger_pk=self.charger_pk, composite=self.calls.composite_answer(reply["response"])
             )
             if not held:
                 await self.rebalance_now("limit not held")
@@ -293,7 +299,7 @@ class CentralSystemChargePoint(RoutingChargePoint):
         kind = {
             "type": TypeConstraintViolationError,
             "maxLength": TypeConstraintViolationError,
-            "required": ProtocolError,
+            "required": self.missing_field_error,
             "enum": PropertyConstraintViolationError,
             "minimum": PropertyConstraintViolationError,
             "maximum": PropertyConstraintViolationError,
@@ -311,9 +317,13 @@ class CentralSystemChargePoint(RoutingChargePoint):
                 unique_id = frame[1][:36]
         except (ValueError, TypeError):
             pass
-        # The library names malformed frames in OCPP 2.0.1's words; answer in this version's.
-        code = self.format_error.code if isinstance(error, FormatViolationError | ProtocolError) else error.code
-        await self._send_error(unique_id, code, error.description, action=None, raw=raw_msg)
+        await self._send_error(unique_id, self.unparsable_code(error), error.description, action=None, raw=raw_msg)
+
+    def unparsable_code(self, error: OCPPError) -> str:
+        """The code for a frame that is no message at all (not JSON, not a list, an unknown
+        message type). The library names malformed frames in OCPP 2.0.1's words; 1.6 calls them
+        its FormationViolation."""
+        return self.format_error.code if isinstance(error, FormatViolationError | ProtocolError) else error.code
 
     async def _reply_error(self, msg: Call, error: OCPPError) -> None:
         await self._send_error(msg.unique_id, error.code, error.description, action=msg.action, raw=msg.payload)

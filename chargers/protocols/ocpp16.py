@@ -1,19 +1,15 @@
 """The calls of chargers.link in OCPP 1.6: each built from the ocpp library's typed call,
 datatypes and enums, and turned into the camelCase wire payload here, once."""
 
-import dataclasses
 import datetime as dt
-import functools
-from enum import Enum
 
-from ocpp.charge_point import snake_to_camel_case
 from ocpp.v16 import call
 from ocpp.v16.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
 from ocpp.v16.enums import ChargingProfileKindType, ChargingProfilePurposeType, ChargingRateUnitType
 
 from chargers.models import Charger
 from chargers.profiles import limit_in_charger_unit
-from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose
+from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose, wire_payload
 from energy.allocation import NOMINAL_VOLTAGE_V
 from graylogic.datetimes import iso_utc
 
@@ -22,34 +18,9 @@ PROFILE_ID_BY_PURPOSE = {LimitPurpose.CHARGER_MAX: 1, LimitPurpose.DEFAULT: 2, L
 STACK_LEVEL_BY_PURPOSE = {LimitPurpose.CHARGER_MAX: 0, LimitPurpose.DEFAULT: 1, LimitPurpose.TRANSACTION: 2}
 
 
-@functools.cache
-def _camel(name: str) -> str:
-    """The wire name of a field, with the library's own spelling rules (soc -> SoC, ...)."""
-    return next(iter(snake_to_camel_case({name: None})))
-
-
-@functools.cache
-def _fields(cls: type) -> tuple[tuple[str, str], ...]:
-    return tuple((f.name, _camel(f.name)) for f in dataclasses.fields(cls))
-
-
-def _wire(value):
-    """A typed value as it goes on the wire: camelCase keys, unset fields left out, enums as
-    their values (the payload crosses the channel layer and is stored as JSON). One walk: the
-    library's asdict-based serialize_as_dict cost a third of a control run's sending."""
-    if dataclasses.is_dataclass(value):
-        pairs = ((wire, getattr(value, name)) for name, wire in _fields(type(value)))
-        return {wire: _wire(item) for wire, item in pairs if item is not None}
-    if isinstance(value, dict):
-        return {_camel(key): _wire(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [_wire(item) for item in value if item is not None]
-    return value.value if isinstance(value, Enum) else value
-
-
 def payload_of(request) -> dict:
     """The camelCase wire payload of a typed request (an ocpp.v16.call dataclass)."""
-    return _wire(request)
+    return wire_payload(request)
 
 
 def _call(request) -> ChargerCall:
@@ -181,3 +152,8 @@ def configuration_change(*, key: str, value: str) -> ChargerCall:
 
 def composite_schedule_read(*, connector_id: int, duration_s: int) -> ChargerCall:
     return _call(call.GetCompositeSchedule(connector_id=connector_id, duration=duration_s))
+
+
+def composite_answer(answer: dict) -> dict:
+    """GetCompositeSchedule's answer as energy control reads it (1.6's own shape)."""
+    return answer
