@@ -1,8 +1,8 @@
 """What the domain asks of a connected charger, in words of no protocol version: set or clear a
 limit, start, stop, read its configuration or the schedule it follows.
 
-Each call is built first (pure, by the module of the charger's protocol: OCPP 1.6 today, and
-2.0.1 a module beside it), then sent down the command path (chargers.commands), which waits
+Each call is built first (pure, by the module of the charger's protocol: chargers/protocols/
+ocpp16.py or ocpp201.py), then sent down the command path (chargers.commands), which waits
 for the answer. Building apart from sending lets energy control decide every call of a run
 under its sites' locks and send them after.
 """
@@ -13,10 +13,10 @@ from types import ModuleType
 from asgiref.sync import async_to_sync
 
 from chargers.commands import ChargerRejected, charger_command
-from chargers.models import OCPP16, Charger
-from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose, ocpp16
+from chargers.models import OCPP16, OCPP201, Charger
+from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose, ocpp16, ocpp201
 
-PROTOCOLS: dict[str, ModuleType] = {OCPP16: ocpp16}
+PROTOCOLS: dict[str, ModuleType] = {OCPP16: ocpp16, OCPP201: ocpp201}
 # The ID tag our own remote starts carry: a transaction under it was started by this server.
 REMOTE_ID_TAG = "GrayLogic"
 
