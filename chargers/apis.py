@@ -113,7 +113,9 @@ class ChargerDetailApi(APIView):
         @extend_schema_serializer(component_name="ChargerConnector")
         class ConnectorSerializer(serializers.Serializer):
             id = serializers.IntegerField(source="connector_id")
-            status = serializers.CharField(help_text="OCPP ChargePointStatus, e.g. Available, Charging.")
+            status = serializers.CharField(
+                help_text="OCPP ChargePointStatus, e.g. Available, Charging (OCPP 2.0.1: Available, Occupied...)."
+            )
             error = serializers.CharField(source="error_code", help_text="OCPP ChargePointErrorCode, e.g. NoError.")
 
         @extend_schema_serializer(component_name="ChargerTransaction")
@@ -130,6 +132,9 @@ class ChargerDetailApi(APIView):
         firmware = serializers.CharField(source="charger.firmware_version")
         connection = ConnectionSerializer()
         connector = ConnectorSerializer(allow_null=True, help_text="Connector 1 (or the first); null until reported.")
+        connectors = ConnectorSerializer(
+            many=True, source="charger.connectors", help_text="Each connector as last reported (OCPP 2.0.1: each EVSE)."
+        )
         transaction = TransactionSerializer(allow_null=True, help_text="The running session; null when none.")
         limits = LimitsSerializer()
 

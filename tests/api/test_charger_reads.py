@@ -99,6 +99,7 @@ def test_the_detail_fills_connection_connector_transaction_and_limits_from_live_
         "firmware": "5.2.1",
         "connection": {"status": "connected", "protocol": "ocpp1.6", "last_heartbeat": "2026-01-13T10:30:00Z"},
         "connector": {"id": 1, "status": "Charging", "error": "NoError"},
+        "connectors": [{"id": 1, "status": "Charging", "error": "NoError"}],
         "transaction": {
             "id": session.transaction_id,
             "started": "2026-01-13T09:00:00Z",
