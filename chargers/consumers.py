@@ -15,15 +15,16 @@ from chargers.admission import client_address
 from chargers.commands import charger_group
 from chargers.credentials import parse_basic_auth
 from chargers.door import charger_admit, database_outage
-from chargers.models import Charger, ChargerEvent
+from chargers.models import OCPP16, OCPP201, Charger, ChargerEvent
 from chargers.ocpp.ocpp16 import ChargePoint16
+from chargers.ocpp.ocpp201 import ChargePoint201
 from chargers.services import charger_event_record, charger_mark_connected, charger_mark_disconnected
 from graylogic.outages import DATABASE_ERRORS, OutageLog
 from graylogic.runtime.channels_consumer import InboxConsumer
 
 logger = logging.getLogger(__name__)
 
-CHARGE_POINT_CLASSES = {"ocpp1.6": ChargePoint16}
+CHARGE_POINT_CLASSES = {OCPP16: ChargePoint16, OCPP201: ChargePoint201}
 # Redis down or misconfigured: every handshake and connection fails alike; logged once a minute.
 channel_layer_outage = OutageLog(logger, "channel layer (charger connections)")
 _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*2\s*,\s*"([^"]{1,36})"')

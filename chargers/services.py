@@ -15,13 +15,13 @@ from chargers import events, selectors
 from chargers.admission import RefusalCount, RefusalKind
 from chargers.credentials import charger_password_hash
 from chargers.link import REMOTE_ID_TAG
-from chargers.models import OCPP16, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
+from chargers.models import OCPP16, OCPP201, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
 from chargers.profiles import ChargerProfile
 from energy.models import Site
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUBPROTOCOLS = (OCPP16,)
+SUPPORTED_SUBPROTOCOLS = (OCPP16, OCPP201)
 # A pending charger retries BootNotification this often.
 PENDING_BOOT_RETRY_S = 60
 # Unknown chargers waiting for approval per site; beyond, more unknown ids are refused.
@@ -63,18 +63,32 @@ def charger_event_record(
     )
 
 
-def _choose_subprotocol(offered: list[str], configured: str) -> tuple[str | None, bool, str]:
-    """Return (protocol, echo it?, note)."""
+def _choose_subprotocol(offered: list[str], configured: str, charge_point_id: str) -> tuple[str | None, bool, str]:
+    """Return (protocol, echo it?, note). Of those offered, the first this server speaks and the
+    identity may use: the charger lists them in its order of preference (RFC 6455 4.1)."""
     if not offered:
+        if not identity_allowed(configured, charge_point_id):
+            return None, False, f"no subprotocol offered, and {COLON_IN_201_IDENTITY}"
         return configured, False, f"no subprotocol offered; using the configured {configured}"
     for protocol in offered:
-        if protocol in SUPPORTED_SUBPROTOCOLS:
+        if protocol in SUPPORTED_SUBPROTOCOLS and identity_allowed(protocol, charge_point_id):
             return protocol, True, ""
+    if any(protocol in SUPPORTED_SUBPROTOCOLS for protocol in offered):
+        return None, False, COLON_IN_201_IDENTITY
     return (
         None,
         False,
         (f"unsupported subprotocol {', '.join(offered)}; this server speaks {', '.join(SUPPORTED_SUBPROTOCOLS)}"),
     )
+
+
+# OCPP 2.0.1 part 4: the identity is also the HTTP Basic user, which holds no colon (RFC 7617).
+COLON_IN_201_IDENTITY = "an OCPP 2.0.1 identity holds no colon (OCPP 2.0.1 part 4)"
+
+
+def identity_allowed(protocol: str, charge_point_id: str) -> bool:
+    """Every id is up to 48 characters (charge_point_id_validator); 2.0.1's hold no colon."""
+    return protocol != OCPP201 or ":" not in charge_point_id
 
 
 def charge_point_id_valid(charge_point_id: str) -> bool:
@@ -136,7 +150,7 @@ def connection_decide(
         if not password_right:
             return refuse(RefusalKind.WRONG_PASSWORD, "wrong password", charger.pk)
 
-    protocol, echo, note = _choose_subprotocol(offered_subprotocols, charger.protocol)
+    protocol, echo, note = _choose_subprotocol(offered_subprotocols, charger.protocol, charge_point_id)
     if protocol is None:
         return refuse(RefusalKind.UNSUPPORTED_SUBPROTOCOL, note, charger.pk)
     message = "accepted" + (f" ({note})" if note else "")
@@ -352,6 +366,30 @@ def connector_status_update(
             setattr(connector, field, value)
         connector.save()
         return changed
+
+
+# The status an EVSE has while one of its connectors is in use (OCPP 2.0.1 ConnectorStatusEnumType).
+OCCUPIED = "Occupied"
+
+
+def evse_status_update(
+    *, charger_pk: int, evse_id: int, connector_id: int, status: str, timestamp: dt.datetime | None
+) -> bool:
+    """An OCPP 2.0.1 StatusNotification, per connector of an EVSE. A Connector row is an EVSE:
+    row n is EVSE n (an EVSE charges one car at a time, as a 1.6 connector does, and 2.0.1's
+    transactions, limits and remote starts address EVSEs), so two EVSEs are never merged; EVSE 0 is the station, like
+    1.6's connector 0. The row's `info` names the EVSE's connector that reported ("connector 2").
+    An EVSE charges through one connector at a time and its others then report Unavailable: while
+    one is Occupied, the others' reports leave the row as it is. True when the row's status changed."""
+    reported_by = f"connector {connector_id}"
+    if evse_id != 0:
+        row = Connector.objects.filter(charger_id=charger_pk, connector_id=evse_id).values("status", "info").first()
+        in_use_by_another = row is not None and row["status"] == OCCUPIED and row["info"] != reported_by
+        if in_use_by_another and status != OCCUPIED:
+            return False
+    return connector_status_update(
+        charger_pk=charger_pk, connector_id=evse_id, status=status, error_code="", info=reported_by, timestamp=timestamp
+    )
 
 
 def id_tag_info(*, charger_pk: int, id_tag: str, now: dt.datetime | None = None) -> dict:

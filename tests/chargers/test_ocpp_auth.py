@@ -63,7 +63,7 @@ CASES = [
         403,
         "charger is disabled",
     ),
-    ("only an unsupported subprotocol", {}, {"subprotocols": ("ocpp2.0.1",)}, 403, "unsupported subprotocol"),
+    ("only an unsupported subprotocol", {}, {"subprotocols": ("ocpp2.1",)}, 403, "unsupported subprotocol"),
     ("no credentials configured", {}, {}, 101, None),
 ]
 

@@ -1,0 +1,280 @@
+"""An independent OCPP 2.0.1 charging station for tests: not the server's `ocpp` library.
+
+It speaks hand-written frames over `websockets` and checks every frame it sends or receives
+against the official OCPP 2.0.1 JSON schemas (the files the `ocpp` package ships, read with
+jsonschema). It has EVSEs with connectors, keeps the charging profiles it is sent (answering
+GetCompositeSchedule from its ChargingStationMaxProfile) and answers every other call
+NotSupported, as a station without that feature would. Tests read what the server sent in `calls`.
+"""
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import functools
+import json
+import time
+import uuid
+from pathlib import Path
+
+import jsonschema
+import ocpp
+import websockets
+
+SCHEMA_DIR = Path(ocpp.__file__).parent / "v201" / "schemas"
+SUBPROTOCOL = "ocpp2.0.1"
+TIMEOUT_S = 10
+
+
+class SchemaViolation(AssertionError):
+    """A frame, ours or the server's, that the official schema refuses."""
+
+
+class CallErrorAnswer(AssertionError):
+    """The server answered a call with a CALLERROR."""
+
+    def __init__(self, code: str, description: str):
+        super().__init__(f"CALLERROR {code}: {description}")
+        self.code, self.description = code, description
+
+
+@functools.cache
+def _validator(name: str):
+    # The 2.0.1 schema files start with a byte order mark.
+    schema = json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8-sig"))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def check_schema(action: str, payload: dict, *, response: bool) -> None:
+    name = f"{action}{'Response' if response else 'Request'}"
+    errors = sorted(_validator(name).iter_errors(payload), key=str)
+    if errors:
+        raise SchemaViolation(f"{name} breaks the official schema: {errors[0].message} in {payload}")
+
+
+def iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+class SimStation:
+    """One OCPP 2.0.1 charging station; `evses` maps each EVSE id to its number of connectors."""
+
+    def __init__(
+        self,
+        station_id: str,
+        *,
+        password: str | None = None,
+        evses: dict[int, int] | None = None,
+        vendor: str = "SimVendor 2.0.1 Stations Ltd",
+        model: str = "Sim201",
+        serial_number: str = "SIM-0001",
+        firmware_version: str = "2.0.1-sim",
+    ):
+        self.id = station_id
+        self.password = password
+        self.evses = evses or {1: 1}
+        self.vendor, self.model = vendor, model
+        self.serial_number, self.firmware_version = serial_number, firmware_version
+        self.subprotocol: str | None = None
+        self.calls: list[tuple[str, dict]] = []  # what the server asked, in order
+        self.profiles: list[dict] = []  # {"evseId": ..., "profile": ...}
+        self.errors: list[str] = []
+        self._ws = None
+        self._reader: asyncio.Task | None = None
+        self._pending: dict[str, asyncio.Future] = {}
+        self._changed = asyncio.Event()
+
+    # -- connection ---------------------------------------------------------------------------
+    async def connect(self, server, *, subprotocols=(SUBPROTOCOL,)) -> None:
+        headers = basic_auth(self.id, self.password) if self.password is not None else {}
+        self._ws = await websockets.connect(
+            f"{server.ws_url}/ocpp/{self.id}",
+            subprotocols=list(subprotocols) or None,
+            additional_headers=headers,
+            open_timeout=TIMEOUT_S,
+        )
+        self.subprotocol = self._ws.subprotocol
+        self._reader = asyncio.create_task(self._read())
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self.errors:
+            raise AssertionError(f"{self.id}: {self.errors}")
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._ws:
+                frame = json.loads(raw)
+                if frame[0] == 2:
+                    await self._on_call(frame[1], frame[2], frame[3])
+                elif frame[1] in self._pending:
+                    future = self._pending.pop(frame[1])
+                    if not future.done():
+                        future.set_result(frame)
+                else:
+                    self.errors.append(f"an answer to nothing we sent: {frame}")
+        except websockets.ConnectionClosed:
+            pass
+        except Exception as error:  # a broken frame from the server is a test failure
+            self.errors.append(repr(error))
+            raise
+
+    async def send_frame(self, text: str, unique_id: str) -> list:
+        """Send any text and return the server's answer carrying `unique_id` ("-1" when the
+        server could not read ours)."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending[unique_id] = future
+        await self._ws.send(text)
+        return await asyncio.wait_for(future, TIMEOUT_S)
+
+    async def call(self, action: str, payload: dict) -> dict:
+        """Send one CALL (checked against its schema) and return the server's CALLRESULT payload,
+        checked against its schema; a CALLERROR raises CallErrorAnswer."""
+        check_schema(action, payload, response=False)
+        unique_id = str(uuid.uuid4())
+        frame = await self.send_frame(json.dumps([2, unique_id, action, payload]), unique_id)
+        if frame[0] == 4:
+            raise CallErrorAnswer(frame[2], frame[3])
+        check_schema(action, frame[2], response=True)
+        return frame[2]
+
+    # -- what the station does on its own ---------------------------------------------------------
+    async def boot(self, reason: str = "PowerUp") -> dict:
+        """BootNotification; once Accepted, every connector's status, as a station does."""
+        answer = await self.call(
+            "BootNotification",
+            {
+                "reason": reason,
+                "chargingStation": {
+                    "vendorName": self.vendor,
+                    "model": self.model,
+                    "serialNumber": self.serial_number,
+                    "firmwareVersion": self.firmware_version,
+                    "modem": {"iccid": "8944500000000000001", "imsi": "234150000000001"},
+                },
+            },
+        )
+        if answer["status"] == "Accepted":
+            for evse_id, connectors in self.evses.items():
+                for connector_id in range(1, connectors + 1):
+                    await self.send_status(evse_id, connector_id, "Available")
+        return answer
+
+    async def send_status(self, evse_id: int, connector_id: int, status: str) -> dict:
+        return await self.call(
+            "StatusNotification",
+            {"timestamp": iso(utc_now()), "connectorStatus": status, "evseId": evse_id, "connectorId": connector_id},
+        )
+
+    async def heartbeat(self) -> dict:
+        return await self.call("Heartbeat", {})
+
+    # -- what the server asks ---------------------------------------------------------------------
+    async def _on_call(self, unique_id: str, action: str, payload: dict) -> None:
+        self.calls.append((action, payload))
+        try:
+            check_schema(action, payload, response=False)
+        except SchemaViolation as error:
+            self.errors.append(str(error))
+            await self._ws.send(json.dumps([4, unique_id, "FormatViolation", str(error)[:200], {}]))
+            return
+        handler = getattr(self, f"_on_{action}", None)
+        if handler is None:
+            await self._ws.send(json.dumps([4, unique_id, "NotSupported", f"{action} is not supported", {}]))
+            return
+        answer = handler(payload)
+        check_schema(action, answer, response=True)
+        await self._ws.send(json.dumps([3, unique_id, answer]))
+        self._changed.set()
+
+    def _on_SetChargingProfile(self, payload: dict) -> dict:
+        profile = payload["chargingProfile"]
+        self.profiles = [
+            p for p in self.profiles if not (p["evseId"] == payload["evseId"] and p["profile"]["id"] == profile["id"])
+        ]
+        self.profiles.append({"evseId": payload["evseId"], "profile": profile})
+        return {"status": "Accepted"}
+
+    def _on_ClearChargingProfile(self, payload: dict) -> dict:
+        criteria = payload.get("chargingProfileCriteria") or {}
+
+        def cleared(p: dict) -> bool:
+            profile = p["profile"]
+            return all(
+                wanted is None or wanted == have
+                for wanted, have in (
+                    (payload.get("chargingProfileId"), profile["id"]),
+                    (criteria.get("evseId"), p["evseId"]),
+                    (criteria.get("chargingProfilePurpose"), profile["chargingProfilePurpose"]),
+                    (criteria.get("stackLevel"), profile["stackLevel"]),
+                )
+            )
+
+        kept = [p for p in self.profiles if not cleared(p)]
+        status = "Accepted" if len(kept) < len(self.profiles) else "Unknown"
+        self.profiles = kept
+        return {"status": status}
+
+    def _on_GetCompositeSchedule(self, payload: dict) -> dict:
+        """The station-wide limit in force (its ChargingStationMaxProfile's first period)."""
+        profile = self.profile_of("ChargingStationMaxProfile")
+        if profile is None:
+            return {"status": "Rejected"}
+        schedule = profile["chargingSchedule"][0]
+        return {
+            "status": "Accepted",
+            "schedule": {
+                "evseId": payload["evseId"],
+                "duration": payload["duration"],
+                "scheduleStart": iso(utc_now()),
+                "chargingRateUnit": schedule["chargingRateUnit"],
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": schedule["chargingSchedulePeriod"][0]["limit"]}],
+            },
+        }
+
+    # -- for tests ----------------------------------------------------------------------------------
+    def profile_of(self, purpose: str) -> dict | None:
+        found = [p["profile"] for p in self.profiles if p["profile"]["chargingProfilePurpose"] == purpose]
+        return found[-1] if found else None
+
+    def sent(self, action: str) -> list[dict]:
+        return [payload for name, payload in self.calls if name == action]
+
+    async def wait_for(self, condition, timeout: float = TIMEOUT_S, what: str = "") -> None:
+        """Wait until condition() holds, re-checking after every call the server makes."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{self.id}: timed out waiting for {what or condition}; calls: {self.calls[-5:]}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+
+
+@contextlib.asynccontextmanager
+async def sim_station(server, station_id: str, *, boot: bool = True, subprotocols=(SUBPROTOCOL,), **options):
+    """A simulated 2.0.1 station connected (and booted) to the live server, closed afterwards."""
+    station = SimStation(station_id, **options)
+    await station.connect(server, subprotocols=subprotocols)
+    try:
+        if boot:
+            await station.boot()
+        yield station
+    finally:
+        await station.close()
