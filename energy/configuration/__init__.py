@@ -1,8 +1,8 @@
 """The spec's configuration file in and out of the database: the ocpp.yaml ("OCPP Bridge
 Configuration"), the `energy:` section ("Energy Integration Configuration") and the
 load_balancing, solar_charging, tou_charging and grid_response blocks, in any combination.
-schema.py says what each block may hold, parsing.py the rules between values, importing.py and
-exporting.py the way in and out; import_config and export_config are the commands.
+schema.py says what each block may hold, parsing.py the rules between blocks and list items,
+importing.py and exporting.py the way in and out; import_config and export_config are the commands.
 
 What an installer can rely on:
 - A file is applied whole or, on any error, not at all; every problem is named with its path

@@ -1,7 +1,7 @@
-"""A loaded file read through the schema (schema.py), then by the rules between its values, into
-what importing.py applies. Pure: no database. Every problem comes with its path in the file
-(`ocpp.chargers[1].max_power_w: must be ...`) and all of them at once, so the installer fixes the
-file in one pass; the rules between a block's values are checked once its values are right.
+"""A loaded file read through the schema (schema.py), then by the rules between its blocks and
+list items, into what importing.py applies. Pure: no database. Every problem comes with its path
+in the file (`ocpp.chargers[1].max_power_w: must be ...`) and all of them at once, so the
+installer fixes the file in one pass.
 """
 
 import datetime as dt
@@ -11,12 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from energy.configuration.fields import time_text
 from energy.configuration.schema import (
     ENERGY_BLOCKS,
     OCPP_BLOCKS,
+    Block,
     ChargerLink,
     EnergySection,
     LbCircuit,
@@ -26,11 +26,12 @@ from energy.configuration.schema import (
     Period,
     SiteBlock,
     TouBlock,
-    given,
+    time_text,
 )
 from energy.models import GridResponse, Site, SolarCharging, TimeOfUse
 
-_ADAPTERS = {key: TypeAdapter(schema) for key, schema in {**OCPP_BLOCKS, **ENERGY_BLOCKS}.items()}
+BLOCKS = {**OCPP_BLOCKS, **ENERGY_BLOCKS}
+_ADAPTERS = {key: TypeAdapter(schema) for key, schema in BLOCKS.items()}
 _MESSAGES = {
     "missing": "missing",
     "model_type": "must be a mapping (key: value lines)",
@@ -72,7 +73,7 @@ class ChargerConfig:
 
 @dataclass
 class ConfigFile:
-    """What a file, or its ocpp or energy part, asks for; empty where it says nothing."""
+    """What a file asks for; empty where it says nothing."""
 
     site: SiteBlock | None = None
     chargers: list[ChargerConfig] = field(default_factory=list)
@@ -90,19 +91,26 @@ class ConfigFile:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def load(self, into: Values, block: BaseModel | None, path: str) -> None:
+    def load(self, into: Values, block: Block | None, path: str) -> None:
         """Keep the columns a block and its parts set; the same column set twice must agree."""
         if block is None:
             return
         columns = {column.name for column in into.model._meta.concrete_fields}
-        for name, value, where in self._walk(block, path, columns):
-            if name in into.values and into.values[name] != value:
-                self.errors.append(
-                    f"{into.paths[name]}: {_show(into.values[name])} disagrees with {where}: {_show(value)}; "
-                    "give one of them or make them equal"
-                )
-                continue
-            into.values[name], into.paths[name] = value, where
+        for name, value in block.given().items():
+            where = f"{path}.{type(block).model_fields[name].alias or name}"
+            if isinstance(value, Part):
+                self.load(into, value, where)
+            elif name in _FIXED_BEHAVIOUR and value is False:
+                self.notes.append(f"{where}: false is ignored; {_FIXED_BEHAVIOUR[name]}")
+            elif name in columns and name in into.values and into.values[name] != value:
+                self.disagree(into.paths[name], into.values[name], where, value)
+            elif name in columns:
+                into.values[name], into.paths[name] = value, where
+
+    def disagree(self, path: str, value: Any, other_path: str, other: Any) -> None:
+        self.errors.append(
+            f"{path}: {_show(value)} disagrees with {other_path}: {_show(other)}; give one of them or make them equal"
+        )
 
     def once(self, entries: list[tuple[str, str, str]]) -> dict[str, str]:
         """Each (key, path, what at path) listed again is an error; returns key -> its first path."""
@@ -112,17 +120,6 @@ class ConfigFile:
                 self.errors.append(f"{path}{at}: {key!r} is listed twice (also {first[key]})")
             first.setdefault(key, path)
         return first
-
-    def _walk(self, block: BaseModel, path: str, columns: set[str]):
-        for name, value in given(block).items():
-            where = f"{path}.{type(block).model_fields[name].alias or name}"
-            if isinstance(value, Part):
-                yield from self._walk(value, where, columns)
-            elif name in _FIXED_BEHAVIOUR:
-                if value is False:
-                    self.notes.append(f"{where}: false is ignored; {_FIXED_BEHAVIOUR[name]}")
-            elif name in columns:
-                yield name, value, where
 
 
 def _show(value: Any) -> str:
@@ -134,15 +131,13 @@ def _show(value: Any) -> str:
 
 
 def _where(path: str, loc: tuple) -> str:
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
+    return path + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
 
 
 def _unknown(value: Any, path: str) -> list[str]:
     if isinstance(value, list):
         return [warning for index, item in enumerate(value) for warning in _unknown(item, f"{path}[{index}]")]
-    if not isinstance(value, BaseModel):
+    if not isinstance(value, Block):
         return []
     warnings = [f"{path}.{key}: unknown key; ignored" for key in value.model_extra or {}]
     for name, info in type(value).model_fields.items():
@@ -150,14 +145,15 @@ def _unknown(value: Any, path: str) -> list[str]:
     return warnings
 
 
-def _read(data: object, blocks: dict, rules, *, required: tuple[str, ...] = (), warn_unknown: bool = False):
+def _parse(data: object, keys: dict, *, required: tuple[str, ...] = (), warn_unknown: bool = True) -> ConfigFile:
+    """The blocks in `keys` read from a file; the rules of the ocpp part when it is among them."""
     if not isinstance(data, dict):
         raise ConfigError(["the file: must be a mapping (key: value lines)"])
     config, found = ConfigFile(), {}
     if warn_unknown:
-        config.warnings += [f"{key}: unknown key; ignored" for key in data if key not in blocks]
+        config.warnings += [f"{key}: unknown key; ignored" for key in data if key not in keys]
     config.errors += [f"{key}: missing" for key in required if key not in data]
-    for key in blocks:
+    for key in keys:
         if key not in data:
             continue
         try:
@@ -166,7 +162,13 @@ def _read(data: object, blocks: dict, rules, *, required: tuple[str, ...] = (), 
             config.errors += [f"{_where(key, e['loc'])}: {_MESSAGES.get(e['type'], e['msg'])}" for e in exc.errors()]
         else:
             config.warnings += _unknown(found[key], key)
-    rules(config, found)
+    if "ocpp" in keys:
+        _ocpp_rules(config, found)
+    if "energy" in keys:
+        _energy_rules(config, found)
+    limit_a, other_a = config.site and config.site.circuit_limit_a, config.balancing.values.get("circuit_limit_a")
+    if None not in (limit_a, other_a) and limit_a != other_a:
+        config.disagree("site.circuit_limit_a", limit_a, config.balancing.paths["circuit_limit_a"], other_a)
     if config.errors:
         raise ConfigError(config.errors)
     return config
@@ -174,39 +176,19 @@ def _read(data: object, blocks: dict, rules, *, required: tuple[str, ...] = (), 
 
 def ocpp_config_parse(*, data: object) -> ConfigFile:
     """The spec's ocpp.yaml (with the site: extension); any other top-level key is a warning."""
-    return _read(data, OCPP_BLOCKS, _ocpp_rules, required=("ocpp",), warn_unknown=True)
+    return _parse(data, OCPP_BLOCKS, required=("ocpp",))
 
 
 def energy_config_parse(*, data: object) -> ConfigFile:
     """The energy settings of a file; its other top-level keys are left to ocpp_config_parse."""
-    return _read(data, ENERGY_BLOCKS, _energy_rules)
+    return _parse(data, ENERGY_BLOCKS, warn_unknown=False)
 
 
-def config_file_parse(*, data: object) -> tuple[ConfigFile, ConfigFile]:
-    """A file holding any of site:, ocpp:, energy: and the energy blocks: its ocpp part (with
-    warnings about unknown top-level keys first) and its energy part."""
-    if not isinstance(data, dict):
-        raise ConfigError(["the file: must be a mapping (key: value lines)"])
-    if "ocpp" not in data and not any(key in data for key in ENERGY_BLOCKS):
+def config_file_parse(*, data: object) -> ConfigFile:
+    """A file holding any of site:, ocpp:, energy: and the energy blocks."""
+    if isinstance(data, dict) and "ocpp" not in data and not any(key in data for key in ENERGY_BLOCKS):
         raise ConfigError([f"the file has none of ocpp, {', '.join(ENERGY_BLOCKS)}: nothing to import"])
-    errors, parts = [], []
-    for parse in (lambda: _read(data, OCPP_BLOCKS, _ocpp_rules), lambda: energy_config_parse(data=data)):
-        try:
-            parts.append(parse())
-        except ConfigError as exc:
-            errors += exc.errors
-    if len(parts) == 2:
-        ocpp, energy = parts
-        limit_a, other_a = ocpp.site and ocpp.site.circuit_limit_a, energy.balancing.values.get("circuit_limit_a")
-        if None not in (limit_a, other_a) and limit_a != other_a:
-            errors.append(
-                f"site.circuit_limit_a: {limit_a} disagrees with {energy.balancing.paths['circuit_limit_a']}: "
-                f"{other_a}; give one of them or make them equal"
-            )
-    if errors:
-        raise ConfigError(errors)
-    ocpp.warnings[:0] = [f"{key}: unknown key; ignored" for key in data if key not in {**OCPP_BLOCKS, **ENERGY_BLOCKS}]
-    return ocpp, energy
+    return _parse(data, BLOCKS)
 
 
 def _ocpp_rules(config: ConfigFile, found: dict) -> None:
@@ -233,10 +215,9 @@ def _ocpp_rules(config: ConfigFile, found: dict) -> None:
             "ocpp.auth.method: certificate authentication is not supported yet; chargers "
             "authenticate with HTTP Basic (password_env, or a password set in the admin)"
         )
-    credentials = [(f"ocpp.auth.credentials[{i}]", c) for i, c in enumerate(getattr(auth, "credentials", None) or [])]
     password_envs: dict[str, tuple[str, str]] = {}  # charger id -> (path, password_env)
-    for path, credential in credentials:
-        charger_id, env = credential.charger_id, credential.password_env
+    for index, credential in enumerate(getattr(auth, "credentials", None) or []):
+        path, charger_id, env = f"ocpp.auth.credentials[{index}]", credential.charger_id, credential.password_env
         if charger_id in password_envs:
             config.errors.append(
                 f"{path}.charger_id: {charger_id!r} already has credentials at {password_envs[charger_id][0]}"
@@ -249,16 +230,17 @@ def _ocpp_rules(config: ConfigFile, found: dict) -> None:
                 f"{charger_id} is refused until the server runs with it set"
             )
     heartbeat_interval = ocpp.protocol.heartbeat_interval if ocpp.protocol else None
-    chargers = [(c.charge_point_id, f"ocpp.chargers[{i}]", c) for i, c in enumerate(ocpp.chargers)]
-    first = config.once([(charger_id, path, ".id") for charger_id, path, _ in chargers])
-    for charger_id, path, entry in chargers:
-        values = {name: value for name, value in given(entry).items() if name != "charge_point_id"}
+    chargers = [(f"ocpp.chargers[{i}]", charger) for i, charger in enumerate(ocpp.chargers)]
+    first = config.once([(charger.charge_point_id, path, ".id") for path, charger in chargers])
+    for path, charger in chargers:
+        if first[charger.charge_point_id] != path:
+            continue
+        values = {name: value for name, value in charger.given().items() if name != "charge_point_id"}
         if "heartbeat_interval_s" not in values and heartbeat_interval is not None:
             values["heartbeat_interval_s"] = heartbeat_interval
-        if charger_id in password_envs:
-            values["password_env"] = password_envs[charger_id][1]
-        if first[charger_id] == path:
-            config.chargers.append(ChargerConfig(charge_point_id=charger_id, values=values, path=path))
+        if charger.charge_point_id in password_envs:
+            values["password_env"] = password_envs[charger.charge_point_id][1]
+        config.chargers.append(ChargerConfig(charge_point_id=charger.charge_point_id, values=values, path=path))
     for charger_id, (path, _) in password_envs.items():
         if charger_id not in first:
             config.errors.append(f"{path}.charger_id: {charger_id!r} is not in ocpp.chargers")
@@ -286,11 +268,11 @@ def _energy_rules(config: ConfigFile, found: dict) -> None:
     # Each circuit and charger once; no circuit among its own ancestors.
     config.once([(circuit.name, path, ".name") for path, circuit in config.circuits])
     config.once([(link.charge_point_id, path, "") for path, link, _ in config.placements])
-    parents = {c.name: c.parent_name for _, c in config.circuits if "parent_name" in given(c)}
+    parents = {c.name: c.parent_name for _, c in config.circuits if "parent_name" in c.given()}
     config.errors += loops([(path, c.name) for path, c in config.circuits], parents)
     if (solar := found.get("solar_charging")) is not None:
         config.load(config.solar, solar, "solar_charging")
-        smoothing = given(solar.smoothing) if solar.smoothing is not None else {}
+        smoothing = solar.smoothing.given() if solar.smoothing is not None else {}
         config.smoothing_on = smoothing.get("smoothing_on")
         if config.smoothing_on is False:  # no smoothing: a window of 0 s, the latest reading
             if "window_s" in smoothing:
@@ -317,18 +299,14 @@ def loops(circuits: list[tuple[str, str]], parents: dict[str, str | None]) -> li
 
 
 def _period_rules(config: ConfigFile, periods: list[Period]) -> list[tuple[str, Period]]:
+    """The periods named once; one at most covers all other times, and overlaps are warned of."""
     listed = [(f"tou_charging.periods[{index}]", period) for index, period in enumerate(periods)]
-    for where, period in listed:
-        if (period.start is None) != (period.end is None):
-            config.errors.append(f"{where}: give both start and end, or neither (null: all other times)")
-        elif period.start is not None and period.start == period.end:
-            config.errors.append(f"{where}.end: equals start, so the period would never apply")
     first = config.once([(period.name, where, ".name") for where, period in listed])
     kept = [(where, period) for where, period in listed if first[period.name] == where]
-    defaults = [where for where, period in kept if period.start is None and period.end is None]
+    defaults = [where for where, period in kept if period.start is None]
     if len(defaults) > 1:
         config.errors.append(f"{defaults[1]}: only one period can cover all other times (also {defaults[0]})")
-    timed = [(where, period.name, _minutes(period)) for where, period in kept if None not in (period.start, period.end)]
+    timed = [(where, period.name, _minutes(period)) for where, period in kept if period.start is not None]
     for index, (where, _, minutes) in enumerate(timed):
         for other_where, other, other_minutes in timed[:index]:
             if minutes & other_minutes:

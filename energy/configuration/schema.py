@@ -1,51 +1,205 @@
 """The spec's configuration file as pydantic models, one per block: site, ocpp ("OCPP Bridge
 Configuration"), energy ("Energy Integration Configuration"), load_balancing, circuits,
-solar_charging, tou_charging and grid_response. They check types and limits only (the values'
-types are in fields.py); the rules between values are in parsing.py.
+solar_charging, tou_charging and grid_response, with the values' types above them.
 
-A field named after a database column fills that column; its alias is the key in the file. A
-`Part` is a mapping whose values fill its parent's row (solar_charging.surplus: SolarCharging).
-A key left out stays unset (None), and an explicit null is refused unless the type allows it.
+Each type's check names what is wrong in the installer's words ("must be a positive integer
+(watts)"); the limits and choice lists come from the models where they have them, and
+parsing.py adds the path. A field named after a database column fills that column; its alias is
+the key in the file. A `Part` is a mapping whose values fill its parent's row
+(solar_charging.surplus: SolarCharging). A key left out stays unset, and an explicit null is
+refused unless the type allows it.
 """
 
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, create_model, model_validator
-
-from chargers.models import Charger
-from energy.configuration.fields import (
-    DEFAULT_CIRCUIT_NAME,
-    MAX_CHARGER_A,
-    MAX_POWER_W,
-    Algorithm,
-    AuthMethod,
-    Bool,
-    ChargerId,
-    EnvName,
-    FailsafeAmps,
-    Fuse,
-    Hertz,
-    Info,
-    Name,
-    NormalPercent,
-    Path,
-    Percent,
-    Phases,
-    Rate,
-    Seconds,
-    SecondsFrom0,
-    SolarMode,
-    SupplyPhase,
-    TargetMode,
-    TimeOfDay,
-    TimeZone,
-    Version,
-    WattHours,
-    Watts,
-    text,
-    whole,
+from django.core.exceptions import ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    create_model,
+    field_validator,
+    model_validator,
 )
-from energy.models import Site, TariffPeriod
+from pydantic_core import PydanticCustomError
+
+from chargers.models import Charger, charge_point_id_validator
+from energy.models import (
+    ALGORITHM_CHOICES,
+    PHASE_CHOICES,
+    SUPPLY_PHASE_CHOICES,
+    Circuit,
+    Site,
+    SolarCharging,
+    TariffPeriod,
+    TimeOfUse,
+    validate_time_zone,
+)
+
+SUPPORTED_VERSION = "1.6"
+DEFAULT_CIRCUIT_NAME = "load balancing circuit"
+# Limits of the file's numbers where the database has none: plausible for a home, refusing typos.
+MAX_POWER_W = 1_000_000
+MAX_CHARGER_A = 500
+_RATE = TariffPeriod._meta.get_field("rate_per_kwh")
+MAX_RATE = Decimal(10) ** (_RATE.max_digits - _RATE.decimal_places) - Decimal(1).scaleb(-_RATE.decimal_places)
+_TIME = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
+
+
+def time_text(value: dt.time) -> str:
+    return f"{value:%H:%M}" if value.second == 0 else f"{value:%H:%M:%S}"
+
+
+def _fail(message: str):
+    raise PydanticCustomError("config", message)
+
+
+def _checked(check) -> Any:
+    return Annotated[Any, PlainValidator(check)]
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int in Python; 'true' is never a number of watts.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def whole(unit: str, *, maximum: int, minimum: int = 1) -> Any:
+    words = "a positive integer" if minimum else "a whole number from 0"
+
+    def check(value: Any) -> int:
+        if not _is_int(value) or value < minimum:
+            _fail(f"must be {words} ({unit})")
+        if value > maximum:
+            _fail(f"must be at most {maximum} ({unit})")
+        return value
+
+    return _checked(check)
+
+
+def number(unit: str, *, minimum: float, maximum: float) -> Any:
+    def check(value: Any) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool) or not minimum <= value <= maximum:
+            _fail(f"must be a number from {minimum:g} to {maximum:g} ({unit})")
+        return float(value)
+
+    return _checked(check)
+
+
+def text(max_length: int, *, blank: bool = True, validator=None, template: str = "{message}") -> Any:
+    """A string of at most `max_length` characters; `validator` is a Django one, its message
+    shown through `template`."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            _fail("must be a string (quote it if in doubt)")
+        if not blank and not value.strip():
+            _fail("must not be empty")
+        if len(value) > max_length:
+            _fail(f"must be at most {max_length} characters")
+        try:
+            if validator:
+                validator(value)
+        except ValidationError as exc:
+            _fail(template.format(value=value, message=exc.messages[0]))
+        return value
+
+    return _checked(check)
+
+
+def column(model, field: str, **options: Any) -> Any:
+    """A string as long as the model's column allows."""
+    return text(model._meta.get_field(field).max_length, **options)
+
+
+def choice(choices: list[tuple], message: str = "") -> Any:
+    """One of a model's choices, of the same type (True is not the phase count 1)."""
+    values = [value for value, _ in choices]
+    words = f"{values[0]} or {values[1]}" if len(values) == 2 else f"one of {', '.join(map(str, values))}"
+
+    def check(value: Any) -> Any:
+        if not any(type(value) is type(known) and value == known for known in values):
+            _fail(message or f"must be {words}")
+        return value
+
+    return _checked(check)
+
+
+def _boolean(value: Any) -> bool:
+    return value if isinstance(value, bool) else _fail("must be true or false")
+
+
+def _version(value: Any) -> str:
+    # An unquoted 1.6 is a float in YAML; installers should not have to know that.
+    version = str(value) if isinstance(value, float) else value
+    if version != SUPPORTED_VERSION:
+        _fail(f"{version!r} is not supported yet; this server speaks OCPP {SUPPORTED_VERSION} only")
+    return version
+
+
+def _time_of_day(value: Any) -> dt.time:
+    # YAML 1.1 reads an unquoted 7:00 as the base-60 number 420 (07:00, with its leading zero,
+    # stays a string). Such a number is minutes since midnight; one below 60 cannot come from
+    # h:mm, so it is a mistake rather than a time.
+    if _is_int(value) and 60 <= value <= 1440:
+        return dt.time(value // 60 % 24, value % 60)
+    match = _TIME.match(value.strip()) if isinstance(value, str) else None
+    if match and (int(match[1]) < 24 or (match[1] == "24" and match[2] == "00" and not match[3])):
+        return dt.time(int(match[1]) % 24, int(match[2]), int(match[3] or 0))  # 24:00 is midnight
+    _fail('must be a time of day such as "07:00" (in quotes)')
+
+
+def _rate(value: Any) -> Decimal:
+    try:
+        rate = Decimal(str(value)) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    except InvalidOperation:
+        rate = None
+    if rate is None or not rate.is_finite() or not 0 <= rate <= MAX_RATE:
+        _fail(f"must be a number from 0 to {MAX_RATE} (price per kWh)")
+    if rate.as_tuple().exponent < -_RATE.decimal_places:
+        _fail(f"at most {_RATE.decimal_places} decimal places")
+    return rate
+
+
+def _env_name(value: str) -> None:
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+        raise ValidationError("is not an environment variable name (letters, digits and _, not starting with a digit)")
+
+
+Bool = _checked(_boolean)
+ChargerId = column(
+    Charger, "charge_point_id", blank=False, validator=charge_point_id_validator, template="{value!r}: {message}"
+)
+Name = column(Circuit, "name", blank=False)
+Phases = choice(PHASE_CHOICES)
+SupplyPhase = choice(SUPPLY_PHASE_CHOICES)
+Fuse = whole("amps", maximum=10_000)
+Watts = whole("watts", maximum=MAX_POWER_W, minimum=0)
+Seconds = whole("seconds", maximum=86_400)
+SecondsFrom0 = whole("seconds", maximum=86_400, minimum=0)
+Percent = whole("percent", maximum=100, minimum=0)
+WattHours = whole("watt-hours", maximum=1_000_000)
+TimeOfDay = _checked(_time_of_day)
+Info = text(200)  # what the spec shows for information (a source, a formula): checked, not stored
+Path = text(4096)
+SolarMode = choice(SolarCharging.Mode.choices)
+Algorithm = choice(ALGORITHM_CHOICES)
+TargetMode = choice(TimeOfUse.TargetMode.choices)
+AuthMethod = choice([("basic", ""), ("certificate", "")], 'must be "basic" or "certificate"')
+Hertz = number("hertz", minimum=40, maximum=70)
+FailsafeAmps = number("amps per charger; 0 stops charging", minimum=0, maximum=MAX_CHARGER_A)
+NormalPercent = _checked(
+    lambda v: v if _is_int(v) and v == 100 else _fail("must be 100 (the normal level does not limit)")
+)
+Version = _checked(_version)
+Rate = _checked(_rate)
+TimeZone = column(Site, "time_zone", validator=validate_time_zone)
+EnvName = column(Charger, "password_env", blank=False, validator=_env_name, template="{value!r} {message}")
 
 
 class Block(BaseModel):
@@ -57,10 +211,15 @@ class Block(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _keep_keys(cls, data: Any, handler: Any) -> "Block":
-        # What the file gives (pydantic's model_fields_set also counts an unknown key named like a field).
+        # pydantic's model_fields_set also counts an unknown key spelled like a field's name.
         block = handler(data)
         block._keys = set(data) if isinstance(data, dict) else set()
         return block
+
+    def given(self) -> dict[str, Any]:
+        """Field -> value for the fields the file gives, in the schema's order."""
+        fields = type(self).model_fields.items()
+        return {name: getattr(self, name) for name, info in fields if (info.alias or name) in self._keys}
 
 
 class Part(Block):
@@ -76,16 +235,10 @@ def part(**fields: Any) -> type[Part]:
     return create_model("Part", __base__=Part, **declared)
 
 
-def given(model: Block) -> dict[str, Any]:
-    """Field -> value for the declared fields the file gives, in the schema's order."""
-    fields = type(model).model_fields.items()
-    return {name: getattr(model, name) for name, info in fields if (info.alias or name) in model._keys}
-
-
 class SiteBlock(Block):
     """An extension: the site the chargers belong to."""
 
-    name: text(Site, "name", blank=False)
+    name: column(Site, "name", blank=False)
     time_zone: TimeZone = None
     circuit_limit_a: Fuse = None
 
@@ -97,9 +250,9 @@ class Credential(Block):
 
 class OcppCharger(Block):
     charge_point_id: ChargerId = Field(alias="id")
-    name: text(Charger, "name") = None
-    location: text(Charger, "location") = None
-    max_power_w: whole(maximum=MAX_POWER_W, unit="watts, e.g. 7400") = None
+    name: column(Charger, "name") = None
+    location: column(Charger, "location") = None
+    max_power_w: whole("watts, e.g. 7400", maximum=MAX_POWER_W) = None
     phases: Phases = None
     # An extension; null: the server default, overriding protocol.heartbeat_interval.
     heartbeat_interval_s: Seconds | None = Field(None, alias="heartbeat_interval")
@@ -107,9 +260,7 @@ class OcppCharger(Block):
 
 class OcppBlock(Block):
     enabled: Bool = None
-    server: part(
-        port=whole(maximum=65535, unit="a TCP port"), tls=part(enabled=Bool, cert_file=Path, key_file=Path)
-    ) = None
+    server: part(port=whole("a TCP port", maximum=65535), tls=part(enabled=Bool, cert_file=Path, key_file=Path)) = None
     protocol: part(version=Version, heartbeat_interval=Seconds) = None
     auth: part(method=AuthMethod, credentials=(list[Credential], "credentials")) = None
     chargers: list[OcppCharger] = []
@@ -129,7 +280,7 @@ class ChargerLink(Block):
     """A charger on a circuit: its id, or a mapping with id and the extensions."""
 
     charge_point_id: ChargerId = Field(alias="id")
-    max_current_a: whole(maximum=MAX_CHARGER_A, unit="amps") = None
+    max_current_a: whole("amps", maximum=MAX_CHARGER_A) = None
     supply_phase: SupplyPhase = None
 
 
@@ -182,11 +333,24 @@ class SolarBlock(Block):
 
 
 class Period(Block):
-    name: text(TariffPeriod, "name", blank=False)
+    name: column(TariffPeriod, "name", blank=False)
     start: TimeOfDay | None = None  # start and end null: all other times
     end: TimeOfDay | None = None
     rate_per_kwh: Rate
-    priority: whole(maximum=100, unit="1 = prefer, higher = avoid", minimum=0) = None
+    priority: whole("1 = prefer, higher = avoid", maximum=100, minimum=0) = None
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: dt.time | None, info: Any) -> dt.time | None:
+        if end is not None and end == info.data.get("start"):
+            _fail("equals start, so the period would never apply")
+        return end
+
+    @model_validator(mode="after")
+    def _start_with_end(self) -> "Period":
+        if (self.start is None) != (self.end is None):
+            _fail("give both start and end, or neither (null: all other times)")
+        return self
 
 
 class TouBlock(Block):
@@ -198,7 +362,7 @@ class TouBlock(Block):
         target_mode=(TargetMode, "mode"),
         ready_by=TimeOfDay,
         target_energy_wh=(WattHours | None, "energy_wh"),
-        target_soc_percent=(whole(maximum=100, unit="percent") | None, "soc_percent"),
+        target_soc_percent=(whole("percent", maximum=100) | None, "soc_percent"),
         battery_capacity_wh=(WattHours | None, "battery_capacity_wh"),
     ) = None
 
