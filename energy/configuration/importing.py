@@ -115,26 +115,18 @@ def site_apply(*, config: SiteBlock | None, report: ImportReport) -> Site:
             return site
         config = SiteBlock(name=DEFAULT_SITE_NAME)
     values = {name: value for name, value in config.given().items() if name != "name"}
-    site = Site.objects.filter(name=config.name).first()
-    if site is None:
-        values = {"time_zone": settings.TIME_ZONE, **values}
-        return _create(Site, values, report, label=f"site '{config.name}'", name=config.name)
-    return _update(site, values, report, label=f"site '{config.name}'")
+    label, new = f"site '{config.name}'", {"time_zone": settings.TIME_ZONE}
+    return _save(Site, {"name": config.name}, values, report, label=label, new=new)
 
 
 def _ocpp_apply(*, config: ConfigFile, report: ImportReport) -> Site:
     site = site_apply(config=config.site, report=report)
     for entry in config.chargers:
         label = f"charger '{entry.charge_point_id}'"
-        charger = Charger.objects.filter(charge_point_id=entry.charge_point_id).first()
-        if charger is None:
-            fields = {"charge_point_id": entry.charge_point_id, "site": site}
-            charger = _create(Charger, entry.values, report, label=label, **fields)
-        else:
-            values = {"site": site, **entry.values}
-            if charger.site_id != site.pk and charger.circuit_id is not None:
-                values["circuit"] = None  # circuits belong to the old site's fuse tree
-            _update(charger, values, report, label=label)
+        lookup, values = {"charge_point_id": entry.charge_point_id}, {"site": site, **entry.values}
+        if Charger.objects.filter(**lookup, circuit__isnull=False).exclude(site=site).exists():
+            values["circuit"] = None  # circuits belong to the old site's fuse tree
+        charger = _save(Charger, lookup, values, report, label=label)
         # Anything presenting the id of a charger with neither a password nor a password_env (often
         # a serial number printed on it) is accepted: say so on every import until it has one.
         if charger.enabled and charger.accepts_anyone:
@@ -168,9 +160,13 @@ def _update(obj: models.Model, values: dict[str, Any], report: ImportReport, *, 
     return obj
 
 
-def _create(model: type[models.Model], values: dict[str, Any], report: ImportReport, *, label: str, **fields):
+def _save(model: type[models.Model], lookup: dict, values: dict, report: ImportReport, *, label: str, new=None):
+    """The row `lookup` finds, updated with `values`; or made of them (and `new`) and reported as created."""
+    obj = model.objects.filter(**lookup).first()
+    if obj is not None:
+        return _update(obj, values, report, label=label)
     report.created.append(label)
-    return model.objects.create(**fields, **values)
+    return model.objects.create(**{**(new or {}), **lookup, **values})
 
 
 def _energy_apply(*, config: ConfigFile, site: Site, report: ImportReport) -> None:
@@ -214,12 +210,10 @@ def _circuits_apply(*, config: ConfigFile, site: Site, report: ImportReport, err
         label = f"circuit '{entry.name}'"
         given = entry.given()
         values = {name: given[name] for name in ("max_current_a", "phases", "supply_phase") if name in given}
-        if entry.name in by_name:
-            _update(by_name[entry.name], values, report, label=label)
-        elif "max_current_a" not in values:
+        if entry.name not in by_name and "max_current_a" not in values:
             errors.append(f"{path}.max_current_a: missing (needed to make circuit {entry.name!r})")
         else:
-            by_name[entry.name] = _create(Circuit, values, report, label=label, site=site, name=entry.name)
+            by_name[entry.name] = _save(Circuit, {"site": site, "name": entry.name}, values, report, label=label)
     # Parents once every circuit of the file exists, so a child may come before its parent.
     trees = [(path, entry) for path, entry in config.circuits if "parent_name" in entry.given()]
     for path, entry in trees:
@@ -293,24 +287,15 @@ def _chargers_apply(
 
 
 def _one_per_site(model: type[models.Model], site: Site, values: dict[str, Any], report: ImportReport, *, label: str):
-    if not values:
-        return None
-    obj = model.objects.filter(site=site).first()
-    if obj is None:
-        return _create(model, values, report, label=label, site=site)
-    return _update(obj, values, report, label=label)
+    return _save(model, {"site": site}, values, report, label=label) if values else None
 
 
 def _periods_apply(*, config: ConfigFile, site: Site, report: ImportReport) -> None:
     """The periods of the site's active tariff made to match the file's exactly."""
     tariff = Tariff.objects.filter(site=site, is_active=True).first()
     if tariff is None:
-        label = f"tariff '{DEFAULT_TARIFF_NAME}'"
-        tariff = Tariff.objects.filter(site=site, name=DEFAULT_TARIFF_NAME).first()
-        if tariff is None:
-            tariff = _create(Tariff, {}, report, label=label, site=site, name=DEFAULT_TARIFF_NAME)
-        else:
-            _update(tariff, {"is_active": True}, report, label=label)
+        lookup, label = {"site": site, "name": DEFAULT_TARIFF_NAME}, f"tariff '{DEFAULT_TARIFF_NAME}'"
+        tariff = _save(Tariff, lookup, {"is_active": True}, report, label=label)
     label = f"tariff '{tariff.name}'"
     existing = {period.name: period for period in sorted(tariff.periods.all(), key=period_order)}
     listed = [period.name for _, period in config.periods]
@@ -322,10 +307,7 @@ def _periods_apply(*, config: ConfigFile, site: Site, report: ImportReport) -> N
         values = {name: value for name, value in entry.given().items() if name != "name"}
         values.update(start=entry.start, end=entry.end)
         period_label = f"period '{entry.name}' of {label}"
-        if entry.name in existing:
-            _update(existing[entry.name], values, report, label=period_label)
-        else:
-            _create(TariffPeriod, values, report, label=period_label, tariff=tariff, name=entry.name)
+        _save(TariffPeriod, {"tariff": tariff, "name": entry.name}, values, report, label=period_label)
 
 
 def period_order(period: TariffPeriod) -> tuple:
