@@ -33,7 +33,7 @@ class ImportReport:
     created: list[str] = field(default_factory=list)
     # Item -> field -> (old, new).
     updated: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
-    seen: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)  # every item the file touched, changed or not
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -146,7 +146,7 @@ def _unknown(value: Any, path: str) -> list[str]:
 
 
 def _parse(data: object, keys: dict, *, required: tuple[str, ...] = (), warn_unknown: bool = True) -> ConfigFile:
-    """The blocks in `keys` read from a file; the rules of the ocpp part when it is among them."""
+    """The blocks in `keys` read from a file, then the rules of the ocpp and energy parts among them."""
     if not isinstance(data, dict):
         raise ConfigError(["the file: must be a mapping (key: value lines)"])
     config, found = ConfigFile(), {}
