@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -22,6 +23,25 @@ class MeterSampleInline(ReadOnlyTabularInline):
     verbose_name_plural = f"meter samples (the first {SAMPLE_ROWS})"
 
 
+class ChargerClockFilter(admin.SimpleListFilter):
+    """Sessions whose start or stop the charger dated off the server's clock (a reset clock, one
+    far ahead): the server's receive time was used and the charger's kept beside it."""
+
+    title = "charger's clock"
+    parameter_name = "charger_clock"
+
+    def lookups(self, request, model_admin):
+        return [("off", "off (server's time used)"), ("believed", "believed")]
+
+    def queryset(self, request, queryset):
+        off = Q(charger_started_at__isnull=False) | Q(charger_stopped_at__isnull=False)
+        if self.value() == "off":
+            return queryset.filter(off)
+        if self.value() == "believed":
+            return queryset.exclude(off)
+        return queryset
+
+
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(admin.ModelAdmin):
     """Sessions are what the chargers reported: nobody edits them, and only a superuser may
@@ -41,8 +61,9 @@ class ChargingSessionAdmin(admin.ModelAdmin):
         "cost_currency",
         "solar_percent",
         "stop_reason",
+        "clock_off",
     ]
-    list_filter = ["charger", "stop_reason"]
+    list_filter = ["charger", "stop_reason", ChargerClockFilter]
     date_hierarchy = "started_at"
     search_fields = ["id_tag", "transaction_id__exact"]
     list_select_related = ["charger"]
@@ -57,6 +78,10 @@ class ChargingSessionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser
+
+    @admin.display(boolean=True, description="charger's clock off")
+    def clock_off(self, session: ChargingSession) -> bool:
+        return session.charger_clock_off
 
     @admin.display(description="all meter samples")
     def all_samples(self, session: ChargingSession) -> str:
