@@ -91,6 +91,8 @@ def test_300_refused_handshakes_write_a_handful_of_rows_that_count_them_all(ocpp
     assert eventually(lambda: rows.aggregate(n=Sum("count"))["n"] == 300, STORED_WITHIN_S)
     # Wrong passwords, then throttled ones: a row each per minute (a minute boundary may split them).
     assert rows.count() <= 4
+    # The lockout is logged once for the burst, not once per refusal.
+    assert ocpp_server.log_path.read_text().count("127.0.0.15 (garage-hammered) failed too often") == 1
 
 
 def test_an_id_scan_of_300_writes_rows_per_id_only_until_the_address_is_locked(ocpp_server):
