@@ -133,8 +133,20 @@ def charger_draws(*, chargers: list[Charger], since: dt.datetime) -> dict[int, D
         power_w, current_a = power.get(charger.pk), current.get(charger.pk)
         if power_w is not None and current_a is None:
             current_a = power_w / (NOMINAL_VOLTAGE_V * charger.phases)
-        draws[charger.pk] = Draw(power_w, current_a)
+        draws[charger.pk] = _within_rating(Draw(power_w, current_a), charger)
     return draws
+
+
+def _within_rating(draw: Draw, charger: Charger) -> Draw:
+    """A charger cannot draw more than its rating: a meter saying so (broken, or a row stored
+    before samples were bounded) is counted at the rating. The house load is the grid's reading
+    less what the chargers draw, so an inflated draw would hide house load from the fuse."""
+    rated_w = float(charger.max_power_w)
+    rated_a = rated_w / (NOMINAL_VOLTAGE_V * charger.phases)
+    return Draw(
+        None if draw.power_w is None else min(draw.power_w, rated_w),
+        None if draw.current_a is None else min(draw.current_a, rated_a),
+    )
 
 
 def _newest_of_each(model, *, parent: str, parents: QuerySet, order_by: tuple[str, ...], **filters) -> QuerySet:

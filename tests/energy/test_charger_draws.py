@@ -40,6 +40,12 @@ CASES = {
         ],
         Draw(5980, 5980 / 230),
     ),
+    # 7,400 W on one phase: 32.2 A. A broken meter's 48 A would hide 16 A of house load.
+    "beyond the charger's rating: the rating": (
+        1,
+        [(10, "Power.Active.Import", "", 11000, "W", 1), (10, "Current.Import", "", 48.0, "A", 1)],
+        Draw(7400, 7400 / 230),
+    ),
 }
 
 
