@@ -6,7 +6,12 @@ from django.db.models import Q
 
 
 class ChargingSession(models.Model):
-    # The primary key is the OCPP transactionId: the central system allocates it.
+    """One charge of a car. Under OCPP 1.6 the primary key is the transactionId, which the
+    central system allocates. Under OCPP 2.0.1 the station allocates a string transactionId
+    (up to 36 characters, a UUID on most stations): it is kept in charger_transaction_id,
+    unique per charger, and the primary key stays our own integer for pages, the API and
+    samples. The 2.0.1 fields (sessions/ledger.py) stay empty for 1.6 sessions."""
+
     transaction_id = models.AutoField("transaction ID", primary_key=True)
     charger = models.ForeignKey("chargers.Charger", on_delete=models.PROTECT, related_name="charging_sessions")
     connector_id = models.PositiveSmallIntegerField("connector ID")
@@ -23,7 +28,8 @@ class ChargingSession(models.Model):
     started_at = models.DateTimeField(
         help_text="The charger's timestamp; when the server received the start if that was off its clock."
     )
-    meter_start_wh = models.BigIntegerField("meter at start (Wh)")
+    # Null when a 2.0.1 station sent no energy register with its start.
+    meter_start_wh = models.BigIntegerField("meter at start (Wh)", null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     meter_stop_wh = models.BigIntegerField("meter at stop (Wh)", null=True, blank=True)
     energy_wh = models.BigIntegerField("energy (Wh)", null=True, blank=True)
@@ -51,6 +57,24 @@ class ChargingSession(models.Model):
         blank=True,
         help_text="Set when the charger's stop timestamp was not believable; stopped_at is then the server's.",
     )
+    # OCPP 2.0.1 (sessions/ledger.py): the station's id and what its newest TransactionEvent said.
+    charger_transaction_id = models.CharField(
+        "station's transaction ID", max_length=36, blank=True, help_text="OCPP 2.0.1: allocated by the station."
+    )
+    last_seq_no = models.PositiveIntegerField("newest event's seqNo", null=True, blank=True)
+    ended_seq_no = models.PositiveIntegerField("Ended event's seqNo", null=True, blank=True)
+    start_unseen = models.BooleanField(
+        "start not seen",
+        default=False,
+        help_text="Made by an Updated or Ended for a transaction never seen: started_at is that event's time.",
+    )
+    offline_events = models.BooleanField(
+        "events sent offline", default=False, help_text="Some of its events were queued while the station was offline."
+    )
+    trigger_reason = models.CharField("newest trigger reason", max_length=30, blank=True)
+    charging_state = models.CharField(max_length=20, blank=True)
+    number_of_phases_used = models.PositiveSmallIntegerField("phases used", null=True, blank=True)
+    remote_start_id = models.IntegerField("remote start ID", null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -61,6 +85,12 @@ class ChargingSession(models.Model):
             models.UniqueConstraint(
                 fields=["charger", "connector_id", "charger_started_at", "meter_start_wh"],
                 name="session_unique_charger_start",
+            ),
+            # One session per 2.0.1 transaction, however often its events are replayed.
+            models.UniqueConstraint(
+                fields=["charger", "charger_transaction_id"],
+                condition=~Q(charger_transaction_id=""),
+                name="session_unique_charger_transaction",
             ),
             models.CheckConstraint(condition=Q(connector_id__gte=1), name="session_connector_from_1"),
             models.CheckConstraint(

@@ -12,8 +12,10 @@ from django.db.models.functions import Greatest
 
 from chargers.models import Charger, ChargerEvent, IdTag
 from chargers.services import charger_event_record, id_tag_info
+from sessions import ledger
 from sessions.accounting import ENERGY_REGISTER, EnergyReading, session_energy_wh
 from sessions.billing import session_account
+from sessions.measurands import in_base_unit
 from sessions.models import ChargingSession, MeterSample, RejectedSample
 
 # Set by us, not the charger, when a new session starts on a connector whose previous
@@ -214,6 +216,232 @@ def session_stop(
             )
             session_account(transaction_id=session.transaction_id)
     return info
+
+
+# --- OCPP 2.0.1: TransactionEvent (the rules are sessions/ledger.py's) -------------------------
+
+# What a 2.0.1 idToken longer than an ID tag's column is answered: it cannot be registered.
+TOKEN_TOO_LONG_STATUS = "Unknown"
+
+
+@dataclass(frozen=True)
+class TransactionEventData:
+    """One OCPP 2.0.1 TransactionEvent, checked. timestamp is the time to use; charger_timestamp
+    the station's own when it was off the server's clock (as session_start's)."""
+
+    event_type: str
+    charger_transaction_id: str
+    seq_no: int
+    timestamp: dt.datetime
+    trigger_reason: str
+    charger_timestamp: dt.datetime | None = None
+    offline: bool = False
+    evse_id: int | None = None
+    id_token: str = ""
+    charging_state: str = ""
+    stopped_reason: str = ""
+    number_of_phases_used: int | None = None
+    remote_start_id: int | None = None
+    reservation_id: int | None = None
+    samples: list[SampleData] = field(default_factory=list)
+    rejected: list[RejectedSampleData] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TransactionEventResult:
+    session_pk: int
+    connector_id: int
+    created: bool
+    closed: bool
+    charging_state_changed: bool
+    id_token_info: dict | None
+
+
+def id_token_info(*, charger_pk: int, id_token: str) -> dict | None:
+    """A 2.0.1 idToken checked by the ID tag rules (id_tag_info); None without a token."""
+    if not id_token:
+        return None
+    if len(id_token) > IdTag._meta.get_field("id_tag").max_length:
+        return {"status": TOKEN_TOO_LONG_STATUS}
+    return id_tag_info(charger_pk=charger_pk, id_tag=id_token)
+
+
+def transaction_event_store(*, charger_pk: int, event: TransactionEventData) -> TransactionEventResult:
+    """Apply one TransactionEvent to its session: made, updated or closed by the ledger's rules,
+    its samples stored once however often it is replayed."""
+    info = id_token_info(charger_pk=charger_pk, id_token=event.id_token)
+    with transaction.atomic():
+        session = _session_of_transaction(charger_pk, event.charger_transaction_id)
+        created = False
+        if session is None:
+            try:
+                with transaction.atomic():
+                    session = _transaction_session_create(charger_pk, event)
+                created = True
+            except IntegrityError:
+                # The same event, replayed on another connection at the same moment.
+                session = _session_of_transaction(charger_pk, event.charger_transaction_id)
+                if session is None:
+                    raise
+        entry = (
+            None
+            if created
+            else ledger.LedgerEntry(
+                last_seq_no=session.last_seq_no or 0,
+                ended_seq_no=session.ended_seq_no,
+                start_unseen=session.start_unseen,
+            )
+        )
+        outcome = ledger.event_outcome(entry, event_type=event.event_type, seq_no=event.seq_no)
+        if outcome.store_samples:
+            _samples_insert(
+                _sample_rows(
+                    charger_pk=charger_pk,
+                    connector_id=session.connector_id,
+                    session_pk=session.pk,
+                    reported_transaction_id=None,
+                    samples=event.samples,
+                )
+            )
+            _rejected_insert(
+                charger_pk=charger_pk,
+                connector_id=session.connector_id,
+                reported_transaction_id=None,
+                rejected=event.rejected,
+            )
+        state_before = "" if created else session.charging_state
+        if not created:
+            _transaction_session_update(session, event, outcome)
+        if outcome.close:
+            _transaction_session_close(session, event)
+        elif session.ended_seq_no is not None and outcome.store_samples and event.samples:
+            _transaction_session_account(session)  # an event from before the Ended, delivered after it
+    return TransactionEventResult(
+        session_pk=session.pk,
+        connector_id=session.connector_id,
+        created=created,
+        closed=outcome.close,
+        charging_state_changed=session.charging_state != state_before,
+        id_token_info=info,
+    )
+
+
+def _session_of_transaction(charger_pk: int, charger_transaction_id: str) -> ChargingSession | None:
+    return (
+        ChargingSession.objects.select_for_update()
+        .filter(charger_id=charger_pk, charger_transaction_id=charger_transaction_id)
+        .first()
+    )
+
+
+def _transaction_session_create(charger_pk: int, event: TransactionEventData) -> ChargingSession:
+    """A transaction's first event seen makes its session (flagged unless it is the Started),
+    and closes the sessions still open on its EVSE that started before it. Without an evse
+    (never sent after the first event) the session is put on EVSE 1, as for 1.6's unknown stops."""
+    session = ChargingSession.objects.create(
+        charger_id=charger_pk,
+        connector_id=event.evse_id or 1,
+        charger_transaction_id=event.charger_transaction_id,
+        started_at=event.timestamp,
+        charger_started_at=event.charger_timestamp,
+        start_unseen=event.event_type != ledger.STARTED,
+        id_tag=event.id_token[:20],
+        id_tag_ref_id=_id_tag_pk(event.id_token) if event.id_token else None,
+        # Only a Started's register is the start's; the register samples' span tells otherwise.
+        meter_start_wh=_register_wh(event.samples, at_end=False) if event.event_type == ledger.STARTED else None,
+        reservation_id=event.reservation_id,
+        last_seq_no=event.seq_no,
+        offline_events=event.offline,
+        trigger_reason=event.trigger_reason,
+        charging_state=event.charging_state,
+        number_of_phases_used=event.number_of_phases_used,
+        remote_start_id=event.remote_start_id,
+    )
+    ChargingSession.objects.filter(
+        charger_id=charger_pk,
+        connector_id=session.connector_id,
+        stopped_at__isnull=True,
+        started_at__lte=session.started_at,
+    ).exclude(pk=session.pk).update(stopped_at=session.started_at, stop_reason=SUPERSEDED)
+    return session
+
+
+def _transaction_session_update(
+    session: ChargingSession, event: TransactionEventData, outcome: ledger.EventOutcome
+) -> None:
+    changed = set()
+    if outcome.store_samples and event.offline and not session.offline_events:
+        session.offline_events = True
+        changed.add("offline_events")
+    if outcome.update_state:
+        session.last_seq_no = event.seq_no
+        session.trigger_reason = event.trigger_reason
+        changed |= {"last_seq_no", "trigger_reason"}
+        for name in ("charging_state", "number_of_phases_used", "remote_start_id"):
+            if getattr(event, name) not in ("", None):
+                setattr(session, name, getattr(event, name))
+                changed.add(name)
+    if outcome.start_seen:
+        if event.timestamp <= session.started_at:
+            session.started_at, session.charger_started_at = event.timestamp, event.charger_timestamp
+        session.start_unseen = False
+        session.meter_start_wh = _register_wh(event.samples, at_end=False)
+        changed |= {"started_at", "charger_started_at", "start_unseen", "meter_start_wh"}
+    if event.id_token and not session.id_tag and outcome.store_samples:
+        session.id_tag, session.id_tag_ref_id = event.id_token[:20], _id_tag_pk(event.id_token)
+        changed |= {"id_tag", "id_tag_ref"}
+    if changed:
+        session.save(update_fields=sorted(changed))
+
+
+def _transaction_session_close(session: ChargingSession, event: TransactionEventData) -> None:
+    """The Ended: its time, its register, then the session's energy, cost and solar share."""
+    session.stopped_at = max(event.timestamp, session.started_at)
+    session.charger_stopped_at = event.charger_timestamp
+    session.meter_stop_wh = _register_wh(event.samples, at_end=True)
+    session.stop_reason = event.stopped_reason or "Local"
+    session.stop_id_tag = event.id_token[:20]
+    session.ended_seq_no = event.seq_no
+    session.save(
+        update_fields=[
+            "stopped_at",
+            "charger_stopped_at",
+            "meter_stop_wh",
+            "stop_reason",
+            "stop_id_tag",
+            "ended_seq_no",
+        ]
+    )
+    _transaction_session_account(session)
+
+
+def _transaction_session_account(session: ChargingSession) -> None:
+    """An ended session's energy from start to stop register (or the register samples' span when
+    either is unknown), cost and solar share; again when late samples arrive."""
+    readings = [
+        EnergyReading(value=v, unit=u, phase=p)
+        for v, u, p in session.samples.filter(measurand=ENERGY_REGISTER, value__isnull=False).values_list(
+            "value", "unit", "phase"
+        )
+    ]
+    session.energy_wh = session_energy_wh(
+        meter_start_wh=session.meter_start_wh, meter_stop_wh=session.meter_stop_wh, register_readings=readings
+    )
+    session.save(update_fields=["energy_wh"])
+    session_account(transaction_id=session.pk)
+
+
+def _register_wh(samples: Iterable[SampleData], *, at_end: bool) -> int | None:
+    """The whole meter's energy register among an event's samples: its first reading for a
+    start, its last for a stop; None when the event carries none."""
+    readings = [
+        (sample.timestamp, in_base_unit(sample.value, sample.unit))
+        for sample in samples
+        if sample.measurand == ENERGY_REGISTER and not sample.phase and sample.value is not None
+    ]
+    if not readings:
+        return None
+    return round((max if at_end else min)(readings)[1])
 
 
 def _charge_point_id(charger_pk: int) -> str:

@@ -61,6 +61,16 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def meter_value(when: dt.datetime, *sampled: dict) -> dict:
+    """One meterValue: sampled values taken at `when`."""
+    return {"timestamp": iso(when), "sampledValue": list(sampled)}
+
+
+def energy_register(wh: float, context: str = "Sample.Periodic", **fields) -> dict:
+    """An Energy.Active.Import.Register reading, the measurand 2.0.1 defaults to, spelt out."""
+    return {"value": wh, "measurand": "Energy.Active.Import.Register", "context": context, **fields}
+
+
 def basic_auth(user: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
@@ -183,6 +193,53 @@ class SimStation:
 
     async def heartbeat(self) -> dict:
         return await self.call("Heartbeat", {})
+
+    def transaction_event_payload(
+        self,
+        event_type: str,
+        transaction_id: str,
+        seq_no: int,
+        *,
+        timestamp: dt.datetime | None = None,
+        trigger_reason: str = "MeterValuePeriodic",
+        charging_state: str | None = None,
+        evse_id: int | None = None,
+        id_token: str | None = None,
+        meter_values: list[dict] | None = None,
+        offline: bool = False,
+        **extra,
+    ) -> dict:
+        """A TransactionEvent as a station builds it; extra goes into the payload (camelCase),
+        except stoppedReason and remoteStartId, which go into transactionInfo."""
+        info = {"transactionId": transaction_id}
+        if charging_state is not None:
+            info["chargingState"] = charging_state
+        for key in ("stoppedReason", "remoteStartId"):
+            if key in extra:
+                info[key] = extra.pop(key)
+        payload = {
+            "eventType": event_type,
+            "timestamp": iso(timestamp or utc_now()),
+            "triggerReason": trigger_reason,
+            "seqNo": seq_no,
+            "transactionInfo": info,
+            **extra,
+        }
+        if offline:
+            payload["offline"] = True
+        if evse_id is not None:
+            payload["evse"] = {"id": evse_id, "connectorId": 1}
+        if id_token is not None:
+            payload["idToken"] = {"idToken": id_token, "type": "ISO14443"}
+        if meter_values:
+            payload["meterValue"] = meter_values
+        return payload
+
+    async def transaction_event(self, event_type: str, transaction_id: str, seq_no: int, **options) -> dict:
+        """Send one TransactionEvent (options: transaction_event_payload's) and return the answer."""
+        return await self.call(
+            "TransactionEvent", self.transaction_event_payload(event_type, transaction_id, seq_no, **options)
+        )
 
     # -- what the server asks ---------------------------------------------------------------------
     async def _on_call(self, unique_id: str, action: str, payload: dict) -> None:

@@ -1,9 +1,11 @@
 """OCPP 2.0.1: one handler per charging station→CSMS action this server handles so far (boot,
-heartbeat, status per EVSE and connector, firmware and log status, security events, vendor data).
+heartbeat, status per EVSE and connector, transactions, firmware and log status, security
+events, vendor data).
 Every other action a station sends is answered NotSupported, never stored halfway."""
 
 import datetime as dt
 import json
+import math
 
 from channels.db import database_sync_to_async
 from ocpp.exceptions import (
@@ -14,8 +16,8 @@ from ocpp.exceptions import (
 )
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint as V201ChargePoint
-from ocpp.v201 import call_result
-from ocpp.v201.enums import Action, DataTransferStatusEnumType
+from ocpp.v201 import call_result, datatypes
+from ocpp.v201.enums import Action, DataTransferStatusEnumType, IdTokenEnumType
 
 from chargers import events
 from chargers import services as charger_services
@@ -24,7 +26,12 @@ from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp
 from chargers.ocpp.writes import hot_path_writes
 from chargers.protocols import ocpp201 as ocpp201_calls
 from graylogic.datetimes import iso_utc
-from sessions.charger_clock import server_time_if_off
+from sessions import ledger
+from sessions import services as session_services
+from sessions.charger_clock import charger_time_believable, server_time_if_off
+from sessions.measurands import sample_rejection
+from sessions.models import RejectedSample
+from sessions.services import ChargerRating, RejectedSampleData, SampleData, TransactionEventData
 
 db = database_sync_to_async
 
@@ -32,8 +39,11 @@ db = database_sync_to_async
 EVSE_ID_MAX = 32767
 # The part of a DataTransfer's data kept in the event log, as for 1.6.
 DATA_TRANSFER_KEPT_CHARS = 4096
+INT32_MAX = 2**31 - 1
+# A unit's power-of-ten multiplier beyond this is no meter's (kWh is 3, mWh -3).
+MULTIPLIER_MAX = 9
 
-# What a station sends that this server does not handle yet (transactions, the device model,
+# What a station sends that this server does not handle yet (MeterValues, the device model,
 # certificates, ...): answered NotSupported, so the station keeps what it has not delivered.
 NOT_HANDLED_YET = frozenset(
     {
@@ -54,7 +64,6 @@ NOT_HANDLED_YET = frozenset(
         Action.report_charging_profiles,
         Action.reservation_status_update,
         Action.sign_certificate,
-        Action.transaction_event,
     }
 )
 
@@ -64,6 +73,58 @@ def check_range(value: int, field: str, *, minimum: int, maximum: int = EVSE_ID_
     if not minimum <= value <= maximum:
         raise PropertyConstraintViolationError(description=f"{field} must be {minimum} to {maximum}")
     return value
+
+
+def samples_from_meter_values(
+    meter_values: list[dict], *, received_at: dt.datetime, max_power_w: int | None = None
+) -> tuple[list[SampleData], list[RejectedSampleData]]:
+    """2.0.1's meterValue lists as 1.6's samples (chargers/ocpp/ocpp16.py): the same defaults
+    (an Energy.Active.Import.Register in Wh at the outlet), the unit's multiplier applied to the
+    value, the same physical bounds and clock window for what is rejected."""
+    samples, rejected = [], []
+    for i, meter_value in enumerate(meter_values):
+        timestamp = parse_ocpp_datetime(meter_value["timestamp"], f"meterValue/{i}/timestamp")
+        believable = charger_time_believable(timestamp, received_at=received_at)
+        for sampled in meter_value["sampled_value"]:
+            measurand = sampled.get("measurand", "Energy.Active.Import.Register")
+            unit_of_measure = sampled.get("unit_of_measure") or {}
+            unit = unit_of_measure.get("unit", "Wh" if measurand.startswith("Energy") else "")
+            multiplier = check_range(
+                unit_of_measure.get("multiplier", 0), "multiplier", minimum=-MULTIPLIER_MAX, maximum=MULTIPLIER_MAX
+            )
+            try:
+                value = float(sampled["value"]) * 10**multiplier
+            except OverflowError:  # an integer beyond any float: out of range, as an infinity is
+                value = math.inf
+            sample = SampleData(
+                timestamp=timestamp,
+                value=value,
+                measurand=measurand,
+                phase=sampled.get("phase", ""),
+                unit=unit,
+                context=sampled.get("context", "Sample.Periodic"),
+                location=sampled.get("location", "Outlet"),
+                signed_data=(sampled.get("signed_meter_value") or {}).get("signed_meter_data", ""),
+            )
+            reason = sample_rejection(measurand=measurand, unit=unit, value=value, max_power_w=max_power_w)
+            reason = reason or (None if believable else RejectedSample.Reason.CLOCK)
+            if reason is None:
+                samples.append(sample)
+            else:
+                rejected.append(RejectedSampleData(sample=sample, value_text=repr(sampled["value"]), reason=reason))
+    return samples, rejected
+
+
+def id_token_info(info: dict | None) -> datatypes.IdTokenInfoType | None:
+    """1.6's idTagInfo (chargers.services.id_tag_info) in 2.0.1's words: a parent tag is the group."""
+    if info is None:
+        return None
+    group = info.get("parent_id_tag")
+    return datatypes.IdTokenInfoType(
+        status=info["status"],
+        cache_expiry_date_time=info.get("expiry_date"),
+        group_id_token=datatypes.IdTokenType(id_token=group, type=IdTokenEnumType.central) if group else None,
+    )
 
 
 class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
@@ -78,6 +139,16 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
     known_actions = frozenset(action.value for action in Action)
     not_handled_yet = frozenset(action.value for action in NOT_HANDLED_YET)
     calls = ocpp201_calls
+    # A start waits for the fuse limits before it is answered (as 1.6's StartTransaction): each
+    # event is answered from a task; a station sends its next only once this one is answered.
+    answered_in_a_task = frozenset({Action.transaction_event.value})
+    _rating: ChargerRating | None = None
+
+    async def rating(self) -> ChargerRating:
+        """The charger's rating, read once per connection (and again after a boot)."""
+        if self._rating is None:
+            self._rating = await db(session_services.charger_rating)(charger_pk=self.charger_pk)
+        return self._rating
 
     def unparsable_code(self, error: OCPPError) -> str:
         # ocpp.messages.unpack names an unknown message type id a PropertyConstraintViolation.
@@ -100,6 +171,7 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
             "meter_serial_number": "",
         }
         result = await db(charger_services.charger_boot)(charger_pk=self.charger_pk, boot_info=boot_info)
+        self._rating = None
         self.registration_accepted = result.status == "Accepted"
         if self.registration_accepted:
             await self.profiles_unknown()
@@ -141,6 +213,89 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
         if changed:
             await self.rebalance(f"EVSE {evse_id} connector {connector_id} {connector_status}")
         return call_result.StatusNotification()
+
+    @on(Action.transaction_event, skip_schema_validation=True)
+    async def on_transaction_event(
+        self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int, transaction_info: dict, **kwargs
+    ):
+        """Start, update or end a session by the ledger's rules (sessions/ledger.py): replays,
+        offline queues and events out of order are normal. A start, an end and a change of
+        charging state re-run energy control; the token is answered by the ID tag rules (our
+        own start's is Accepted)."""
+        check_range(seq_no, "seqNo", minimum=0, maximum=INT32_MAX)
+        if not transaction_info["transaction_id"]:
+            raise PropertyConstraintViolationError(description="transactionInfo/transactionId must not be empty")
+        received_at = dt.datetime.now(dt.UTC)
+        event_at, charger_event_at = server_time_if_off(
+            parse_ocpp_datetime(timestamp, "timestamp"), received_at=received_at
+        )
+        evse = kwargs.get("evse")
+        samples, rejected = samples_from_meter_values(
+            kwargs.get("meter_value") or [], received_at=received_at, max_power_w=(await self.rating()).max_power_w
+        )
+        id_token = kwargs.get("id_token") or {}
+        event = TransactionEventData(
+            event_type=event_type,
+            charger_transaction_id=transaction_info["transaction_id"],
+            seq_no=seq_no,
+            timestamp=event_at,
+            charger_timestamp=charger_event_at,
+            trigger_reason=trigger_reason,
+            offline=kwargs.get("offline", False),
+            evse_id=check_range(evse["id"], "evse/id", minimum=1) if evse else None,
+            id_token="" if id_token.get("type") == IdTokenEnumType.no_authorization else id_token.get("id_token", ""),
+            charging_state=transaction_info.get("charging_state", ""),
+            stopped_reason=transaction_info.get("stopped_reason", ""),
+            number_of_phases_used=kwargs.get("number_of_phases_used"),
+            remote_start_id=transaction_info.get("remote_start_id"),
+            reservation_id=kwargs.get("reservation_id"),
+            samples=samples,
+            rejected=rejected,
+        )
+        if event.number_of_phases_used is not None:
+            check_range(event.number_of_phases_used, "numberOfPhasesUsed", minimum=0, maximum=3)
+        result = await db(session_services.transaction_event_store)(charger_pk=self.charger_pk, event=event)
+        if result.created:
+            events.transaction_started(
+                charger_pk=self.charger_pk,
+                charge_point_id=self.id,
+                transaction_id=result.session_pk,
+                connector_id=result.connector_id,
+                id_tag=event.id_token,
+                meter_start_wh=None,
+                timestamp=event_at,
+            )
+        if samples:
+            events.meter_values(
+                charger_pk=self.charger_pk,
+                charge_point_id=self.id,
+                connector_id=result.connector_id,
+                transaction_id=result.session_pk,
+                samples=samples,
+            )
+        if result.closed:
+            events.transaction_stopped(
+                charger_pk=self.charger_pk,
+                charge_point_id=self.id,
+                transaction_id=result.session_pk,
+                meter_stop_wh=None,
+                timestamp=event_at,
+                reason=event.stopped_reason,
+                id_tag=event.id_token,
+            )
+            await self.rebalance("transaction ended")
+        elif result.created and event_type == ledger.STARTED:
+            # Answered once the fuse limits fit the new car, lowered ones first (answered_in_a_task).
+            await self.rebalance_now("transaction started", protection_only=True)
+        elif result.created or result.charging_state_changed:
+            await self.rebalance(f"transaction {event_type.lower()}, {event.charging_state or 'no charging state'}")
+        return call_result.TransactionEvent(id_token_info=id_token_info(result.id_token_info))
+
+    @after(Action.transaction_event)
+    async def after_transaction_event(self, event_type: str, **kwargs):
+        """Once a start is answered: the rest of energy control (solar, time of use), as for 1.6."""
+        if event_type == ledger.STARTED:
+            await self.rebalance_now("transaction started")
 
     @on(Action.firmware_status_notification, skip_schema_validation=True)
     async def on_firmware_status_notification(self, status: str, **kwargs):
