@@ -253,6 +253,7 @@ class TransactionEventResult:
     connector_id: int
     created: bool
     closed: bool
+    running: bool  # the session is open: energy control reads its samples
     charging_state_changed: bool
     id_token_info: dict | None
 
@@ -321,6 +322,7 @@ def transaction_event_store(*, charger_pk: int, event: TransactionEventData) -> 
         connector_id=session.connector_id,
         created=created,
         closed=outcome.close,
+        running=session.stopped_at is None,
         charging_state_changed=session.charging_state != state_before,
         id_token_info=info,
     )

@@ -37,6 +37,8 @@ from energy.rebalance import rebalancer
 from energy.services import charger_held_limit_check, charger_profiles_unknown
 from graylogic.outages import DATABASE_ERRORS, database_answers, database_outage
 from graylogic.runtime.ocpp_routing import RoutingChargePoint, payload_is_valid
+from sessions.measurands import in_base_unit
+from sessions.services import SampleData
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ logger = logging.getLogger(__name__)
 TOUCH_EVERY_S = 30
 # A charger that reconnects boots within this time, or its held limit is checked without a boot.
 RECONNECT_CHECK_AFTER_S = 5
+# A change in a car's draw this large re-runs energy control (spec: on_power_change).
+POWER_CHANGE_W = 500
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
@@ -80,6 +84,14 @@ _JSON_NUL = "\\u0000"
 NUL_REFUSED = "a string holds NUL (U+0000), which no OCPP value may hold"
 
 
+def total_power_w(samples: list[SampleData]) -> float | None:
+    """The latest whole-charger Power.Active.Import in W, if the samples carry one."""
+    for sample in reversed(samples):
+        if sample.measurand == "Power.Active.Import" and not sample.phase and sample.value is not None:
+            return in_base_unit(sample.value, sample.unit)
+    return None
+
+
 class CentralSystemChargePoint(RoutingChargePoint):
     """The server side of one charger connection, fed frames by the WebSocket consumer."""
 
@@ -98,6 +110,8 @@ class CentralSystemChargePoint(RoutingChargePoint):
     # Calls answered from a task of their own, because answering them waits on calls to this same
     # charger (whose replies arrive as later frames): a transaction start waits for the limits.
     answered_in_a_task: frozenset[str] = frozenset()
+    # The draw energy control last ran for (rebalance_on_draw_change).
+    last_power_w = 0.0
 
     def __init__(
         self,
@@ -192,6 +206,13 @@ class CentralSystemChargePoint(RoutingChargePoint):
     async def rebalance(self, trigger: str) -> None:
         """Something that matters to energy control changed on this charger."""
         await rebalancer().request_async(self.site_pk, f"{self.id}: {trigger}")
+
+    async def rebalance_on_draw_change(self, samples: list[SampleData]) -> None:
+        """A running car's draw, changed by POWER_CHANGE_W since the last run it asked for."""
+        power_w = total_power_w(samples)
+        if power_w is not None and abs(power_w - self.last_power_w) >= POWER_CHANGE_W:
+            self.last_power_w = power_w
+            await self.rebalance(f"drawing {power_w:.0f} W")
 
     async def rebalance_now(self, trigger: str, *, protection_only: bool = False) -> None:
         """Decide the site now and wait until its profiles are answered (boot, a car starting)."""

@@ -23,7 +23,7 @@ from chargers.protocols import ocpp16 as ocpp16_calls
 from graylogic.datetimes import iso_utc
 from sessions import services as session_services
 from sessions.charger_clock import charger_time_believable, server_time_if_off
-from sessions.measurands import ENERGY_REGISTER_MAX_WH, in_base_unit, sample_rejection
+from sessions.measurands import ENERGY_REGISTER_MAX_WH, sample_rejection
 from sessions.models import RejectedSample
 from sessions.services import ChargerRating, MeterValuesReport, RejectedSampleData, SampleData
 
@@ -100,21 +100,8 @@ def samples_from_meter_values(
     return samples, rejected
 
 
-# A change in a car's draw this large re-runs energy control (spec: on_power_change).
-POWER_CHANGE_W = 500
-
-
-def _total_power_w(samples: list[SampleData]) -> float | None:
-    """The latest whole-charger Power.Active.Import in W, if the samples carry one."""
-    for sample in reversed(samples):
-        if sample.measurand == "Power.Active.Import" and not sample.phase and sample.value is not None:
-            return in_base_unit(sample.value, sample.unit)
-    return None
-
-
 class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     format_error = FormationViolationError
-    last_power_w = 0.0
     occurrence_error = OccurenceConstraintViolationError
     known_actions = frozenset(action.value for action in Action)
     answered_in_a_task = frozenset({"StartTransaction"})
@@ -314,10 +301,8 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         )
         # Energy control reads a car's draw from its session's samples only: a draw reported
         # outside a transaction cannot change a decision, so it is not worth a run.
-        power_w = _total_power_w(samples) if transaction_id is not None else None
-        if power_w is not None and abs(power_w - self.last_power_w) >= POWER_CHANGE_W:
-            self.last_power_w = power_w
-            await self.rebalance(f"drawing {power_w:.0f} W")
+        if transaction_id is not None:
+            await self.rebalance_on_draw_change(samples)
         return call_result.MeterValues()
 
     @on(Action.data_transfer, skip_schema_validation=True)

@@ -289,6 +289,8 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
             await self.rebalance_now("transaction started", protection_only=True)
         elif result.created or result.charging_state_changed:
             await self.rebalance(f"transaction {event_type.lower()}, {event.charging_state or 'no charging state'}")
+        if result.running:
+            await self.rebalance_on_draw_change(samples)
         return call_result.TransactionEvent(id_token_info=id_token_info(result.id_token_info))
 
     @after(Action.transaction_event)

@@ -140,7 +140,7 @@ def test_a_charge_started_updated_and_ended_is_one_session_with_its_energy_and_s
     assert MeterSample.objects.filter(charger=charger).count() == 6  # every one linked to its session
 
 
-def test_a_car_starting_reruns_energy_control(ocpp_server):
+def test_a_car_starting_and_its_draw_changing_rerun_energy_control(ocpp_server):
     site = make_site(min_interval_s=0)
     make_charger(site=site, charge_point_id="ST201-CONTROL", password=PASSWORD)
 
@@ -156,15 +156,29 @@ def test_a_car_starting_reruns_energy_control(ocpp_server):
                 return stamp
         raise AssertionError("energy control never settled")
 
+    async def runs_after(before) -> bool:
+        for _ in range(100):
+            if await in_a_thread(last_run) > before:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    def drawing(w: float) -> dict:
+        return {"meter_values": [meter_value(utc_now(), power(w))]}
+
     async def scenario():
         async with sim_station(ocpp_server, "ST201-CONTROL", password=PASSWORD) as st:
             before = await settled_last_run()
             await st.transaction_event("Started", TX, 0, evse_id=1, charging_state="Charging")
-            for _ in range(100):
-                if await in_a_thread(last_run) > before:
-                    return
-                await asyncio.sleep(0.1)
-            raise AssertionError("the start ran no energy control")
+            assert await runs_after(before), "the start ran no energy control"
+            # A change in the car's draw re-runs it (as 1.6's MeterValues); a small one does not.
+            before = await settled_last_run()
+            await st.transaction_event("Updated", TX, 1, **drawing(7000))
+            assert await runs_after(before), "a draw of 7 kW ran no energy control"
+            before = await settled_last_run()
+            await st.transaction_event("Updated", TX, 2, **drawing(7200))
+            await asyncio.sleep(1.5)
+            assert await in_a_thread(last_run) == before
 
     run(scenario)
 
