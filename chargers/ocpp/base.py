@@ -48,6 +48,9 @@ TOUCH_EVERY_S = 30
 RECONNECT_CHECK_AFTER_S = 5
 # A change in a car's draw this large re-runs energy control (spec: on_power_change).
 POWER_CHANGE_W = 500
+# The part of a DataTransfer's data kept in the event log, with its whole length (262 KB
+# payloads were kept whole).
+DATA_TRANSFER_KEPT_CHARS = 4096
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
@@ -270,6 +273,23 @@ class CentralSystemChargePoint(RoutingChargePoint):
             await channel_layer.send(event["reply_channel"], {"type": "command.reply", **reply})
 
         self._spawn(run_and_reply())
+
+    async def vendor_data_record(self, *, vendor_id: str, message_id: str, text: str) -> None:
+        """Keep a DataTransfer in the event log by its start and its size: no vendor extension
+        is understood here, and a vendor's payload may be large."""
+        await database_sync_to_async(charger_event_record)(
+            charge_point_id=self.id,
+            charger_pk=self.charger_pk,
+            kind=ChargerEvent.Kind.DATA_TRANSFER,
+            message=f"DataTransfer from vendor {vendor_id} message {message_id}",
+            remote_address=self.remote_address,
+            payload={
+                "vendor_id": vendor_id,
+                "message_id": message_id,
+                "data": text[:DATA_TRANSFER_KEPT_CHARS],
+                "data_chars": len(text),
+            },
+        )
 
     async def call_and_record(self, request: ChargerCall, requested_by: str) -> dict:
         """A call this connection makes on its own (e.g. the probe), logged like any command."""

@@ -15,7 +15,7 @@ from ocpp.v16.enums import Action, DataTransferStatus
 
 from chargers import events
 from chargers import services as charger_services
-from chargers.models import PROBE_REQUESTED_BY, ChargerEvent
+from chargers.models import PROBE_REQUESTED_BY
 from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime
 from chargers.ocpp.writes import hot_path_writes
 from chargers.profiles import configuration_changes, profile_from_configuration
@@ -31,8 +31,6 @@ db = database_sync_to_async
 
 # connectorId's column (PositiveSmallIntegerField) holds up to this on every database.
 CONNECTOR_ID_MAX = 32767
-# The part of a DataTransfer's data kept in the event log (262 KB payloads were kept whole).
-DATA_TRANSFER_KEPT_CHARS = 4096
 
 
 def _id_tag_info(info: dict | None) -> datatypes.IdTagInfo | None:
@@ -309,19 +307,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     async def on_data_transfer(self, vendor_id: str, message_id: str = "-", data: str = ""):
         """Keep vendor data in the event log (its start and its size); no vendor extension is
         understood here."""
-        await db(charger_services.charger_event_record)(
-            charge_point_id=self.id,
-            charger_pk=self.charger_pk,
-            kind=ChargerEvent.Kind.DATA_TRANSFER,
-            message=f"DataTransfer from vendor {vendor_id} message {message_id}",
-            remote_address=self.remote_address,
-            payload={
-                "vendor_id": vendor_id,
-                "message_id": message_id,
-                "data": data[:DATA_TRANSFER_KEPT_CHARS],
-                "data_chars": len(data),
-            },
-        )
+        await self.vendor_data_record(vendor_id=vendor_id, message_id=message_id, text=data)
         return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
 
     @on(Action.diagnostics_status_notification, skip_schema_validation=True)

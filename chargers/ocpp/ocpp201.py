@@ -37,8 +37,6 @@ db = database_sync_to_async
 
 # Connector rows are EVSEs (chargers.services.evse_status_update); their column holds up to this.
 EVSE_ID_MAX = 32767
-# The part of a DataTransfer's data kept in the event log, as for 1.6.
-DATA_TRANSFER_KEPT_CHARS = 4096
 INT32_MAX = 2**31 - 1
 # A unit's power-of-ten multiplier beyond this is no meter's (kWh is 3, mWh -3).
 MULTIPLIER_MAX = 9
@@ -331,17 +329,5 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
         """Keep vendor data in the event log (its start and its size); no vendor extension is
         understood here. 2.0.1's data may be any JSON value."""
         text = data if isinstance(data, str) else "" if data is None else json.dumps(data)
-        await db(charger_services.charger_event_record)(
-            charge_point_id=self.id,
-            charger_pk=self.charger_pk,
-            kind=ChargerEvent.Kind.DATA_TRANSFER,
-            message=f"DataTransfer from vendor {vendor_id} message {message_id}",
-            remote_address=self.remote_address,
-            payload={
-                "vendor_id": vendor_id,
-                "message_id": message_id,
-                "data": text[:DATA_TRANSFER_KEPT_CHARS],
-                "data_chars": len(text),
-            },
-        )
+        await self.vendor_data_record(vendor_id=vendor_id, message_id=message_id, text=text)
         return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)
