@@ -4,7 +4,9 @@ library's typed call (sent as its camelCase payload), and how the charger's answ
 an installer (a failure's sentence is chargers.failures').
 
 Start, stop and the power limit (set and clear) go through energy.remote, so the admin
-follows the same rules as the API; every other action goes straight down the command path.
+follows the same rules as the API and each charger is spoken to in its own OCPP version;
+every other action goes straight down the command path, built in 1.6 only: an OCPP 2.0.1
+station is told it has no such button yet rather than sent a call it cannot read.
 """
 
 import datetime as dt
@@ -39,8 +41,8 @@ from chargers.admin_command_forms import (
     UnlockConnectorForm,
     UpdateFirmwareForm,
 )
-from chargers.commands import charger_command_sync
-from chargers.models import Charger
+from chargers.commands import CommandInvalid, charger_command_sync
+from chargers.models import OCPP16, Charger
 from chargers.protocols import ocpp16
 from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from graylogic.datetimes import iso_utc
@@ -195,6 +197,8 @@ class AdminCommand:
         """Send the command and return the charger's answer; raises CommandFailed."""
         if self.service is not None:
             return self.service(charger=charger, cleaned=cleaned, requested_by=requested_by)
+        if (charger.connection_protocol or charger.protocol) != OCPP16:
+            raise CommandInvalid(f"{self.label} is not available for OCPP 2.0.1 stations in the admin yet")
         return charger_command_sync(
             charge_point_id=charger.charge_point_id,
             action=self.action,

@@ -70,7 +70,9 @@ def start_call(*, charger: Charger, connector_id: int, id_tag: str = REMOTE_ID_T
     return _protocol(charger).start(connector_id=connector_id, id_tag=id_tag)
 
 
-def stop_call(*, charger: Charger, transaction_id: int) -> ChargerCall:
+def stop_call(*, charger: Charger, transaction_id: int | str) -> ChargerCall:
+    """transaction_id as the charger knows it: our session id for 1.6, the station's own
+    string for 2.0.1 (ChargingSession.charger_transaction_id)."""
     return _protocol(charger).stop(transaction_id=transaction_id)
 
 

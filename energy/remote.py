@@ -9,8 +9,9 @@ from chargers.models import Charger
 from energy.services import charger_manual_limit_set, charger_protect_before_start, site_control_run
 from sessions.selectors import charger_active_session
 
-# Connector states in which a car can be told to start (it may still need plugging in).
-STARTABLE_STATUSES = {"Available", "Preparing"}
+# Connector states in which a car can be told to start (it may still need plugging in):
+# 1.6's, and 2.0.1's Occupied (a car plugged in) while no session runs on it.
+STARTABLE_STATUSES = {"Available", "Preparing", "Occupied"}
 
 
 def charger_remote_start(*, charger: Charger, requested_by: str, connector_id: int = 1) -> dict:
@@ -18,6 +19,9 @@ def charger_remote_start(*, charger: Charger, requested_by: str, connector_id: i
     connector = charger.connectors.filter(connector_id=connector_id).first()
     if connector is not None and connector.status not in STARTABLE_STATUSES:
         raise ChargerBusy(f"connector {connector_id} is {connector.status}; it must be Available or Preparing")
+    occupied = connector is not None and connector.status == "Occupied"
+    if occupied and charger.charging_sessions.filter(connector_id=connector_id, stopped_at__isnull=True).exists():
+        raise ChargerBusy(f"a charging session is already running on connector {connector_id}")
     charger_protect_before_start(charger=charger, trigger=f"remote start by {requested_by}")
     call = start_call(charger=charger, connector_id=connector_id)
     return answer_accepted(call.action, charger_call_sync(charger=charger, call=call, requested_by=requested_by))
@@ -28,7 +32,7 @@ def charger_remote_stop(*, charger: Charger, requested_by: str) -> dict:
     session = charger_active_session(charger=charger)
     if session is None:
         raise ChargerBusy("no charging session is running on this charger")
-    call = stop_call(charger=charger, transaction_id=session.transaction_id)
+    call = stop_call(charger=charger, transaction_id=session.charger_transaction_id or session.transaction_id)
     return answer_accepted(call.action, charger_call_sync(charger=charger, call=call, requested_by=requested_by))
 
 

@@ -3,8 +3,10 @@
 It speaks hand-written frames over `websockets` and checks every frame it sends or receives
 against the official OCPP 2.0.1 JSON schemas (the files the `ocpp` package ships, read with
 jsonschema). It has EVSEs with connectors, keeps the charging profiles it is sent (answering
-GetCompositeSchedule from its ChargingStationMaxProfile) and answers every other call
-NotSupported, as a station without that feature would. Tests read what the server sent in `calls`.
+GetCompositeSchedule from its ChargingStationMaxProfile), starts and stops transactions when
+asked (RequestStartTransaction, RequestStopTransaction: answered, then the TransactionEvent a
+station sends) and answers every other call NotSupported, as a station without that feature
+would. Tests read what the server sent in `calls`.
 """
 
 import asyncio
@@ -103,6 +105,9 @@ class SimStation:
         self._reader: asyncio.Task | None = None
         self._pending: dict[str, asyncio.Future] = {}
         self._changed = asyncio.Event()
+        self.remote_start_status = "Accepted"  # what it answers RequestStartTransaction
+        self.transactions: dict[str, dict] = {}  # transactionId -> {"evseId": ..., "seqNo": next}
+        self._follow_ups: list[asyncio.Task] = []
 
     # -- connection ---------------------------------------------------------------------------
     async def connect(self, server, *, subprotocols=(SUBPROTOCOL,)) -> None:
@@ -116,7 +121,14 @@ class SimStation:
         self.subprotocol = self._ws.subprotocol
         self._reader = asyncio.create_task(self._read())
 
+    async def follow_ups_done(self) -> None:
+        """Wait until what the station does after an answer (a TransactionEvent) is answered."""
+        for task in self._follow_ups:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, TIMEOUT_S)
+
     async def close(self) -> None:
+        await self.follow_ups_done()
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:
@@ -241,6 +253,13 @@ class SimStation:
             "TransactionEvent", self.transaction_event_payload(event_type, transaction_id, seq_no, **options)
         )
 
+    async def authorize(self, id_token: str, token_type: str = "ISO14443") -> dict:
+        return await self.call("Authorize", {"idToken": {"idToken": id_token, "type": token_type}})
+
+    async def meter_values(self, evse_id: int, *meter_values: dict) -> dict:
+        """MeterValues outside a transaction: meterValue items as meter_value() builds them."""
+        return await self.call("MeterValues", {"evseId": evse_id, "meterValue": list(meter_values)})
+
     # -- what the server asks ---------------------------------------------------------------------
     async def _on_call(self, unique_id: str, action: str, payload: dict) -> None:
         self.calls.append((action, payload))
@@ -258,6 +277,58 @@ class SimStation:
         check_schema(action, answer, response=True)
         await self._ws.send(json.dumps([3, unique_id, answer]))
         self._changed.set()
+        follow_up = getattr(self, f"_after_{action}", None)
+        if follow_up is not None:  # in a task: this reader must stay free to read its answer
+            self._follow_ups.append(asyncio.create_task(self._follow_up(follow_up, payload, answer)))
+
+    async def _follow_up(self, follow_up, payload: dict, answer: dict) -> None:
+        try:
+            await follow_up(payload, answer)
+        except Exception as error:
+            self.errors.append(repr(error))
+        self._changed.set()
+
+    def _on_RequestStartTransaction(self, payload: dict) -> dict:
+        return {"status": self.remote_start_status}
+
+    async def _after_RequestStartTransaction(self, payload: dict, answer: dict) -> None:
+        """Accepted: a transaction starts on the EVSE asked for (the first without one if none),
+        its Started carrying the request's remoteStartId and idToken."""
+        if answer["status"] != "Accepted":
+            return
+        busy = {t["evseId"] for t in self.transactions.values()}
+        evse_id = payload.get("evseId") or next(e for e in self.evses if e not in busy)
+        transaction_id = str(uuid.uuid4())
+        self.transactions[transaction_id] = {"evseId": evse_id, "seqNo": 1}
+        await self.transaction_event(
+            "Started",
+            transaction_id,
+            0,
+            trigger_reason="RemoteStart",
+            charging_state="Charging",
+            evse_id=evse_id,
+            idToken=payload["idToken"],
+            remoteStartId=payload["remoteStartId"],
+            meter_values=[meter_value(utc_now(), energy_register(0, "Transaction.Begin"))],
+        )
+
+    def _on_RequestStopTransaction(self, payload: dict) -> dict:
+        return {"status": "Accepted" if payload["transactionId"] in self.transactions else "Rejected"}
+
+    async def _after_RequestStopTransaction(self, payload: dict, answer: dict) -> None:
+        """Accepted: the transaction ends, stoppedReason Remote."""
+        if answer["status"] != "Accepted":
+            return
+        transaction = self.transactions.pop(payload["transactionId"])
+        await self.transaction_event(
+            "Ended",
+            payload["transactionId"],
+            transaction["seqNo"],
+            trigger_reason="RemoteStop",
+            charging_state="Idle",
+            stoppedReason="Remote",
+            meter_values=[meter_value(utc_now(), energy_register(0, "Transaction.End"))],
+        )
 
     def _on_SetChargingProfile(self, payload: dict) -> dict:
         profile = payload["chargingProfile"]

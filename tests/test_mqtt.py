@@ -18,6 +18,8 @@ from ocpp.v16 import call
 from chargers.models import Charger, ChargerCommand
 from energy.models import EnergyReading, GridResponse, SolarCharging
 from integrations.mqtt.topics import TopicPattern
+from sessions.models import ChargingSession
+from tests.chargepoint_sim201 import sim_station
 from tests.conftest import ROOT, _database_url, start_server, stop_server
 from tests.energy.test_control_end_to_end import AMPS_ONLY, profiles
 from tests.factories import make_charger, make_site
@@ -559,3 +561,27 @@ def test_the_server_says_the_bridge_is_offline_when_it_stops(django_db_setup, tm
         recorder.wait_for(f"{prefix}/bridge/status", lambda p: p == "online")
         stop_server(process)
         recorder.wait_for(f"{prefix}/bridge/status", lambda p: p == "offline")
+
+
+def test_a_start_and_a_stop_command_reach_a_201_station_in_its_own_calls(stack):
+    charger = make_charger(charge_point_id="station-201", password="garage-secret-201")
+    result_topic = stack.topic(charger, "command", "result")
+
+    async def command(action: str) -> dict:
+        await in_a_thread(stack.mqtt.publish, stack.topic(charger, "command"), {"action": action, "request_id": action})
+        return (await in_a_thread(stack.mqtt.wait_for, result_topic, lambda r: r.get("request_id") == action)).json
+
+    async def scenario():
+        async with sim_station(stack.server, charger.charge_point_id, password="garage-secret-201") as st:
+            started = await command("start")
+            await st.follow_ups_done()
+            stopped = await command("stop")
+            await st.follow_ups_done()
+            return st, started, stopped
+
+    st, started, stopped = asyncio.run(scenario())
+    assert (started["status"], stopped["status"]) == ("accepted", "accepted")
+    [start] = st.sent("RequestStartTransaction")
+    session = ChargingSession.objects.get(charger=charger)
+    assert session.remote_start_id == start["remoteStartId"] and session.stop_reason == "Remote"
+    assert st.sent("RequestStopTransaction") == [{"transactionId": session.charger_transaction_id}]

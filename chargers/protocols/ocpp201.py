@@ -141,8 +141,9 @@ def start(*, connector_id: int, id_tag: str) -> ChargerCall:
     )
 
 
-def stop(*, transaction_id: int) -> ChargerCall:
-    return _call(call.RequestStopTransaction(transaction_id=str(transaction_id)))
+def stop(*, transaction_id: str) -> ChargerCall:
+    """The station's own transactionId, as its TransactionEvents carry it."""
+    return _call(call.RequestStopTransaction(transaction_id=transaction_id))
 
 
 def composite_schedule_read(*, connector_id: int, duration_s: int) -> ChargerCall:
