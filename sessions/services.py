@@ -10,6 +10,7 @@ from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.constants import OnConflict
 from django.db.models.functions import Greatest
 
+from chargers.link import REMOTE_ID_TAG
 from chargers.models import Charger, ChargerEvent, IdTag
 from chargers.services import charger_event_record, id_tag_info
 from sessions import ledger
@@ -258,13 +259,27 @@ class TransactionEventResult:
     id_token_info: dict | None
 
 
+def id_tag_spelling(id_token: str, known: Iterable[str]) -> str:
+    """The ID tag a 2.0.1 idToken names. OCPP 2.0.1 makes an idToken case-insensitive, whatever
+    its type (IdTokenType): one reader sends a card's hex UID as "04A2B3C4", another as
+    "04a2b3c4". The tag spelt exactly so wins, then the first spelt otherwise; a token matching
+    none is new and keeps its spelling. 1.6's idTag stays an exact match (id_tag_info)."""
+    known = list(known)
+    if id_token in known:
+        return id_token
+    folded = id_token.casefold()
+    return next((tag for tag in known if tag.casefold() == folded), id_token)
+
+
 def id_token_info(*, charger_pk: int, id_token: str) -> dict | None:
-    """A 2.0.1 idToken checked by the ID tag rules (id_tag_info); None without a token."""
+    """A 2.0.1 idToken checked by the ID tag rules (id_tag_info), matched without regard to
+    case (id_tag_spelling); None without a token."""
     if not id_token:
         return None
     if len(id_token) > IdTag._meta.get_field("id_tag").max_length:
         return {"status": TOKEN_TOO_LONG_STATUS}
-    return id_tag_info(charger_pk=charger_pk, id_tag=id_token)
+    stored = IdTag.objects.filter(id_tag__iexact=id_token).order_by("pk").values_list("id_tag", flat=True)
+    return id_tag_info(charger_pk=charger_pk, id_tag=id_tag_spelling(id_token, [REMOTE_ID_TAG, *stored]))
 
 
 def transaction_event_store(*, charger_pk: int, event: TransactionEventData) -> TransactionEventResult:

@@ -1,6 +1,6 @@
 """OCPP 2.0.1: one handler per charging station→CSMS action this server handles so far (boot,
-heartbeat, status per EVSE and connector, transactions, firmware and log status, security
-events, vendor data).
+heartbeat, status per EVSE and connector, authorization, transactions, meter values, firmware
+and log status, security events, vendor data).
 Every other action a station sends is answered NotSupported, never stored halfway."""
 
 import datetime as dt
@@ -17,7 +17,12 @@ from ocpp.exceptions import (
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint as V201ChargePoint
 from ocpp.v201 import call_result, datatypes
-from ocpp.v201.enums import Action, DataTransferStatusEnumType, IdTokenEnumType
+from ocpp.v201.enums import (
+    Action,
+    AuthorizationStatusEnumType,
+    DataTransferStatusEnumType,
+    IdTokenEnumType,
+)
 
 from chargers import events
 from chargers import services as charger_services
@@ -31,7 +36,13 @@ from sessions import services as session_services
 from sessions.charger_clock import charger_time_believable, server_time_if_off
 from sessions.measurands import sample_rejection
 from sessions.models import RejectedSample
-from sessions.services import ChargerRating, RejectedSampleData, SampleData, TransactionEventData
+from sessions.services import (
+    ChargerRating,
+    MeterValuesReport,
+    RejectedSampleData,
+    SampleData,
+    TransactionEventData,
+)
 
 db = database_sync_to_async
 
@@ -41,15 +52,13 @@ INT32_MAX = 2**31 - 1
 # A unit's power-of-ten multiplier beyond this is no meter's (kWh is 3, mWh -3).
 MULTIPLIER_MAX = 9
 
-# What a station sends that this server does not handle yet (MeterValues, the device model,
+# What a station sends that this server does not handle yet (the device model, charging limits,
 # certificates, ...): answered NotSupported, so the station keeps what it has not delivered.
 NOT_HANDLED_YET = frozenset(
     {
-        Action.authorize,
         Action.cleared_charging_limit,
         Action.get_15118_ev_certificate,
         Action.get_certificate_status,
-        Action.meter_values,
         Action.notify_charging_limit,
         Action.notify_customer_information,
         Action.notify_display_messages,
@@ -290,6 +299,47 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
         if result.running:
             await self.rebalance_on_draw_change(samples)
         return call_result.TransactionEvent(id_token_info=id_token_info(result.id_token_info))
+
+    @on(Action.authorize, skip_schema_validation=True)
+    async def on_authorize(self, id_token: dict, **kwargs):
+        """A token checked by 1.6's ID tag rules (our own start token Accepted, an unknown one
+        remembered as Invalid for the installer to accept), matched without regard to case as
+        2.0.1 asks (sessions.services.id_tag_spelling). A NoAuthorization token needs none."""
+        if id_token["type"] == IdTokenEnumType.no_authorization:
+            info = {"status": AuthorizationStatusEnumType.accepted}
+        else:
+            info = await db(session_services.id_token_info)(charger_pk=self.charger_pk, id_token=id_token["id_token"])
+            # An empty token names no tag.
+            info = info or {"status": AuthorizationStatusEnumType.invalid}
+        return call_result.Authorize(id_token_info=id_token_info(info))
+
+    @on(Action.meter_values, skip_schema_validation=True)
+    async def on_meter_values(self, evse_id: int, meter_value: list, **kwargs):
+        """Samples taken outside a transaction (a transaction's come in its TransactionEvents),
+        kept as 1.6's MeterValues without a transactionId: on the EVSE's connector (0: the
+        station's main meter), in no session even while one runs there, those outside physics
+        or the clock apart. Energy control reads a car's draw from its session only: no run."""
+        check_range(evse_id, "evseId", minimum=0)
+        samples, rejected = samples_from_meter_values(
+            meter_value, received_at=dt.datetime.now(dt.UTC), max_power_w=(await self.rating()).max_power_w
+        )
+        await hot_path_writes().meter_values.write(
+            MeterValuesReport(
+                charger_pk=self.charger_pk,
+                connector_id=evse_id,
+                transaction_id=None,
+                samples=samples,
+                rejected=rejected,
+            )
+        )
+        events.meter_values(
+            charger_pk=self.charger_pk,
+            charge_point_id=self.id,
+            connector_id=evse_id,
+            transaction_id=None,
+            samples=samples,
+        )
+        return call_result.MeterValues()
 
     @after(Action.transaction_event)
     async def after_transaction_event(self, event_type: str, **kwargs):
