@@ -28,6 +28,7 @@ from ocpp.exceptions import (
 )
 from ocpp.messages import Call, CallError, MessageType, get_validator
 
+from chargers import events
 from chargers.commands import command_record
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerCommand, ChargerEvent
 from chargers.ocpp.writes import hot_path_writes
@@ -38,7 +39,7 @@ from energy.services import charger_held_limit_check, charger_profiles_unknown
 from graylogic.outages import DATABASE_ERRORS, database_answers, database_outage
 from graylogic.runtime.ocpp_routing import RoutingChargePoint, payload_is_valid
 from sessions.measurands import in_base_unit
-from sessions.services import SampleData
+from sessions.services import MeterValuesReport, RejectedSampleData, SampleData
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +274,33 @@ class CentralSystemChargePoint(RoutingChargePoint):
             await channel_layer.send(event["reply_channel"], {"type": "command.reply", **reply})
 
         self._spawn(run_and_reply())
+
+    async def samples_store(
+        self,
+        *,
+        connector_id: int,
+        transaction_id: int | None,
+        samples: list[SampleData],
+        rejected: list[RejectedSampleData],
+    ) -> None:
+        """Sampled values, written with every other charger's in one batch (the hot path), then
+        told to whoever listens (the MQTT bridge)."""
+        await hot_path_writes().meter_values.write(
+            MeterValuesReport(
+                charger_pk=self.charger_pk,
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                samples=samples,
+                rejected=rejected,
+            )
+        )
+        events.meter_values(
+            charger_pk=self.charger_pk,
+            charge_point_id=self.id,
+            connector_id=connector_id,
+            transaction_id=transaction_id,
+            samples=samples,
+        )
 
     async def vendor_data_record(self, *, vendor_id: str, message_id: str, text: str) -> None:
         """Keep a DataTransfer in the event log by its start and its size: no vendor extension

@@ -25,7 +25,7 @@ from sessions import services as session_services
 from sessions.charger_clock import charger_time_believable, server_time_if_off
 from sessions.measurands import ENERGY_REGISTER_MAX_WH, sample_rejection
 from sessions.models import RejectedSample
-from sessions.services import ChargerRating, MeterValuesReport, RejectedSampleData, SampleData
+from sessions.services import ChargerRating, RejectedSampleData, SampleData
 
 db = database_sync_to_async
 
@@ -281,21 +281,8 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
         samples, rejected = samples_from_meter_values(
             meter_value, received_at=dt.datetime.now(dt.UTC), max_power_w=rating.max_power_w
         )
-        await hot_path_writes().meter_values.write(
-            MeterValuesReport(
-                charger_pk=self.charger_pk,
-                connector_id=connector_id,
-                transaction_id=transaction_id,
-                samples=samples,
-                rejected=rejected,
-            )
-        )
-        events.meter_values(
-            charger_pk=self.charger_pk,
-            charge_point_id=self.id,
-            connector_id=connector_id,
-            transaction_id=transaction_id,
-            samples=samples,
+        await self.samples_store(
+            connector_id=connector_id, transaction_id=transaction_id, samples=samples, rejected=rejected
         )
         # Energy control reads a car's draw from its session's samples only: a draw reported
         # outside a transaction cannot change a decision, so it is not worth a run.

@@ -38,7 +38,6 @@ from sessions.measurands import sample_rejection
 from sessions.models import RejectedSample
 from sessions.services import (
     ChargerRating,
-    MeterValuesReport,
     RejectedSampleData,
     SampleData,
     TransactionEventData,
@@ -323,22 +322,7 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
         samples, rejected = samples_from_meter_values(
             meter_value, received_at=dt.datetime.now(dt.UTC), max_power_w=(await self.rating()).max_power_w
         )
-        await hot_path_writes().meter_values.write(
-            MeterValuesReport(
-                charger_pk=self.charger_pk,
-                connector_id=evse_id,
-                transaction_id=None,
-                samples=samples,
-                rejected=rejected,
-            )
-        )
-        events.meter_values(
-            charger_pk=self.charger_pk,
-            charge_point_id=self.id,
-            connector_id=evse_id,
-            transaction_id=None,
-            samples=samples,
-        )
+        await self.samples_store(connector_id=evse_id, transaction_id=None, samples=samples, rejected=rejected)
         return call_result.MeterValues()
 
     @after(Action.transaction_event)
