@@ -33,13 +33,19 @@ from chargers.commands import command_record
 from chargers.models import HELD_LIMIT_CHECK_REQUESTED_BY, ChargerCommand, ChargerEvent
 from chargers.ocpp.writes import hot_path_writes
 from chargers.protocols import ChargerCall
-from chargers.services import charger_event_record
+from chargers.services import BootResult, charger_boot, charger_event_record
 from energy.rebalance import rebalancer
 from energy.services import charger_held_limit_check, charger_profiles_unknown
 from graylogic.outages import DATABASE_ERRORS, database_answers, database_outage
 from graylogic.runtime.ocpp_routing import RoutingChargePoint, payload_is_valid
 from sessions.measurands import in_base_unit
-from sessions.services import MeterValuesReport, RejectedSampleData, SampleData
+from sessions.services import (
+    ChargerRating,
+    MeterValuesReport,
+    RejectedSampleData,
+    SampleData,
+    charger_rating,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +120,8 @@ class CentralSystemChargePoint(RoutingChargePoint):
     # Calls answered from a task of their own, because answering them waits on calls to this same
     # charger (whose replies arrive as later frames): a transaction start waits for the limits.
     answered_in_a_task: frozenset[str] = frozenset()
+    # The charger's rating, read once per connection (rating()).
+    _rating: ChargerRating | None = None
     # The draw energy control last ran for (rebalance_on_draw_change).
     last_power_w = 0.0
 
@@ -222,12 +230,26 @@ class CentralSystemChargePoint(RoutingChargePoint):
         """Decide the site now and wait until its profiles are answered (boot, a car starting)."""
         await rebalancer().now_async(self.site_pk, f"{self.id}: {trigger}", protection_only=protection_only)
 
-    async def profiles_unknown(self) -> None:
-        """The charger booted: what it held is unknown (energy control sends it everything)."""
-        await database_sync_to_async(charger_profiles_unknown)(charger_pk=self.charger_pk)
+    async def rating(self) -> ChargerRating:
+        """The charger's rating, read once per connection (and again after a boot)."""
+        if self._rating is None:
+            self._rating = await database_sync_to_async(charger_rating)(charger_pk=self.charger_pk)
+        return self._rating
+
+    async def boot_record(self, boot_info: dict[str, str]) -> BootResult:
+        """A BootNotification, in either version's words: who the charger is now, whether it is
+        accepted, and, once it is, that what it held is unknown (energy control sends it
+        everything)."""
+        result = await database_sync_to_async(charger_boot)(charger_pk=self.charger_pk, boot_info=boot_info)
+        self._rating = None
+        self.registration_accepted = result.status == "Accepted"
+        if self.registration_accepted:
+            await database_sync_to_async(charger_profiles_unknown)(charger_pk=self.charger_pk)
+        events.charger_changed(charger_pk=self.charger_pk)
+        return result
 
     async def control_after_boot(self) -> None:
-        """A booted charger (profiles_unknown at its boot): send its limits, then check that it
+        """A booted charger (boot_record): send its limits, then check that it
         holds its fuse limit."""
         self.booted = True
         await self.rebalance_now("booted")

@@ -104,13 +104,6 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
     known_actions = frozenset(action.value for action in Action)
     answered_in_a_task = frozenset({"StartTransaction"})
     calls = ocpp16_calls
-    _rating: ChargerRating | None = None
-
-    async def rating(self) -> ChargerRating:
-        """The charger's rating, read once per connection (and again after a boot)."""
-        if self._rating is None:
-            self._rating = await db(session_services.charger_rating)(charger_pk=self.charger_pk)
-        return self._rating
 
     @on(Action.boot_notification, skip_schema_validation=True)
     async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs):
@@ -126,12 +119,7 @@ class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
             "meter_type": kwargs.get("meter_type", ""),
             "meter_serial_number": kwargs.get("meter_serial_number", ""),
         }
-        result = await db(charger_services.charger_boot)(charger_pk=self.charger_pk, boot_info=boot_info)
-        self._rating = None
-        self.registration_accepted = result.status == "Accepted"
-        if self.registration_accepted:
-            await self.profiles_unknown()
-        events.charger_changed(charger_pk=self.charger_pk)
+        result = await self.boot_record(boot_info)
         return call_result.BootNotification(
             current_time=iso_utc(dt.datetime.now(dt.UTC)), interval=result.interval_s, status=result.status
         )

@@ -37,7 +37,6 @@ from sessions.charger_clock import charger_time_believable, server_time_if_off
 from sessions.measurands import sample_rejection
 from sessions.models import RejectedSample
 from sessions.services import (
-    ChargerRating,
     RejectedSampleData,
     SampleData,
     TransactionEventData,
@@ -148,13 +147,6 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
     # A start waits for the fuse limits before it is answered (as 1.6's StartTransaction): each
     # event is answered from a task; a station sends its next only once this one is answered.
     answered_in_a_task = frozenset({Action.transaction_event.value})
-    _rating: ChargerRating | None = None
-
-    async def rating(self) -> ChargerRating:
-        """The charger's rating, read once per connection (and again after a boot)."""
-        if self._rating is None:
-            self._rating = await db(session_services.charger_rating)(charger_pk=self.charger_pk)
-        return self._rating
 
     def unparsable_code(self, error: OCPPError) -> str:
         # ocpp.messages.unpack names an unknown message type id a PropertyConstraintViolation.
@@ -176,12 +168,7 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
             "meter_type": "",
             "meter_serial_number": "",
         }
-        result = await db(charger_services.charger_boot)(charger_pk=self.charger_pk, boot_info=boot_info)
-        self._rating = None
-        self.registration_accepted = result.status == "Accepted"
-        if self.registration_accepted:
-            await self.profiles_unknown()
-        events.charger_changed(charger_pk=self.charger_pk)
+        result = await self.boot_record(boot_info)
         return call_result.BootNotification(
             current_time=iso_utc(dt.datetime.now(dt.UTC)), interval=result.interval_s, status=result.status
         )
