@@ -45,6 +45,14 @@ def heartbeat_interval_or_default(heartbeat_interval_s: int | None) -> int:
     return heartbeat_interval_s or settings.OCPP_HEARTBEAT_INTERVAL_S
 
 
+class SecurityProfile(models.IntegerChoices):
+    """OCPP security profiles (OCPP 2.0.1 part 2, A00; the 1.6 security whitepaper)."""
+
+    BASIC_AUTH = 1, "1: HTTP Basic password"
+    TLS_BASIC_AUTH = 2, "2: TLS and HTTP Basic password"
+    TLS_CLIENT_CERTIFICATE = 3, "3: TLS and client certificate"
+
+
 class Charger(models.Model):
     class Registration(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
@@ -70,6 +78,11 @@ class Charger(models.Model):
         choices=PROTOCOL_CHOICES,
         default=OCPP16,
         help_text="Used when the charger offers no WebSocket subprotocol.",
+    )
+    security_profile = models.PositiveSmallIntegerField(
+        choices=SecurityProfile.choices,
+        default=SecurityProfile.BASIC_AUTH,
+        help_text="OCPP security profile the charger must connect with (2 and 3: TLS only).",
     )
     heartbeat_interval_s = models.PositiveIntegerField(
         "heartbeat interval (s)",
@@ -149,6 +162,9 @@ class Charger(models.Model):
         help_text="MeterValuesSampledData as the charger reported it at boot.",
     )
     number_of_connectors = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_periods_per_schedule = models.PositiveSmallIntegerField(
+        "max periods per schedule", null=True, blank=True, help_text="OCPP 2.0.1 SmartChargingCtrlr.PeriodsPerSchedule."
+    )
     configuration = models.JSONField(null=True, blank=True, help_text="The whole GetConfiguration answer.")
     probed_at = models.DateTimeField("configuration read at", null=True, blank=True)
     rate_unit_override = models.CharField(
@@ -189,6 +205,7 @@ class Charger(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(phases__in=[1, 3]), name="charger_phases_1_or_3"),
             models.CheckConstraint(condition=Q(max_power_w__gt=0), name="charger_max_power_positive"),
+            models.CheckConstraint(condition=Q(security_profile__in=[1, 2, 3]), name="charger_security_profile_1_to_3"),
         ]
 
     def __str__(self) -> str:
@@ -260,7 +277,8 @@ class IdTag(models.Model):
         EXPIRED = "Expired"
         INVALID = "Invalid"
 
-    id_tag = models.CharField("ID tag", max_length=20, unique=True)
+    # 20 characters in OCPP 1.6, an idToken of up to 36 in 2.0.1.
+    id_tag = models.CharField("ID tag", max_length=36, unique=True)
     name = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
     expiry_date = models.DateTimeField(null=True, blank=True)
@@ -307,6 +325,9 @@ class ChargerEvent(models.Model):
         PROFILE_MISMATCH = "profile_mismatch", "Limit not held by the charger"
         SECURITY_EVENT = "security_event", "Security event"
         CLAIM_REJECTED = "claim_rejected", "Pending claim rejected"
+        NOTIFY_EVENT = "notify_event", "Device event (OCPP 2.0.1)"
+        EXTERNAL_LIMIT = "external_limit", "Charging limit set outside this server"
+        CERTIFICATE = "certificate", "Certificate"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     charger = models.ForeignKey(Charger, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
@@ -328,6 +349,95 @@ class ChargerEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.charge_point_id} {self.kind}"
+
+
+class DeviceVariable(models.Model):
+    """One attribute of one variable of an OCPP 2.0.1 station's device model, as its NotifyReport
+    told it (OCPP 2.0.1 part 1, device model). evse_id and connector_id are 0 where the
+    component is not on an EVSE or connector."""
+
+    class AttributeType(models.TextChoices):
+        ACTUAL = "Actual"
+        TARGET = "Target"
+        MIN_SET = "MinSet"
+        MAX_SET = "MaxSet"
+
+    class Mutability(models.TextChoices):
+        READ_ONLY = "ReadOnly"
+        WRITE_ONLY = "WriteOnly"
+        READ_WRITE = "ReadWrite"
+
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="device_variables")
+    component = models.CharField(max_length=50)
+    component_instance = models.CharField(max_length=50, blank=True)
+    evse_id = models.PositiveIntegerField("EVSE ID", default=0)
+    connector_id = models.PositiveIntegerField("connector ID", default=0)
+    variable = models.CharField(max_length=50)
+    variable_instance = models.CharField(max_length=50, blank=True)
+    attribute_type = models.CharField(max_length=10, choices=AttributeType.choices, default=AttributeType.ACTUAL)
+    value = models.TextField(blank=True)  # attributeValue: up to 2500 characters
+    mutability = models.CharField(max_length=10, choices=Mutability.choices, default=Mutability.READ_WRITE)
+    persistent = models.BooleanField(default=False)
+    constant = models.BooleanField(default=False)
+    data_type = models.CharField(max_length=20, blank=True)
+    unit = models.CharField(max_length=16, blank=True)
+    values_list = models.TextField("allowed values", blank=True)
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["charger", "component", "component_instance", "evse_id", "connector_id", "variable"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "charger",
+                    "component",
+                    "component_instance",
+                    "evse_id",
+                    "connector_id",
+                    "variable",
+                    "variable_instance",
+                    "attribute_type",
+                ],
+                name="device_variable_unique_attribute",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.component}.{self.variable} = {self.value}"
+
+
+class Certificate(models.Model):
+    """A certificate this server issued to a charger (SignCertificate) or installed on one
+    (InstallCertificate), kept so installers see what expires when."""
+
+    class Kind(models.TextChoices):
+        CHARGING_STATION = "ChargingStationCertificate", "Charging station certificate"
+        CSMS_ROOT = "CSMSRootCertificate", "CSMS root certificate"
+        MANUFACTURER_ROOT = "ManufacturerRootCertificate", "Manufacturer root certificate"
+        V2G = "V2GCertificate", "V2G certificate"
+
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="certificates")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    serial_number = models.CharField(max_length=64)
+    subject = models.CharField(max_length=300)
+    issuer = models.CharField(max_length=300)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField("expires")
+    fingerprint_sha256 = models.CharField("SHA-256 fingerprint", max_length=64)
+    pem = models.TextField("PEM")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["not_after"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charger", "kind", "fingerprint_sha256"], name="certificate_unique_per_charger"
+            ),
+            models.CheckConstraint(condition=Q(not_after__gt=models.F("not_before")), name="certificate_valid_span"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.subject} (expires {self.not_after:%Y-%m-%d})"
 
 
 # requested_by of the calls a connection makes on its own, which the admin looks up.

@@ -15,7 +15,7 @@ class ChargingSession(models.Model):
     transaction_id = models.AutoField("transaction ID", primary_key=True)
     charger = models.ForeignKey("chargers.Charger", on_delete=models.PROTECT, related_name="charging_sessions")
     connector_id = models.PositiveSmallIntegerField("connector ID")
-    id_tag = models.CharField("ID tag", max_length=20, blank=True)
+    id_tag = models.CharField("ID tag", max_length=36, blank=True)  # 20 in OCPP 1.6, 36 in 2.0.1
     id_tag_ref = models.ForeignKey(
         "chargers.IdTag",
         on_delete=models.SET_NULL,
@@ -34,7 +34,7 @@ class ChargingSession(models.Model):
     meter_stop_wh = models.BigIntegerField("meter at stop (Wh)", null=True, blank=True)
     energy_wh = models.BigIntegerField("energy (Wh)", null=True, blank=True)
     stop_reason = models.CharField(max_length=30, blank=True)
-    stop_id_tag = models.CharField("ID tag that stopped it", max_length=20, blank=True)
+    stop_id_tag = models.CharField("ID tag that stopped it", max_length=36, blank=True)
     # Final figures, computed when the session stops (sessions/billing.py); null while it runs
     # (pages and the API then compute them on read) and when unknown (no tariff, no readings).
     cost = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
@@ -75,6 +75,9 @@ class ChargingSession(models.Model):
     charging_state = models.CharField(max_length=20, blank=True)
     number_of_phases_used = models.PositiveSmallIntegerField("phases used", null=True, blank=True)
     remote_start_id = models.IntegerField("remote start ID", null=True, blank=True)
+    # What the car asked for (OCPP 2.0.1 NotifyEVChargingNeeds): energy control's target for it.
+    ev_departure_at = models.DateTimeField("car's departure time", null=True, blank=True)
+    ev_energy_wh = models.PositiveIntegerField("energy the car asked for (Wh)", null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

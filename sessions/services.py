@@ -362,7 +362,7 @@ def _transaction_session_create(charger_pk: int, event: TransactionEventData) ->
         started_at=event.timestamp,
         charger_started_at=event.charger_timestamp,
         start_unseen=event.event_type != ledger.STARTED,
-        id_tag=event.id_token[:20],
+        id_tag=event.id_token,
         id_tag_ref_id=_id_tag_pk(event.id_token) if event.id_token else None,
         # Only a Started's register is the start's; the register samples' span tells otherwise.
         meter_start_wh=_register_wh(event.samples, at_end=False) if event.event_type == ledger.STARTED else None,
@@ -405,7 +405,7 @@ def _transaction_session_update(
         session.meter_start_wh = _register_wh(event.samples, at_end=False)
         changed |= {"started_at", "charger_started_at", "start_unseen", "meter_start_wh"}
     if event.id_token and not session.id_tag and outcome.store_samples:
-        session.id_tag, session.id_tag_ref_id = event.id_token[:20], _id_tag_pk(event.id_token)
+        session.id_tag, session.id_tag_ref_id = event.id_token, _id_tag_pk(event.id_token)
         changed |= {"id_tag", "id_tag_ref"}
     if changed:
         session.save(update_fields=sorted(changed))
@@ -417,7 +417,7 @@ def _transaction_session_close(session: ChargingSession, event: TransactionEvent
     session.charger_stopped_at = event.charger_timestamp
     session.meter_stop_wh = _register_wh(event.samples, at_end=True)
     session.stop_reason = event.stopped_reason or "Local"
-    session.stop_id_tag = event.id_token[:20]
+    session.stop_id_tag = event.id_token
     session.ended_seq_no = event.seq_no
     session.save(
         update_fields=[
