@@ -10,9 +10,10 @@ from django.db import models
 
 from chargers.models import Charger
 from energy.configuration.importing import amps, only_site, period_order
+from energy.configuration.parsing import implied_security_profile
 from energy.configuration.schema import (
     MAX_CHARGER_A,
-    SUPPORTED_VERSION,
+    VERSION_OF_PROTOCOL,
     Block,
     EnergySection,
     GridBlock,
@@ -39,20 +40,38 @@ def ocpp_config_export(*, site: Site | None = None) -> dict:
     site = site or only_site(prefix="", hint="choose the site to export")
     chargers = list(Charger.objects.filter(site=site).order_by("charge_point_id")) if site else []
     # The most common interval goes in protocol:, the rest per charger.
-    common = Counter(c.heartbeat_interval_s for c in chargers).most_common(1)[0][0] if chargers else None
-    protocol: dict[str, Any] = {"version": SUPPORTED_VERSION}
+    common = _most_common([c.heartbeat_interval_s for c in chargers], None)
+    version = _most_common([VERSION_OF_PROTOCOL[c.protocol] for c in chargers], "1.6")
+    method = _most_common(["certificate" if c.security_profile == 3 else "basic" for c in chargers], "basic")
+    implied = implied_security_profile(method=method)
+    protocol: dict[str, Any] = {"version": version}
     if common is not None:
         protocol["heartbeat_interval"] = common
     entries = []
     for charger in chargers:
-        entries.append(_export(OcppCharger, charger, heartbeat_interval=charger.heartbeat_interval_s))
-        if charger.heartbeat_interval_s == common:
-            del entries[-1]["heartbeat_interval"]
+        own = {
+            "heartbeat_interval": charger.heartbeat_interval_s,
+            "protocol": VERSION_OF_PROTOCOL[charger.protocol],
+            "security_profile": charger.security_profile,
+        }
+        entries.append(_export(OcppCharger, charger, **own))
+        for key, same in (
+            ("heartbeat_interval", common),
+            ("protocol", version),
+            ("security_profile", implied),
+        ):
+            if own[key] == same:
+                del entries[-1][key]
     credentials = [
         {"charger_id": c.charge_point_id, "password_env": c.password_env} for c in chargers if c.password_env
     ]
-    ocpp = {"enabled": True, "protocol": protocol, "auth": {"method": "basic", "credentials": credentials}}
+    ocpp = {"enabled": True, "protocol": protocol, "auth": {"method": method, "credentials": credentials}}
     return {**({"site": _export(SiteBlock, site)} if site else {}), "ocpp": {**ocpp, "chargers": entries}}
+
+
+def _most_common(values: list, default: Any) -> Any:
+    """What most chargers have goes in the file's common block, the rest per charger."""
+    return Counter(values).most_common(1)[0][0] if values else default
 
 
 def energy_config_export(*, site: Site) -> dict:

@@ -13,9 +13,11 @@ from django.conf import settings
 from django.db import models
 from pydantic import TypeAdapter, ValidationError
 
+from chargers.models import SecurityProfile
 from energy.configuration.schema import (
     ENERGY_BLOCKS,
     OCPP_BLOCKS,
+    PROTOCOL_OF_VERSION,
     Block,
     ChargerLink,
     EnergySection,
@@ -191,6 +193,18 @@ def config_file_parse(*, data: object) -> ConfigFile:
     return _parse(data, BLOCKS)
 
 
+def implied_security_profile(*, method: str | None) -> SecurityProfile | None:
+    """The security profile auth.method gives the chargers that do not name their own: a client
+    certificate is profile 3, a password profile 1 (TLS allowed, not required: the file's
+    server.tls is the environment's to set, so requiring it here could lock every charger out;
+    a charger's own security_profile: 2 requires it). No method given: chargers keep theirs."""
+    if method == "certificate":
+        return SecurityProfile.TLS_CLIENT_CERTIFICATE
+    if method == "basic":
+        return SecurityProfile.BASIC_AUTH
+    return None
+
+
 def _ocpp_rules(config: ConfigFile, found: dict) -> None:
     config.site, ocpp = found.get("site"), found.get("ocpp") or OcppBlock()
     server, auth = ocpp.server, ocpp.auth  # None when left out
@@ -210,11 +224,7 @@ def _ocpp_rules(config: ConfigFile, found: dict) -> None:
             f"ocpp.server.tls: TLS comes from the TLS_CERT_FILE and TLS_KEY_FILE environment variables "
             f"(now {now}); ignored"
         )
-    if getattr(auth, "method", None) == "certificate":
-        config.warnings.append(
-            "ocpp.auth.method: certificate authentication is not supported yet; chargers "
-            "authenticate with HTTP Basic (password_env, or a password set in the admin)"
-        )
+    method_profile = implied_security_profile(method=getattr(auth, "method", None))
     password_envs: dict[str, tuple[str, str]] = {}  # charger id -> (path, password_env)
     for index, credential in enumerate(getattr(auth, "credentials", None) or []):
         path, charger_id, env = f"ocpp.auth.credentials[{index}]", credential.charger_id, credential.password_env
@@ -230,6 +240,7 @@ def _ocpp_rules(config: ConfigFile, found: dict) -> None:
                 f"{charger_id} is refused until the server runs with it set"
             )
     heartbeat_interval = ocpp.protocol.heartbeat_interval if ocpp.protocol else None
+    version = ocpp.protocol.version if ocpp.protocol else None
     chargers = [(f"ocpp.chargers[{i}]", charger) for i, charger in enumerate(ocpp.chargers)]
     first = config.once([(charger.charge_point_id, path, ".id") for path, charger in chargers])
     for path, charger in chargers:
@@ -238,6 +249,11 @@ def _ocpp_rules(config: ConfigFile, found: dict) -> None:
         values = {name: value for name, value in charger.given().items() if name != "charge_point_id"}
         if "heartbeat_interval_s" not in values and heartbeat_interval is not None:
             values["heartbeat_interval_s"] = heartbeat_interval
+        charger_version = values.pop("version", version)
+        if charger_version is not None:
+            values["protocol"] = PROTOCOL_OF_VERSION[charger_version]
+        if "security_profile" not in values and method_profile is not None:
+            values["security_profile"] = method_profile
         if charger.charge_point_id in password_envs:
             values["password_env"] = password_envs[charger.charge_point_id][1]
         config.chargers.append(ChargerConfig(charge_point_id=charger.charge_point_id, values=values, path=path))

@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from chargers.models import Charger, charge_point_id_validator
+from chargers.models import OCPP16, OCPP201, Charger, SecurityProfile, charge_point_id_validator
 from energy.models import (
     ALGORITHM_CHOICES,
     PHASE_CHOICES,
@@ -42,7 +42,10 @@ from energy.models import (
     validate_time_zone,
 )
 
-SUPPORTED_VERSION = "1.6"
+# protocol.version in the file -> the charger's protocol column (the one a charger that offers no
+# WebSocket subprotocol is spoken to in).
+PROTOCOL_OF_VERSION = {"1.6": OCPP16, "2.0.1": OCPP201}
+VERSION_OF_PROTOCOL = {protocol: version for version, protocol in PROTOCOL_OF_VERSION.items()}
 DEFAULT_CIRCUIT_NAME = "load balancing circuit"
 # Limits of the file's numbers where the database has none: plausible for a home, refusing typos.
 MAX_POWER_W = 1_000_000
@@ -137,8 +140,8 @@ def _boolean(value: Any) -> bool:
 def _version(value: Any) -> str:
     # An unquoted 1.6 is a float in YAML; installers should not have to know that.
     version = str(value) if isinstance(value, float) else value
-    if version != SUPPORTED_VERSION:
-        _fail(f"{version!r} is not supported yet; this server speaks OCPP {SUPPORTED_VERSION} only")
+    if version not in PROTOCOL_OF_VERSION:
+        _fail(f'{version!r} is not an OCPP version this server speaks: "1.6" or "2.0.1"')
     return version
 
 
@@ -191,6 +194,7 @@ SolarMode = choice(SolarCharging.Mode.choices)
 Algorithm = choice(ALGORITHM_CHOICES)
 TargetMode = choice(TimeOfUse.TargetMode.choices)
 AuthMethod = choice([("basic", ""), ("certificate", "")], 'must be "basic" or "certificate"')
+Profile = choice(SecurityProfile.choices)
 Hertz = number("hertz", minimum=40, maximum=70)
 FailsafeAmps = number("amps per charger; 0 stops charging", minimum=0, maximum=MAX_CHARGER_A)
 NormalPercent = _checked(
@@ -256,6 +260,9 @@ class OcppCharger(Block):
     phases: Phases = None
     # An extension; null: the server default, overriding protocol.heartbeat_interval.
     heartbeat_interval_s: Seconds | None = Field(None, alias="heartbeat_interval")
+    # Extensions overriding protocol.version and auth.method for this charger.
+    version: Version = Field(None, alias="protocol")
+    security_profile: Profile = None
 
 
 class OcppBlock(Block):

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from chargers.models import Charger
+from chargers.models import Charger, SecurityProfile
 from chargers.services import charger_set_password
 from energy.configuration import (
     ConfigError,
@@ -117,8 +117,16 @@ def site_rows() -> list[dict]:
         (spec_config((("ocpp", "chargers"), {"id": "x"})), "ocpp.chargers: must be a list"),
         (spec_config((("ocpp", "chargers", 0), "charger-garage")), "ocpp.chargers[0]: must be a mapping"),
         (
-            spec_config((("ocpp", "protocol", "version"), "2.0.1")),
-            "ocpp.protocol.version: '2.0.1' is not supported yet; this server speaks OCPP 1.6 only",
+            spec_config((("ocpp", "protocol", "version"), "2.1")),
+            'ocpp.protocol.version: \'2.1\' is not an OCPP version this server speaks: "1.6" or "2.0.1"',
+        ),
+        (
+            spec_config((("ocpp", "chargers", 0, "protocol"), "1.5")),
+            'ocpp.chargers[0].protocol: \'1.5\' is not an OCPP version this server speaks: "1.6" or "2.0.1"',
+        ),
+        (
+            spec_config((("ocpp", "chargers", 0, "security_profile"), 4)),
+            "ocpp.chargers[0].security_profile: must be one of 1, 2, 3",
         ),
         (
             spec_config((("ocpp", "protocol", "heartbeat_interval"), "300")),
@@ -178,7 +186,7 @@ def test_every_problem_in_a_file_is_reported_at_once():
     data = spec_config(
         (("ocpp", "chargers", 0, "phases"), 2),
         (("ocpp", "chargers", 1, "max_power_w"), -1),
-        (("ocpp", "protocol", "version"), "2.0.1"),
+        (("ocpp", "protocol", "version"), "2.1"),
     )
 
     with pytest.raises(ConfigError) as raised:
@@ -203,13 +211,39 @@ def test_server_settings_from_the_spec_are_reported_as_ignored():
     assert any(note.startswith("ocpp.server.tls: ") and "TLS_CERT_FILE" in note for note in config.notes)
 
 
-def test_disabling_the_bridge_or_certificate_auth_warns_instead_of_failing():
-    config = ocpp_config_parse(
-        data=spec_config((("ocpp", "enabled"), False), (("ocpp", "auth", "method"), "certificate"))
-    )
+def test_disabling_the_bridge_warns_instead_of_failing():
+    config = ocpp_config_parse(data=spec_config((("ocpp", "enabled"), False)))
 
     assert any(warning.startswith("ocpp.enabled: ") for warning in config.warnings)
-    assert any(warning.startswith("ocpp.auth.method: ") for warning in config.warnings)
+
+
+@pytest.mark.django_db
+def test_version_2_0_1_and_certificate_auth_apply_to_every_charger_that_names_no_other():
+    data = spec_config(
+        (("ocpp", "protocol", "version"), "2.0.1"),
+        (("ocpp", "auth", "method"), "certificate"),
+        (("ocpp", "chargers", 1, "protocol"), "1.6"),
+        (("ocpp", "chargers", 1, "security_profile"), 2),
+    )
+
+    ocpp_config_import(data=data)
+
+    garage, driveway = (Charger.objects.get(charge_point_id=i) for i in ("charger-garage", "charger-driveway"))
+    assert (garage.protocol, garage.security_profile) == ("ocpp2.0.1", SecurityProfile.TLS_CLIENT_CERTIFICATE)
+    assert (driveway.protocol, driveway.security_profile) == ("ocpp1.6", SecurityProfile.TLS_BASIC_AUTH)
+
+
+@pytest.mark.django_db
+def test_basic_auth_sets_profile_1_and_a_file_without_a_method_leaves_profiles_alone():
+    site = make_site(name="Home")
+    make_charger(charge_point_id="charger-garage", site=site, security_profile=3)
+    make_charger(charge_point_id="charger-driveway", site=site, security_profile=2)
+
+    ocpp_config_import(data=spec_config((("ocpp", "auth"), DELETE)))
+    assert sorted(Charger.objects.values_list("security_profile", flat=True)) == [2, 3]
+
+    ocpp_config_import(data=spec_config())  # auth.method: "basic"
+    assert sorted(Charger.objects.values_list("security_profile", flat=True)) == [1, 1]
 
 
 def test_an_unquoted_protocol_version_is_accepted():
@@ -463,6 +497,26 @@ def test_importing_an_export_changes_nothing():
 
 
 @pytest.mark.django_db
+def test_a_mixed_site_exports_what_most_chargers_have_once_and_the_rest_per_charger():
+    site = make_site(name="Home")
+    make_charger(charge_point_id="a", site=site, protocol="ocpp2.0.1", security_profile=3)
+    make_charger(charge_point_id="b", site=site, protocol="ocpp2.0.1", security_profile=3)
+    make_charger(charge_point_id="c", site=site, protocol="ocpp1.6", security_profile=2)
+    chargers_before = charger_rows()
+
+    exported = ocpp_config_export()
+
+    assert exported["ocpp"]["protocol"]["version"] == "2.0.1"
+    assert exported["ocpp"]["auth"]["method"] == "certificate"
+    entries = {entry["id"]: entry for entry in exported["ocpp"]["chargers"]}
+    assert "protocol" not in entries["a"] and "security_profile" not in entries["a"]
+    assert (entries["c"]["protocol"], entries["c"]["security_profile"]) == ("1.6", 2)
+    report = ocpp_config_import(data=yaml.safe_load(yaml.safe_dump(exported, sort_keys=False)))
+    assert not report.changed, report.lines()
+    assert charger_rows() == chargers_before
+
+
+@pytest.mark.django_db
 def test_export_with_several_sites_needs_a_choice():
     cottage = make_site(name="Cottage")
     make_site(name="Barn")
@@ -492,7 +546,7 @@ def test_the_import_command_prints_the_report(tmp_path):
         ("ocpp: [unclosed\n", "is not valid YAML"),
         ("", "is empty"),
         (SPEC_YAML.replace("max_power_w: 22000", "max_power_w: 22kW"), "ocpp.chargers[1].max_power_w: must be"),
-        (SPEC_YAML.replace('version: "1.6"', 'version: "2.0.1"'), "ocpp.protocol.version: '2.0.1' is not supported"),
+        (SPEC_YAML.replace('version: "1.6"', 'version: "2.1"'), "ocpp.protocol.version: '2.1' is not an OCPP version"),
     ],
 )
 def test_a_bad_file_fails_the_import_command_and_changes_nothing(tmp_path, text, message):
