@@ -406,3 +406,76 @@ async def sim_station(server, station_id: str, *, boot: bool = True, subprotocol
         yield station
     finally:
         await station.close()
+
+
+NOMINAL_VOLTAGE_V = 230.0
+MIN_CURRENT_A = 6.0  # below this a car cannot charge (IEC 61851): it pauses
+
+
+class CarStation(SimStation):
+    """A station with one EVSE and a car on it that draws what the station allows from the moment
+    its transaction starts (a station does not wait for the CSMS's answer to close its contactor):
+    its rating, capped by the ChargingStationMaxProfile (EVSE 0) and by the EVSE's TxProfile or
+    else TxDefaultProfile, each at its highest stack level; under 6 A it pauses. `meter` (a
+    tests.chargepoint_sim.SiteMeter) sees every change, as it sees the 1.6 chargers'."""
+
+    def __init__(self, station_id: str, *, phases: int = 3, max_current_a: float = 32.0, **options):
+        super().__init__(station_id, evses={1: 1}, **options)
+        self.phases = phases
+        self.max_current_a = max_current_a
+        self.charging = False
+        self.draw_a = 0.0
+        self.meter = None
+
+    def active_phases(self) -> int:
+        return self.phases
+
+    async def plug_in(self) -> None:
+        """The car's cable goes in: the connector is Occupied (2.0.1 has no Preparing)."""
+        await self.send_status(1, 1, "Occupied")
+
+    def _top_limit_a(self, purpose: str, evse_ids: tuple[int, ...]) -> float | None:
+        held = [
+            p["profile"]
+            for p in self.profiles
+            if p["profile"]["chargingProfilePurpose"] == purpose and p["evseId"] in evse_ids
+        ]
+        if not held:
+            return None
+        profile = max(held, key=lambda p: p["stackLevel"])
+        schedule = profile["chargingSchedule"][0]
+        period = schedule["chargingSchedulePeriod"][0]
+        if schedule["chargingRateUnit"] == "A":
+            return period["limit"]
+        return period["limit"] / (NOMINAL_VOLTAGE_V * period.get("numberPhases", self.phases))
+
+    def limit_a(self) -> float:
+        limits = [self.max_current_a, self._top_limit_a("ChargingStationMaxProfile", (0,))]
+        tx_limit = self._top_limit_a("TxProfile", (1,)) if self.charging else None
+        limits.append(tx_limit if tx_limit is not None else self._top_limit_a("TxDefaultProfile", (1, 0)))
+        limit = min(v for v in limits if v is not None)
+        return 0.0 if limit < MIN_CURRENT_A else limit
+
+    def _update_draw(self, what: str) -> None:
+        self.draw_a = min(self.max_current_a, self.limit_a()) if self.charging else 0.0
+        if self.meter is not None:
+            self.meter.observe(f"{self.id}: {what}")
+        self._changed.set()
+
+    async def transaction_event(self, event_type: str, transaction_id: str, seq_no: int, **options) -> dict:
+        if event_type in ("Started", "Ended"):
+            self.charging = event_type == "Started"
+            if not self.charging:  # a TxProfile lives as long as its transaction
+                self.profiles = [p for p in self.profiles if p["profile"]["chargingProfilePurpose"] != "TxProfile"]
+            self._update_draw(f"transaction {event_type.lower()}")
+        return await super().transaction_event(event_type, transaction_id, seq_no, **options)
+
+    def _on_SetChargingProfile(self, payload: dict) -> dict:
+        answer = super()._on_SetChargingProfile(payload)
+        self._update_draw("profile set")
+        return answer
+
+    def _on_ClearChargingProfile(self, payload: dict) -> dict:
+        answer = super()._on_ClearChargingProfile(payload)
+        self._update_draw("profile cleared")
+        return answer
