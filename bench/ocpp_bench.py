@@ -1,4 +1,5 @@
-"""Load benchmark of the OCPP 1.6 central system against a bare `ocpp`+`websockets` baseline.
+"""Load benchmark of the OCPP central system against a bare `ocpp`+`websockets` baseline
+(OCPP 1.6; --ocpp201-share makes that share of the chargers OCPP 2.0.1 stations).
 
 Everything runs on 127.0.0.1 with real sockets: the servers it starts itself, and load
 generators in separate processes, each an asyncio loop holding its share of the chargers.
@@ -9,6 +10,7 @@ Every loop is bounded (by --duration, a sample count or a deadline) and stops by
     .venv/bin/python bench/ocpp_bench.py --mode reconnect --chargers 1000
     .venv/bin/python bench/ocpp_bench.py --mode count --chargers 100 --samples 20000
     .venv/bin/python bench/ocpp_bench.py --mode closed --targets full-redis --chargers 50 --duration 20
+    .venv/bin/python bench/ocpp_bench.py --mode closed --targets full --chargers 50 --ocpp201-share 0.5
     .venv/bin/python bench/ocpp_bench.py --mode p3 --chargers 20 --chargers-per-site 2 --duration 20
 
 See bench/README.md for what each mode measures and the goals (P1-P4) of issue 7.
@@ -55,6 +57,12 @@ HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 VALUES_PER_MESSAGE = 3
 BOOT_PAYLOAD = '{"chargePointVendor":"GrayBench","chargePointModel":"Bench-1","firmwareVersion":"1.0"}'
+BOOT_PAYLOAD_201 = (
+    '{"reason":"PowerUp","chargingStation":{"vendorName":"GrayBench","model":"Bench-201","firmwareVersion":"1.0"}}'
+)
+OCPP16, OCPP201 = "ocpp1.6", "ocpp2.0.1"
+# How many times a 2.0.1 charger boots again after Pending (the server reading its device model).
+PENDING_BOOTS = 10
 # P3: what the benchmark chargers report to GetConfiguration in --mode p3: smart charging, limits in
 # amps (chargers/profiles.py), one connector; MeterValuesSampledData differs from what the
 # product wants, so it also sends one ChangeConfiguration, as it would to a real charger.
@@ -90,6 +98,11 @@ def percentile(sorted_values, q: float) -> float | None:
 
 def charge_point_id(i: int) -> str:
     return f"BENCH{i:05d}"  # as bench/seed_db.py names them
+
+
+def protocol_of(i: int, share_201: float) -> str:
+    """--ocpp201-share: which chargers speak OCPP 2.0.1, spread evenly (0.5: every other one)."""
+    return OCPP201 if int((i + 1) * share_201) > int(i * share_201) else OCPP16
 
 
 def log(message: str) -> None:
@@ -495,6 +508,21 @@ def stored_samples(database: BenchDatabase, database_url: str) -> int | None:
     return rows[0][0] if rows else None
 
 
+def stored_samples_by_protocol(database: BenchDatabase, database_url: str, args) -> dict[str, int]:
+    """MeterSample rows of the 1.6 and of the 2.0.1 chargers (--ocpp201-share)."""
+    rows = database.rows(
+        database_url,
+        "SELECT c.charge_point_id, COUNT(*) FROM charging_sessions_metersample s "
+        "JOIN chargers_charger c ON c.id = s.charger_id GROUP BY c.charge_point_id",
+    )
+    index_of = {charge_point_id(i): i for i in range(args.chargers)}
+    stored = {OCPP16: 0, OCPP201: 0}
+    for cp_id, count in rows or []:
+        if cp_id in index_of:
+            stored[protocol_of(index_of[cp_id], args.ocpp201_share)] += count
+    return stored
+
+
 # --- the load generator (runs in child processes) ---------------------------------------------
 
 
@@ -505,8 +533,12 @@ class Disconnected(Exception):
 class BenchCharger:
     """One simulated charge point: a socket, a reader task and at most one CALL in flight."""
 
-    def __init__(self, cp_id: str, url: str, quota: int, stats: ClientStats, cfg: dict):
+    def __init__(self, cp_id: str, url: str, quota: int, stats: ClientStats, cfg: dict, protocol: str = OCPP16):
         self.cp_id, self.url, self.quota, self.stats, self.cfg = cp_id, url, quota, stats, cfg
+        self.protocol = protocol
+        # OCPP 2.0.1: samples go in TransactionEvents of one transaction the charger allocates.
+        self.transaction_id = f"{cp_id}-{secrets.token_hex(8)}"
+        self.tx_seq_no = 0
         self.ws = None
         self.pending: dict[str, asyncio.Future] = {}
         self.seq = 0  # MeterValues sent: the timestamp offset (one second apart)
@@ -524,7 +556,7 @@ class BenchCharger:
 
         self.ws = await connect(
             self.url,
-            subprotocols=[Subprotocol("ocpp1.6")],
+            subprotocols=[Subprotocol(self.protocol)],
             compression=None,
             ping_interval=None,
             proxy=None,
@@ -532,8 +564,8 @@ class BenchCharger:
             close_timeout=2,
             max_queue=64,
         )
-        if self.ws.subprotocol != "ocpp1.6":
-            self.stats.counters["handshake without ocpp1.6 subprotocol"] += 1
+        if self.ws.subprotocol != self.protocol:
+            self.stats.counters[f"handshake without {self.protocol} subprotocol"] += 1
         self.connected = True
         asyncio.get_running_loop().create_task(self._read(self.ws))
 
@@ -595,8 +627,10 @@ class BenchCharger:
             entry[1] = str(payload.get("value"))
             return {"status": "Accepted"}
         if action == "SetChargingProfile":
-            profile = payload.get("csChargingProfiles") or {}
+            profile = payload.get("csChargingProfiles") or payload.get("chargingProfile") or {}
             schedule = profile.get("chargingSchedule") or {}
+            if isinstance(schedule, list):  # OCPP 2.0.1: a list of schedules
+                schedule = schedule[0] if schedule else {}
             periods = schedule.get("chargingSchedulePeriod") or [{}]
             self.profiles_received += 1
             self.stats.profiles.append(
@@ -604,7 +638,7 @@ class BenchCharger:
                     arrived,
                     self.cp_id,
                     str(profile.get("chargingProfilePurpose")),
-                    payload.get("connectorId"),
+                    payload.get("connectorId", payload.get("evseId")),
                     str(schedule.get("chargingRateUnit")),
                     periods[0].get("limit"),
                 )
@@ -650,6 +684,40 @@ class BenchCharger:
             raise Disconnected() from error
         return answered - started, msg
 
+    def sample_message(self, values: int = VALUES_PER_MESSAGE) -> tuple[str, str]:
+        """The charger's next sampled values: (action, payload) in its OCPP version."""
+        if self.protocol == OCPP201:
+            return "TransactionEvent", self.transaction_event(values)
+        return "MeterValues", self.meter_values(values)
+
+    def transaction_event(self, values: int = VALUES_PER_MESSAGE) -> str:
+        """OCPP 2.0.1: the transaction's Started (its first), then Updated, each with one meterValue
+        holding what meter_values holds, a unique timestamp and the next seqNo."""
+        timestamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.cfg["base_epoch"] + self.seq))
+        energy = 1000 + self.seq * 2
+        self.seq += 1
+        sampled = [
+            f'{{"value":{energy},"context":"Sample.Periodic","measurand":"Energy.Active.Import.Register",'
+            '"location":"Outlet","unitOfMeasure":{"unit":"Wh"}}',
+            '{"value":7200,"context":"Sample.Periodic","measurand":"Power.Active.Import",'
+            '"location":"Outlet","unitOfMeasure":{"unit":"W"}}',
+            '{"value":31.3,"context":"Sample.Periodic","measurand":"Current.Import","location":"Outlet",'
+            '"unitOfMeasure":{"unit":"A"}}',
+        ][:values]
+        first = self.tx_seq_no == 0
+        event = (
+            '"eventType":"Started","triggerReason":"CablePluggedIn","evse":{"id":1,"connectorId":1},'
+            if first
+            else '"eventType":"Updated","triggerReason":"MeterValuePeriodic",'
+        )
+        payload = (
+            f'{{{event}"timestamp":"{timestamp}","seqNo":{self.tx_seq_no},'
+            f'"transactionInfo":{{"transactionId":"{self.transaction_id}","chargingState":"Charging"}},'
+            f'"meterValue":[{{"timestamp":"{timestamp}","sampledValue":[{",".join(sampled)}]}}]}}'
+        )
+        self.tx_seq_no += 1
+        return payload
+
     def meter_values(self, values: int = VALUES_PER_MESSAGE) -> str:
         """connectorId 1, one meterValue with a unique timestamp, `values` sampled values."""
         timestamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.cfg["base_epoch"] + self.seq))
@@ -665,11 +733,19 @@ class BenchCharger:
         return f'{{"connectorId":1,"meterValue":[{{"timestamp":"{timestamp}","sampledValue":[{",".join(sampled)}]}}]}}'
 
     async def boot(self) -> bool:
-        latency, msg = await self.call("BootNotification", BOOT_PAYLOAD)
-        self.stats.boot_latencies.append(latency * 1000)
-        if msg[0] == 3 and msg[2].get("status") == "Accepted":
-            return True
-        self.stats.counters[f"boot answered {msg[2] if msg[0] == 4 else msg[2].get('status')}"] += 1
+        """BootNotification; a 2.0.1 charger told Pending (the server reading its device model,
+        which it answers NotSupported) boots again after the interval it was given."""
+        payload = BOOT_PAYLOAD_201 if self.protocol == OCPP201 else BOOT_PAYLOAD
+        for _ in range(PENDING_BOOTS):
+            latency, msg = await self.call("BootNotification", payload)
+            self.stats.boot_latencies.append(latency * 1000)
+            status = msg[2].get("status") if msg[0] == 3 else None
+            if status == "Accepted":
+                return True
+            self.stats.counters[f"boot answered {msg[2] if msg[0] == 4 else status}"] += 1
+            if status != "Pending":
+                return False
+            await asyncio.sleep(min(float(msg[2].get("interval") or 1), 10.0))
         return False
 
 
@@ -687,10 +763,12 @@ class ClientStats:
 
 
 class ClientRun:
-    def __init__(self, index: int, cfg: dict, assignments: list[tuple[str, str, int]], ctrl: dict):
+    def __init__(self, index: int, cfg: dict, assignments: list[tuple[str, str, int, str]], ctrl: dict):
         self.index, self.cfg, self.ctrl = index, cfg, ctrl
         self.stats = ClientStats()
-        self.chargers = [BenchCharger(cp, url, quota, self.stats, cfg) for cp, url, quota in assignments]
+        self.chargers = [
+            BenchCharger(cp, url, quota, self.stats, cfg, protocol) for cp, url, quota, protocol in assignments
+        ]
         self.rng = random.Random(cfg["seed"] * 1000 + index)
 
     # connection phase
@@ -814,28 +892,34 @@ class ClientRun:
         self.stats.counters["p3: profiles before measuring"] = len(self.stats.profiles)
 
     async def _send_meter_values(self, charger: BenchCharger, t_end: float, values: int = VALUES_PER_MESSAGE) -> bool:
-        """One MeterValues round trip, counted. False when the charger's socket is gone."""
+        """One MeterValues (2.0.1: TransactionEvent) round trip, counted. False when the charger's
+        socket is gone."""
         c = self.stats.counters
-        c["MeterValues sent"] += 1
+        action, payload = charger.sample_message(values)
+        c[f"{action} sent"] += 1
         c["samples sent"] += values
         try:
-            latency, msg = await charger.call("MeterValues", charger.meter_values(values))
+            latency, msg = await charger.call(action, payload)
         except TimeoutError:
             c["error: timeout"] += 1
             return True
         except Disconnected:
             c["error: disconnected"] += 1
             return False
-        self._record(latency, msg, t_end, samples=values)
+        self._record(latency, msg, t_end, samples=values, protocol=charger.protocol)
         return True
 
-    def _record(self, latency: float, msg: list, t_end: float, samples: int = 0) -> None:
+    def _record(self, latency: float, msg: list, t_end: float, samples: int = 0, protocol: str = "") -> None:
         c = self.stats.counters
         if msg[0] == 3:
             c["answered"] += 1
             c["samples acknowledged"] += samples
+            if protocol:
+                c[f"samples acknowledged {protocol}"] += samples
             if time.perf_counter() <= t_end:
                 c["answered in window"] += 1
+                if protocol:
+                    c[f"sample messages answered in window {protocol}"] += 1
         else:
             c[f"error: CALLERROR {msg[2]}"] += 1
         self.stats.latencies.append(latency * 1000)
@@ -1050,7 +1134,7 @@ def run_target(target: Target, args, tmp: Path, database: BenchDatabase | None) 
         assignments: list[list] = [[] for _ in range(k)]
         for i in range(args.chargers):
             url = f"ws://{HOST}:{ports[i % len(ports)]}/ocpp/{charge_point_id(i)}"
-            assignments[i % k].append((charge_point_id(i), url, quotas[i]))
+            assignments[i % k].append((charge_point_id(i), url, quotas[i], protocol_of(i, args.ocpp201_share)))
         ctx = mp.get_context("fork")
         ctrl = {"queue": ctx.Queue(), "go": ctx.Event(), "release": ctx.Event(), "t_start": ctx.Value("d", 0.0)}
         cfg = client_config(args)
@@ -1136,6 +1220,8 @@ def run_target(target: Target, args, tmp: Path, database: BenchDatabase | None) 
             result["p3"].update(product_counts(database, target.database_url))
         elif target.database_url is not None:
             result["samples_stored"] = stored_samples(database, target.database_url)
+            if args.ocpp201_share:
+                result["samples_stored_by_protocol"] = stored_samples_by_protocol(database, target.database_url, args)
         ctrl["release"].set()
     finally:
         for p in procs:
@@ -1616,6 +1702,21 @@ def fmt(value, spec: str = ",.0f") -> str:
     return str(value)
 
 
+def chargers_by_protocol(args) -> dict[str, int]:
+    protocols = [protocol_of(i, args.ocpp201_share) for i in range(args.chargers)]
+    return {protocol: protocols.count(protocol) for protocol in (OCPP16, OCPP201)}
+
+
+def per_charger_rate(result: dict, protocol: str, chargers: int, args) -> float | None:
+    answered = result.get("counters", {}).get(f"sample messages answered in window {protocol}", 0)
+    return answered / args.duration / chargers if chargers and args.duration else None
+
+
+def stored_per_charger(result: dict, protocol: str, chargers: int) -> float | None:
+    stored = (result.get("samples_stored_by_protocol") or {}).get(protocol)
+    return stored / chargers if stored is not None and chargers else None
+
+
 def report(results: list[dict], args) -> None:
     rows: list[tuple[str, list[str]]] = []
 
@@ -1684,6 +1785,18 @@ def report(results: list[dict], args) -> None:
         row("samples sent", lambda r: fmt(r["counters"].get("samples sent", 0)))
         row("samples acknowledged", lambda r: fmt(r["counters"].get("samples acknowledged", 0)))
         row("MeterSample rows stored", lambda r: fmt(r.get("samples_stored")))
+    if args.ocpp201_share:
+        counts = chargers_by_protocol(args)
+        for protocol, action in ((OCPP16, "MeterValues"), (OCPP201, "TransactionEvent")):
+            row(f"{protocol} chargers", lambda r, p=protocol: fmt(counts[p]))
+            row(
+                f"{protocol} {action} answered/s per charger",
+                lambda r, p=protocol: fmt(per_charger_rate(r, p, counts[p], args), ".1f"),
+            )
+            row(
+                f"{protocol} samples stored per charger",
+                lambda r, p=protocol: fmt(stored_per_charger(r, p, counts[p]), ",.0f"),
+            )
     if args.mode == "reconnect":
         row("stop took (s)", lambda r: fmt(r["reconnect"]["stop_took_s"], ".1f"))
         row("restart to listening (s)", lambda r: fmt(r["reconnect"]["restart_took_s"], ".1f"))
@@ -1704,6 +1817,16 @@ def report(results: list[dict], args) -> None:
         print(label.ljust(label_width) + "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
     print()
     by_name = {r["target"]: r for r in results}
+    if args.ocpp201_share:
+        counts = chargers_by_protocol(args)
+        for r in results:
+            old, new = (stored_per_charger(r, p, counts[p]) for p in (OCPP16, OCPP201))
+            if old and new is not None:
+                ratio = new / old
+                print(
+                    f"{r['target']}: 2.0.1 TransactionEvent / 1.6 MeterValues samples stored per charger: {ratio:.2f}x"
+                    f" (goal >= 0.9x) -> {'met' if ratio >= 0.9 else 'MISSED'}"
+                )
     if "bare" in by_name and "full" in by_name and by_name["bare"].get("msgs_per_s"):
         ratio = by_name["full"]["msgs_per_s"] / by_name["bare"]["msgs_per_s"]
         print(f"P1 full/bare throughput: {ratio:.2f}x (goal >= 1.0x) -> {'met' if ratio >= 1.0 else 'MISSED'}")
@@ -1819,6 +1942,12 @@ def main() -> None:
         help="comma-separated: bare, full, full-redis, full-celery (default: bare,full for closed, else full)",
     )
     parser.add_argument("--chargers", type=int, default=50)
+    parser.add_argument(
+        "--ocpp201-share",
+        type=float,
+        default=0.0,
+        help="fraction of the chargers that speak OCPP 2.0.1 (TransactionEvent instead of MeterValues), spread evenly",
+    )
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--duration", type=int, default=20, help="seconds of measurement (reconnect: deadline)")
     parser.add_argument("--interval", type=float, default=10.0, help="rate mode: seconds between MeterValues")
