@@ -85,6 +85,56 @@ def address_key(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
+@dataclass(frozen=True)
+class Transport:
+    """How a handshake reached us: over TLS or not, and the client certificate it showed (PEM,
+    as a trusted TLS-terminating proxy forwarded it; empty if none)."""
+
+    tls: bool
+    client_certificate_header: bytes = b""
+
+
+def address_trusted(peer: str, trusted_proxies: list[str]) -> bool:
+    """Whether the peer is one of the configured proxies (addresses or networks)."""
+    try:
+        ip = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    for proxy in trusted_proxies:
+        try:
+            if ip in ipaddress.ip_network(proxy.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def transport_of(*, peer: str, direct_tls: bool, headers: dict[bytes, bytes], trusted_proxies: list[str]) -> Transport:
+    """TLS is ours (the server's own endpoint) or a trusted proxy's, which says so in
+    X-Forwarded-Proto and forwards the client certificate in X-SSL-Client-Cert. From anyone
+    else those headers are ignored: a charger on plain ws could write them itself."""
+    if not address_trusted(peer, trusted_proxies):
+        return Transport(tls=direct_tls)
+    forwarded_proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
+    return Transport(
+        tls=direct_tls or forwarded_proto in ("https", "wss"),
+        client_certificate_header=headers.get(b"x-ssl-client-cert", b""),
+    )
+
+
+def security_refusal(
+    *, tls_required: bool, certificate_required: bool, tls: bool, certificate_problem: str | None
+) -> tuple["RefusalKind", str] | None:
+    """Security profiles 2 and 3 (OCPP 2.0.1 part 2, A00): TLS, and for 3 a client certificate
+    that passed its checks (certificate_problem None)."""
+    if tls_required and not tls:
+        profile = 3 if certificate_required else 2
+        return RefusalKind.TLS_REQUIRED, f"security profile {profile} needs TLS (wss://): refused on plain ws"
+    if certificate_required and certificate_problem is not None:
+        return RefusalKind.CERTIFICATE_REFUSED, f"client certificate refused: {certificate_problem}"
+    return None
+
+
 class Verdict(enum.Enum):
     OPEN = "open"
     PAIR_LOCKED = "pair locked"  # this address failed too often for this charger id
@@ -213,13 +263,15 @@ class RefusalTally:
 
 
 class RefusalKind(enum.StrEnum):
-    """Why a handshake was refused; the first five are what a guesser gets, and count as failures."""
+    """Why a handshake was refused; the first six are what a guesser gets, and count as failures."""
 
     USER_MISMATCH = "user differs from the id"
     UNKNOWN_ID = "unknown id"
     MISSING_CREDENTIALS = "missing credentials"
     WRONG_PASSWORD = "wrong password"
     PENDING_CAP = "too many pending"
+    CERTIFICATE_REFUSED = "client certificate refused"
+    TLS_REQUIRED = "TLS required"
     DISABLED = "disabled"
     UNSUPPORTED_SUBPROTOCOL = "unsupported subprotocol"
     THROTTLED = "throttled"
@@ -237,5 +289,6 @@ _FAILURES = frozenset(
         RefusalKind.MISSING_CREDENTIALS,
         RefusalKind.WRONG_PASSWORD,
         RefusalKind.PENDING_CAP,
+        RefusalKind.CERTIFICATE_REFUSED,
     }
 )

@@ -11,7 +11,7 @@ from django.conf import settings
 from ocpp.messages import CallError
 
 from chargers import events
-from chargers.admission import client_address
+from chargers.admission import client_address, transport_of
 from chargers.commands import charger_group
 from chargers.credentials import parse_basic_auth
 from chargers.door import charger_admit, database_outage
@@ -60,6 +60,13 @@ class OcppConsumer(InboxConsumer, AsyncWebsocketConsumer):
             credentials=parse_basic_auth(headers.get(b"authorization")),
             offered_subprotocols=list(self.scope.get("subprotocols", [])),
             remote_address=self.remote_address,
+            # daphne's scope names no scheme: with TLS_CERT_FILE set, its one endpoint is TLS.
+            transport=transport_of(
+                peer=str(client[0]),
+                direct_tls=self.scope.get("scheme") == "wss" or bool(settings.TLS_CERT_FILE),
+                headers=headers,
+                trusted_proxies=settings.OCPP_TRUSTED_PROXIES,
+            ),
         )
         if not decision.accepted:
             await self.close()  # before accept(): the handshake is answered 403

@@ -7,6 +7,7 @@ own failures, which still bounds a guesser to a few guesses a minute per process
 """
 
 import asyncio
+import datetime as dt
 import functools
 import logging
 import time
@@ -15,9 +16,28 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.apps import apps
+from django.conf import settings
 
-from chargers.admission import ANY_CHARGER_ID, RefusalCount, RefusalKind, RefusalTally, Throttle, Verdict
+from chargers.admission import (
+    ANY_CHARGER_ID,
+    RefusalCount,
+    RefusalKind,
+    RefusalTally,
+    Throttle,
+    Transport,
+    Verdict,
+    security_refusal,
+)
+from chargers.certificates import (
+    CertificateRefused,
+    certificate_from_pem,
+    client_certificate_problem,
+    forwarded_certificate_pem,
+    server_ca,
+    station_identities,
+)
 from chargers.credentials import charger_password_check, charger_password_hash
+from chargers.models import Charger, SecurityProfile
 from chargers.services import (
     ConnectionDecision,
     charge_point_id_valid,
@@ -60,7 +80,12 @@ def _door() -> Door:
 
 
 async def charger_admit(
-    *, charge_point_id: str, credentials: tuple[str, str] | None, offered_subprotocols: list[str], remote_address: str
+    *,
+    charge_point_id: str,
+    credentials: tuple[str, str] | None,
+    offered_subprotocols: list[str],
+    remote_address: str,
+    transport: Transport,
 ) -> ConnectionDecision:
     """Whether this handshake may become a charger's connection; refusals are counted."""
     now = time.monotonic()
@@ -73,7 +98,10 @@ async def charger_admit(
         return ConnectionDecision(accepted=False, reason=reason, refusal=RefusalKind.THROTTLED)
     try:
         decision = await _decide(
-            charge_point_id=charge_point_id, credentials=credentials, offered_subprotocols=offered_subprotocols
+            charge_point_id=charge_point_id,
+            credentials=credentials,
+            offered_subprotocols=offered_subprotocols,
+            transport=transport,
         )
     except DATABASE_ERRORS as error:
         database_outage.failed(error)
@@ -105,10 +133,12 @@ async def charger_admit(
 
 
 async def _decide(
-    *, charge_point_id: str, credentials: tuple[str, str] | None, offered_subprotocols: list[str]
+    *, charge_point_id: str, credentials: tuple[str, str] | None, offered_subprotocols: list[str], transport: Transport
 ) -> ConnectionDecision:
     """One read in the database thread; the password hash (15 ms) in a thread of its own, so
-    guesses do not hold up every charger's writes."""
+    guesses do not hold up every charger's writes. Then the charger's security profile: TLS for
+    2 and 3, and for 3 a client certificate from our CA naming it, which stands in for the
+    password when the station sends none (A00: profile 3 authenticates by certificate)."""
     decide = functools.partial(
         connection_decide,
         charge_point_id=charge_point_id,
@@ -133,7 +163,45 @@ async def _decide(
         if registration.charger is None:
             return ConnectionDecision(accepted=False, reason=registration.refusal, refusal=RefusalKind.PENDING_CAP)
         charger, password_right = registration.charger, True
-    return decide(charger=charger, password_right=password_right)
+    if charger is None or not charger.enabled or charger.security_profile == SecurityProfile.BASIC_AUTH:
+        return decide(charger=charger, password_right=password_right)
+    certificate_problem = None
+    if charger.security_profile == SecurityProfile.TLS_CLIENT_CERTIFICATE:
+        certificate_problem = await _off_the_database_thread(_certificate_problem)(charger=charger, transport=transport)
+        if certificate_problem is None and credentials is None:
+            decide = functools.partial(decide, credentials=(charge_point_id, ""))
+            password_right = True
+    decision = decide(charger=charger, password_right=password_right)
+    if not decision.accepted and decision.refusal not in (RefusalKind.MISSING_CREDENTIALS, RefusalKind.WRONG_PASSWORD):
+        return decision
+    refusal = security_refusal(
+        tls_required=True,
+        certificate_required=charger.security_profile == SecurityProfile.TLS_CLIENT_CERTIFICATE,
+        tls=transport.tls,
+        certificate_problem=certificate_problem,
+    )
+    if refusal is None:
+        return decision
+    kind, reason = refusal
+    return ConnectionDecision(accepted=False, reason=reason, charger_pk=charger.pk, refusal=kind)
+
+
+def _certificate_problem(*, charger: Charger, transport: Transport) -> str | None:
+    """Why the client certificate the proxy forwarded does not admit this charger, or None."""
+    if not transport.client_certificate_header:
+        return "none presented (profile 3 connects through a TLS proxy that forwards it, docs/security.md)"
+    try:
+        certificate = certificate_from_pem(forwarded_certificate_pem(transport.client_certificate_header))
+        ca = server_ca()
+    except CertificateRefused as error:
+        return str(error)
+    return client_certificate_problem(
+        certificate,
+        ca_certificate=ca.certificate,
+        identities=station_identities(charge_point_id=charger.charge_point_id, serial_number=charger.serial_number),
+        organization=settings.OCPP_CERTIFICATE_ORGANIZATION,
+        now=dt.datetime.now(dt.UTC),
+    )
 
 
 def _off_the_database_thread(function):

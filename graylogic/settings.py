@@ -161,6 +161,9 @@ OCPP_RECONNECT_TIMEOUT_S = env.int("OCPP_RECONNECT_TIMEOUT", default=60)
 OCPP_MAX_FRAME_BYTES = env.int("OCPP_MAX_FRAME_BYTES", default=256 * 1024)
 # How often the embedded server sweeps for chargers that went silent.
 OCPP_STALE_SWEEP_INTERVAL_S = env.int("OCPP_STALE_SWEEP_INTERVAL", default=30)
+# A 2.0.1 station is Pending at boot while its device model is read (GetBaseReport); one whose
+# report is not complete this long after it was first asked is accepted without it.
+OCPP_DEVICE_MODEL_WAIT_S = env.int("OCPP_DEVICE_MODEL_WAIT", default=60)
 
 LOGGING = {
     "version": 1,
@@ -215,6 +218,14 @@ HOST = env.str("HOST", default="0.0.0.0")
 PORT = env.int("PORT", default=9000)
 TLS_CERT_FILE = env.str("TLS_CERT_FILE", default="")
 TLS_KEY_FILE = env.str("TLS_KEY_FILE", default="")
+# OCPP security profiles 2 and 3 (docs/security.md). Addresses (or networks) of the TLS-terminating
+# proxies whose X-Forwarded-Proto and forwarded client certificate (X-SSL-Client-Cert) are
+# believed; empty: no such header is, and only TLS_CERT_FILE makes a connection TLS.
+OCPP_TRUSTED_PROXIES = env.list("OCPP_TRUSTED_PROXIES", default=[])
+# The operator a station's client certificate names in its O (and the CA's own name).
+OCPP_CERTIFICATE_ORGANIZATION = env.str("OCPP_CERTIFICATE_ORGANIZATION", default="Gray Logic")
+# Where the local CA that signs the stations' certificates keeps ca.crt and ca.key (0600).
+OCPP_CA_DIR = env.path("OCPP_CA_DIR", default=BASE_DIR / "data" / "ca")
 
 # How long a command (API, admin, jobs) waits for the charger's answer.
 OCPP_COMMAND_TIMEOUT_S = env.int("OCPP_COMMAND_TIMEOUT", default=10)
