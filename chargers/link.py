@@ -35,7 +35,7 @@ def limit_set_call(
     phases: int | None = None,
     number_phases: int | None = None,
     connector_id: int = 0,
-    transaction_id: int | None = None,
+    transaction_id: int | str | None = None,
 ) -> ChargerCall:
     """At most limit_w from now on (for duration_s, or until replaced). `phases`: what the car
     charges on when that is not how the charger is wired; `number_phases`: the phases a charger

@@ -125,9 +125,11 @@ def site_calls_plan(
     tou_plan: Plan | None,
     solar_on: bool,
     protection_only: bool = False,
+    tou_plans: dict[int, Plan] | None = None,
 ) -> None:
     """Under the site's lock: the calls that bring each charger to its decision, from what it
-    holds (lowered fuse limits first), and the decisions to record once they are answered."""
+    holds (lowered fuse limits first), and the decisions to record once they are answered.
+    tou_plans: a charger's own time-of-use plan (its car's needs) in place of the site's."""
     decisions = plan.run.decisions
     protection_now = {cid: by_pk[cid].control.protection_w for cid in decisions}
     protection_new = {cid: d.protection_limit_w for cid, d in decisions.items()}
@@ -139,7 +141,7 @@ def site_calls_plan(
     for cid, decision in decisions.items():
         charger = by_pk[cid]
         _plan_solar(plan, charger, decision, solar_on=solar_on, session=sessions.get(charger.pk))
-        _plan_tou(plan, charger, tou_plan)
+        _plan_tou(plan, charger, (tou_plans or {}).get(charger.pk, tou_plan))
         plan.records.append((charger, decision, last_decisions.get(charger.pk)))
 
 
@@ -215,7 +217,7 @@ def _plan_limit(
         phases=decision.phases,
         number_phases=decision.phases if charger.can_switch_phases and decision.phases in (1, 3) else None,
         connector_id=session.connector_id if session is not None else 0,
-        transaction_id=session.transaction_id if session is not None else None,
+        transaction_id=session.id_at_charger if session is not None else None,
     )
     plan.sends.append(Send(charger, purpose, call, held={"protection_w": limit_w} if held is None else held))
 

@@ -111,6 +111,11 @@ class ChargingSession(models.Model):
         return self.stopped_at is None
 
     @property
+    def id_at_charger(self) -> int | str:
+        """The transactionId the charger knows: ours under OCPP 1.6, the station's under 2.0.1."""
+        return self.charger_transaction_id or self.transaction_id
+
+    @property
     def charger_clock_off(self) -> bool:
         """The charger's start or stop time was replaced by the server's receive time."""
         return self.charger_started_at is not None or self.charger_stopped_at is not None

@@ -248,7 +248,12 @@ class SimStation:
         return payload
 
     async def transaction_event(self, event_type: str, transaction_id: str, seq_no: int, **options) -> dict:
-        """Send one TransactionEvent (options: transaction_event_payload's) and return the answer."""
+        """Send one TransactionEvent (options: transaction_event_payload's) and return the answer;
+        the station keeps its transactions from Started to Ended (a TxProfile must name one)."""
+        if event_type == "Started":
+            self.transactions.setdefault(transaction_id, {"evseId": options.get("evse_id") or 1, "seqNo": seq_no + 1})
+        elif event_type == "Ended":
+            self.transactions.pop(transaction_id, None)
         return await self.call(
             "TransactionEvent", self.transaction_event_payload(event_type, transaction_id, seq_no, **options)
         )
@@ -331,7 +336,16 @@ class SimStation:
         )
 
     def _on_SetChargingProfile(self, payload: dict) -> dict:
+        """As OCPP 2.0.1 K01 says: a TxProfile names a running transaction of its EVSE (FR.03,
+        FR.09, FR.16); a ChargingStationMaxProfile goes on EVSE 0 (FR.38)."""
         profile = payload["chargingProfile"]
+        purpose = profile["chargingProfilePurpose"]
+        if purpose == "TxProfile":
+            transaction = self.transactions.get(profile.get("transactionId", ""))
+            if payload["evseId"] == 0 or transaction is None or transaction["evseId"] != payload["evseId"]:
+                return {"status": "Rejected", "statusInfo": {"reasonCode": "TxNotFound"}}
+        if purpose == "ChargingStationMaxProfile" and payload["evseId"] != 0:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidValue"}}
         self.profiles = [
             p for p in self.profiles if not (p["evseId"] == payload["evseId"] and p["profile"]["id"] == profile["id"])
         ]
