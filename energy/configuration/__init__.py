@@ -26,11 +26,16 @@ What an installer can rely on:
   export writes `priority:` only when the site's chargers all have different ones.
 - `load_balancing.chargers` hangs the chargers on `load_balancing.circuit`; chargers already on
   it and not listed stay there.
+- `protocol.version` ("1.6" or "2.0.1") is the OCPP version of every listed charger that names
+  none (the one it is spoken to in when it offers no WebSocket subprotocol). `auth.method`
+  "certificate" puts them on security profile 3 (TLS and a client certificate), "basic" on 1
+  (a password; TLS allowed, not required: the file's `server.tls` is the environment's to set).
 - Importing an export changes nothing, and exporting again gives the same file.
 
 Extensions to the spec's format, all optional: a top-level `site:` block (name, time_zone,
 circuit_limit_a) naming the site; a per-charger `heartbeat_interval` (null: the server default)
-overriding `protocol.heartbeat_interval`; `load_balancing.circuit` name (default "load balancing
+overriding `protocol.heartbeat_interval`, `protocol` ("1.6" or "2.0.1") overriding
+`protocol.version` and `security_profile` (1, 2 or 3) overriding `auth.method`; `load_balancing.circuit` name (default "load balancing
 circuit") and supply_phase; `supply_phase` per charger in a chargers list;
 `load_balancing.failsafe` (meter_timeout_seconds, current_a); a top-level `circuits:` list for
 deeper fuse trees (name, max_current_a, phases, supply_phase, parent, chargers);
