@@ -55,6 +55,9 @@ class SiteInputs:
     solar_surplus_w: float | None = None
     tou_allows: bool | None = None  # None: time-of-use is off
     tou_reason: str = ""
+    # A charger planned for by what its car told (energy.tou.charger_target): its own
+    # (allowed, reason), in place of tou_allows and tou_reason.
+    tou_by_charger: dict[str, tuple[bool, str]] = field(default_factory=dict)
     # None while the main meter reports; otherwise the per-charger fail-safe current.
     failsafe_current_a: float | None = None
     failsafe_reason: str = ""
@@ -138,14 +141,16 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
     # both hold a car back, the first listed names the reason: a pause is time-of-use's, a
     # charge from the surplus is solar's.
     surplus_w = inputs.solar_surplus_w or 0.0
-    if inputs.tou_allows is False and surplus_w <= 0:
-        wanted.extend(_cap(inputs.tou_reason or "time of use", LimitSource.TOU, d.id, 0.0) for d in demands)
+    tou = {d.id: inputs.tou_by_charger.get(d.id, (inputs.tou_allows, inputs.tou_reason)) for d in demands}
+    waiting = [d for d in demands if tou[d.id][0] is False]
+    if surplus_w <= 0:
+        wanted.extend(_cap(tou[d.id][1] or "time of use", LimitSource.TOU, d.id, 0.0) for d in waiting)
     if inputs.solar_budget_w is not None:
         wanted.append(
             power_budget(inputs.solar_reason or "solar surplus", LimitSource.SOLAR, inputs.solar_budget_w, demands)
         )
-    if inputs.tou_allows is False and surplus_w > 0:
-        wanted.append(power_budget(reasons.tou_solar_only(surplus_w), LimitSource.TOU, surplus_w, demands))
+    if waiting and surplus_w > 0:
+        wanted.append(power_budget(reasons.tou_solar_only(surplus_w), LimitSource.TOU, surplus_w, waiting))
 
     protected = allocate(demands, protection, inputs.algorithm)
     decided = allocate(demands, wanted, inputs.algorithm)
@@ -173,7 +178,7 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
                 "algorithm": inputs.algorithm,
                 "grid_percent": inputs.grid_percent,
                 "solar_budget_w": inputs.solar_budget_w,
-                "tou_allows": inputs.tou_allows,
+                "tou_allows": tou[d.id][0],
                 "failsafe_current_a": inputs.failsafe_current_a,
                 "measured_current_a": d.measured_current_a,
                 "max_current_a": round(d.max_current_a, 1),

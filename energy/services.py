@@ -34,8 +34,9 @@ from energy.sending import (
     sites_send,
 )
 from energy.solar import SolarSettings, SolarState, smoothed_w, solar_budget, surplus_w
-from energy.tou import plan_allows, plan_charging
+from energy.tou import CarNeed, Plan, Target, charger_target, next_local_time, plan_allows, plan_charging
 from sessions.models import ChargingSession
+from sessions.services import running_car_needs
 
 
 def energy_reading_record(
@@ -157,33 +158,42 @@ def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> 
     return budget, surplus_only, reason
 
 
-def _tou_inputs(*, site: Site, tou, chargers: list[Charger], now: dt.datetime):
-    """(allowed now, reason, plan) or (None, "", None) when time-of-use is off. The plan starts
-    on a whole second, as the profile's startSchedule does."""
+def _tou_inputs(*, site: Site, tou, chargers: list[Charger], cars: dict[int, list[CarNeed]], now: dt.datetime):
+    """(allowed now, reason, plan, each charger's own (allowed now, reason, plan) where its cars
+    told their needs: charger_target) or (None, "", None, {}) when time-of-use is off. The plans
+    start on a whole second, as the profile's startSchedule does."""
     if not tou.enabled:
-        return None, "", None
+        return None, "", None, {}
     now = now.replace(microsecond=0)
     periods = selectors.tariff_periods(site=site)
     if not periods:
-        return None, "", None
+        return None, "", None, {}
     needed = None
     if tou.target_mode == "energy" and tou.target_energy_wh:
         needed = tou.target_energy_wh
     elif tou.target_mode == "soc" and tou.target_soc_percent and tou.battery_capacity_wh:
         needed = tou.battery_capacity_wh * tou.target_soc_percent / 100  # SoC unknown here: plan for all of it
-    power_w = sum(c.max_power_w for c in chargers) or 7400
-    plan = plan_charging(
-        now=now,
-        ready_by=tou.ready_by,
-        tz=site.zone,
-        periods=periods,
-        power_w=power_w,
-        energy_needed_wh=needed,
-        avoid_peak=tou.avoid_peak,
-        prefer_off_peak=tou.prefer_off_peak,
-    )
-    allowed = plan_allows(plan, now)
-    return allowed, plan.reason, plan
+    site_target = Target(deadline=next_local_time(now, tou.ready_by, site.zone), energy_wh=needed)
+
+    def planned(target: Target, power_w: float) -> tuple[bool, str, Plan]:
+        plan = plan_charging(
+            now=now,
+            ready_by=tou.ready_by,
+            tz=site.zone,
+            periods=periods,
+            power_w=power_w,
+            energy_needed_wh=target.energy_wh,
+            avoid_peak=tou.avoid_peak,
+            prefer_off_peak=tou.prefer_off_peak,
+            deadline=None if target == site_target else target.deadline,
+        )
+        return plan_allows(plan, now), plan.reason, plan
+
+    allowed, reason, plan = planned(site_target, sum(c.max_power_w for c in chargers) or 7400)
+    own = {
+        c.pk: planned(charger_target(site_target, cars[c.pk], now=now), c.max_power_w) for c in chargers if c.pk in cars
+    }
+    return allowed, reason, plan, own
 
 
 def site_control_run(
@@ -235,6 +245,8 @@ def sites_control_run(
         last_decisions = selectors.latest_decisions(chargers=online)
         solar_sites = any(solar.enabled for _, solar, _, _ in sites.values())
         sessions = selectors.running_sessions(chargers=online) if solar_sites else {}
+        tou_sites = any(tou.enabled for _, _, tou, _ in sites.values())
+        cars = running_car_needs(charger_pks=[c.pk for c in online]) if tou_sites else {}
         plans: dict[int, SitePlan] = {}
         for pk, (site, solar, tou, grid) in sites.items():
             try:
@@ -244,6 +256,7 @@ def sites_control_run(
                     chargers=chargers_by_site[pk],
                     draws=draws,
                     sessions=sessions,
+                    cars=cars,
                     reading=readings.get(pk),
                     last_decisions=last_decisions,
                     trigger=(site_triggers or {}).get(pk, trigger),
@@ -271,6 +284,7 @@ def _site_control_plan(
     chargers: list[Charger],
     draws: dict[int, selectors.Draw],
     sessions: dict[int, ChargingSession],
+    cars: dict[int, list[CarNeed]],
     reading: EnergyReading | None,
     last_decisions: dict[int, LimitDecision],
     trigger: str,
@@ -304,7 +318,7 @@ def _site_control_plan(
     solar_budget_w, solar_surplus_w, solar_reason = _solar_inputs(
         site=site, solar=solar, ev_power_w=ev_power_w, now=now
     )
-    tou_allows, tou_reason, tou_plan = _tou_inputs(site=site, tou=tou, chargers=online, now=now)
+    tou_allows, tou_reason, tou_plan, tou_own = _tou_inputs(site=site, tou=tou, chargers=online, cars=cars, now=now)
     grid_percent, grid_reason = 100, ""
     if grid.enabled:
         levels = level_percents(moderate_percent=grid.moderate_limit_percent, high_percent=grid.high_limit_percent)
@@ -331,6 +345,7 @@ def _site_control_plan(
             solar_surplus_w=solar_surplus_w,
             tou_allows=tou_allows,
             tou_reason=tou_reason,
+            tou_by_charger={str(pk): (allowed, reason) for pk, (allowed, reason, _) in tou_own.items()},
             failsafe_current_a=failsafe,
             failsafe_reason=failsafe_reason,
         )
@@ -342,6 +357,7 @@ def _site_control_plan(
         sessions=sessions,
         last_decisions=last_decisions,
         tou_plan=tou_plan,
+        tou_plans={pk: own_plan for pk, (_, _, own_plan) in tou_own.items()},
         solar_on=solar_budget_w is not None,
         protection_only=protection_only,
     )

@@ -81,6 +81,37 @@ def slots_between(periods: Sequence[Period], start: dt.datetime, end: dt.datetim
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a plan must deliver: by when (UTC), and how much energy (None in target mode "time")."""
+
+    deadline: dt.datetime
+    energy_wh: float | None
+
+
+@dataclass(frozen=True)
+class CarNeed:
+    """What a car on a charger told (OCPP 2.0.1 NotifyEVChargingNeeds: its departure time, the
+    energy it asks for; either may be unknown) and what its session delivered so far."""
+
+    departure_at: dt.datetime | None
+    energy_wh: float | None
+    delivered_wh: float = 0.0
+
+
+def charger_target(site: Target, cars: Sequence[CarNeed], *, now: dt.datetime) -> Target:
+    """A charger's target: what its cars told takes precedence over the site's. The earliest
+    departure still ahead replaces the ready-by time (one already past says nothing of when to
+    be ready); the energy the cars asked for, less what they got so far, replaces the site's
+    target energy. What no car told stays the site's."""
+    departures = [c.departure_at for c in cars if c.departure_at is not None and c.departure_at > now]
+    asked = [max(0.0, c.energy_wh - c.delivered_wh) for c in cars if c.energy_wh is not None]
+    return Target(
+        deadline=min(departures) if departures else site.deadline,
+        energy_wh=sum(asked) if asked else site.energy_wh,
+    )
+
+
+@dataclass(frozen=True)
 class Plan:
     slots: list[Slot]  # the slots to charge in, in time order
     reason: str
@@ -97,14 +128,19 @@ def plan_charging(
     energy_needed_wh: float | None,
     avoid_peak: bool = True,
     prefer_off_peak: bool = True,
+    deadline: dt.datetime | None = None,
 ) -> Plan:
-    """Choose when to charge before the next `ready_by`.
+    """Choose when to charge before the next `ready_by` (or before `deadline`, a car's own
+    departure: charger_target).
 
     With a known energy need: the cheapest slots (then the earliest) until it is covered; peak
     slots never when avoid_peak. Without one (target mode "time"): every off-peak slot when
     prefer_off_peak and there are any, else every slot that is not peak.
     """
-    deadline = next_local_time(now, ready_by, tz)
+    if deadline is None:
+        deadline = next_local_time(now, ready_by, tz)
+    else:
+        ready_by = deadline.astimezone(tz).time().replace(second=0, microsecond=0)
     slots = slots_between(periods, now, deadline, tz)
     allowed = [s for s in slots if not (avoid_peak and s.period.priority >= PEAK_PRIORITY)]
     if energy_needed_wh is None:

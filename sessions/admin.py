@@ -11,6 +11,7 @@ from graylogic.admin_utils import (
     recent_rows_formset,
 )
 from sessions.models import ChargingSession, MeterSample, MeterSampleAggregate, RejectedSample, Retention
+from sessions.services import session_start_request
 
 SAMPLE_ROWS = 200
 
@@ -67,7 +68,7 @@ class ChargingSessionAdmin(admin.ModelAdmin):
     date_hierarchy = "started_at"
     search_fields = ["id_tag", "transaction_id__exact"]
     list_select_related = ["charger"]
-    readonly_fields = ["all_samples"]
+    readonly_fields = ["all_samples", "start_request"]
     inlines = [MeterSampleInline]
 
     def has_add_permission(self, request) -> bool:
@@ -82,6 +83,18 @@ class ChargingSessionAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="charger's clock off")
     def clock_off(self, session: ChargingSession) -> bool:
         return session.charger_clock_off
+
+    @admin.display(description="started at the request of")
+    def start_request(self, session: ChargingSession) -> str:
+        """OCPP 2.0.1: who asked for the remote start whose remoteStartId the session carries."""
+        command = session_start_request(session=session)
+        if command is None:
+            return (
+                "-"
+                if session.remote_start_id is None
+                else f"no request of ours (remoteStartId {session.remote_start_id})"
+            )
+        return f"{command.requested_by} ({command.action} at {command.created_at:%Y-%m-%d %H:%M:%S})"
 
     @admin.display(description="all meter samples")
     def all_samples(self, session: ChargingSession) -> str:

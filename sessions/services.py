@@ -11,8 +11,9 @@ from django.db.models.constants import OnConflict
 from django.db.models.functions import Greatest
 
 from chargers.link import REMOTE_ID_TAG
-from chargers.models import Charger, ChargerEvent, IdTag
+from chargers.models import Charger, ChargerCommand, ChargerEvent, IdTag
 from chargers.services import charger_event_record, id_tag_info
+from energy.tou import CarNeed
 from sessions import ledger
 from sessions.accounting import ENERGY_REGISTER, EnergyReading, session_energy_wh
 from sessions.billing import session_account
@@ -615,4 +616,58 @@ def session_energy_so_far_wh(*, session: ChargingSession) -> int | None:
     ]
     return session_energy_wh(
         meter_start_wh=session.meter_start_wh, meter_stop_wh=session.meter_stop_wh, register_readings=readings
+    )
+
+
+# --- OCPP 2.0.1: what the car asked for, who asked for the start ----------------------------------
+
+
+def ev_needs_store(
+    *, charger_pk: int, evse_id: int, departure_at: dt.datetime | None, energy_wh: int | None
+) -> int | None:
+    """The car's departure time and energy need (NotifyEVChargingNeeds) on the session running
+    on its EVSE: energy control's target for that charger (energy.tou.charger_target). The car's
+    latest notice is what it needs now, both values together. None when no session runs there."""
+    session_pk = (
+        ChargingSession.objects.filter(charger_id=charger_pk, connector_id=evse_id, stopped_at__isnull=True)
+        .order_by("-started_at", "-transaction_id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if session_pk is not None:
+        ChargingSession.objects.filter(pk=session_pk).update(ev_departure_at=departure_at, ev_energy_wh=energy_wh)
+    return session_pk
+
+
+def running_car_needs(*, charger_pks: list[int]) -> dict[int, list[CarNeed]]:
+    """Per charger, what the cars of its running sessions told they need, with the energy each
+    session delivered so far; chargers whose cars told nothing are left out."""
+    sessions = ChargingSession.objects.filter(charger_id__in=charger_pks, stopped_at__isnull=True).filter(
+        Q(ev_departure_at__isnull=False) | Q(ev_energy_wh__isnull=False)
+    )
+    needs: dict[int, list[CarNeed]] = {}
+    for session in sessions:
+        needs.setdefault(session.charger_id, []).append(
+            CarNeed(
+                departure_at=session.ev_departure_at,
+                energy_wh=session.ev_energy_wh,
+                delivered_wh=session_energy_so_far_wh(session=session) or 0,
+            )
+        )
+    return needs
+
+
+def session_start_request(*, session: ChargingSession) -> ChargerCommand | None:
+    """The RequestStartTransaction that started a 2.0.1 session: the one to its charger whose
+    remoteStartId the station's TransactionEvent carried back (chargers.protocols.ocpp201.start)."""
+    if session.remote_start_id is None:
+        return None
+    return (
+        ChargerCommand.objects.filter(
+            charger_id=session.charger_id,
+            action="RequestStartTransaction",
+            payload__remoteStartId=session.remote_start_id,
+        )
+        .order_by("-created_at", "-id")
+        .first()
     )
