@@ -1,12 +1,14 @@
-"""The buttons on a charger's admin page: for each OCPP 1.6 central-system action its form
-(chargers.admin_command_forms), a pure builder from the form's cleaned data to the ocpp
-library's typed call (sent as its camelCase payload), and how the charger's answer reads to
-an installer (a failure's sentence is chargers.failures').
+"""The buttons on a charger's admin page: for each central-system action of the charger's OCPP
+version its form (chargers.admin_command_forms), a pure builder from the form's cleaned data to
+the ocpp library's typed call (sent as its camelCase payload), and how the charger's answer
+reads to an installer (a failure's sentence is chargers.failures').
 
-Start, stop and the power limit (set and clear) go through energy.remote, so the admin
-follows the same rules as the API and each charger is spoken to in its own OCPP version;
-every other action goes straight down the command path, built in 1.6 only: an OCPP 2.0.1
-station is told it has no such button yet rather than sent a call it cannot read.
+A 1.6 charger gets ADMIN_COMMANDS, a 2.0.1 station ADMIN_COMMANDS_201 (admin_commands_for):
+2.0.1's own choices (Reset Immediate/OnIdle, EVSEs), its names for what 1.6 had (GetVariables
+and SetVariables for the configuration, GetLog for the diagnostics) and its own actions
+(GetBaseReport, GetChargingProfiles, GetTransactionStatus). Start, stop and the power limit
+(set and clear) go through energy.remote for both, so the admin follows the same rules as the
+API; every other action goes straight down the command path.
 """
 
 import datetime as dt
@@ -26,31 +28,49 @@ from ocpp.v16.enums import (
 
 from chargers.admin_command_forms import (
     ChangeAvailabilityForm,
+    ChangeAvailabilityForm201,
     ChangeConfigurationForm,
     ClearChargingProfileForm,
+    ClearChargingProfileForm201,
     CommandForm,
     DataTransferForm,
+    GetBaseReportForm,
+    GetChargingProfilesForm,
     GetCompositeScheduleForm,
+    GetCompositeScheduleForm201,
     GetConfigurationForm,
     GetDiagnosticsForm,
+    GetLogForm,
+    GetTransactionStatusForm,
+    GetVariablesForm,
     NoParametersForm,
     RemoteStartForm,
     ResetForm,
+    ResetForm201,
     SetLimitForm,
+    SetVariablesForm,
     TriggerMessageForm,
+    TriggerMessageForm201,
     UnlockConnectorForm,
+    UnlockConnectorForm201,
     UpdateFirmwareForm,
+    UpdateFirmwareForm201,
 )
-from chargers.commands import CommandInvalid, charger_command_sync
-from chargers.models import OCPP16, Charger
-from chargers.protocols import ocpp16
+from chargers.commands import charger_command_sync
+from chargers.models import OCPP201, Charger
+from chargers.protocols import ChargerCall, ocpp16, ocpp201
 from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from graylogic.datetimes import iso_utc
 
-# Answers that mean the charger did (or will do) what it was asked.
-DONE_STATUSES = {"Accepted", "Unlocked"}
+# Answers that mean the charger did (or will do) what it was asked (AcceptedCanceled: and
+# dropped the upload or update it was busy with).
+DONE_STATUSES = {"Accepted", "Unlocked", "AcceptedCanceled"}
 # Answers that mean "yes, but later": after the running transaction, after a reboot.
 LATER_STATUSES = {"Scheduled", "RebootRequired"}
+# Answers that mean "understood, but there is nothing to report" (2.0.1).
+NOTHING_STATUSES = {"NoProfiles", "EmptyResultSet"}
+# Every other status is a no: Rejected, NotSupported, UnlockFailed, UnknownConnector,
+# OngoingAuthorizedTransaction, NotImplemented, UnknownVendorId, Unknown...
 
 
 def _given(cleaned: dict, name: str):
@@ -156,6 +176,16 @@ def build_data_transfer(cleaned: dict) -> dict:
     )
 
 
+def from_form(builder: Callable[..., ChargerCall]) -> Callable[[dict], dict]:
+    """A chargers.protocols.ocpp201 builder as a button's: the 2.0.1 forms' fields are its
+    keywords, and an empty field is left out of the call."""
+
+    def build(cleaned: dict) -> dict:
+        return builder(**{name: None if value == "" else value for name, value in cleaned.items()}).payload
+
+    return build
+
+
 # --- Sending ---------------------------------------------------------------------------------
 
 
@@ -197,8 +227,6 @@ class AdminCommand:
         """Send the command and return the charger's answer; raises CommandFailed."""
         if self.service is not None:
             return self.service(charger=charger, cleaned=cleaned, requested_by=requested_by)
-        if (charger.connection_protocol or charger.protocol) != OCPP16:
-            raise CommandInvalid(f"{self.label} is not available for OCPP 2.0.1 stations in the admin yet")
         return charger_command_sync(
             charge_point_id=charger.charge_point_id,
             action=self.action,
@@ -206,6 +234,35 @@ class AdminCommand:
             requested_by=requested_by,
         )
 
+
+SET_LIMIT = AdminCommand(
+    "set-limit",
+    "Set power limit",
+    "SetChargingProfile",
+    SetLimitForm,
+    service=_send_set_limit,
+    description=(
+        "A person's cap on this charger: energy control combines it with the fuses, solar, "
+        "tariffs and the grid, and sends the result at once."
+    ),
+)
+CLEAR_LIMIT = AdminCommand(
+    "clear-limit",
+    "Clear power limit",
+    "SetChargingProfile",
+    NoParametersForm,
+    service=_send_clear_limit,
+    description=(
+        "Remove the person's cap set above (or over the API or MQTT): energy control gives the "
+        "charger its share again and sends what changed."
+    ),
+)
+CLEAR_CACHE_DESCRIPTION = "Empty the charger's authorization cache."
+CLEAR_PROFILE_DESCRIPTION = "Leave everything empty to clear every profile on the charger."
+COMPOSITE_SCHEDULE_DESCRIPTION = "The limits the charger will apply, all its profiles combined."
+TRIGGER_DESCRIPTION = "Ask the charger to send one of its messages now."
+UNLOCK_DESCRIPTION = "Release a cable stuck in the socket."
+DATA_TRANSFER_DESCRIPTION = "A vendor-specific message."
 
 ADMIN_COMMANDS: dict[str, AdminCommand] = {
     command.slug: command
@@ -233,7 +290,7 @@ ADMIN_COMMANDS: dict[str, AdminCommand] = {
             "UnlockConnector",
             UnlockConnectorForm,
             build_unlock_connector,
-            description="Release a cable stuck in the socket.",
+            description=UNLOCK_DESCRIPTION,
         ),
         AdminCommand(
             "change-availability",
@@ -258,37 +315,17 @@ ADMIN_COMMANDS: dict[str, AdminCommand] = {
             "ClearCache",
             NoParametersForm,
             build_clear_cache,
-            description="Empty the charger's authorization cache.",
+            description=CLEAR_CACHE_DESCRIPTION,
         ),
-        AdminCommand(
-            "set-limit",
-            "Set power limit",
-            "SetChargingProfile",
-            SetLimitForm,
-            service=_send_set_limit,
-            description=(
-                "A person's cap on this charger: energy control combines it with the fuses, solar, "
-                "tariffs and the grid, and sends the result at once."
-            ),
-        ),
-        AdminCommand(
-            "clear-limit",
-            "Clear power limit",
-            "SetChargingProfile",
-            NoParametersForm,
-            service=_send_clear_limit,
-            description=(
-                "Remove the person's cap set above (or over the API or MQTT): energy control gives the "
-                "charger its share again and sends what changed."
-            ),
-        ),
+        SET_LIMIT,
+        CLEAR_LIMIT,
         AdminCommand(
             "clear-charging-profile",
             "Clear charging profile",
             "ClearChargingProfile",
             ClearChargingProfileForm,
             build_clear_charging_profile,
-            description="Leave everything empty to clear every profile on the charger.",
+            description=CLEAR_PROFILE_DESCRIPTION,
         ),
         AdminCommand(
             "get-composite-schedule",
@@ -296,7 +333,7 @@ ADMIN_COMMANDS: dict[str, AdminCommand] = {
             "GetCompositeSchedule",
             GetCompositeScheduleForm,
             build_get_composite_schedule,
-            description="The limits the charger will apply, all its profiles combined.",
+            description=COMPOSITE_SCHEDULE_DESCRIPTION,
         ),
         AdminCommand(
             "trigger-message",
@@ -304,7 +341,7 @@ ADMIN_COMMANDS: dict[str, AdminCommand] = {
             "TriggerMessage",
             TriggerMessageForm,
             build_trigger_message,
-            description="Ask the charger to send one of its messages now.",
+            description=TRIGGER_DESCRIPTION,
         ),
         AdminCommand("update-firmware", "Update firmware", "UpdateFirmware", UpdateFirmwareForm, build_update_firmware),
         AdminCommand("get-diagnostics", "Get diagnostics", "GetDiagnostics", GetDiagnosticsForm, build_get_diagnostics),
@@ -314,10 +351,150 @@ ADMIN_COMMANDS: dict[str, AdminCommand] = {
             "DataTransfer",
             DataTransferForm,
             build_data_transfer,
-            description="A vendor-specific message.",
+            description=DATA_TRANSFER_DESCRIPTION,
         ),
     ]
 }
+
+ADMIN_COMMANDS_201: dict[str, AdminCommand] = {
+    command.slug: command
+    for command in [
+        AdminCommand(
+            "remote-start",
+            "Remote start",
+            "RequestStartTransaction",
+            RemoteStartForm,
+            service=_send_remote_start,
+            description="Start charging on an EVSE (idToken GrayLogic, Central); the car may still need plugging in.",
+        ),
+        AdminCommand(
+            "remote-stop",
+            "Remote stop",
+            "RequestStopTransaction",
+            NoParametersForm,
+            service=_send_remote_stop,
+            description="End the charging session running on this station.",
+        ),
+        AdminCommand("reset", "Reset", "Reset", ResetForm201, from_form(ocpp201.reset)),
+        AdminCommand(
+            "unlock-connector",
+            "Unlock connector",
+            "UnlockConnector",
+            UnlockConnectorForm201,
+            from_form(ocpp201.connector_unlock),
+            description=UNLOCK_DESCRIPTION,
+        ),
+        AdminCommand(
+            "change-availability",
+            "Change availability",
+            "ChangeAvailability",
+            ChangeAvailabilityForm201,
+            from_form(ocpp201.availability_change),
+        ),
+        AdminCommand(
+            "get-variables",
+            "Get variables",
+            "GetVariables",
+            GetVariablesForm,
+            from_form(ocpp201.variables_get),
+            description="Read settings of the station's device model (2.0.1's configuration keys).",
+        ),
+        AdminCommand(
+            "set-variables",
+            "Set variable",
+            "SetVariables",
+            SetVariablesForm,
+            from_form(ocpp201.variables_set),
+            description="Change one setting of the station's device model.",
+        ),
+        AdminCommand(
+            "get-base-report",
+            "Get base report",
+            "GetBaseReport",
+            GetBaseReportForm,
+            from_form(ocpp201.base_report_get),
+            description="Ask the station for its whole device model, sent in NotifyReport messages.",
+        ),
+        AdminCommand(
+            "clear-cache",
+            "Clear cache",
+            "ClearCache",
+            NoParametersForm,
+            from_form(ocpp201.cache_clear),
+            description=CLEAR_CACHE_DESCRIPTION,
+        ),
+        SET_LIMIT,
+        CLEAR_LIMIT,
+        AdminCommand(
+            "clear-charging-profile",
+            "Clear charging profile",
+            "ClearChargingProfile",
+            ClearChargingProfileForm201,
+            from_form(ocpp201.profiles_clear),
+            description=CLEAR_PROFILE_DESCRIPTION,
+        ),
+        AdminCommand(
+            "get-charging-profiles",
+            "Get charging profiles",
+            "GetChargingProfiles",
+            GetChargingProfilesForm,
+            from_form(ocpp201.profiles_get),
+            description="Ask the station which profiles it holds, sent in ReportChargingProfiles messages.",
+        ),
+        AdminCommand(
+            "get-composite-schedule",
+            "Get composite schedule",
+            "GetCompositeSchedule",
+            GetCompositeScheduleForm201,
+            from_form(ocpp201.composite_schedule_get),
+            description=COMPOSITE_SCHEDULE_DESCRIPTION,
+        ),
+        AdminCommand(
+            "trigger-message",
+            "Trigger message",
+            "TriggerMessage",
+            TriggerMessageForm201,
+            from_form(ocpp201.message_trigger),
+            description=TRIGGER_DESCRIPTION,
+        ),
+        AdminCommand(
+            "update-firmware",
+            "Update firmware",
+            "UpdateFirmware",
+            UpdateFirmwareForm201,
+            from_form(ocpp201.firmware_update),
+        ),
+        AdminCommand(
+            "get-log",
+            "Get log",
+            "GetLog",
+            GetLogForm,
+            from_form(ocpp201.log_get),
+            description="Ask the station to upload its diagnostics or security log (2.0.1's GetDiagnostics).",
+        ),
+        AdminCommand(
+            "get-transaction-status",
+            "Get transaction status",
+            "GetTransactionStatus",
+            GetTransactionStatusForm,
+            from_form(ocpp201.transaction_status_get),
+            description="Whether the station still holds messages it has not delivered.",
+        ),
+        AdminCommand(
+            "data-transfer",
+            "Data transfer",
+            "DataTransfer",
+            DataTransferForm,
+            from_form(ocpp201.data_transfer),
+            description=DATA_TRANSFER_DESCRIPTION,
+        ),
+    ]
+}
+
+
+def admin_commands_for(charger: Charger) -> dict[str, AdminCommand]:
+    """The buttons of the OCPP version the charger speaks (its last connection's, else its configured one)."""
+    return ADMIN_COMMANDS_201 if (charger.connection_protocol or charger.protocol) == OCPP201 else ADMIN_COMMANDS
 
 
 # --- How the answer reads ----------------------------------------------------------------------
@@ -333,16 +510,17 @@ class AnswerView:
     schedule: list[dict] = field(default_factory=list)
     schedule_unit: str = ""
     schedule_start: str = ""
+    # 2.0.1's GetVariables and SetVariables: {"name", "status", "value"} per variable.
+    variables: list[dict] = field(default_factory=list)
 
     @property
     def answer_json(self) -> str:
         return json.dumps(self.answer, indent=2, ensure_ascii=False)
 
 
-def _schedule_rows(answer: dict) -> list[dict]:
-    schedule = answer.get("chargingSchedule") or {}
+def _schedule_rows(schedule: dict, schedule_start: str) -> list[dict]:
     try:
-        start = dt.datetime.fromisoformat(str(answer.get("scheduleStart", "")).replace("Z", "+00:00"))
+        start = dt.datetime.fromisoformat(str(schedule_start).replace("Z", "+00:00"))
     except ValueError:
         start = None
     rows = []
@@ -359,8 +537,74 @@ def _schedule_rows(answer: dict) -> list[dict]:
     return rows
 
 
+def variable_label(component: dict, variable: dict) -> str:
+    """A device-model variable as the installer types it (chargers.protocols.ocpp201.variable_name_parse)."""
+    name = component.get("name", "")
+    if component.get("instance"):
+        name += f":{component['instance']}"
+    evse = component.get("evse")
+    if evse:
+        name += f"@{evse.get('id')}" + (f"/{evse['connectorId']}" if evse.get("connectorId") else "")
+    name += f".{variable.get('name', '')}"
+    if variable.get("instance"):
+        name += f":{variable['instance']}"
+    return name
+
+
+def _variable_rows(results: list[dict]) -> list[dict]:
+    return [
+        {
+            "name": variable_label(result.get("component") or {}, result.get("variable") or {}),
+            "status": result.get("attributeStatus", ""),
+            "value": result.get("attributeValue", ""),
+        }
+        for result in results
+    ]
+
+
+def _level(status) -> str:
+    if status in DONE_STATUSES:
+        return "success"
+    return "warning" if status in LATER_STATUSES | NOTHING_STATUSES else "error"
+
+
+def _status_summary(answer: dict) -> str:
+    """What the charger answered, with 2.0.1's reason when it gives one."""
+    summary = f"The charger answered {answer.get('status')}"
+    info = answer.get("statusInfo") or {}
+    if info.get("reasonCode"):
+        reason = info["reasonCode"] + (f": {info['additionalInfo']}" if info.get("additionalInfo") else "")
+        summary += f" ({reason})"
+    return summary
+
+
+def _variables_view(action: str, answer: dict) -> AnswerView:
+    rows = _variable_rows(answer.get("getVariableResult") or answer.get("setVariableResult") or [])
+    failed = [row for row in rows if row["status"] not in DONE_STATUSES | LATER_STATUSES]
+    if action == "GetVariables":
+        summary = f"The charger returned {len(rows) - len(failed)} of {len(rows)} variable(s)"
+    else:
+        summary = "; ".join(f"The charger answered {row['status']} for {row['name']}" for row in rows)
+    if failed and action == "GetVariables":
+        summary += "; not returned: " + ", ".join(f"{row['name']} ({row['status']})" for row in failed)
+    statuses = {row["status"] for row in rows}
+    level = "error" if failed and len(failed) == len(rows) else "warning" if failed else "success"
+    if level == "success" and statuses & LATER_STATUSES:
+        level = "warning"
+    return AnswerView(level, summary, answer, variables=rows)
+
+
+def _transaction_status_view(answer: dict) -> AnswerView:
+    queued = answer.get("messagesInQueue")
+    summary = "The charger still holds messages to deliver" if queued else "The charger has no messages queued"
+    ongoing = answer.get("ongoingIndicator")
+    if ongoing is not None:
+        summary += "; the transaction is " + ("still ongoing" if ongoing else "not ongoing")
+    return AnswerView("success", summary, answer)
+
+
 def answer_view(action: str, answer: dict[str, Any]) -> AnswerView:
-    """The charger's answer as the command page shows it."""
+    """The charger's answer as the command page shows it (OCPP 1.6's and 2.0.1's)."""
     status = answer.get("status")
     if action == "GetConfiguration":
         keys = answer.get("configurationKey") or []
@@ -370,22 +614,29 @@ def answer_view(action: str, answer: dict[str, Any]) -> AnswerView:
             summary += f"; it does not know {', '.join(unknown)}"
         level = "warning" if unknown else "success"
         return AnswerView(level, summary, answer, configuration=keys, unknown_keys=unknown)
+    if action in ("GetVariables", "SetVariables"):
+        return _variables_view(action, answer)
+    if action == "GetTransactionStatus":
+        return _transaction_status_view(answer)
     if action == "GetDiagnostics":
         name = answer.get("fileName")
         summary = f"The charger will upload {name}" if name else "The charger has no diagnostics to upload"
         return AnswerView("success" if name else "warning", summary, answer)
-    if action == "UpdateFirmware":
+    if action == "UpdateFirmware" and status is None:  # 1.6 answers with nothing
         return AnswerView("success", "The charger acknowledged the firmware update", answer)
-    level = "success" if status in DONE_STATUSES else "warning" if status in LATER_STATUSES else "error"
-    summary = f"The charger answered {status}"
+    summary = _status_summary(answer)
+    if action == "GetLog" and answer.get("filename"):
+        summary += f"; it will upload {answer['filename']}"
     if action == "GetCompositeSchedule" and status == "Accepted":
-        schedule = answer.get("chargingSchedule") or {}
+        # 1.6 holds the schedule in chargingSchedule next to scheduleStart; 2.0.1 in schedule, with it.
+        schedule = answer.get("chargingSchedule") or answer.get("schedule") or {}
+        start = answer.get("scheduleStart") or schedule.get("scheduleStart", "")
         return AnswerView(
-            level,
+            _level(status),
             summary,
             answer,
-            schedule=_schedule_rows(answer),
+            schedule=_schedule_rows(schedule, start),
             schedule_unit=schedule.get("chargingRateUnit", ""),
-            schedule_start=answer.get("scheduleStart", ""),
+            schedule_start=start,
         )
-    return AnswerView(level, summary, answer)
+    return AnswerView(_level(status), summary, answer)
