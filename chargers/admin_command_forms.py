@@ -1,7 +1,8 @@
 """The small forms behind the buttons on a charger's admin page: the parameters each OCPP 1.6
-central-system action needs, checked before anything is sent. The OCPP 2.0.1 forms (named
-...201) offer that version's own choices; their fields are named as the keywords of the
-builders in chargers.protocols.ocpp201, which they are handed to as they are cleaned."""
+central-system action needs, checked before anything is sent. The OCPP 2.0.1 forms (below;
+suffixed 201 where 1.6 has a form for the same action) offer that version's own choices; their
+fields are named as the keywords of the builders in chargers.protocols.ocpp201, which get them
+as they are cleaned."""
 
 from django import forms
 from django.core.validators import URLValidator

@@ -579,18 +579,18 @@ def _status_summary(answer: dict) -> str:
 
 
 def _variables_view(action: str, answer: dict) -> AnswerView:
+    """GetVariables: how many came back and which not; SetVariables: each one's answer. Some
+    refused or only after a reboot: a warning; all refused: an error."""
     rows = _variable_rows(answer.get("getVariableResult") or answer.get("setVariableResult") or [])
     failed = [row for row in rows if row["status"] not in DONE_STATUSES | LATER_STATUSES]
+    later = [row for row in rows if row["status"] in LATER_STATUSES]
     if action == "GetVariables":
         summary = f"The charger returned {len(rows) - len(failed)} of {len(rows)} variable(s)"
+        if failed:
+            summary += "; not returned: " + ", ".join(f"{row['name']} ({row['status']})" for row in failed)
     else:
         summary = "; ".join(f"The charger answered {row['status']} for {row['name']}" for row in rows)
-    if failed and action == "GetVariables":
-        summary += "; not returned: " + ", ".join(f"{row['name']} ({row['status']})" for row in failed)
-    statuses = {row["status"] for row in rows}
-    level = "error" if failed and len(failed) == len(rows) else "warning" if failed else "success"
-    if level == "success" and statuses & LATER_STATUSES:
-        level = "warning"
+    level = "error" if rows and len(failed) == len(rows) else "warning" if failed or later else "success"
     return AnswerView(level, summary, answer, variables=rows)
 
 
