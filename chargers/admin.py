@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
-from chargers.admin_commands import ADMIN_COMMANDS, AdminCommand, AnswerView, answer_view
+from chargers.admin_commands import AdminCommand, AnswerView, admin_commands_for, answer_view
 from chargers.admin_live import (
     ConfigurationChange,
     ConnectorReport,
@@ -32,6 +32,7 @@ from chargers.admin_live import (
     power_text,
     status_text,
 )
+from chargers.admin_security import CertificateInline, ChargerSecurityAdmin, security_command_links
 from chargers.commands import CommandFailed, charger_group
 from chargers.failures import failure_sentence
 from chargers.models import (
@@ -140,6 +141,7 @@ class ChargerAdminForm(forms.ModelForm):
             "enabled",
             "registration",
             "protocol",
+            "security_profile",
             "heartbeat_interval_s",
             "accept_any_id_tag",
             "password_env",
@@ -226,7 +228,7 @@ class CredentialsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Charger)
-class ChargerAdmin(admin.ModelAdmin):
+class ChargerAdmin(ChargerSecurityAdmin, admin.ModelAdmin):
     form = ChargerAdminForm
     change_form_template = "admin/chargers/charger/change_form.html"
     list_display = [
@@ -249,7 +251,7 @@ class ChargerAdmin(admin.ModelAdmin):
     search_fields = ["charge_point_id", "name", "serial_number", "vendor", "model"]
     autocomplete_fields = ["site", "circuit"]
     readonly_fields = ["password_state", "metering", *BOOT_FIELDS, *LIVE_FIELDS, *PROBE_FIELDS]
-    inlines = [LimitDecisionInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline]
+    inlines = [LimitDecisionInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline, CertificateInline]
     actions = ["approve", "reject_claim"]
 
     identity_fieldset = (
@@ -265,6 +267,7 @@ class ChargerAdmin(admin.ModelAdmin):
                 "enabled",
                 "registration",
                 "protocol",
+                "security_profile",
                 "heartbeat_interval_s",
                 "accept_any_id_tag",
             ]
@@ -508,8 +511,8 @@ class ChargerAdmin(admin.ModelAdmin):
                 "url": reverse("admin:chargers_charger_command", args=[charger.pk, command.slug]),
                 "supported": supports_action(charger.supported_feature_profiles, command.action),
             }
-            for command in ADMIN_COMMANDS.values()
-        ]
+            for command in admin_commands_for(charger).values()
+        ] + security_command_links(charger)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
@@ -529,7 +532,7 @@ class ChargerAdmin(admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not self.has_change_permission(request, charger):
             raise PermissionDenied
-        command = ADMIN_COMMANDS.get(slug)
+        command = admin_commands_for(charger).get(slug)
         if command is None:
             raise Http404(f"No command {slug!r}")
         result = None

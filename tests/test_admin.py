@@ -212,6 +212,7 @@ def charger_form(charger: Charger, **overrides) -> dict:
         "enabled": "on",
         "registration": charger.registration,
         "protocol": charger.protocol,
+        "security_profile": charger.security_profile,
         "heartbeat_interval_s": "",
         "supply_phase": charger.supply_phase,
         "priority": charger.priority,
@@ -219,7 +220,7 @@ def charger_form(charger: Charger, **overrides) -> dict:
         "password_env": charger.password_env,
         "new_password": "",
     }
-    for prefix in ("connectors", "limit_decisions", "commands", "events", "charging_sessions"):
+    for prefix in ("connectors", "limit_decisions", "commands", "events", "charging_sessions", "certificates"):
         data[f"{prefix}-TOTAL_FORMS"] = 0
         data[f"{prefix}-INITIAL_FORMS"] = 0
     data.update(overrides)
