@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
+import ssl
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +23,11 @@ from pathlib import Path
 import jsonschema
 import ocpp
 import websockets
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 SCHEMA_DIR = Path(ocpp.__file__).parent / "v201" / "schemas"
 SUBPROTOCOL = "ocpp2.0.1"
@@ -73,9 +79,192 @@ def energy_register(wh: float, context: str = "Sample.Periodic", **fields) -> di
     return {"value": wh, "measurand": "Energy.Active.Import.Register", "context": context, **fields}
 
 
+def device_event(
+    component: str,
+    variable: str,
+    actual_value: str,
+    *,
+    event_id: int = 1,
+    evse_id: int | None = None,
+    connector_id: int | None = None,
+    cleared: bool | None = None,
+    trigger: str = "Delta",
+    **fields,
+) -> dict:
+    """One NotifyEvent eventData item: a variable of a component (on an EVSE and connector when
+    given) that changed; fields: techCode, techInfo, transactionId..."""
+    item = {
+        "eventId": event_id,
+        "timestamp": iso(utc_now()),
+        "trigger": trigger,
+        "actualValue": actual_value,
+        "eventNotificationType": "HardWiredNotification",
+        "component": {"name": component},
+        "variable": {"name": variable},
+        **fields,
+    }
+    if evse_id is not None:
+        item["component"]["evse"] = {"id": evse_id}
+        if connector_id is not None:
+            item["component"]["evse"]["connectorId"] = connector_id
+    if cleared is not None:
+        item["cleared"] = cleared
+    return item
+
+
 def basic_auth(user: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def report_variable(
+    component: str,
+    variable: str,
+    value: str,
+    *,
+    mutability: str = "ReadWrite",
+    data_type: str = "string",
+    evse: int | None = None,
+    connector: int | None = None,
+    instance: str | None = None,
+    component_instance: str | None = None,
+    values_list: str | None = None,
+    max_limit: float | None = None,
+    unit: str | None = None,
+) -> dict:
+    """One variable of a device model as NotifyReport's reportData holds it: its Actual attribute
+    (no value when WriteOnly: a station never reports those) and its characteristics."""
+    component_type: dict = {"name": component}
+    if component_instance:
+        component_type["instance"] = component_instance
+    if evse is not None:
+        component_type["evse"] = {"id": evse, **({"connectorId": connector} if connector is not None else {})}
+    attribute = {"type": "Actual", "mutability": mutability, "persistent": True, "constant": False}
+    if mutability != "WriteOnly":
+        attribute["value"] = value
+    characteristics: dict = {"dataType": data_type, "supportsMonitoring": False}
+    for key, given in (("valuesList", values_list), ("maxLimit", max_limit), ("unit", unit)):
+        if given is not None:
+            characteristics[key] = given
+    return {
+        "component": component_type,
+        "variable": {"name": variable, **({"instance": instance} if instance else {})},
+        "variableAttribute": [attribute],
+        "variableCharacteristics": characteristics,
+    }
+
+
+MEASURANDS_SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Current.Offered,Voltage,SoC"
+TX_POINTS = "ParkingBayOccupancy,EVConnected,Authorized,DataSigned,PowerPathClosed,EnergyTransfer"
+
+
+def default_device_model(
+    evses: dict[int, int],
+    *,
+    rate_unit: str = "A,W",
+    measurands: str = "Energy.Active.Import.Register",
+    interval_s: int = 300,
+) -> list[dict]:
+    """The device model of a common AC station (OCPP 2.0.1 part 2, appendix: the controllers'
+    standard variables), its EVSEs and connectors; what its installer or vendor left sampled:
+    `measurands` every `interval_s`."""
+    v = report_variable
+    model = [
+        v("DeviceDataCtrlr", "ConfigurationValueSize", "1000", mutability="ReadOnly", data_type="integer"),
+        v("DeviceDataCtrlr", "ItemsPerMessage", "20", mutability="ReadOnly", data_type="integer", instance="GetReport"),
+        v("OCPPCommCtrlr", "HeartbeatInterval", "300", data_type="integer", unit="s"),
+        v("OCPPCommCtrlr", "MessageTimeout", "30", data_type="integer", instance="Default", unit="s"),
+        v("SecurityCtrlr", "SecurityProfile", "1", data_type="integer"),
+        v("SecurityCtrlr", "BasicAuthPassword", "", mutability="WriteOnly", max_limit=40),
+        v("SecurityCtrlr", "OrganizationName", "Gray Logic"),
+        v("AuthCtrlr", "Enabled", "true", data_type="boolean"),
+        v("SmartChargingCtrlr", "Enabled", "true", data_type="boolean"),
+        v(
+            "SmartChargingCtrlr",
+            "RateUnit",
+            rate_unit,
+            mutability="ReadOnly",
+            data_type="MemberList",
+            values_list="A,W",
+        ),
+        v("SmartChargingCtrlr", "ProfileStackLevel", "8", mutability="ReadOnly", data_type="integer"),
+        v(
+            "SmartChargingCtrlr",
+            "Entries",
+            "24",
+            mutability="ReadOnly",
+            data_type="integer",
+            instance="ChargingProfiles",
+        ),
+        v("SmartChargingCtrlr", "PeriodsPerSchedule", "24", mutability="ReadOnly", data_type="integer"),
+        v("SmartChargingCtrlr", "Phases3to1", "true", mutability="ReadOnly", data_type="boolean"),
+        v("SampledDataCtrlr", "Enabled", "true", data_type="boolean"),
+        v(
+            "SampledDataCtrlr",
+            "TxUpdatedMeasurands",
+            measurands,
+            data_type="MemberList",
+            values_list=MEASURANDS_SAMPLED,
+        ),
+        v("SampledDataCtrlr", "TxUpdatedInterval", str(interval_s), data_type="integer", unit="s"),
+        v(
+            "SampledDataCtrlr",
+            "TxEndedMeasurands",
+            "Energy.Active.Import.Register",
+            data_type="MemberList",
+            values_list=MEASURANDS_SAMPLED,
+        ),
+        v("TxCtrlr", "TxStartPoint", "PowerPathClosed", data_type="MemberList", values_list=TX_POINTS),
+        v("TxCtrlr", "TxStopPoint", "EVConnected,Authorized", data_type="MemberList", values_list=TX_POINTS),
+        v("TxCtrlr", "EVConnectionTimeOut", "60", data_type="integer", unit="s"),
+    ]
+    for evse_id, connectors in evses.items():
+        model += [
+            v("EVSE", "AvailabilityState", "Available", mutability="ReadOnly", data_type="OptionList", evse=evse_id),
+            v("EVSE", "Power", "22080", mutability="ReadOnly", data_type="decimal", evse=evse_id, unit="W"),
+        ]
+        for connector_id in range(1, connectors + 1):
+            model += [
+                v(
+                    "Connector",
+                    "AvailabilityState",
+                    "Available",
+                    mutability="ReadOnly",
+                    evse=evse_id,
+                    connector=connector_id,
+                ),
+                v("Connector", "ConnectorType", "cType2", mutability="ReadOnly", evse=evse_id, connector=connector_id),
+            ]
+    return model
+
+
+def _component_key(component: dict) -> tuple:
+    evse = component.get("evse") or {}
+    return component["name"], component.get("instance"), evse.get("id"), evse.get("connectorId")
+
+
+def _variable_key(variable: dict) -> tuple:
+    return variable["name"], variable.get("instance")
+
+
+def _value_fits(entry: dict, value: str, value_size: int | None) -> bool:
+    """What a station checks before it takes a value (B05.FR.xx: Rejected otherwise): its data
+    type, the members or options it lists, its maximum length."""
+    characteristics = entry.get("variableCharacteristics") or {}
+    data_type = characteristics.get("dataType", "string")
+    allowed = (characteristics.get("valuesList") or "").split(",")
+    if value_size is not None and len(value) > value_size:
+        return False
+    if data_type == "integer":
+        return value.lstrip("-").isdigit()
+    if data_type == "boolean":
+        return value in ("true", "false")
+    if data_type in ("MemberList", "SequenceList") and characteristics.get("valuesList"):
+        return all(member in allowed for member in value.split(","))
+    if data_type == "OptionList" and characteristics.get("valuesList"):
+        return value in allowed
+    max_limit = characteristics.get("maxLimit")
+    return max_limit is None or len(value) <= max_limit
 
 
 class SimStation:
@@ -108,15 +297,26 @@ class SimStation:
         self.remote_start_status = "Accepted"  # what it answers RequestStartTransaction
         self.transactions: dict[str, dict] = {}  # transactionId -> {"evseId": ..., "seqNo": next}
         self._follow_ups: list[asyncio.Task] = []
+        self.device_model = default_device_model(self.evses)  # ReportDataType entries (report_variable)
+        self.base_report_status = "Accepted"  # its answer to GetBaseReport (NotSupported, Rejected...)
+        self.sends_report = True  # False: accepts GetBaseReport, then never reports
+        self.report_parts = 3  # NotifyReport parts it splits a report into
+        self.registration = ""  # the status of its last BootNotification
+        self.boot_answers: list[dict] = []
 
     # -- connection ---------------------------------------------------------------------------
-    async def connect(self, server, *, subprotocols=(SUBPROTOCOL,)) -> None:
-        headers = basic_auth(self.id, self.password) if self.password is not None else {}
+    async def connect(
+        self, server, *, subprotocols=(SUBPROTOCOL,), ssl_context: ssl.SSLContext | None = None, headers=None
+    ) -> None:
+        """ssl_context: wss (our client certificate in it for profile 3); headers: any more."""
+        self.connected_with = {"server": server, "subprotocols": subprotocols, "ssl_context": ssl_context}
+        auth = basic_auth(self.id, self.password) if self.password is not None else {}
         self._ws = await websockets.connect(
             f"{server.ws_url}/ocpp/{self.id}",
             subprotocols=list(subprotocols) or None,
-            additional_headers=headers,
+            additional_headers={**auth, **(headers or {})},
             open_timeout=TIMEOUT_S,
+            ssl=ssl_context,
         )
         self.subprotocol = self._ws.subprotocol
         self._reader = asyncio.create_task(self._read())
@@ -168,6 +368,7 @@ class SimStation:
         """Send one CALL (checked against its schema) and return the server's CALLRESULT payload,
         checked against its schema; a CALLERROR raises CallErrorAnswer."""
         check_schema(action, payload, response=False)
+        self.own_calls = (*self.own_calls, (action, payload))
         unique_id = str(uuid.uuid4())
         frame = await self.send_frame(json.dumps([2, unique_id, action, payload]), unique_id)
         if frame[0] == 4:
@@ -176,8 +377,24 @@ class SimStation:
         return frame[2]
 
     # -- what the station does on its own ---------------------------------------------------------
-    async def boot(self, reason: str = "PowerUp") -> dict:
-        """BootNotification; once Accepted, every connector's status, as a station does."""
+    async def boot(self, reason: str = "PowerUp", attempts: int = 5) -> dict:
+        """BootNotification until Accepted or Rejected: while Pending (B02) it answers what the
+        CSMS asks and boots again after the interval, or at once when the CSMS triggers it
+        (TriggerMessage BootNotification). The last answer."""
+        answer = await self._boot_notification(reason)
+        for _ in range(attempts):
+            if answer["status"] != "Pending":
+                break
+            boots = len(self.boot_answers)
+            with contextlib.suppress(AssertionError):
+                await self.wait_for(
+                    lambda boots=boots: len(self.boot_answers) > boots, answer["interval"] or 1, "a triggered boot"
+                )
+            answer = self.boot_answers[-1] if len(self.boot_answers) > boots else await self._boot_notification(reason)
+        return answer
+
+    async def _boot_notification(self, reason: str) -> dict:
+        """One BootNotification; once Accepted, every connector's status, as a station does."""
         answer = await self.call(
             "BootNotification",
             {
@@ -191,10 +408,12 @@ class SimStation:
                 },
             },
         )
+        self.registration = answer["status"]
         if answer["status"] == "Accepted":
             for evse_id, connectors in self.evses.items():
                 for connector_id in range(1, connectors + 1):
                     await self.send_status(evse_id, connector_id, "Available")
+        self.boot_answers.append(answer)
         return answer
 
     async def send_status(self, evse_id: int, connector_id: int, status: str) -> dict:
@@ -265,6 +484,79 @@ class SimStation:
         """MeterValues outside a transaction: meterValue items as meter_value() builds them."""
         return await self.call("MeterValues", {"evseId": evse_id, "meterValue": list(meter_values)})
 
+    async def ev_charging_needs(
+        self, evse_id: int, *, departure: dt.datetime | None = None, energy_wh: int | None = None, dc: bool = False
+    ) -> dict:
+        """NotifyEVChargingNeeds, as the car told it over ISO 15118: its departure time and the
+        energy it asks for (AC parameters, or DC ones when dc)."""
+        needs: dict = {"requestedEnergyTransfer": "DC" if dc else "AC_three_phase"}
+        if departure is not None:
+            needs["departureTime"] = iso(departure)
+        if dc:
+            needs["dcChargingParameters"] = {"evMaxCurrent": 200, "evMaxVoltage": 800}
+            if energy_wh is not None:
+                needs["dcChargingParameters"]["energyAmount"] = energy_wh
+        elif energy_wh is not None:
+            needs["acChargingParameters"] = {
+                "energyAmount": energy_wh,
+                "evMinCurrent": 6,
+                "evMaxCurrent": 16,
+                "evMaxVoltage": 400,
+            }
+        return await self.call("NotifyEVChargingNeeds", {"evseId": evse_id, "chargingNeeds": needs})
+
+    async def notify_event(self, *event_data: dict, seq_no: int = 0) -> dict:
+        """NotifyEvent with event_data items as device_event() builds them."""
+        return await self.call(
+            "NotifyEvent", {"generatedAt": iso(utc_now()), "seqNo": seq_no, "eventData": list(event_data)}
+        )
+
+    async def notify_charging_limit(
+        self, source: str, *, evse_id: int | None = None, limit: float | None = None, unit: str = "A", **limit_fields
+    ) -> dict:
+        """NotifyChargingLimit: a limit set by source (EMS, SO, Other), with its schedule when
+        limit is given (one period from now)."""
+        payload: dict = {"chargingLimit": {"chargingLimitSource": source, **limit_fields}}
+        if evse_id is not None:
+            payload["evseId"] = evse_id
+        if limit is not None:
+            payload["chargingSchedule"] = [
+                {
+                    "id": 1,
+                    "chargingRateUnit": unit,
+                    "startSchedule": iso(utc_now()),
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
+                }
+            ]
+        return await self.call("NotifyChargingLimit", payload)
+
+    async def cleared_charging_limit(self, source: str, *, evse_id: int | None = None) -> dict:
+        payload: dict = {"chargingLimitSource": source}
+        if evse_id is not None:
+            payload["evseId"] = evse_id
+        return await self.call("ClearedChargingLimit", payload)
+
+    async def report_charging_profiles(
+        self, request_id: int, *, evse_id: int = 0, source: str = "CSO", tbc: bool = False
+    ) -> dict:
+        """ReportChargingProfiles of the profiles it holds on evse_id (all it holds when none:
+        a station always reports at least one), as after GetChargingProfiles."""
+        held = [p["profile"] for p in self.profiles if p["evseId"] == evse_id] or [
+            {
+                "id": 9,
+                "stackLevel": 0,
+                "chargingProfilePurpose": "ChargingStationExternalConstraints",
+                "chargingProfileKind": "Absolute",
+                "chargingSchedule": [
+                    {"id": 9, "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}]}
+                ],
+            }
+        ]
+        payload = {"requestId": request_id, "chargingLimitSource": source, "evseId": evse_id, "chargingProfile": held}
+        if tbc:
+            payload["tbc"] = True
+        return await self.call("ReportChargingProfiles", payload)
+
     # -- what the server asks ---------------------------------------------------------------------
     async def _on_call(self, unique_id: str, action: str, payload: dict) -> None:
         self.calls.append((action, payload))
@@ -274,7 +566,7 @@ class SimStation:
             self.errors.append(str(error))
             await self._ws.send(json.dumps([4, unique_id, "FormatViolation", str(error)[:200], {}]))
             return
-        handler = getattr(self, f"_on_{action}", None)
+        handler = None if action in self.not_supported else getattr(self, f"_on_{action}", None)
         if handler is None:
             await self._ws.send(json.dumps([4, unique_id, "NotSupported", f"{action} is not supported", {}]))
             return
@@ -388,6 +680,400 @@ class SimStation:
                 "chargingSchedulePeriod": [{"startPeriod": 0, "limit": schedule["chargingSchedulePeriod"][0]["limit"]}],
             },
         }
+
+    # -- the admin's other buttons (H1): answered as a station answers them -------------------------
+    # What it answers ClearCache; the vendor it is (DataTransfer); its EVSEs set Inoperative;
+    # the actions its firmware lacks (answered CALLERROR NotSupported).
+    cache_status = "Accepted"
+    data_transfer_vendor = "com.simvendor"
+    inoperative: frozenset = frozenset()
+    not_supported: frozenset = frozenset()
+    unreported: tuple = ()  # ReportChargingProfiles the server answered NotSupported
+    own_calls: tuple = ()  # (action, payload) of every call it made, in order
+
+    def own(self, action: str) -> list[dict]:
+        """What it sent of this action (sent() is what the server asked of it)."""
+        return [payload for name, payload in self.own_calls if name == action]
+
+    def _evse_known(self, evse: dict | None) -> bool:
+        """No EVSE (the whole station) or one it has, with a connector it has."""
+        if not evse:
+            return True
+        connectors = self.evses.get(evse["id"])
+        return connectors is not None and evse.get("connectorId", 1) <= connectors
+
+    def _busy_evses(self) -> set:
+        return {t["evseId"] for t in self.transactions.values()}
+
+    def _on_Reset(self, payload: dict) -> dict:
+        """OnIdle while a transaction runs (on that EVSE, if one is named) is Scheduled; an
+        EVSE it does not have, Rejected. (The restart itself is not simulated.)"""
+        evse_id = payload.get("evseId")
+        if evse_id is not None and evse_id not in self.evses:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEvse"}}
+        busy = self._busy_evses() if evse_id is None else self._busy_evses() & {evse_id}
+        return {"status": "Scheduled" if payload["type"] == "OnIdle" and busy else "Accepted"}
+
+    def _on_UnlockConnector(self, payload: dict) -> dict:
+        if not self._evse_known({"id": payload["evseId"], "connectorId": payload["connectorId"]}):
+            return {"status": "UnknownConnector"}
+        if payload["evseId"] in self._busy_evses():
+            return {"status": "OngoingAuthorizedTransaction"}
+        return {"status": "Unlocked"}
+
+    def _on_ChangeAvailability(self, payload: dict) -> dict:
+        """Inoperative while a transaction runs on the EVSE: Scheduled (after it ends)."""
+        evse = payload.get("evse")
+        if not self._evse_known(evse):
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEvse"}}
+        evse_ids = set(self.evses) if not evse else {evse["id"]}
+        if payload["operationalStatus"] == "Inoperative" and evse_ids & self._busy_evses():
+            return {"status": "Scheduled"}
+        return {"status": "Accepted"}
+
+    async def _after_ChangeAvailability(self, payload: dict, answer: dict) -> None:
+        """Accepted: each EVSE changed reports its connectors Unavailable, or Available again."""
+        if answer["status"] != "Accepted":
+            return
+        evse = payload.get("evse")
+        evse_ids = sorted(self.evses) if not evse else [evse["id"]]
+        if payload["operationalStatus"] == "Inoperative":
+            self.inoperative = self.inoperative | set(evse_ids)
+        else:
+            self.inoperative = self.inoperative - set(evse_ids)
+        status = "Unavailable" if payload["operationalStatus"] == "Inoperative" else "Available"
+        for evse_id in evse_ids:
+            for connector_id in range(1, self.evses[evse_id] + 1):
+                await self.send_status(evse_id, connector_id, status)
+
+    def _matching_profiles(self, payload: dict) -> list[dict]:
+        criteria = payload["chargingProfile"]
+        return [
+            p
+            for p in self.profiles
+            if payload.get("evseId") in (None, p["evseId"])
+            and criteria.get("chargingProfilePurpose") in (None, p["profile"]["chargingProfilePurpose"])
+            and criteria.get("stackLevel") in (None, p["profile"]["stackLevel"])
+            and (not criteria.get("chargingProfileId") or p["profile"]["id"] in criteria["chargingProfileId"])
+        ]
+
+    def _on_GetChargingProfiles(self, payload: dict) -> dict:
+        return {"status": "Accepted" if self._matching_profiles(payload) else "NoProfiles"}
+
+    async def _after_GetChargingProfiles(self, payload: dict, answer: dict) -> None:
+        """Accepted: one ReportChargingProfiles per EVSE holding matches (tbc until the last).
+        A server that does not take them (CALLERROR NotSupported) is noted in `unreported`."""
+        if answer["status"] != "Accepted":
+            return
+        by_evse: dict[int, list] = {}
+        for p in self._matching_profiles(payload):
+            by_evse.setdefault(p["evseId"], []).append(p["profile"])
+        for i, (evse_id, profiles) in enumerate(sorted(by_evse.items())):
+            report = {
+                "requestId": payload["requestId"],
+                "chargingLimitSource": "CSO",
+                "evseId": evse_id,
+                "chargingProfile": profiles,
+            }
+            if i < len(by_evse) - 1:
+                report["tbc"] = True
+            try:
+                await self.call("ReportChargingProfiles", report)
+            except CallErrorAnswer as error:
+                if error.code != "NotSupported":
+                    raise
+                self.unreported = (*self.unreported, report)
+
+    def _on_ClearCache(self, payload: dict) -> dict:
+        return {"status": self.cache_status}
+
+    def _on_GetTransactionStatus(self, payload: dict) -> dict:
+        """Nothing queued (it is online); ongoing when the transaction asked for still runs."""
+        answer = {"messagesInQueue": False}
+        if "transactionId" in payload:
+            answer["ongoingIndicator"] = payload["transactionId"] in self.transactions
+        return answer
+
+    def _on_GetLog(self, payload: dict) -> dict:
+        return {"status": "Accepted", "filename": f"{self.id}-{payload['logType']}-{payload['requestId']}.log"}
+
+    async def _after_GetLog(self, payload: dict, answer: dict) -> None:
+        for status in ("Uploading", "Uploaded"):
+            await self.call("LogStatusNotification", {"status": status, "requestId": payload["requestId"]})
+
+    def _on_UpdateFirmware(self, payload: dict) -> dict:
+        return {"status": "Accepted"}
+
+    async def _after_UpdateFirmware(self, payload: dict, answer: dict) -> None:
+        """Due now: downloaded and installed (the reboot is not simulated); later: scheduled."""
+        retrieve_at = dt.datetime.fromisoformat(payload["firmware"]["retrieveDateTime"].replace("Z", "+00:00"))
+        due = retrieve_at <= utc_now()
+        statuses = ("Downloading", "Downloaded", "Installing", "Installed") if due else ("DownloadScheduled",)
+        for status in statuses:
+            await self.call("FirmwareStatusNotification", {"status": status, "requestId": payload["requestId"]})
+
+    def _on_DataTransfer(self, payload: dict) -> dict:
+        """Its own vendor's "ping" is answered "pong"; anything else it does not know."""
+        if payload["vendorId"] != self.data_transfer_vendor:
+            return {"status": "UnknownVendorId"}
+        if payload.get("messageId") != "ping":
+            return {"status": "UnknownMessageId"}
+        return {"status": "Accepted", "data": "pong"}
+
+    # -- security (OCPP 2.0.1 part 2: A01 password, A02 certificate, A05 profile) ------------------
+    # The station's key pair, made on first use, and what it holds: its certificate (PEM) and
+    # the roots it was told to trust, by certificateType.
+    _key: ec.EllipticCurvePrivateKey | None = None
+    certificate_pem: str | None = None
+    installed_roots: dict | None = None
+    # How it reconnects once its security profile was raised: connect()'s keywords (TLS, headers).
+    secure_reconnect: dict | None = None
+
+    @property
+    def key(self) -> ec.EllipticCurvePrivateKey:
+        if self._key is None:
+            self._key = ec.generate_private_key(ec.SECP256R1())
+        return self._key
+
+    def csr_pem(self, *, common_name: str | None = None, organization: str = "Gray Logic") -> str:
+        """A CSR for its key, naming it (its id by default) and the operator (A02)."""
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name or self.id),
+            ]
+        )
+        csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(self.key, hashes.SHA256())
+        return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+    async def sign_certificate(self, **csr_options) -> dict:
+        self.requested_csr = self.csr_pem(**csr_options)
+        return await self.call(
+            "SignCertificate", {"csr": self.requested_csr, "certificateType": "ChargingStationCertificate"}
+        )
+
+    def _on_CertificateSigned(self, payload: dict) -> dict:
+        """Accepted only if the chain's first certificate is for our key and is signed by the next
+        one (A02.FR.08-like checks a station makes before it uses a certificate)."""
+        try:
+            chain = x509.load_pem_x509_certificates(payload["certificateChain"].encode())
+            leaf = chain[0]
+            own_key = self.key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            leaf_key = leaf.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            if leaf_key != own_key or len(chain) < 2:
+                raise ValueError("not for our key, or no issuer in the chain")
+            leaf.verify_directly_issued_by(chain[1])
+            now = utc_now()
+            if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+                raise ValueError("not valid now")
+        except (ValueError, TypeError, InvalidSignature, IndexError) as error:
+            self.errors.append(f"CertificateSigned refused: {error}")
+            return {"status": "Rejected"}
+        self.certificate_pem = leaf.public_bytes(serialization.Encoding.PEM).decode()
+        self.certificate_chain_pem = payload["certificateChain"]
+        return {"status": "Accepted"}
+
+    def _on_InstallCertificate(self, payload: dict) -> dict:
+        """A root must be a CA certificate that signed itself."""
+        try:
+            root = x509.load_pem_x509_certificate(payload["certificate"].encode())
+            root.verify_directly_issued_by(root)
+            if not root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+                raise ValueError("not a CA certificate")
+        except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+            return {"status": "Rejected"}
+        self.installed_roots = {**(self.installed_roots or {}), payload["certificateType"]: payload["certificate"]}
+        return {"status": "Accepted"}
+
+    async def _after_SetVariables(self, payload: dict, answer: dict) -> None:
+        """A new BasicAuthPassword is used from the next connection (A01); a new SecurityProfile
+        makes the station reconnect with it at once (A05), over secure_reconnect's TLS."""
+        accepted = {
+            item["variable"]["name"]: item["attributeValue"]
+            for item, result in zip(payload["setVariableData"], answer["setVariableResult"], strict=True)
+            if item["component"]["name"] == "SecurityCtrlr" and result["attributeStatus"] == "Accepted"
+        }
+        if "BasicAuthPassword" in accepted:
+            self.password = accepted["BasicAuthPassword"]
+        if "SecurityProfile" in accepted:
+            await self.reconnect(**(self.secure_reconnect or {}))
+
+    async def reconnect(self, **connect_options) -> None:
+        """Hang up and connect again (no new boot: the station did not restart)."""
+        await self._ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._reader, TIMEOUT_S)
+        await self.connect(**{**self.connected_with, **connect_options})
+
+    def client_tls_context(self, directory: Path, *, trust: Path | None = None) -> ssl.SSLContext:
+        """wss with its certificate and key (written to `directory`), trusting `trust` (the
+        server's TLS certificate) or nothing (tests with self-signed servers)."""
+        cert_file, key_file = directory / f"{self.id}.crt", directory / f"{self.id}.key"
+        cert_file.write_text(self.certificate_pem)
+        key_file.write_bytes(
+            self.key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        context = ssl.create_default_context(cafile=str(trust)) if trust else ssl._create_unverified_context()
+        context.check_hostname = False
+        context.load_cert_chain(cert_file, key_file)
+        return context
+
+    # -- its device model (B06/B07, B05, F06) -------------------------------------------------------
+    def _on_GetBaseReport(self, payload: dict) -> dict:
+        if self.base_report_status == "Accepted" and not self._report_entries(payload["reportBase"]):
+            return {"status": "EmptyResultSet"}
+        return {"status": self.base_report_status}
+
+    def _report_entries(self, report_base: str) -> list[dict]:
+        """FullInventory: everything; ConfigurationInventory: what may be set; SummaryInventory:
+        the availability of the station's parts."""
+        if report_base == "ConfigurationInventory":
+            return [e for e in self.device_model if e["variableAttribute"][0]["mutability"] != "ReadOnly"]
+        if report_base == "SummaryInventory":
+            return [e for e in self.device_model if e["variable"]["name"] == "AvailabilityState"]
+        return self.device_model
+
+    async def _after_GetBaseReport(self, payload: dict, answer: dict) -> None:
+        if answer["status"] == "Accepted" and self.sends_report:
+            await self.report(payload["requestId"], payload["reportBase"])
+
+    async def report(self, request_id: int, report_base: str) -> None:
+        """The report in report_parts NotifyReport parts, each but the last with tbc."""
+        entries = self._report_entries(report_base)
+        size = -(-len(entries) // self.report_parts)
+        parts = [entries[i : i + size] for i in range(0, len(entries), size)]
+        for seq_no, part in enumerate(parts):
+            report = {
+                "requestId": request_id,
+                "generatedAt": iso(utc_now()),
+                "seqNo": seq_no,
+                "reportData": part,
+            }
+            if seq_no < len(parts) - 1:
+                report["tbc"] = True
+            await self.call("NotifyReport", report)
+
+    def variable_entry(
+        self,
+        component: str,
+        variable: str,
+        *,
+        evse: int | None = None,
+        connector: int | None = None,
+        component_instance: str | None = None,
+        instance: str | None = None,
+    ) -> dict | None:
+        wanted = ((component, component_instance, evse, connector), (variable, instance))
+        for entry in self.device_model:
+            if (_component_key(entry["component"]), _variable_key(entry["variable"])) == wanted:
+                return entry
+        return None
+
+    def value_of(self, component: str, variable: str, **where) -> str | None:
+        """The Actual value of a variable (variable_entry's keywords), None if it has none."""
+        entry = self.variable_entry(component, variable, **where)
+        return None if entry is None else entry["variableAttribute"][0].get("value")
+
+    def _lookup(self, item: dict) -> tuple[str, dict | None]:
+        """A GetVariables/SetVariables item's variable, or why not (its attributeStatus)."""
+        component_key, variable_key = _component_key(item["component"]), _variable_key(item["variable"])
+        of_component = [e for e in self.device_model if _component_key(e["component"]) == component_key]
+        if not of_component:
+            return "UnknownComponent", None
+        entry = next((e for e in of_component if _variable_key(e["variable"]) == variable_key), None)
+        if entry is None:
+            return "UnknownVariable", None
+        if item.get("attributeType", "Actual") not in [a.get("type", "Actual") for a in entry["variableAttribute"]]:
+            return "NotSupportedAttributeType", None
+        return "Accepted", entry
+
+    def _on_GetVariables(self, payload: dict) -> dict:
+        """Each value asked for, or why not; a WriteOnly one is Rejected (it is never read)."""
+        results = []
+        for item in payload["getVariableData"]:
+            status, entry = self._lookup(item)
+            result = {"component": item["component"], "variable": item["variable"]}
+            if "attributeType" in item:
+                result["attributeType"] = item["attributeType"]
+            if entry is not None and entry["variableAttribute"][0]["mutability"] == "WriteOnly":
+                status = "Rejected"
+            elif entry is not None:
+                result["attributeValue"] = entry["variableAttribute"][0].get("value", "")
+            results.append({"attributeStatus": status, **result})
+        return {"getVariableResult": results}
+
+    def _on_SetVariables(self, payload: dict) -> dict:
+        """Each value taken, in order, or why not: a ReadOnly variable or a value it cannot hold
+        is Rejected (its valuesList, data type, ConfigurationValueSize)."""
+        value_size = int(self.value_of("DeviceDataCtrlr", "ConfigurationValueSize") or 0) or None
+        results = []
+        for item in payload["setVariableData"]:
+            status, entry = self._lookup(item)
+            if entry is not None:
+                attribute = entry["variableAttribute"][0]
+                if attribute["mutability"] == "ReadOnly" or not _value_fits(entry, item["attributeValue"], value_size):
+                    status = "Rejected"
+                elif attribute["mutability"] == "ReadWrite":
+                    attribute["value"] = item["attributeValue"]
+            result = {"attributeStatus": status, "component": item["component"], "variable": item["variable"]}
+            if "attributeType" in item:
+                result["attributeType"] = item["attributeType"]
+            results.append(result)
+        return {"setVariableResult": results}
+
+    def _on_TriggerMessage(self, payload: dict) -> dict:
+        """BootNotification (Rejected once Accepted, F06.FR.17) and Heartbeat; others NotImplemented."""
+        message = payload["requestedMessage"]
+        if message == "BootNotification":
+            return {"status": "Rejected" if self.registration == "Accepted" else "Accepted"}
+        if message not in self.TRIGGERABLE:
+            return {"status": "NotImplemented"}
+        # An EVSE it does not have, or a TransactionEvent with no transaction (on it): Rejected.
+        evse = payload.get("evse")
+        running = [t for t in self.transactions.values() if not evse or t["evseId"] == evse["id"]]
+        rejected = not self._evse_known(evse) or (message == "TransactionEvent" and not running)
+        return {"status": "Rejected" if rejected else "Accepted"}
+
+    # What it sends when triggered (H1): besides BootNotification, these.
+    TRIGGERABLE = frozenset(
+        {"Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent", "SignChargingStationCertificate"}
+    )
+
+    async def _after_TriggerMessage(self, payload: dict, answer: dict) -> None:
+        """The message asked for, of the EVSE (and connector) named, else of every one."""
+        if answer["status"] != "Accepted":
+            return
+        message, evse = payload["requestedMessage"], payload.get("evse")
+        evse_ids = sorted(self.evses) if not evse else [evse["id"]]
+        if message == "BootNotification":
+            await self._boot_notification("Triggered")
+        elif message == "Heartbeat":
+            await self.heartbeat()
+        elif message == "StatusNotification":
+            for evse_id in evse_ids:
+                named = evse and "connectorId" in evse
+                connectors = [evse["connectorId"]] if named else range(1, self.evses[evse_id] + 1)
+                for connector_id in connectors:
+                    busy = evse_id in self._busy_evses()
+                    idle = "Unavailable" if evse_id in self.inoperative else "Available"
+                    await self.send_status(evse_id, connector_id, "Occupied" if busy else idle)
+        elif message == "MeterValues":
+            for evse_id in evse_ids:
+                await self.meter_values(evse_id, meter_value(utc_now(), energy_register(0, "Trigger")))
+        elif message == "TransactionEvent":
+            for transaction_id, transaction in list(self.transactions.items()):
+                if transaction["evseId"] in evse_ids:
+                    seq_no, transaction["seqNo"] = transaction["seqNo"], transaction["seqNo"] + 1
+                    await self.transaction_event("Updated", transaction_id, seq_no, trigger_reason="Trigger")
+        else:
+            await self.sign_certificate()
 
     # -- for tests ----------------------------------------------------------------------------------
     def profile_of(self, purpose: str) -> dict | None:

@@ -120,7 +120,7 @@ def test_a_station_not_holding_its_fuse_limit_gets_it_before_the_start(ocpp_serv
     assert actions.index("SetChargingProfile") < actions.index("RequestStartTransaction")
 
 
-def test_the_admins_start_and_stop_speak_201_and_a_1_6_only_button_says_so(ocpp_server):
+def test_the_admins_start_stop_and_reset_speak_201(ocpp_server):
     charger, _ = station_and_token("ST201-ADMIN")
     browser = admin_session(ocpp_server)
 
@@ -133,7 +133,7 @@ def test_the_admins_start_and_stop_speak_201_and_a_1_6_only_button_says_so(ocpp_
             await st.follow_ups_done()
             stop_page = await in_a_thread(press_on, "remote-stop")
             await st.follow_ups_done()
-            reset_page = await in_a_thread(press_on, "reset", {"type": "Soft"})
+            reset_page = await in_a_thread(press_on, "reset", {"reset_type": "Immediate"})
             return st, start_page, stop_page, reset_page
 
     st, start_page, stop_page, reset_page = run(scenario)
@@ -142,5 +142,6 @@ def test_the_admins_start_and_stop_speak_201_and_a_1_6_only_button_says_so(ocpp_
     session = ChargingSession.objects.get(charger=charger)
     assert session.remote_start_id == start["remoteStartId"] and session.stop_reason == "Remote"
     assert st.sent("RequestStopTransaction") == [{"transactionId": session.charger_transaction_id}]
-    assert "Reset is not available for OCPP 2.0.1 stations in the admin yet" in reset_page
-    assert not st.sent("Reset") and not ChargerCommand.objects.filter(charger=charger, action="Reset").exists()
+    # Every other button speaks 2.0.1 too (tests/chargers/test_ocpp201_admin_commands.py).
+    assert "The charger answered Accepted" in reset_page and st.sent("Reset") == [{"type": "Immediate"}]
+    assert ChargerCommand.objects.get(charger=charger, action="Reset").outcome == "answered"
