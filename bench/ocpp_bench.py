@@ -662,6 +662,12 @@ class BenchCharger:
         if msg[0] != 3:
             self.stats.counters[f"StatusNotification answered CALLERROR {msg[2]}"] += 1
 
+    async def start_transaction_201(self) -> None:
+        """OCPP 2.0.1: the transaction its samples belong to starts before measuring (its start
+        waits for energy control's run, as any car's does), so the window holds Updated events."""
+        _, msg = await self.call("TransactionEvent", self.transaction_event(0))
+        self.stats.counters[f"TransactionEvent Started answered {'' if msg[0] == 3 else 'CALLERROR '}{msg[2]}"] += 1
+
     async def call(self, action: str, payload: str) -> tuple[float, list]:
         """Send one CALL; return (round trip in seconds, the answer frame)."""
         if not self.connected:
@@ -704,6 +710,10 @@ class BenchCharger:
             '{"value":31.3,"context":"Sample.Periodic","measurand":"Current.Import","location":"Outlet",'
             '"unitOfMeasure":{"unit":"A"}}',
         ][:values]
+        sampled_values = ",".join(sampled)
+        meter_value = ""
+        if values:
+            meter_value = f',"meterValue":[{{"timestamp":"{timestamp}","sampledValue":[{sampled_values}]}}]'
         first = self.tx_seq_no == 0
         event = (
             '"eventType":"Started","triggerReason":"CablePluggedIn","evse":{"id":1,"connectorId":1},'
@@ -712,8 +722,7 @@ class BenchCharger:
         )
         payload = (
             f'{{{event}"timestamp":"{timestamp}","seqNo":{self.tx_seq_no},'
-            f'"transactionInfo":{{"transactionId":"{self.transaction_id}","chargingState":"Charging"}},'
-            f'"meterValue":[{{"timestamp":"{timestamp}","sampledValue":[{",".join(sampled)}]}}]}}'
+            f'"transactionInfo":{{"transactionId":"{self.transaction_id}","chargingState":"Charging"}}{meter_value}}}'
         )
         self.tx_seq_no += 1
         return payload
@@ -781,6 +790,8 @@ class ClientRun:
                         self.stats.counters["connected and accepted"] += 1
                         if self.cfg["mode"] == "p3":
                             await charger.start_charging()
+                        elif charger.protocol == OCPP201:
+                            await charger.start_transaction_201()
                     return
                 except Exception as error:
                     self.stats.counters[f"connect failed: {describe(error)}"] += 1

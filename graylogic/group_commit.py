@@ -24,7 +24,10 @@ MAX_BATCH = 1000
 
 
 class GroupCommit:
-    def __init__(self, name: str, write_many: Callable[[list], None], *, linger_s: float = 0.0):
+    """`write_many(items)` writes a batch in one transaction; it may return one result per item,
+    which `write()` returns to that item's writer."""
+
+    def __init__(self, name: str, write_many: Callable[[list], list | None], *, linger_s: float = 0.0):
         self.name = name
         self._write_many = write_many
         self.linger_s = linger_s
@@ -33,12 +36,12 @@ class GroupCommit:
         self._lingering: asyncio.Future | None = None
         self._draining = False
 
-    async def write(self, item) -> None:
-        """Return once `item` is committed; raise what writing it raised."""
+    async def write(self, item):
+        """Return once `item` is committed, with its result; raise what writing it raised."""
         future = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         self._start_flusher()
-        await future
+        return await future
 
     def write_later(self, item) -> None:
         """For writes nobody waits on (a charger's last-seen time): they ride with the next batch,
@@ -75,7 +78,7 @@ class GroupCommit:
 
     async def _write(self, batch: list[tuple[object, asyncio.Future | None]]) -> None:
         try:
-            await database_sync_to_async(self._write_many)([item for item, _ in batch])
+            results = await database_sync_to_async(self._write_many)([item for item, _ in batch])
         except DATABASE_ERRORS as error:
             if not await database_sync_to_async(database_answers)():
                 # The database is down: every item would fail the same way, each with a
@@ -88,10 +91,10 @@ class GroupCommit:
             await self._write_isolating(batch, error)
             return
         database_outage.recovered()
-        for _, future in batch:
+        for index, (_, future) in enumerate(batch):
             # A cancelled future: its writer went away, but its item is written all the same.
             if future is not None and not future.done():
-                future.set_result(None)
+                future.set_result(None if results is None else results[index])
 
     async def _write_isolating(self, batch: list[tuple[object, asyncio.Future | None]], error: Exception) -> None:
         if len(batch) > 1:

@@ -71,6 +71,25 @@ def test_one_bad_item_fails_only_its_own_writer(writer):
     assert sorted(item for batch in written for item in batch) == [0, 1, 2, 3, 4, 5, 6, 8, 9]
 
 
+def test_each_writer_gets_its_own_items_result_also_when_a_bad_item_splits_the_batch():
+    """write_many may answer one result per item (OCPP 2.0.1 TransactionEvents: the session's
+    outcome); a batch split by a bad item still answers each writer its own."""
+
+    def squares(items: list) -> list:
+        if 3 in items:
+            raise ValueError("cannot write 3")
+        return [item * item for item in items]
+
+    async def scenario():
+        group = GroupCommit("test", squares)
+        return await asyncio.gather(*(group.write(n) for n in range(6)), return_exceptions=True)
+
+    results = asyncio.run(scenario())
+
+    assert results[:3] + results[4:] == [0, 1, 4, 16, 25]
+    assert isinstance(results[3], ValueError)
+
+
 def test_an_item_is_written_even_when_its_writer_is_cancelled(writer):
     async def scenario():
         group = GroupCommit("test", writer)

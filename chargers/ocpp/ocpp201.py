@@ -247,7 +247,7 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
         )
         if event.number_of_phases_used is not None:
             check_range(event.number_of_phases_used, "numberOfPhasesUsed", minimum=0, maximum=3)
-        result = await db(session_services.transaction_event_store)(charger_pk=self.charger_pk, event=event)
+        result = await hot_path_writes().transaction_events.write((self.charger_pk, event))
         if result.created:
             events.transaction_started(
                 charger_pk=self.charger_pk,

@@ -5,12 +5,14 @@ from django.apps import apps
 
 from chargers.services import chargers_heartbeat, chargers_touch
 from graylogic.group_commit import GroupCommit, drain_all
-from sessions.services import meter_values_store_many
+from sessions.services import meter_values_store_many, transaction_events_store_many
 
 
 class HotPathWrites:
     def __init__(self) -> None:
         self.meter_values = GroupCommit("meter values", meter_values_store_many)
+        # OCPP 2.0.1 TransactionEvents: each answered with its session's outcome.
+        self.transaction_events = GroupCommit("transaction events", transaction_events_store_many)
         # Each charger touches at most every TOUCH_EVERY_S (chargers/ocpp/base.py); gathering
         # them for a few seconds makes one UPDATE of hundreds out of hundreds of single ones.
         self.last_seen = GroupCommit("last seen", chargers_touch, linger_s=5)
@@ -19,7 +21,7 @@ class HotPathWrites:
 
     async def drain(self) -> None:
         """At shutdown, before the event loop stops: everything still waiting is written."""
-        await drain_all([self.meter_values, self.last_seen, self.heartbeats])
+        await drain_all([self.meter_values, self.transaction_events, self.last_seen, self.heartbeats])
 
 
 def hot_path_writes() -> HotPathWrites:
