@@ -35,8 +35,9 @@ What an installer can rely on:
 Extensions to the spec's format, all optional: a top-level `site:` block (name, time_zone,
 circuit_limit_a) naming the site; a per-charger `heartbeat_interval` (null: the server default)
 overriding `protocol.heartbeat_interval`, `protocol` ("1.6" or "2.0.1") overriding
-`protocol.version` and `security_profile` (1, 2 or 3) overriding `auth.method`; `load_balancing.circuit` name (default "load balancing
-circuit") and supply_phase; `supply_phase` per charger in a chargers list;
+`protocol.version` and `security_profile` (1, 2 or 3) overriding `auth.method`;
+`load_balancing.circuit` name (default "load balancing circuit") and supply_phase;
+`supply_phase` per charger in a chargers list;
 `load_balancing.failsafe` (meter_timeout_seconds, current_a); a top-level `circuits:` list for
 deeper fuse trees (name, max_current_a, phases, supply_phase, parent, chargers);
 `solar_charging.hysteresis` (start_delay_seconds, stop_delay_seconds); `tou_charging.target`
