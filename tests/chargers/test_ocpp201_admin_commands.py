@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 
 from chargers.admin_commands import ADMIN_COMMANDS, ADMIN_COMMANDS_201, admin_commands_for, answer_view
 from chargers.models import OCPP16, OCPP201, Charger, ChargerCommand, Connector
@@ -637,7 +638,7 @@ def test_the_201_station_page_offers_its_own_buttons(ocpp_server):
         ocpp_server,
         charger,
         lambda st, press_on: (
-            # The change page lists the buttons; a command page's form has 2.0.1's choices.
+            # A command page lists the other buttons; its form has 2.0.1's choices.
             press_on("clear-cache"),
             press_on("get-log", {"location": ""}),
         ),
@@ -648,6 +649,18 @@ def test_the_201_station_page_offers_its_own_buttons(ocpp_server):
     assert "Get diagnostics" not in page and "Get configuration" not in page
     assert 'value="DiagnosticsLog"' in log_form and 'value="SecurityLog"' in log_form
     assert "This field is required." in log_form
+
+
+@pytest.mark.django_db
+def test_the_charger_page_of_a_201_station_has_a_button_for_each_of_its_commands(admin_client):
+    charger = make_charger(protocol=OCPP201)
+
+    page = admin_client.get(reverse("admin:chargers_charger_change", args=[charger.pk])).content.decode()
+    unknown_here = admin_client.get(reverse("admin:chargers_charger_command", args=[charger.pk, "get-diagnostics"]))
+
+    for command in ADMIN_COMMANDS_201.values():
+        assert reverse("admin:chargers_charger_command", args=[charger.pk, command.slug]) in page
+    assert unknown_here.status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)
