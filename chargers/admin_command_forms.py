@@ -220,6 +220,13 @@ MAX_VARIABLES = 50
 # The schemas' lengths: attributeValue, transactionId.
 MAX_ATTRIBUTE_VALUE = 1000
 MAX_TRANSACTION_ID = 36
+# Set only by the security buttons (chargers.admin_security): set here, the station would take
+# a password or profile the server does not know, and hang up for good (the password would also
+# stay readable in the command log). Lower case: OCPP names are case-insensitive (CiString).
+SECURITY_VARIABLES = {
+    ("securityctrlr", "basicauthpassword"): "Change the charger's password",
+    ("securityctrlr", "securityprofile"): "Raise security profile",
+}
 
 
 def _evse_field(*, required: bool, initial: int | None = None, help_text: str = ""):
@@ -387,9 +394,13 @@ class SetVariablesForm(CommandForm):
 
     def clean_variable(self):
         try:
-            return variable_name_parse(self.cleaned_data["variable"])
+            variable = variable_name_parse(self.cleaned_data["variable"])
         except ValueError as error:
             raise forms.ValidationError(str(error)) from error
+        button = SECURITY_VARIABLES.get((variable.component.lower(), variable.variable.lower()))
+        if button:
+            raise forms.ValidationError(f"Use the {button} button: it keeps the server's record in step.")
+        return variable
 
 
 class GetBaseReportForm(RequestIdForm):

@@ -242,6 +242,9 @@ def bound_form_clean(slug: str, data: dict | None = None) -> dict:
         ("get-variables", {"variables": "\n".join(f"C.V{i}" for i in range(51))}, "variables"),
         ("set-variables", {"variable": "OCPPCommCtrlr.HeartbeatInterval", "value": "v" * 1001}, "value"),
         ("set-variables", {"variable": "C" * 51 + ".V", "value": "1"}, "variable"),
+        # The security buttons set these, so the server knows the new password or profile.
+        ("set-variables", {"variable": "SecurityCtrlr.BasicAuthPassword", "value": "p" * 20}, "variable"),
+        ("set-variables", {"variable": "securityctrlr.SecurityProfile", "value": "2"}, "variable"),
         ("get-transaction-status", {"transaction_id": "t" * 37}, "transaction_id"),
         ("get-base-report", {"report_base": "Everything"}, "report_base"),
     ],
