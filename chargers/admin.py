@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from chargers.admin_commands import AdminCommand, AnswerView, admin_commands_for, answer_view
+from chargers.admin_device_model import DEVICE_MODEL_FIELDS, DeviceModelAdmin, summary_table
 from chargers.admin_live import (
     ConfigurationChange,
     ConnectorReport,
@@ -228,7 +229,7 @@ class CredentialsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Charger)
-class ChargerAdmin(ChargerSecurityAdmin, admin.ModelAdmin):
+class ChargerAdmin(DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
     form = ChargerAdminForm
     change_form_template = "admin/chargers/charger/change_form.html"
     list_display = [
@@ -250,7 +251,7 @@ class ChargerAdmin(ChargerSecurityAdmin, admin.ModelAdmin):
     list_select_related = ["site"]
     search_fields = ["charge_point_id", "name", "serial_number", "vendor", "model"]
     autocomplete_fields = ["site", "circuit"]
-    readonly_fields = ["password_state", "metering", *BOOT_FIELDS, *LIVE_FIELDS, *PROBE_FIELDS]
+    readonly_fields = ["password_state", "metering", *BOOT_FIELDS, *LIVE_FIELDS, *PROBE_FIELDS, *DEVICE_MODEL_FIELDS]
     inlines = [LimitDecisionInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline, CertificateInline]
     actions = ["approve", "reject_claim"]
 
@@ -314,6 +315,7 @@ class ChargerAdmin(ChargerSecurityAdmin, admin.ModelAdmin):
                     ),
                 },
             ),
+            *self.device_model_fieldsets(obj),
             ("Connection details", {"fields": LIVE_FIELDS, "classes": ["collapse"]}),
             ("Boot information", {"fields": BOOT_FIELDS, "classes": ["collapse"]}),
         ]
@@ -431,6 +433,8 @@ class ChargerAdmin(ChargerSecurityAdmin, admin.ModelAdmin):
     def configuration_table(self, charger: Charger) -> str:
         if not charger.configuration:
             return "-"
+        if isinstance(charger.configuration, dict):  # a 2.0.1 station's, read from its device model
+            return summary_table(charger.configuration)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",

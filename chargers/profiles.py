@@ -31,6 +31,8 @@ class ChargerProfile:
     meter_sample_interval_s: int | None = None
     meter_measurands: str = ""
     number_of_connectors: int | None = None
+    # OCPP 2.0.1's SmartChargingCtrlr.PeriodsPerSchedule (1.6 announces no such cap).
+    max_periods_per_schedule: int | None = None
     # How many measurands MeterValuesSampledData may hold (optional key; None: no cap announced).
     meter_measurands_max_length: int | None = None
 

@@ -5,17 +5,28 @@ The OCPP handlers and the admin call these; each is one short transaction.
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chargers import events, selectors
+from chargers import device_model, events, selectors
 from chargers.admission import RefusalCount, RefusalKind
 from chargers.credentials import charger_password_hash
+from chargers.device_notices import FAULTED, FaultChange
 from chargers.link import REMOTE_ID_TAG
-from chargers.models import OCPP16, OCPP201, Charger, ChargerEvent, Connector, IdTag, charge_point_id_validator
+from chargers.models import (
+    OCPP16,
+    OCPP201,
+    Charger,
+    ChargerEvent,
+    Connector,
+    DeviceVariable,
+    IdTag,
+    charge_point_id_validator,
+)
 from chargers.profiles import ChargerProfile
 from energy.models import Site
 
@@ -24,6 +35,9 @@ logger = logging.getLogger(__name__)
 SUPPORTED_SUBPROTOCOLS = (OCPP16, OCPP201)
 # A pending charger retries BootNotification this often.
 PENDING_BOOT_RETRY_S = 60
+# A 2.0.1 station whose device model is being read boots again after this (unless the server
+# triggers its boot as soon as the report is in).
+DEVICE_MODEL_PENDING_S = 10
 # Unknown chargers waiting for approval per site; beyond, more unknown ids are refused.
 MAX_PENDING_CHARGERS_PER_SITE = 20
 
@@ -296,6 +310,8 @@ def chargers_mark_stale(*, now: dt.datetime | None = None) -> int:
 class BootResult:
     status: str  # Accepted | Pending | Rejected
     interval_s: int
+    # Pending because the station's device model is read first (OCPP 2.0.1 B02).
+    reads_device_model: bool = False
 
 
 def charger_boot(*, charger_pk: int, boot_info: dict[str, str]) -> BootResult:
@@ -311,13 +327,14 @@ def charger_boot(*, charger_pk: int, boot_info: dict[str, str]) -> BootResult:
     elif charger.registration == Charger.Registration.PENDING:
         result = BootResult("Pending", PENDING_BOOT_RETRY_S)
     else:
-        result = BootResult("Accepted", charger.heartbeat_interval)
+        result = _device_model_boot(charger) or BootResult("Accepted", charger.heartbeat_interval)
     described = " ".join(v for v in (boot_info.get("vendor"), boot_info.get("model")) if v)
     charger_event_record(
         charge_point_id=charger.charge_point_id,
         charger_pk=charger.pk,
         kind=ChargerEvent.Kind.BOOT,
-        message=f"{described} firmware {boot_info.get('firmware_version') or '?'}: {result.status}",
+        message=f"{described} firmware {boot_info.get('firmware_version') or '?'}: {result.status}"
+        + (" (its device model is read first)" if result.reads_device_model else ""),
         remote_address=charger.remote_address,
     )
     return result
@@ -370,6 +387,7 @@ def connector_status_update(
 
 # The status an EVSE has while one of its connectors is in use (OCPP 2.0.1 ConnectorStatusEnumType).
 OCCUPIED = "Occupied"
+AVAILABLE = "Available"
 
 
 def evse_status_update(
@@ -389,6 +407,44 @@ def evse_status_update(
             return False
     return connector_status_update(
         charger_pk=charger_pk, connector_id=evse_id, status=status, error_code="", info=reported_by, timestamp=timestamp
+    )
+
+
+def evse_fault_update(*, charger_pk: int, fault: FaultChange, timestamp: dt.datetime) -> bool:
+    """A fault an OCPP 2.0.1 station told in a NotifyEvent (chargers/device_notices.py) on the
+    EVSE's row, as a 1.6 StatusNotification Faulted with its error code is stored. Its end puts
+    back what the station said the EVSE is, else Occupied while a session runs there (the car
+    still charges) and Available otherwise; an EVSE no longer Faulted is left as it is. True when
+    the row's status changed."""
+    if fault.faulted:
+        return connector_status_update(
+            charger_pk=charger_pk,
+            connector_id=fault.evse_id,
+            status=FAULTED,
+            error_code=fault.error_code,
+            info=fault.info,
+            vendor_error_code=fault.vendor_error_code,
+            timestamp=timestamp,
+        )
+    if fault.evse_id == 0:
+        now_status = Charger.objects.filter(pk=charger_pk).values_list("status", flat=True).first()
+    else:
+        now_status = (
+            Connector.objects.filter(charger_id=charger_pk, connector_id=fault.evse_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+    if now_status != FAULTED:
+        return False
+    running = (
+        Charger(pk=charger_pk).charging_sessions.filter(connector_id=fault.evse_id, stopped_at__isnull=True).exists()
+    )
+    return connector_status_update(
+        charger_pk=charger_pk,
+        connector_id=fault.evse_id,
+        status=fault.status or (OCCUPIED if running else AVAILABLE),
+        error_code="",
+        timestamp=timestamp,
     )
 
 
@@ -477,3 +533,105 @@ def charger_store_profile(*, charger_pk: int, profile: ChargerProfile, configura
 def id_tags_set_status(*, id_tags: QuerySet[IdTag], status: str) -> int:
     """Tags chargers present unannounced arrive as Invalid; installers accept or block them in bulk."""
     return id_tags.update(status=status)
+
+
+def _device_model_boot(charger: Charger) -> BootResult | None:
+    """An accepted 2.0.1 station is Pending while its device model is read (first boot, new
+    firmware); None: accept it now."""
+    if charger.connection_protocol != OCPP201:
+        return None
+    now = timezone.now()
+    step = device_model.boot_step(
+        configuration=charger.configuration,
+        firmware_version=charger.firmware_version,
+        now=now,
+        wait_s=settings.OCPP_DEVICE_MODEL_WAIT_S,
+    )
+    if step == device_model.BootStep.ACCEPT:
+        return None
+    if step == device_model.BootStep.GIVE_UP:
+        charger.configuration = device_model.given_up(
+            firmware_version=charger.firmware_version,
+            reason=f"no complete report within {settings.OCPP_DEVICE_MODEL_WAIT_S} s",
+        )
+        charger.save(update_fields=["configuration"])
+        return None
+    charger.configuration = device_model.read_requested(
+        charger.configuration, firmware_version=charger.firmware_version, now=now
+    )
+    charger.save(update_fields=["configuration"])
+    return BootResult("Pending", DEVICE_MODEL_PENDING_S, reads_device_model=True)
+
+
+# The fields that name an attribute (DeviceVariable's unique constraint, VariableRow.key).
+DEVICE_VARIABLE_KEY = (
+    "charger",
+    "component",
+    "component_instance",
+    "evse_id",
+    "connector_id",
+    "variable",
+    "variable_instance",
+    "attribute_type",
+)
+VARIABLE_FIELDS = tuple(field.name for field in fields(device_model.VariableRow))
+
+
+def device_variables_store(*, charger_pk: int, rows: list[device_model.VariableRow], replace: bool) -> None:
+    """One NotifyReport part: its attributes added or updated; the first part of a full report
+    the server asked for replaces what the charger had (variables gone with a firmware go)."""
+    now = timezone.now()
+    unique = {row.key: row for row in rows}  # a report naming an attribute twice: its last word
+    with transaction.atomic():
+        if replace:
+            DeviceVariable.objects.filter(charger_id=charger_pk).delete()
+        DeviceVariable.objects.bulk_create(
+            [DeviceVariable(charger_id=charger_pk, reported_at=now, **asdict(row)) for row in unique.values()],
+            update_conflicts=True,
+            unique_fields=DEVICE_VARIABLE_KEY,
+            update_fields=[*(f for f in VARIABLE_FIELDS if f not in DEVICE_VARIABLE_KEY), "reported_at"],
+        )
+
+
+def device_model_rows(*, charger_pk: int) -> list[device_model.VariableRow]:
+    """The station's device model as the pure rules read it."""
+    values = DeviceVariable.objects.filter(charger_id=charger_pk).order_by("pk").values(*VARIABLE_FIELDS)
+    return [device_model.VariableRow(**row) for row in values]
+
+
+def device_model_read(*, charger_pk: int) -> ChargerProfile:
+    """The whole report is in: the compatibility profile read from it, as 1.6's probe keeps its
+    own (overrides stay the installer's, and so does can_switch_phases: Phases3to1 is shown)."""
+    rows = device_model_rows(charger_pk=charger_pk)
+    firmware_version = Charger.objects.values_list("firmware_version", flat=True).get(pk=charger_pk)
+    profile = device_model.profile_from_device_model(rows)
+    charger_store_profile(
+        charger_pk=charger_pk,
+        profile=profile,
+        configuration=device_model.summary(rows, firmware_version=firmware_version, base_report="Accepted"),
+    )
+    return profile
+
+
+def device_model_unread(*, charger_pk: int, reason: str) -> None:
+    """The station would not or could not report: it is accepted at its next boot with the
+    profile it had."""
+    charger = Charger.objects.get(pk=charger_pk)
+    charger.configuration = device_model.given_up(firmware_version=charger.firmware_version, reason=reason)
+    charger.save(update_fields=["configuration"])
+
+
+def device_variable_set(*, charger_pk: int, change: device_model.VariableChange) -> None:
+    """A SetVariables the station accepted: its value from now on (so the next boot sends
+    nothing again); its answer is in the command log."""
+    DeviceVariable.objects.update_or_create(
+        charger_id=charger_pk,
+        component=change.component,
+        component_instance="",
+        evse_id=0,
+        connector_id=0,
+        variable=change.variable,
+        variable_instance="",
+        attribute_type=DeviceVariable.AttributeType.ACTUAL,
+        defaults={"value": change.value, "reported_at": timezone.now()},
+    )

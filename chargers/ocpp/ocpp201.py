@@ -28,6 +28,9 @@ from chargers import events
 from chargers import services as charger_services
 from chargers.models import ChargerEvent
 from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime
+from chargers.ocpp.ocpp201_device_model import DeviceModelBoot
+from chargers.ocpp.ocpp201_notices import StationNotices
+from chargers.ocpp.ocpp201_security import SecurityHandlers201
 from chargers.ocpp.writes import hot_path_writes
 from chargers.protocols import ocpp201 as ocpp201_calls
 from graylogic.datetimes import iso_utc
@@ -54,21 +57,14 @@ MULTIPLIER_MAX = 9
 # certificates, ...): answered NotSupported, so the station keeps what it has not delivered.
 NOT_HANDLED_YET = frozenset(
     {
-        Action.cleared_charging_limit,
         Action.get_15118_ev_certificate,
         Action.get_certificate_status,
-        Action.notify_charging_limit,
         Action.notify_customer_information,
         Action.notify_display_messages,
-        Action.notify_ev_charging_needs,
         Action.notify_ev_charging_schedule,
-        Action.notify_event,
         Action.notify_monitoring_report,
-        Action.notify_report,
         Action.publish_firmware_status_notification,
-        Action.report_charging_profiles,
         Action.reservation_status_update,
-        Action.sign_certificate,
     }
 )
 
@@ -132,7 +128,7 @@ def id_token_info(info: dict | None) -> datatypes.IdTokenInfoType | None:
     )
 
 
-class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
+class ChargePoint201(DeviceModelBoot, SecurityHandlers201, StationNotices, CentralSystemChargePoint, V201ChargePoint):
     """Error codes in 2.0.1's spelling (OCPP 2.0.1 part 4, CallError): FormatViolation,
     OccurrenceConstraintViolation, also for a required field missing (its cardinality 1..1 is
     broken), RpcFrameworkError for a frame that is no RPC message and MessageTypeNotSupported
@@ -155,7 +151,8 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
     @on(Action.boot_notification, skip_schema_validation=True)
     async def on_boot_notification(self, charging_station: dict, reason: str, **kwargs):
         """Store the station's identity as for 1.6 (fields 1.6 has and 2.0.1 lacks are emptied)
-        and answer Accepted, Pending or Rejected by the same registration rules."""
+        and answer Accepted, Pending or Rejected by the same registration rules; Pending too
+        while its device model is read (chargers/ocpp/ocpp201_device_model.py)."""
         modem = charging_station.get("modem") or {}
         boot_info = {
             "vendor": charging_station["vendor_name"],
@@ -169,16 +166,20 @@ class ChargePoint201(CentralSystemChargePoint, V201ChargePoint):
             "meter_serial_number": "",
         }
         result = await self.boot_record(boot_info)
+        self.reads_device_model = result.reads_device_model
         return call_result.BootNotification(
             current_time=iso_utc(dt.datetime.now(dt.UTC)), interval=result.interval_s, status=result.status
         )
 
     @after(Action.boot_notification)
     async def after_boot_notification(self, **kwargs):
-        """Once accepted: its share of the fuses at once, then a check that it holds it. (Reading
-        its device model first, as 1.6's configuration is, comes with GetBaseReport.)"""
-        if self.registration_accepted:
+        """Pending: its device model is read. Once accepted: its share of the fuses at once, a
+        check that it holds it, then what energy control reads set (SetVariables)."""
+        if self.reads_device_model:
+            await self.device_model_read()
+        elif self.registration_accepted:
             await self.control_after_boot()
+            await self.device_model_settings_send()
 
     @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self, **kwargs):
