@@ -282,3 +282,17 @@ def charger_identities(*, charger_pk: int) -> set[str]:
     """The names a station's certificate may carry in its CN."""
     charge_point_id, serial_number = Charger.objects.values_list("charge_point_id", "serial_number").get(pk=charger_pk)
     return station_identities(charge_point_id=charge_point_id, serial_number=serial_number)
+
+
+def station_certificate_sign(*, charger_pk: int, csr: str) -> tuple[x509.Certificate, str]:
+    """A charger's SignCertificate: its certificate and the chain to send it (CertificateRefused
+    says why not)."""
+    ca = server_ca()
+    certificate = station_certificate_issue(
+        ca,
+        csr,
+        identities=charger_identities(charger_pk=charger_pk),
+        organization=settings.OCPP_CERTIFICATE_ORGANIZATION,
+        now=dt.datetime.now(dt.UTC),
+    )
+    return certificate, chain_pem(certificate, ca)

@@ -22,6 +22,11 @@ from pathlib import Path
 import jsonschema
 import ocpp
 import websockets
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 SCHEMA_DIR = Path(ocpp.__file__).parent / "v16" / "schemas"
 TIMEOUT_S = 10
@@ -569,6 +574,35 @@ class SimCharger:
         wanted = "Charging" if self.draw_a > 0 else "SuspendedEVSE"
         if wanted != self.status:
             await self.send_status(1, wanted)
+
+    # -- the security extension (1.6 security whitepaper): its certificate from the server -------
+    certificate_pem: str | None = None
+
+    async def sign_certificate(self, *, common_name: str | None = None, organization: str = "Gray Logic") -> dict:
+        """SignCertificate with a CSR for a new key of its own, naming it and the operator."""
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name or self.id),
+            ]
+        )
+        csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(self.key, hashes.SHA256())
+        return await self.call("SignCertificate", {"csr": csr.public_bytes(serialization.Encoding.PEM).decode()})
+
+    def _on_CertificateSigned(self, payload: dict) -> dict:
+        """Accepted only if the chain's first certificate is for its key and signed by the next."""
+        spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        try:
+            chain = x509.load_pem_x509_certificates(payload["certificateChain"].encode())
+            if chain[0].public_key().public_bytes(*spki) != self.key.public_key().public_bytes(*spki):
+                raise ValueError("not for its key")
+            chain[0].verify_directly_issued_by(chain[1])
+        except (ValueError, TypeError, InvalidSignature, IndexError, AttributeError) as error:
+            self.errors.append(f"CertificateSigned refused: {error}")
+            return {"status": "Rejected"}
+        self.certificate_pem = chain[0].public_bytes(serialization.Encoding.PEM).decode()
+        return {"status": "Accepted"}
 
     def profile_of(self, purpose: str) -> dict | None:
         found = [p["profile"] for p in self.profiles if p["profile"]["chargingProfilePurpose"] == purpose]

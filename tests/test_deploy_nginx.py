@@ -1,7 +1,10 @@
 """deploy/nginx/graylogic.conf: nginx accepts it, and a charger and a load balancer's health
-check reach a live server through it over TLS (ports and certificate swapped for the test's)."""
+check reach a live server through it over TLS (ports and certificate swapped for the test's);
+a security profile 3 station's client certificate reaches the server through it and is checked
+there."""
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -12,8 +15,12 @@ import urllib.request
 
 import pytest
 import websockets
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.conftest import ROOT, _free_port
+from chargers.models import OCPP201, ChargerEvent, SecurityProfile
+from tests.chargers.test_ocpp201_security import issue, key_pem, make_ca, write_ca
+from tests.conftest import ROOT, _free_port, start_server, stop_server
 from tests.factories import make_charger
 from tests.ocpp_client import basic_auth
 
@@ -52,17 +59,18 @@ def _site_config(tmp_path, *, upstream_port: int, http_port: int, https_port: in
     )
 
 
-def test_the_nginx_proxy_passes_chargers_and_health_checks_over_tls(ocpp_server, tmp_path):
+@contextlib.contextmanager
+def nginx_in_front(server, tmp_path):
+    """deploy/nginx/graylogic.conf (checked with nginx -t) proxying to `server`; yields its port
+    once its /healthz answers."""
     _require_nginx()
-    upstream_port = int(ocpp_server.http_url.rsplit(":", 1)[1])
+    upstream_port = int(server.http_url.rsplit(":", 1)[1])
     https_port = _free_port()
     config = tmp_path / "nginx.conf"
     site = _site_config(tmp_path, upstream_port=upstream_port, http_port=_free_port(), https_port=https_port)
     config.write_text(site)
     check = subprocess.run([NGINX, "-t", "-c", str(config), "-p", str(tmp_path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
-
-    charger = make_charger(password="through-the-proxy-1")
     nginx = subprocess.Popen([NGINX, "-c", str(config), "-p", str(tmp_path), "-g", "daemon off;"])
     unverified = ssl._create_unverified_context()
     try:
@@ -75,6 +83,16 @@ def test_the_nginx_proxy_passes_chargers_and_health_checks_over_tls(ocpp_server,
             except OSError:
                 assert time.monotonic() < deadline and nginx.poll() is None, (tmp_path / "error.log").read_text()
                 time.sleep(0.1)
+        yield https_port
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+def test_the_nginx_proxy_passes_chargers_and_health_checks_over_tls(ocpp_server, tmp_path):
+    charger = make_charger(password="through-the-proxy-1")
+    unverified = ssl._create_unverified_context()
+    with nginx_in_front(ocpp_server, tmp_path) as https_port:
 
         async def boot() -> list:
             async with websockets.connect(
@@ -93,6 +111,60 @@ def test_the_nginx_proxy_passes_chargers_and_health_checks_over_tls(ocpp_server,
         # The server knows the charger's own address, not the proxy's (throttling is per address).
         charger.refresh_from_db()
         assert charger.remote_address == "127.0.0.21"
+
+
+def test_a_profile_3_stations_client_certificate_passes_nginx_and_a_wrong_one_is_refused(tmp_path):
+    """nginx asks for the certificate and forwards it; the server, trusting 127.0.0.1 as its proxy,
+    admits the station whose certificate its CA issued in its name, and no other."""
+    ca = make_ca()
+    ca_dir = write_ca(ca, tmp_path / "ca")
+    charger = make_charger(charge_point_id="ST3-NGINX", protocol=OCPP201, security_profile=SecurityProfile(3))
+
+    def client(name: str, common_name: str | None) -> ssl.SSLContext:
+        """wss as the station does it, with a certificate for CN=common_name (None: without one)."""
+        context = ssl._create_unverified_context()
+        if common_name is not None:
+            key = ec.generate_private_key(ec.SECP256R1())
+            (tmp_path / f"{name}.crt").write_bytes(
+                issue(ca, common_name=common_name, key=key).public_bytes(serialization.Encoding.PEM)
+            )
+            (tmp_path / f"{name}.key").write_bytes(key_pem(key))
+            context.load_cert_chain(tmp_path / f"{name}.crt", tmp_path / f"{name}.key")
+        return context
+
+    async def attempt(https_port: int, context: ssl.SSLContext, address: str) -> str | int:
+        """The answer to a Heartbeat, or the status the handshake was refused with."""
+        try:
+            async with websockets.connect(
+                f"wss://127.0.0.1:{https_port}/ocpp/ST3-NGINX",
+                subprotocols=["ocpp2.0.1"],
+                ssl=context,
+                open_timeout=10,
+                local_addr=(address, 0),  # a row of refusals per address
+            ) as ws:
+                await ws.send('[2,"1","Heartbeat",{}]')
+                return await asyncio.wait_for(ws.recv(), 10)
+        except websockets.InvalidStatus as refusal:
+            return refusal.response.status_code
+
+    process, server = start_server(tmp_path, {"OCPP_TRUSTED_PROXIES": "127.0.0.1", "OCPP_CA_DIR": str(ca_dir)})
+    try:
+        with nginx_in_front(server, tmp_path) as https_port:
+            good = asyncio.run(attempt(https_port, client("good", "ST3-NGINX"), "127.0.0.31"))
+            wrong = asyncio.run(attempt(https_port, client("wrong", "ST3-SOMEONE-ELSE"), "127.0.0.32"))
+            without = asyncio.run(attempt(https_port, client("none", None), "127.0.0.33"))
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+        stop_server(process)
+
+    assert '"currentTime"' in good
+    assert (wrong, without) == (403, 403)
+    refusals = dict(
+        ChargerEvent.objects.filter(charger=charger, kind=ChargerEvent.Kind.REFUSED).values_list(
+            "remote_address", "message"
+        )
+    )
+    assert refusals["127.0.0.32"] == (
+        "client certificate refused: CN 'ST3-SOMEONE-ELSE' is not this charger's id or serial number (ST3-NGINX)"
+    )
+    assert refusals["127.0.0.33"].startswith("client certificate refused: none presented")
+    assert "127.0.0.31" not in refusals

@@ -17,6 +17,7 @@ from chargers import events
 from chargers import services as charger_services
 from chargers.models import PROBE_REQUESTED_BY
 from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime
+from chargers.ocpp.ocpp16_security import SecurityHandlers16
 from chargers.ocpp.writes import hot_path_writes
 from chargers.profiles import configuration_changes, profile_from_configuration
 from chargers.protocols import ocpp16 as ocpp16_calls
@@ -98,7 +99,7 @@ def samples_from_meter_values(
     return samples, rejected
 
 
-class ChargePoint16(CentralSystemChargePoint, V16ChargePoint):
+class ChargePoint16(SecurityHandlers16, CentralSystemChargePoint, V16ChargePoint):
     format_error = FormationViolationError
     occurrence_error = OccurenceConstraintViolationError
     known_actions = frozenset(action.value for action in Action)
