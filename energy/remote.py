@@ -18,7 +18,10 @@ def charger_remote_start(*, charger: Charger, requested_by: str, connector_id: i
     """Ask the charger to start charging on a connector (the car may still need plugging in)."""
     connector = charger.connectors.filter(connector_id=connector_id).first()
     if connector is not None and connector.status not in STARTABLE_STATUSES:
-        raise ChargerBusy(f"connector {connector_id} is {connector.status}; it must be Available or Preparing")
+        raise ChargerBusy(
+            f"connector {connector_id} is {connector.status}; it must be Available, Preparing (1.6) "
+            "or Occupied with no session running (2.0.1)"
+        )
     occupied = connector is not None and connector.status == "Occupied"
     if occupied and charger.charging_sessions.filter(connector_id=connector_id, stopped_at__isnull=True).exists():
         raise ChargerBusy(f"a charging session is already running on connector {connector_id}")

@@ -15,7 +15,7 @@ from chargers.protocols import ocpp201
 from chargers.protocols.ocpp201 import REQUEST_ID_MAX, VariableName, variable_name_parse
 from tests.chargepoint_sim201 import check_schema, sim_station
 from tests.factories import make_charger
-from tests.ocpp_client import in_a_thread
+from tests.ocpp_client import eventually, in_a_thread
 from tests.test_admin_commands import admin_session, press
 
 PASSWORD = "garage-secret-201-admin"
@@ -703,6 +703,22 @@ def test_change_availability_makes_the_evse_unavailable_and_the_station_says_so(
     # The StatusNotification the station sent after its answer reached the EVSE's row.
     statuses = dict(Connector.objects.filter(charger=charger).values_list("connector_id", "status"))
     assert (statuses[1], statuses[2]) == ("Available", "Unavailable")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_evse_made_inoperative_is_not_told_to_start(ocpp_server):
+    charger = station_charger("ST201-INOP")
+
+    def body(st, press_on):
+        press_on("change-availability", {"operational_status": "Inoperative", "evse_id": "1"})
+        # Its StatusNotification Unavailable, sent after the answer, reaches the EVSE's row.
+        assert eventually(lambda: Connector.objects.get(charger=charger, connector_id=1).status == "Unavailable")
+        return press_on("remote-start", {"connector_id": "1"})
+
+    station, page = with_station(ocpp_server, charger, body)
+
+    assert "Not sent: connector 1 is Unavailable; it must be Available, Preparing (1.6) or Occupied" in page
+    assert not station.sent("RequestStartTransaction")
 
 
 @pytest.mark.django_db(transaction=True)
