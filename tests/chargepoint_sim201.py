@@ -889,6 +889,18 @@ class SimStation:
         self.installed_roots = {**(self.installed_roots or {}), payload["certificateType"]: payload["certificate"]}
         return {"status": "Accepted"}
 
+    def _security_profile_refused(self, item: dict) -> bool:
+        """A05: never a lower profile; 2 or 3 only with a CSMS root installed, 3 only with its
+        own certificate."""
+        if (item["component"]["name"], item["variable"]["name"]) != ("SecurityCtrlr", "SecurityProfile"):
+            return False
+        wanted = int(item["attributeValue"])
+        return (
+            wanted < int(self.value_of("SecurityCtrlr", "SecurityProfile") or 1)
+            or (wanted >= 2 and "CSMSRootCertificate" not in (self.installed_roots or {}))
+            or (wanted == 3 and self.certificate_pem is None)
+        )
+
     async def _after_SetVariables(self, payload: dict, answer: dict) -> None:
         """A new BasicAuthPassword is used from the next connection (A01); a new SecurityProfile
         makes the station reconnect with it at once (A05), over secure_reconnect's TLS."""
@@ -1018,7 +1030,11 @@ class SimStation:
             status, entry = self._lookup(item)
             if entry is not None:
                 attribute = entry["variableAttribute"][0]
-                if attribute["mutability"] == "ReadOnly" or not _value_fits(entry, item["attributeValue"], value_size):
+                if (
+                    attribute["mutability"] == "ReadOnly"
+                    or not _value_fits(entry, item["attributeValue"], value_size)
+                    or self._security_profile_refused(item)
+                ):
                     status = "Rejected"
                 elif attribute["mutability"] == "ReadWrite":
                     attribute["value"] = item["attributeValue"]

@@ -623,3 +623,26 @@ def test_the_admin_changes_the_password_and_the_station_reconnects_with_the_new_
     assert charger_password_matches(password=new_password, password_hash=stored.password_hash, password_env="")
     assert st.password == new_password and "currentTime" in seen["heartbeat"]
     assert seen["old"] == 403 and refusal_message("ST-NEWPW") == "wrong password"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_profile_the_station_refuses_changes_nothing_on_the_server(proxied_server):
+    """Without our root installed a station refuses profile 2 (A05): the server keeps expecting 1."""
+    charger = station("ST-NORAISE", SecurityProfile.BASIC_AUTH)
+    seen = {}
+
+    async def scenario():
+        async with sim_station(proxied_server, "ST-NORAISE", password=PASSWORD) as st:
+            session = await in_a_thread(admin_session, proxied_server)
+            seen["page"] = await in_a_thread(
+                press_security, session, proxied_server, charger, "raise-profile", {"security_profile": 2}
+            )
+            await st.follow_ups_done()
+            seen["heartbeat"] = await st.heartbeat()  # the same connection, still profile 1
+        async with sim_station(proxied_server, "ST-NORAISE", password=PASSWORD, boot=False) as again:
+            seen["plain ws"] = await again.heartbeat()
+
+    run(scenario)
+    assert "The station kept security profile 1." in seen["page"]
+    assert Charger.objects.get(pk=charger.pk).security_profile == SecurityProfile.BASIC_AUTH
+    assert "currentTime" in seen["heartbeat"] and "currentTime" in seen["plain ws"]
