@@ -19,8 +19,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from chargers.admin_commands import AdminCommand, AnswerView, admin_commands_for, answer_view
-from chargers.admin_device_model import DEVICE_MODEL_FIELDS, DeviceModelAdmin, summary_table
+from chargers.admin_device_model import DEVICE_MODEL_FIELDS, DeviceModelAdmin, set_variables_changes, summary_table
 from chargers.admin_live import (
+    OCPP16_METERING,
+    OCPP201_METERING,
     ConfigurationChange,
     ConnectorReport,
     LiveRow,
@@ -37,6 +39,7 @@ from chargers.admin_security import CertificateInline, ChargerSecurityAdmin, sec
 from chargers.commands import CommandFailed, charger_group
 from chargers.failures import failure_sentence
 from chargers.models import (
+    OCPP201,
     PROBE_REQUESTED_BY,
     PROTOCOL_CHOICES,
     WITHOUT_CREDENTIALS,
@@ -344,25 +347,33 @@ class ChargerAdmin(DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
     @admin.display(description="metering")
     def metering(self, charger: Charger) -> str:
         changes = []
+        speaks_201 = (charger.connection_protocol or charger.protocol) == OCPP201
         if charger.probed_at is not None:
             # The probe stores what it read, then sends its changes: those of the last boot come after.
             commands = charger.commands.filter(
-                action="ChangeConfiguration", requested_by=PROBE_REQUESTED_BY, created_at__gte=charger.probed_at
+                action="SetVariables" if speaks_201 else "ChangeConfiguration",
+                requested_by=PROBE_REQUESTED_BY,
+                created_at__gte=charger.probed_at,
             ).order_by("created_at", "id")
-            changes = [
-                ConfigurationChange(
-                    key=str(command.payload.get("key", "")),
-                    value=str(command.payload.get("value", "")),
-                    answer=str((command.response or {}).get("status", "")),
-                    failure=command.get_outcome_display(),
-                )
-                for command in commands
-            ]
+            changes = (
+                set_variables_changes(commands)
+                if speaks_201
+                else [
+                    ConfigurationChange(
+                        key=str(command.payload.get("key", "")),
+                        value=str(command.payload.get("value", "")),
+                        answer=str((command.response or {}).get("status", "")),
+                        failure=command.get_outcome_display(),
+                    )
+                    for command in commands
+                ]
+            )
         lines = metering_lines(
             probed_at=charger.probed_at,
             sample_interval_s=charger.meter_sample_interval_s,
             measurands=charger.meter_measurands,
             changes=changes,
+            keys=OCPP201_METERING if speaks_201 else OCPP16_METERING,
         )
         return format_html(
             '<ul class="metering">{}</ul>', format_html_join("", "<li>{}</li>", ((line,) for line in lines))

@@ -3,12 +3,15 @@ variable it reported at boot (component.variable = value, and whether it may be 
 compatibility profile read from it, and whether it says it can switch phases. A 1.6 charger has
 no device model: nothing of this shows on its page."""
 
+from collections.abc import Iterable
+
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from chargers import services as charger_services
+from chargers.admin_live import ConfigurationChange
 from chargers.device_model import SMART_CHARGING
-from chargers.models import Charger
+from chargers.models import Charger, ChargerCommand
 
 DEVICE_MODEL_FIELDS = ["max_periods_per_schedule", "phase_switching", "device_model_table"]
 
@@ -19,6 +22,23 @@ def summary_table(summary: dict) -> str:
         "", "<tr><td>{}</td><td>{}</td></tr>", ((key, str(value)) for key, value in summary.items())
     )
     return format_html("<table><thead><tr><th>Read</th><th>Value</th></tr></thead><tbody>{}</tbody></table>", rows)
+
+
+def set_variables_changes(commands: Iterable[ChargerCommand]) -> list[ConfigurationChange]:
+    """The probe's SetVariables (one variable each) as the metering lines read 1.6's changes."""
+    changes = []
+    for command in commands:
+        data = (command.payload.get("setVariableData") or [{}])[0]
+        result = ((command.response or {}).get("setVariableResult") or [{}])[0]
+        changes.append(
+            ConfigurationChange(
+                key=f"{(data.get('component') or {}).get('name', '')}.{(data.get('variable') or {}).get('name', '')}",
+                value=str(data.get("attributeValue", "")),
+                answer=str(result.get("attributeStatus", "")),
+                failure=command.get_outcome_display(),
+            )
+        )
+    return changes
 
 
 class DeviceModelAdmin:

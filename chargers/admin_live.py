@@ -50,6 +50,18 @@ class ConfigurationChange:
     failure: str = ""
 
 
+@dataclass(frozen=True)
+class MeteringKeys:
+    """What a protocol version names the sample interval and the sampled measurands."""
+
+    interval: str
+    measurands: str
+
+
+OCPP16_METERING = MeteringKeys(SAMPLE_INTERVAL_KEY, MEASURANDS_KEY)
+OCPP201_METERING = MeteringKeys("SampledDataCtrlr.TxUpdatedInterval", "SampledDataCtrlr.TxUpdatedMeasurands")
+
+
 def at(moment: dt.datetime) -> str:
     """A moment as the admin shows every time: to the second, in the server's zone."""
     return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
@@ -131,13 +143,20 @@ def _measurands(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def change_text(change: ConfigurationChange, *, sample_interval_s: int | None, measurands: str) -> str:
-    """One ChangeConfiguration the probe sent, against what the charger reported before it."""
+def change_text(
+    change: ConfigurationChange,
+    *,
+    sample_interval_s: int | None,
+    measurands: str,
+    keys: MeteringKeys = OCPP16_METERING,
+) -> str:
+    """One ChangeConfiguration (2.0.1: SetVariables) the probe sent, against what the charger
+    reported before it."""
     answer = f" The charger answered {change.answer}." if change.answer else f" No answer: {change.failure}."
-    if change.key == SAMPLE_INTERVAL_KEY:
+    if change.key == keys.interval:
         before = f"{sample_interval_s} s" if sample_interval_s is not None else "not reported"
-        return f"{SAMPLE_INTERVAL_KEY}: {before} → {change.value} s.{answer}"
-    if change.key == MEASURANDS_KEY:
+        return f"{keys.interval}: {before} → {change.value} s.{answer}"
+    if change.key == keys.measurands:
         old, new = _measurands(measurands), _measurands(change.value)
         parts = []
         added = [m for m in new if m not in old]
@@ -146,7 +165,7 @@ def change_text(change: ConfigurationChange, *, sample_interval_s: int | None, m
             parts.append("added " + ", ".join(added))
         if removed:
             parts.append("removed " + ", ".join(removed))
-        return f"{MEASURANDS_KEY}: {'; '.join(parts) or 'set to the same list'}.{answer}"
+        return f"{keys.measurands}: {'; '.join(parts) or 'set to the same list'}.{answer}"
     return f"{change.key} set to {change.value}.{answer}"
 
 
@@ -156,8 +175,10 @@ def metering_lines(
     sample_interval_s: int | None,
     measurands: str,
     changes: Sequence[ConfigurationChange],
+    keys: MeteringKeys = OCPP16_METERING,
 ) -> list[str]:
-    """The metering the charger reported at its last boot, then what the server changed."""
+    """The metering the charger reported at its last boot (2.0.1: in its device model), then
+    what the server changed."""
     if probed_at is None:
         return ["Not read yet: the server reads the charger's configuration each time it boots."]
     if sample_interval_s is None:
@@ -168,12 +189,13 @@ def metering_lines(
         interval = f"every {sample_interval_s} s"
     sampled = ", ".join(_measurands(measurands)) or "not reported"
     lines = [
-        f"Read at {at(probed_at)}: {SAMPLE_INTERVAL_KEY} {interval}; {MEASURANDS_KEY} {sampled}.",
+        f"Read at {at(probed_at)}: {keys.interval} {interval}; {keys.measurands} {sampled}.",
     ]
     if not changes:
         lines.append("The server changed nothing.")
     for change in changes:
         lines.append(
-            "Changed by the server: " + change_text(change, sample_interval_s=sample_interval_s, measurands=measurands)
+            "Changed by the server: "
+            + change_text(change, sample_interval_s=sample_interval_s, measurands=measurands, keys=keys)
         )
     return lines

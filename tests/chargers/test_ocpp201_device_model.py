@@ -6,6 +6,7 @@ report is accepted all the same. The station is tests/chargepoint_sim201.py, han
 frames checked against the official 2.0.1 schemas."""
 
 import asyncio
+import re
 
 import pytest
 from django.urls import reverse
@@ -285,6 +286,14 @@ def test_the_admin_page_shows_the_device_model_of_a_201_station_only(ocpp_server
     assert "<td>SecurityCtrlr.BasicAuthPassword</td><td>(write-only)</td><td>WriteOnly</td>" in page
     assert "The station says it can switch from 3 phases to 1" in page
     assert "<td>SmartChargingCtrlr.Phases3to1</td><td>true</td>" in page  # the profile's summary
+    # What it samples, in its own words, and what the server changed at boot.
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)).replace("&#x27;", "'")
+    assert "SampledDataCtrlr.TxUpdatedInterval every 300 s; SampledDataCtrlr.TxUpdatedMeasurands Energy.Active" in text
+    assert (
+        "Changed by the server: SampledDataCtrlr.TxUpdatedMeasurands: added Power.Active.Import, Current.Import. "
+        "The charger answered Accepted." in text
+    )
+    assert "SampledDataCtrlr.TxUpdatedInterval: 300 s → 60 s. The charger answered Accepted." in text
     # The profile stays overridable as for 1.6.
     assert 'name="rate_unit_override"' in page and 'name="max_stack_level_override"' in page
     page_16 = admin_client.get(reverse("admin:chargers_charger_change", args=[old.pk])).content.decode()
