@@ -15,6 +15,7 @@ from django.utils import timezone
 from chargers import device_model, events, selectors
 from chargers.admission import RefusalCount, RefusalKind
 from chargers.credentials import charger_password_hash
+from chargers.device_notices import FAULTED, FaultChange
 from chargers.link import REMOTE_ID_TAG
 from chargers.models import (
     OCPP16,
@@ -386,6 +387,7 @@ def connector_status_update(
 
 # The status an EVSE has while one of its connectors is in use (OCPP 2.0.1 ConnectorStatusEnumType).
 OCCUPIED = "Occupied"
+AVAILABLE = "Available"
 
 
 def evse_status_update(
@@ -405,6 +407,44 @@ def evse_status_update(
             return False
     return connector_status_update(
         charger_pk=charger_pk, connector_id=evse_id, status=status, error_code="", info=reported_by, timestamp=timestamp
+    )
+
+
+def evse_fault_update(*, charger_pk: int, fault: FaultChange, timestamp: dt.datetime) -> bool:
+    """A fault an OCPP 2.0.1 station told in a NotifyEvent (chargers/device_notices.py) on the
+    EVSE's row, as a 1.6 StatusNotification Faulted with its error code is stored. Its end puts
+    back what the station said the EVSE is, else Occupied while a session runs there (the car
+    still charges) and Available otherwise; an EVSE no longer Faulted is left as it is. True when
+    the row's status changed."""
+    if fault.faulted:
+        return connector_status_update(
+            charger_pk=charger_pk,
+            connector_id=fault.evse_id,
+            status=FAULTED,
+            error_code=fault.error_code,
+            info=fault.info,
+            vendor_error_code=fault.vendor_error_code,
+            timestamp=timestamp,
+        )
+    if fault.evse_id == 0:
+        now_status = Charger.objects.filter(pk=charger_pk).values_list("status", flat=True).first()
+    else:
+        now_status = (
+            Connector.objects.filter(charger_id=charger_pk, connector_id=fault.evse_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+    if now_status != FAULTED:
+        return False
+    running = (
+        Charger(pk=charger_pk).charging_sessions.filter(connector_id=fault.evse_id, stopped_at__isnull=True).exists()
+    )
+    return connector_status_update(
+        charger_pk=charger_pk,
+        connector_id=fault.evse_id,
+        status=fault.status or (OCCUPIED if running else AVAILABLE),
+        error_code="",
+        timestamp=timestamp,
     )
 
 

@@ -29,6 +29,7 @@ from chargers import services as charger_services
 from chargers.models import ChargerEvent
 from chargers.ocpp.base import CentralSystemChargePoint, check_int32, parse_ocpp_datetime
 from chargers.ocpp.ocpp201_device_model import DeviceModelBoot
+from chargers.ocpp.ocpp201_notices import StationNotices
 from chargers.ocpp.ocpp201_security import SecurityHandlers201
 from chargers.ocpp.writes import hot_path_writes
 from chargers.protocols import ocpp201 as ocpp201_calls
@@ -56,18 +57,13 @@ MULTIPLIER_MAX = 9
 # certificates, ...): answered NotSupported, so the station keeps what it has not delivered.
 NOT_HANDLED_YET = frozenset(
     {
-        Action.cleared_charging_limit,
         Action.get_15118_ev_certificate,
         Action.get_certificate_status,
-        Action.notify_charging_limit,
         Action.notify_customer_information,
         Action.notify_display_messages,
-        Action.notify_ev_charging_needs,
         Action.notify_ev_charging_schedule,
-        Action.notify_event,
         Action.notify_monitoring_report,
         Action.publish_firmware_status_notification,
-        Action.report_charging_profiles,
         Action.reservation_status_update,
     }
 )
@@ -132,7 +128,7 @@ def id_token_info(info: dict | None) -> datatypes.IdTokenInfoType | None:
     )
 
 
-class ChargePoint201(DeviceModelBoot, SecurityHandlers201, CentralSystemChargePoint, V201ChargePoint):
+class ChargePoint201(DeviceModelBoot, SecurityHandlers201, StationNotices, CentralSystemChargePoint, V201ChargePoint):
     """Error codes in 2.0.1's spelling (OCPP 2.0.1 part 4, CallError): FormatViolation,
     OccurrenceConstraintViolation, also for a required field missing (its cardinality 1..1 is
     broken), RpcFrameworkError for a frame that is no RPC message and MessageTypeNotSupported

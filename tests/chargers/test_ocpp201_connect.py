@@ -226,25 +226,11 @@ def test_a_booted_station_is_sent_its_share_of_the_fuse_and_checked_to_hold_it(o
     assert not ChargerEvent.objects.filter(kind=ChargerEvent.Kind.PROFILE_MISMATCH).exists()
 
 
-NOTIFY_EVENT = {
-    "generatedAt": "2026-01-01T00:00:00Z",
-    "seqNo": 0,
-    "eventData": [
-        {
-            "eventId": 1,
-            "timestamp": "2026-01-01T00:00:00Z",
-            "trigger": "Delta",
-            "actualValue": "true",
-            "eventNotificationType": "HardWiredNotification",
-            "component": {"name": "EVSE", "evse": {"id": 1}},
-            "variable": {"name": "Problem"},
-        }
-    ],
-}
+RESERVATION_STATUS = {"reservationId": 1, "reservationUpdateStatus": "Expired"}
 
 
 def test_actions_not_handled_yet_are_not_supported_and_unknown_ones_not_implemented(ocpp_server):
-    check_schema("NotifyEvent", NOTIFY_EVENT, response=False)
+    check_schema("ReservationStatusUpdate", RESERVATION_STATUS, response=False)
     check_schema("Reset", {"type": "Immediate"}, response=False)
     station("ST201-ACTIONS")
 
@@ -252,7 +238,7 @@ def test_actions_not_handled_yet_are_not_supported_and_unknown_ones_not_implemen
         async with sim_station(ocpp_server, "ST201-ACTIONS", password=PASSWORD) as st:
             answers = {}
             for action, payload in [
-                ("NotifyEvent", NOTIFY_EVENT),
+                ("ReservationStatusUpdate", RESERVATION_STATUS),
                 ("MakeCoffee", {}),
                 ("Reset", {"type": "Immediate"}),  # the CSMS's to send, not the station's
             ]:
@@ -272,7 +258,7 @@ def test_actions_not_handled_yet_are_not_supported_and_unknown_ones_not_implemen
 
     answers = run(scenario)
     assert answers == {
-        "NotifyEvent": (4, "NotSupported"),
+        "ReservationStatusUpdate": (4, "NotSupported"),
         "MakeCoffee": (4, "NotImplemented"),
         "Reset": (4, "NotSupported"),
     }
