@@ -1,6 +1,7 @@
 """OCPP 2.0.1: one handler per charging station→CSMS action this server handles so far (boot,
 heartbeat, status per EVSE and connector, authorization, transactions, meter values, firmware
-and log status, security events, vendor data).
+and log status, security events, vendor data; the device model, certificates and the notices of
+chargers/ocpp/ocpp201_notices.py come from mixins).
 Every other action a station sends is answered NotSupported, never stored halfway."""
 
 import datetime as dt
@@ -53,8 +54,9 @@ INT32_MAX = 2**31 - 1
 # A unit's power-of-ten multiplier beyond this is no meter's (kWh is 3, mWh -3).
 MULTIPLIER_MAX = 9
 
-# What a station sends that this server does not handle yet (the device model, charging limits,
-# certificates, ...): answered NotSupported, so the station keeps what it has not delivered.
+# What a station sends that this server does not handle yet (display messages, monitoring
+# reports, reservations, ISO 15118 certificates...): answered NotSupported, so the station keeps
+# what it has not delivered.
 NOT_HANDLED_YET = frozenset(
     {
         Action.get_15118_ev_certificate,
