@@ -12,7 +12,14 @@ import pytest
 from django.urls import reverse
 
 from chargers.models import PROBE_REQUESTED_BY, Charger, ChargerCommand, DeviceVariable
-from tests.chargepoint_sim201 import CallErrorAnswer, CarStation, SimStation, default_device_model, sim_station
+from tests.chargepoint_sim201 import (
+    CallErrorAnswer,
+    CarStation,
+    SimStation,
+    default_device_model,
+    report_variable,
+    sim_station,
+)
 from tests.conftest import start_server, stop_server
 from tests.factories import make_charger, make_site
 from tests.ocpp_client import eventually, in_a_thread
@@ -298,3 +305,23 @@ def test_the_admin_page_shows_the_device_model_of_a_201_station_only(ocpp_server
     assert 'name="rate_unit_override"' in page and 'name="max_stack_level_override"' in page
     page_16 = admin_client.get(reverse("admin:chargers_charger_change", args=[old.pk])).content.decode()
     assert "Device model" not in page_16 and "phase switching" not in page_16
+
+
+def test_a_report_naming_an_evse_no_column_holds_is_refused_and_nothing_of_it_stored(ocpp_server):
+    charger = station("DM-BAD-EVSE")
+
+    async def scenario():
+        async with sim_station(ocpp_server, "DM-BAD-EVSE", password=PASSWORD) as st:
+            rows = DeviceVariable.objects.filter(charger=charger)
+            before = await in_a_thread(rows.count)
+            bad = report_variable("EVSE", "Power", "22080", evse=40000)
+            with pytest.raises(CallErrorAnswer) as refused:
+                await st.call(
+                    "NotifyReport",
+                    {"requestId": 7, "generatedAt": "2026-01-01T00:00:00Z", "seqNo": 0, "reportData": [bad]},
+                )
+            return before, refused.value.code, await in_a_thread(rows.count)
+
+    before, code, after = run(scenario)
+    assert code == "PropertyConstraintViolation"
+    assert before == after > 0
