@@ -97,8 +97,12 @@ class DeviceModelBoot:
                         await self._report_in.wait()
                 except TimeoutError:
                     await self._unread(f"no complete report within {settings.OCPP_DEVICE_MODEL_WAIT_S} s")
-            else:
-                await self._unread(f"GetBaseReport answered {status or reply.get('error') or reply['outcome']}")
+            elif reply["outcome"] == ChargerCommand.Outcome.CALL_ERROR:
+                await self._unread(f"GetBaseReport answered CALLERROR {reply.get('code', '')}")
+            elif status:
+                await self._unread(f"GetBaseReport answered {status}")
+            else:  # no answer (timed out, gone)
+                await self._unread(f"GetBaseReport: {reply.get('error') or reply['outcome']}")
             await self.call_and_record(
                 ocpp201_calls.message_trigger(requested_message="BootNotification"), PROBE_REQUESTED_BY
             )

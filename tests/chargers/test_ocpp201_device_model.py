@@ -166,13 +166,23 @@ def test_the_station_own_measurands_are_kept_and_a_short_interval_stays(ocpp_ser
     assert sampled == "SoC,Voltage,Energy.Active.Import.Register,Power.Active.Import,Current.Import"
 
 
-@pytest.mark.parametrize("answer", ["NotSupported", "Rejected"])
-def test_a_station_that_will_not_report_is_accepted_on_its_next_boot(ocpp_server, answer):
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        ("NotSupported", "GetBaseReport answered NotSupported"),
+        ("Rejected", "GetBaseReport answered Rejected"),
+        ("CALLERROR", "GetBaseReport answered CALLERROR NotSupported"),  # a firmware without it
+    ],
+)
+def test_a_station_that_will_not_report_is_accepted_on_its_next_boot(ocpp_server, answer, kept):
     charger = station(f"DM-{answer.upper()}")
 
     async def scenario():
         async with sim_station(ocpp_server, charger.charge_point_id, password=PASSWORD, boot=False) as st:
-            st.base_report_status = answer
+            if answer == "CALLERROR":
+                st.not_supported = frozenset({"GetBaseReport"})
+            else:
+                st.base_report_status = answer
             assert (await st.boot())["status"] == "Accepted"
             first = [a["status"] for a in st.boot_answers]
         async with sim_station(ocpp_server, charger.charge_point_id, password=PASSWORD, boot=False) as st:
@@ -184,7 +194,7 @@ def test_a_station_that_will_not_report_is_accepted_on_its_next_boot(ocpp_server
     assert again == ["Accepted"]
     assert "GetBaseReport" not in calls
     charger.refresh_from_db()
-    assert charger.configuration == {"firmwareVersion": "2.0.1-sim", "baseReport": f"GetBaseReport answered {answer}"}
+    assert charger.configuration == {"firmwareVersion": "2.0.1-sim", "baseReport": kept}
     assert not DeviceVariable.objects.filter(charger=charger).exists()
 
 
