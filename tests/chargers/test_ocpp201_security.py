@@ -8,6 +8,7 @@ the test writes into OCPP_CA_DIR as an installer bringing their own would."""
 import asyncio
 import datetime as dt
 import html
+import io
 import os
 import re
 import ssl
@@ -22,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from django.core.management import call_command
 
 from chargers.admission import RefusalKind, Transport, address_trusted, security_refusal, transport_of
 from chargers.certificates import (
@@ -646,3 +648,15 @@ def test_a_profile_the_station_refuses_changes_nothing_on_the_server(proxied_ser
     assert "The station kept security profile 1." in seen["page"]
     assert Charger.objects.get(pk=charger.pk).security_profile == SecurityProfile.BASIC_AUTH
     assert "currentTime" in seen["heartbeat"] and "currentTime" in seen["plain ws"]
+
+
+def test_manage_ocpp_ca_makes_the_ca_once_and_prints_its_certificate(tmp_path, settings):
+    settings.OCPP_CA_DIR = tmp_path / "ca"
+    printed = [io.StringIO(), io.StringIO()]
+    for out in printed:
+        call_command("ocpp_ca", stdout=out, stderr=io.StringIO())
+
+    first, second = (x509.load_pem_x509_certificate(out.getvalue().encode()) for out in printed)
+    assert first == second == x509.load_pem_x509_certificate((tmp_path / "ca" / "ca.crt").read_bytes())
+    assert first.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert stat.S_IMODE(os.stat(tmp_path / "ca" / "ca.key").st_mode) == 0o600
