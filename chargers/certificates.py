@@ -255,6 +255,15 @@ def server_ca() -> LocalCA:
     )
 
 
+def server_ca_certificate() -> x509.Certificate:
+    """The CA's certificate alone, what checking a client needs (its key may be kept elsewhere
+    by an installer whose stations get their certificates some other way)."""
+    cert_path = Path(settings.OCPP_CA_DIR) / CA_CERT_FILE
+    if cert_path.exists():
+        return x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return server_ca().certificate
+
+
 # --- The database side: what a charger holds -----------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from chargers.certificates import (
     certificate_from_pem,
     client_certificate_problem,
     forwarded_certificate_pem,
-    server_ca,
+    server_ca_certificate,
     station_identities,
 )
 from chargers.credentials import charger_password_check, charger_password_hash
@@ -192,12 +192,16 @@ def _certificate_problem(*, charger: Charger, transport: Transport) -> str | Non
         return "none presented (profile 3 connects through a TLS proxy that forwards it, docs/security.md)"
     try:
         certificate = certificate_from_pem(forwarded_certificate_pem(transport.client_certificate_header))
-        ca = server_ca()
     except CertificateRefused as error:
         return str(error)
+    try:
+        ca_certificate = server_ca_certificate()
+    except (OSError, ValueError) as error:  # unreadable, or not made yet on a read-only install
+        logger.error("the CA in %s cannot be read or made: %s", settings.OCPP_CA_DIR, error)
+        return "this server's CA cannot be read (the server log says why)"
     return client_certificate_problem(
         certificate,
-        ca_certificate=ca.certificate,
+        ca_certificate=ca_certificate,
         identities=station_identities(charge_point_id=charger.charge_point_id, serial_number=charger.serial_number),
         organization=settings.OCPP_CERTIFICATE_ORGANIZATION,
         now=dt.datetime.now(dt.UTC),

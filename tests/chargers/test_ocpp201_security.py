@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.core.management import call_command
 
+from chargers import door
 from chargers.admission import RefusalKind, Transport, address_trusted, security_refusal, transport_of
 from chargers.certificates import (
     CertificateRefused,
@@ -660,3 +661,14 @@ def test_manage_ocpp_ca_makes_the_ca_once_and_prints_its_certificate(tmp_path, s
     assert first == second == x509.load_pem_x509_certificate((tmp_path / "ca" / "ca.crt").read_bytes())
     assert first.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert stat.S_IMODE(os.stat(tmp_path / "ca" / "ca.key").st_mode) == 0o600
+
+
+def test_a_ca_that_cannot_be_read_or_made_refuses_the_certificate_instead_of_failing_the_handshake(tmp_path, settings):
+    (tmp_path / "a-file").write_text("")
+    settings.OCPP_CA_DIR = tmp_path / "a-file" / "ca"  # read-only installs: nowhere to make it
+    header = quote(pem_text(issue(TABLE_CA, common_name="ST3-1")), safe="").encode()
+
+    problem = door._certificate_problem(
+        charger=Charger(charge_point_id="ST3-1"), transport=Transport(tls=True, client_certificate_header=header)
+    )
+    assert problem == "this server's CA cannot be read (the server log says why)"
