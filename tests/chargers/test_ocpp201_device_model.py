@@ -10,8 +10,10 @@ import re
 
 import pytest
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 from chargers.models import PROBE_REQUESTED_BY, Charger, ChargerCommand, DeviceVariable
+from tests.api.helpers import http_json, make_user
 from tests.chargepoint_sim201 import (
     CallErrorAnswer,
     CarStation,
@@ -335,3 +337,22 @@ def test_a_report_naming_an_evse_no_column_holds_is_refused_and_nothing_of_it_st
     before, code, after = run(scenario)
     assert code == "PropertyConstraintViolation"
     assert before == after > 0
+
+
+def test_a_command_to_a_station_whose_model_is_being_read_is_refused_as_offline(ocpp_server):
+    """B02: while Pending the server sends only what reading the station needs."""
+    charger = station("DM-BUSY", site=make_site(circuit_limit_a=16))
+    token = Token.objects.create(user=make_user(sites=(charger.site,))).key
+
+    async def scenario():
+        async with sim_station(ocpp_server, "DM-BUSY", password=PASSWORD, boot=False) as st:
+            st.sends_report = False  # the server waits for it
+            assert (await st.boot(attempts=0))["status"] == "Pending"
+            await st.wait_for(lambda: st.sent("GetBaseReport"), what="GetBaseReport")
+            answer = await in_a_thread(http_json, ocpp_server, "POST", "/api/v1/chargers/DM-BUSY/start", token=token)
+            return answer, actions(st)
+
+    (status, body), calls = run(scenario)
+    assert (status, body["error"]) == (409, "charger_offline")
+    assert "device model is being read" in body["detail"]
+    assert calls == ["GetBaseReport"]
