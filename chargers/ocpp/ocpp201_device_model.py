@@ -9,7 +9,7 @@ import asyncio
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from ocpp.exceptions import PropertyConstraintViolationError
+from ocpp.exceptions import PropertyConstraintViolationError, SecurityError
 from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, GenericDeviceModelStatusEnumType, ReportBaseEnumType
@@ -42,7 +42,8 @@ def _evse_checked(report_data: list[dict]) -> None:
 class DeviceModelBoot:
     """The boot's reading and setting; self is a ChargePoint201 (charger_pk, call_and_record...)."""
 
-    # B02.FR.09: while Pending a station sends BootNotification, and what the CSMS asked for.
+    # B02.FR.09: while Pending a station sends BootNotification, and what the CSMS asked for
+    # (on_notify_report refuses a report no boot asked for).
     allowed_before_acceptance = frozenset({Action.boot_notification.value, Action.notify_report.value})
     # Set by each boot: Pending while the device model is read.
     reads_device_model = False
@@ -55,7 +56,10 @@ class DeviceModelBoot:
     async def on_notify_report(self, request_id: int, generated_at: str, seq_no: int, **kwargs):
         """One part of a device-model report, stored as it comes (the first part of the boot's
         full report replaces what was stored); the last part (no tbc) gives the compatibility
-        profile and lets the boot go on."""
+        profile and lets the boot go on. Before acceptance only the report the boot asked for is
+        taken (B02.FR.09)."""
+        if not self.registration_accepted and not self.reads_device_model:
+            raise SecurityError(description="This charger is not accepted yet; send BootNotification")
         parse_ocpp_datetime(generated_at, "generatedAt")
         check_int32(request_id, "requestId")
         check_int32(seq_no, "seqNo")

@@ -356,3 +356,21 @@ def test_a_command_to_a_station_whose_model_is_being_read_is_refused_as_offline(
     assert (status, body["error"]) == (409, "charger_offline")
     assert "device model is being read" in body["detail"]
     assert calls == ["GetBaseReport"]
+
+
+def test_a_station_waiting_for_the_installer_may_not_report_unasked(ocpp_server):
+    """An unknown station on a site that accepts unknown chargers waits for approval (Pending,
+    not reading its model): a NotifyReport from it is a SecurityError (B02.FR.09)."""
+    make_site(accept_unknown_chargers=True)
+
+    async def scenario():
+        async with sim_station(ocpp_server, "DM-UNKNOWN", password=PASSWORD, boot=False) as st:
+            assert (await st.boot(attempts=0))["status"] == "Pending"
+            with pytest.raises(CallErrorAnswer) as refused:
+                await st.report(1, "FullInventory")
+            return refused.value.code, actions(st)
+
+    code, calls = run(scenario)
+    assert code == "SecurityError"
+    assert calls == []
+    assert not DeviceVariable.objects.filter(charger__charge_point_id="DM-UNKNOWN").exists()
