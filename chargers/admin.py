@@ -48,6 +48,7 @@ from chargers.models import (
     ChargerEvent,
     Connector,
     IdTag,
+    SecurityProfile,
 )
 from chargers.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
 from chargers.services import charger_approve, charger_reject_claim, charger_set_password, id_tags_set_status
@@ -532,7 +533,9 @@ class ChargerAdmin(DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context["live_rows"] = self.live_rows(obj)
-            context["open_warning"] = OPEN_WARNING if obj.accepts_anyone else ""
+            # Profile 3 without a password still needs its client certificate: not open.
+            by_certificate = obj.security_profile == SecurityProfile.TLS_CLIENT_CERTIFICATE
+            context["open_warning"] = OPEN_WARNING if obj.accepts_anyone and not by_certificate else ""
         if obj is not None and self.has_change_permission(request, obj):
             context["command_links"] = self.command_links(obj)
             context["command_log_url"] = (

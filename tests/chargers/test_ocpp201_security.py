@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.core.management import call_command
+from django.urls import reverse
 
 from chargers import door
 from chargers.admission import RefusalKind, Transport, address_trusted, security_refusal, transport_of
@@ -672,3 +673,17 @@ def test_a_ca_that_cannot_be_read_or_made_refuses_the_certificate_instead_of_fai
         charger=Charger(charge_point_id="ST3-1"), transport=Transport(tls=True, client_certificate_header=header)
     )
     assert problem == "this server's CA cannot be read (the server log says why)"
+
+
+@pytest.mark.django_db
+def test_a_profile_3_charger_without_a_password_is_not_shown_as_open_to_anyone(admin_client):
+    by_certificate = make_charger(charge_point_id="ST3-NOPW", security_profile=SecurityProfile.TLS_CLIENT_CERTIFICATE)
+    open_one = make_charger(charge_point_id="ST1-NOPW")
+
+    def page(charger: Charger) -> str:
+        response = admin_client.get(reverse("admin:chargers_charger_change", args=[charger.pk]))
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert 'id="charger-open-warning"' not in page(by_certificate)
+    assert 'id="charger-open-warning"' in page(open_one)
