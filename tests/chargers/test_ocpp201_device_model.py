@@ -71,6 +71,7 @@ def test_a_new_station_is_pending_while_its_device_model_is_read_in_parts_then_a
             # Pending: the server asked only for the report, then for a boot (B02).
             report["while_pending"] = actions(st)[:2]
             report["asked"] = st.sent("GetBaseReport")
+            report["parts"] = [(p["requestId"], p["seqNo"], p.get("tbc", False)) for p in st.own("NotifyReport")]
             await st.wait_for(lambda: len(st.sent("SetVariables")) == 2, what="the sampling set")
             report["set"] = {
                 data["variable"]["name"]: data["attributeValue"]
@@ -87,6 +88,8 @@ def test_a_new_station_is_pending_while_its_device_model_is_read_in_parts_then_a
     assert report["pending_interval"] > 0
     assert report["while_pending"] == ["GetBaseReport", "TriggerMessage"]
     assert [a["reportBase"] for a in report["asked"]] == ["FullInventory"]
+    request_id = report["asked"][0]["requestId"]
+    assert report["parts"] == [(request_id, 0, True), (request_id, 1, True), (request_id, 2, False)]
     # Every attribute of its three NotifyReport parts is stored, with what may be set.
     assert DeviceVariable.objects.filter(charger=charger).count() == attributes(report["model"])
     rate_unit = stored(charger, "SmartChargingCtrlr", "RateUnit")
