@@ -15,12 +15,14 @@ import urllib.request
 
 import pytest
 import websockets
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from chargers.models import OCPP201, ChargerEvent, SecurityProfile
-from tests.chargers.test_ocpp201_security import issue, key_pem, make_ca, write_ca
-from tests.conftest import ROOT, _free_port, start_server, stop_server
+from chargers.models import OCPP201, Charger, ChargerEvent, SecurityProfile
+from tests.chargepoint_sim201 import SimStation
+from tests.chargers.test_ocpp201_security import PASSWORD, issue, key_pem, make_ca, write_ca
+from tests.conftest import ROOT, LiveServer, _free_port, start_server, stop_server
 from tests.factories import make_charger
 from tests.ocpp_client import basic_auth
 
@@ -113,15 +115,17 @@ def test_the_nginx_proxy_passes_chargers_and_health_checks_over_tls(ocpp_server,
         assert charger.remote_address == "127.0.0.21"
 
 
-def test_a_profile_3_stations_client_certificate_passes_nginx_and_a_wrong_one_is_refused(tmp_path):
+def test_a_station_signs_its_certificate_through_nginx_then_connects_with_it_and_a_wrong_one_is_refused(tmp_path):
     """nginx asks for the certificate and forwards it; the server, trusting 127.0.0.1 as its proxy,
-    admits the station whose certificate its CA issued in its name, and no other."""
+    signs the station's CSR (profile 1), then, at profile 3, admits the station showing that
+    certificate, and refuses one naming another station or showing none."""
     ca = make_ca()
     ca_dir = write_ca(ca, tmp_path / "ca")
-    charger = make_charger(charge_point_id="ST3-NGINX", protocol=OCPP201, security_profile=SecurityProfile(3))
+    charger = make_charger(charge_point_id="ST3-NGINX", password=PASSWORD, protocol=OCPP201)
+    station = SimStation("ST3-NGINX", password=PASSWORD)
 
     def client(name: str, common_name: str | None) -> ssl.SSLContext:
-        """wss as the station does it, with a certificate for CN=common_name (None: without one)."""
+        """wss with a certificate of our CA for CN=common_name (None: without one)."""
         context = ssl._create_unverified_context()
         if common_name is not None:
             key = ec.generate_private_key(ec.SECP256R1())
@@ -132,39 +136,61 @@ def test_a_profile_3_stations_client_certificate_passes_nginx_and_a_wrong_one_is
             context.load_cert_chain(tmp_path / f"{name}.crt", tmp_path / f"{name}.key")
         return context
 
-    async def attempt(https_port: int, context: ssl.SSLContext, address: str) -> str | int:
-        """The answer to a Heartbeat, or the status the handshake was refused with."""
+    async def signed(proxy: LiveServer) -> dict:
+        """Profile 1 through nginx: boot, then SignCertificate until CertificateSigned comes."""
+        await station.connect(proxy, ssl_context=ssl._create_unverified_context())
         try:
+            await station.boot()
+            answer = await station.sign_certificate()
+            await station.wait_for(lambda: station.certificate_pem, what="CertificateSigned")
+        finally:
+            await station.close()
+        return answer
+
+    async def with_its_certificate(proxy: LiveServer) -> dict:
+        station.password = None  # profile 3: the certificate alone
+        await station.connect(proxy, ssl_context=station.client_tls_context(tmp_path))
+        try:
+            return await station.heartbeat()
+        finally:
+            await station.close()
+
+    async def refused(https_port: int, context: ssl.SSLContext, address: str) -> int:
+        with pytest.raises(websockets.InvalidStatus) as refusal:
             async with websockets.connect(
                 f"wss://127.0.0.1:{https_port}/ocpp/ST3-NGINX",
                 subprotocols=["ocpp2.0.1"],
                 ssl=context,
                 open_timeout=10,
                 local_addr=(address, 0),  # a row of refusals per address
-            ) as ws:
-                await ws.send('[2,"1","Heartbeat",{}]')
-                return await asyncio.wait_for(ws.recv(), 10)
-        except websockets.InvalidStatus as refusal:
-            return refusal.response.status_code
+            ):
+                pass
+        return refusal.value.response.status_code
 
     process, server = start_server(tmp_path, {"OCPP_TRUSTED_PROXIES": "127.0.0.1", "OCPP_CA_DIR": str(ca_dir)})
     try:
         with nginx_in_front(server, tmp_path) as https_port:
-            good = asyncio.run(attempt(https_port, client("good", "ST3-NGINX"), "127.0.0.31"))
-            wrong = asyncio.run(attempt(https_port, client("wrong", "ST3-SOMEONE-ELSE"), "127.0.0.32"))
-            without = asyncio.run(attempt(https_port, client("none", None), "127.0.0.33"))
+            proxy = LiveServer(f"https://127.0.0.1:{https_port}", f"wss://127.0.0.1:{https_port}", server.log_path)
+            answer = asyncio.run(signed(proxy))
+            Charger.objects.filter(pk=charger.pk).update(security_profile=SecurityProfile.TLS_CLIENT_CERTIFICATE)
+            heartbeat = asyncio.run(with_its_certificate(proxy))
+            wrong = asyncio.run(refused(https_port, client("wrong", "ST3-SOMEONE-ELSE"), "127.0.0.32"))
+            without = asyncio.run(refused(https_port, client("none", None), "127.0.0.33"))
     finally:
         stop_server(process)
 
-    assert '"currentTime"' in good
+    assert answer == {"status": "Accepted"}
+    x509.load_pem_x509_certificate(station.certificate_pem.encode()).verify_directly_issued_by(ca.certificate)
+    assert "currentTime" in heartbeat
     assert (wrong, without) == (403, 403)
     refusals = dict(
         ChargerEvent.objects.filter(charger=charger, kind=ChargerEvent.Kind.REFUSED).values_list(
             "remote_address", "message"
         )
     )
+    assert set(refusals) == {"127.0.0.32", "127.0.0.33"}, "the station with its own certificate was not refused"
     assert refusals["127.0.0.32"] == (
-        "client certificate refused: CN 'ST3-SOMEONE-ELSE' is not this charger's id or serial number (ST3-NGINX)"
+        "client certificate refused: CN 'ST3-SOMEONE-ELSE' is not this charger's id or serial number "
+        "(SIM-0001, ST3-NGINX)"
     )
     assert refusals["127.0.0.33"].startswith("client certificate refused: none presented")
-    assert "127.0.0.31" not in refusals
