@@ -687,3 +687,34 @@ def test_a_profile_3_charger_without_a_password_is_not_shown_as_open_to_anyone(a
 
     assert 'id="charger-open-warning"' not in page(by_certificate)
     assert 'id="charger-open-warning"' in page(open_one)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_takes_a_station_to_profile_3_once_it_holds_our_root_and_its_own_certificate(proxied_server):
+    """The path docs/security.md gives: profile 3 is refused by the station until it has our root
+    and its certificate; then it reconnects with the certificate alone."""
+    charger = station("ST-TO3", SecurityProfile.BASIC_AUTH)
+    seen = {}
+
+    async def scenario():
+        async with sim_station(proxied_server, "ST-TO3", password=PASSWORD) as st:
+            session = await in_a_thread(admin_session, proxied_server)
+            raise_to_3 = (press_security, session, proxied_server, charger, "raise-profile", {"security_profile": 3})
+            seen["too early"] = await in_a_thread(*raise_to_3)
+            await in_a_thread(press_security, session, proxied_server, charger, "install-root")
+            await st.sign_certificate()
+            await st.wait_for(lambda: st.certificate_pem, what="CertificateSigned")
+            own = x509.load_pem_x509_certificate(st.certificate_pem.encode())
+            st.password, st.secure_reconnect = None, {"headers": proxy_headers(own)}
+            seen["raised"] = await in_a_thread(*raise_to_3)
+            await st.follow_ups_done()
+            seen["heartbeat"] = await st.heartbeat()
+        seen["with the password only"] = await refused(proxied_server, "ST-TO3")
+
+    run(scenario)
+    assert "The station kept security profile 1." in seen["too early"]
+    assert "Security profile 3: the station reconnects with it." in seen["raised"]
+    assert Charger.objects.get(pk=charger.pk).security_profile == SecurityProfile.TLS_CLIENT_CERTIFICATE
+    assert "currentTime" in seen["heartbeat"]
+    assert seen["with the password only"] == 403
+    assert refusal_message("ST-TO3") == "security profile 3 needs TLS (wss://): refused on plain ws"
