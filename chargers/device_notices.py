@@ -7,6 +7,8 @@ its device model, the Problem variable of the Connector or EVSE component set to
 AvailabilityState "Faulted"), and its end by the same event with cleared=true (OCPP 2.0.1
 part 2, N07 and appendix 3, the standardized components)."""
 
+import datetime as dt
+import math
 from dataclasses import dataclass
 
 FAULTED = "Faulted"
@@ -109,3 +111,28 @@ def profiles_text(*, source: str, evse_id: int, profiles: list[dict], request_id
         for p in profiles
     )
     return f"{_where(evse_id)} holds, set by {source} (request {request_id}): {held}"
+
+
+# The voltage a limit in amps is turned into watts at (energy.allocation.NOMINAL_VOLTAGE_V).
+NOMINAL_VOLTAGE_V = 230.0
+
+
+def external_limit_w(*, schedule: dict, start: dt.datetime, now: dt.datetime, phases: int) -> float | None:
+    """The limit a NotifyChargingLimit's schedule (its first) sets now, in watts: the last
+    period started by `now` (the first before its start), amps at 230 V on the period's
+    numberPhases or the charger's wiring. None when it is no physical limit (negative, not finite)."""
+    periods = sorted(schedule["charging_schedule_period"], key=lambda p: p["start_period"])
+    elapsed_s = (now - start).total_seconds()
+    period = ([p for p in periods if p["start_period"] <= elapsed_s] or periods)[-1]
+    limit = float(period["limit"])
+    if not math.isfinite(limit) or limit < 0:
+        return None
+    if schedule["charging_rate_unit"] == "W":
+        return limit
+    return limit * NOMINAL_VOLTAGE_V * (period.get("number_phases") or phases)
+
+
+def external_limit_ends(*, schedule: dict, start: dt.datetime) -> dt.datetime | None:
+    """When the schedule ends (its duration from its start); None: until cleared."""
+    duration_s = schedule.get("duration")
+    return None if duration_s is None else start + dt.timedelta(seconds=duration_s)

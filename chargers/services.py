@@ -15,7 +15,7 @@ from django.utils import timezone
 from chargers import device_model, events, selectors
 from chargers.admission import RefusalCount, RefusalKind
 from chargers.credentials import charger_password_hash
-from chargers.device_notices import FAULTED, FaultChange
+from chargers.device_notices import FAULTED, FaultChange, external_limit_ends, external_limit_w
 from chargers.link import REMOTE_ID_TAG
 from chargers.models import (
     OCPP16,
@@ -28,7 +28,7 @@ from chargers.models import (
     charge_point_id_validator,
 )
 from chargers.profiles import ChargerProfile
-from energy.models import Site
+from energy.models import ChargerControl, Site
 
 logger = logging.getLogger(__name__)
 
@@ -446,6 +446,34 @@ def evse_fault_update(*, charger_pk: int, fault: FaultChange, timestamp: dt.date
         error_code="",
         timestamp=timestamp,
     )
+
+
+def charger_external_limit_record(
+    *, charger_pk: int, source: str, schedule: dict, start: dt.datetime, now: dt.datetime
+) -> int | None:
+    """A limit set on the station outside this server (NotifyChargingLimit): energy control counts
+    it (as the station obeys it) until it is cleared or its schedule ends. At most the charger's
+    rating is kept: more limits nothing. The watts kept, or None when the schedule sets no
+    physical limit (then nothing is kept)."""
+    phases, max_power_w = Charger.objects.values_list("phases", "max_power_w").get(pk=charger_pk)
+    limit_w = external_limit_w(schedule=schedule, start=start, now=now, phases=phases)
+    if limit_w is None:
+        return None
+    kept_w = min(round(limit_w), max_power_w)
+    ChargerControl.objects.filter(charger_id=charger_pk).update(
+        external_limit_w=kept_w,
+        external_limit_source=source,
+        external_limit_expires_at=external_limit_ends(schedule=schedule, start=start),
+    )
+    return kept_w
+
+
+def charger_external_limit_clear(*, charger_pk: int, source: str) -> bool:
+    """ClearedChargingLimit: the limit that source set is gone. False when none of its was kept."""
+    cleared = ChargerControl.objects.filter(charger_id=charger_pk, external_limit_source=source).update(
+        external_limit_w=None, external_limit_source="", external_limit_expires_at=None
+    )
+    return cleared > 0
 
 
 def id_tag_info(*, charger_pk: int, id_tag: str, now: dt.datetime | None = None) -> dict:

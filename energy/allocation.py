@@ -202,14 +202,14 @@ def allocate(
         if amps + STEP_A > cap + 1e-9:
             result[charger.id] = Allocation(amps, _cap_reason(charger, cap_source), cap_source)
             continue
-        binding = next(
-            (
-                c
-                for i, c in enumerate(constraints)
-                if c.coefficients.get(charger.id) and remaining[i] < c.coefficients[charger.id] * STEP_A - 1e-9
-            ),
-            None,
-        )
+        full = [
+            c
+            for i, c in enumerate(constraints)
+            if c.coefficients.get(charger.id) and remaining[i] < c.coefficients[charger.id] * STEP_A - 1e-9
+        ]
+        # A cap of this charger's own (a manual limit, one set on the charger) names the limit
+        # before a fuse that filled up with it: more room on the fuse would not raise it.
+        binding = next((c for c in full if len(c.coefficients) == 1), full[0] if full else None)
         if binding is None:  # only possible for rounding leftovers
             result[charger.id] = Allocation(amps, reasons.shared_fairly(), LimitSource.CIRCUIT)
         else:

@@ -37,6 +37,9 @@ class ChargerState:
     measured_current_a: float | None = None
     current_limit_a: float | None = None
     manual_limit_w: float | None = None
+    # A limit set on the charger outside this server, which it obeys whatever we send.
+    external_limit_w: float | None = None
+    external_limit_reason: str = ""
     can_switch_phases: bool = False
     active_phases: int | None = None  # what it charges on now, if it can switch
 
@@ -99,6 +102,7 @@ def _manual_limits(chargers: list[ChargerState]) -> dict[str, ManualLimit]:
 
 def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
     manual = _manual_limits(inputs.chargers)
+    by_id = {c.id: c for c in inputs.chargers}
     demands, phases_by_id = [], {}
     for c in inputs.chargers:
         phases = _phases_used(c, inputs.solar_budget_w)
@@ -119,8 +123,6 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
                 current_limit_a=c.current_limit_a,
             )
         )
-    by_id = {c.id: c for c in inputs.chargers}
-
     protection = fuse_constraints(inputs.fuses, demands)
     for d in demands:
         if inputs.grid_percent < 100:
@@ -131,6 +133,11 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
             protection.append(
                 _cap("manual limit", "manual", d.id, manual[d.id].limit_w / (NOMINAL_VOLTAGE_V * len(d.phases)))
             )
+        external = by_id[d.id]
+        if external.external_limit_w is not None:
+            # The charger holds to it anyway: counting it gives what it cannot take to the others.
+            amps = external.external_limit_w / (NOMINAL_VOLTAGE_V * len(d.phases))
+            protection.append(_cap(external.external_limit_reason, LimitSource.EXTERNAL, d.id, amps))
         if inputs.failsafe_current_a is not None:
             protection.append(
                 _cap(inputs.failsafe_reason or "fail-safe", LimitSource.FAILSAFE, d.id, inputs.failsafe_current_a)
@@ -183,6 +190,7 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
                 "measured_current_a": d.measured_current_a,
                 "max_current_a": round(d.max_current_a, 1),
                 "manual_limit_w": by_id[d.id].manual_limit_w,
+                "external_limit_w": by_id[d.id].external_limit_w,
                 "fuses": {f.id: {"limit_a": f.limit_a, "other_load_a": f.other_load_a} for f in inputs.fuses},
             },
         )

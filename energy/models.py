@@ -319,6 +319,13 @@ class ChargerControl(models.Model):
     manual_limit_w = models.PositiveIntegerField("manual limit (W)", null=True, blank=True)
     manual_limit_reason = models.CharField("why the manual limit", max_length=200, blank=True)
     manual_limit_expires_at = models.DateTimeField("manual limit ends at", null=True, blank=True)
+    # A limit set on the charger outside this server (OCPP 2.0.1 NotifyChargingLimit), until
+    # cleared (ClearedChargingLimit) or its schedule ends.
+    external_limit_w = models.PositiveIntegerField("limit set on the charger (W)", null=True, blank=True)
+    external_limit_source = models.CharField(
+        "set by", max_length=10, blank=True, help_text="chargingLimitSource: EMS, SO, CSO or Other."
+    )
+    external_limit_expires_at = models.DateTimeField("limit set on the charger ends at", null=True, blank=True)
 
     # What the charger last accepted of each limit (null: it holds none).
     protection_w = models.PositiveIntegerField(

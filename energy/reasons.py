@@ -184,6 +184,15 @@ def grid_frequency_high(frequency_hz: float, threshold_hz: float) -> str:
     return f"grid frequency {hertz(frequency_hz)} is at or above {hertz(threshold_hz)}: full power to absorb it"
 
 
+# What OCPP 2.0.1's chargingLimitSource names, in words.
+LIMIT_SETTERS = {"EMS": "the home's energy manager", "SO": "the grid operator", "CSO": "the charging operator"}
+
+
+def external_limit(source: str, limit_w: float) -> str:
+    """A limit set on the charger outside this server (NotifyChargingLimit), which it obeys."""
+    return f"{LIMIT_SETTERS.get(source, 'another system')} limits this charger to {watts(limit_w)}"
+
+
 def meter_silent(since: dt.datetime, current_a: float) -> str:
     """The fail-safe: `since` is the last main-meter reading, on the site's clock."""
     held = f"held at {amps(current_a)}" if current_a > 0 else "charging stopped"

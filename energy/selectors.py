@@ -7,6 +7,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from chargers.models import Charger, Connector
+from energy import reasons
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES, Fuse
 from energy.control import ChargerState
 from energy.models import (
@@ -177,6 +178,9 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
         manual = control.manual_limit_w
         if control.manual_limit_expires_at is not None and control.manual_limit_expires_at <= now:
             manual = None
+        external = control.external_limit_w
+        if control.external_limit_expires_at is not None and control.external_limit_expires_at <= now:
+            external = None
         states.append(
             ChargerState(
                 id=str(charger.pk),
@@ -195,6 +199,10 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
                 measured_current_a=draws[charger.pk].current_a,
                 current_limit_a=control.decision_current_a,
                 manual_limit_w=manual,
+                external_limit_w=external,
+                external_limit_reason=""
+                if external is None
+                else reasons.external_limit(control.external_limit_source, external),
                 can_switch_phases=charger.can_switch_phases,
                 active_phases=control.active_phases,
             )

@@ -13,6 +13,8 @@ class LimitSource(StrEnum):
     TOU = "tou"
     GRID = "grid"
     MANUAL = "manual"
+    # A limit someone else set on the charger (an EMS, the grid operator: OCPP 2.0.1 NotifyChargingLimit).
+    EXTERNAL = "external"
     CHARGER = "charger"  # the charger's own maximum
     DEMAND = "demand"  # the car draws less than it is offered
     IDLE = "idle"  # no car wants to charge
@@ -25,6 +27,7 @@ LABELS = {
     LimitSource.TOU: "time-of-use plan",
     LimitSource.GRID: "grid operator",
     LimitSource.MANUAL: "manual limit",
+    LimitSource.EXTERNAL: "limit set on the charger",
     LimitSource.CHARGER: "charger's maximum",
     LimitSource.DEMAND: "car's own draw",
     LimitSource.IDLE: "no car charging",

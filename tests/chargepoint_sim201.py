@@ -1142,6 +1142,7 @@ class CarStation(SimStation):
         self.charging = False
         self.draw_a = 0.0
         self.meter = None
+        self.outside_limit_a: float | None = None  # set by an EMS or the grid operator, not the CSMS
 
     def active_phases(self) -> int:
         return self.phases
@@ -1166,7 +1167,7 @@ class CarStation(SimStation):
         return period["limit"] / (NOMINAL_VOLTAGE_V * period.get("numberPhases", self.phases))
 
     def limit_a(self) -> float:
-        limits = [self.max_current_a, self._top_limit_a("ChargingStationMaxProfile", (0,))]
+        limits = [self.max_current_a, self._top_limit_a("ChargingStationMaxProfile", (0,)), self.outside_limit_a]
         tx_limit = self._top_limit_a("TxProfile", (1,)) if self.charging else None
         limits.append(tx_limit if tx_limit is not None else self._top_limit_a("TxDefaultProfile", (1, 0)))
         limit = min(v for v in limits if v is not None)
@@ -1177,6 +1178,18 @@ class CarStation(SimStation):
         if self.meter is not None:
             self.meter.observe(f"{self.id}: {what}")
         self._changed.set()
+
+    async def limit_from_outside(self, source: str, amps: float) -> dict:
+        """An EMS or the grid operator limits the station (over its own interface): it obeys at
+        once and tells the CSMS (NotifyChargingLimit)."""
+        self.outside_limit_a = amps
+        self._update_draw(f"{source} limits to {amps} A")
+        return await self.notify_charging_limit(source, limit=amps)
+
+    async def limit_from_outside_cleared(self, source: str) -> dict:
+        self.outside_limit_a = None
+        self._update_draw(f"{source} limit cleared")
+        return await self.cleared_charging_limit(source)
 
     async def transaction_event(self, event_type: str, transaction_id: str, seq_no: int, **options) -> dict:
         if event_type in ("Started", "Ended"):

@@ -3,7 +3,8 @@ ChargePoint201 (chargers/ocpp/ocpp201.py). NotifyEVChargingNeeds puts the car's 
 and energy need on its session (energy control's target for that charger); NotifyEvent goes
 into the event log and a fault on an EVSE onto its row, as 1.6's Faulted does;
 NotifyChargingLimit, ClearedChargingLimit and ReportChargingProfiles go into the event log in
-words (chargers/device_notices.py)."""
+words (chargers/device_notices.py), and a limit set on the station outside this server is
+counted by energy control until it is cleared or ends."""
 
 import datetime as dt
 
@@ -105,10 +106,25 @@ class StationNotices:
     @on(Action.notify_charging_limit, skip_schema_validation=True)
     async def on_notify_charging_limit(self, charging_limit: dict, **kwargs):
         """A limit an EMS, the grid operator or another party set on the station, in the event
-        log in words. (Energy control does not count it yet.)"""
+        log in words. Energy control counts the one in force (the station obeys it anyway), so
+        what this charger cannot take goes to the others; on one EVSE it caps the station."""
         evse_id = kwargs.get("evse_id")
         if evse_id is not None:
             _evse_id(evse_id, "evseId", minimum=0)
+        schedules = kwargs.get("charging_schedule") or []
+        if schedules:
+            now = dt.datetime.now(dt.UTC)
+            start = schedules[0].get("start_schedule")
+            kept_w = await db(charger_services.charger_external_limit_record)(
+                charger_pk=self.charger_pk,
+                source=charging_limit["charging_limit_source"],
+                schedule=schedules[0],
+                start=parse_ocpp_datetime(start, "chargingSchedule/0/startSchedule") if start else now,
+                now=now,
+            )
+            if kept_w is None:
+                raise PropertyConstraintViolationError(description="chargingSchedulePeriod/limit must be 0 or more")
+            await self.rebalance(f"limit set on the charger by {charging_limit['charging_limit_source']}")
         message = device_notices.charging_limit_text(
             source=charging_limit["charging_limit_source"],
             evse_id=evse_id,
@@ -133,6 +149,10 @@ class StationNotices:
             device_notices.limit_cleared_text(source=charging_limit_source, evse_id=evse_id),
             {"chargingLimitSource": charging_limit_source, "evseId": evse_id},
         )
+        if await db(charger_services.charger_external_limit_clear)(
+            charger_pk=self.charger_pk, source=charging_limit_source
+        ):
+            await self.rebalance(f"{charging_limit_source}'s limit on the charger cleared")
         return call_result.ClearedChargingLimit()
 
     @on(Action.report_charging_profiles, skip_schema_validation=True)

@@ -68,6 +68,24 @@ CASES = [
         {"a": (3680, "grid", 3680, 1)},
     ),
     (
+        "a limit set on the charger outside (EMS, grid operator) caps it and names itself",
+        [car(external_limit_w=2300, external_limit_reason="the grid operator limits this charger to 2,300 W")],
+        {},
+        {"a": (2300, "external", 2300, 1)},
+    ),
+    (
+        "what a charger limited outside cannot take goes to the other car on the fuse",
+        [car("a", external_limit_w=2300), car("b")],
+        {},
+        {"a": (2300, "external", 2300, 1), "b": (5060, "circuit", 5060, 1)},
+    ),
+    (
+        "a limit set outside above the fuse share changes nothing",
+        [car("a", external_limit_w=7000), car("b")],
+        {},
+        {"a": (3680, "circuit", 3680, 1), "b": (3680, "circuit", 3680, 1)},
+    ),
+    (
         "an idle charger gets nothing",
         [ChargerState(id="a", fuse_id="garage", phases=1, max_power_w=7400, wants_power=False)],
         {},
