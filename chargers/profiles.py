@@ -59,6 +59,7 @@ def profile_from_configuration(configuration_keys: list[dict]) -> ChargerProfile
         meter_sample_interval_s=_int_or_none(values.get("MeterValueSampleInterval")),
         meter_measurands=_csv(values.get("MeterValuesSampledData")),
         number_of_connectors=_int_or_none(values.get("NumberOfConnectors")),
+        max_periods_per_schedule=_int_or_none(values.get("ChargingScheduleMaxPeriods")),
         meter_measurands_max_length=_int_or_none(values.get("MeterValuesSampledDataMaxLength")),
     )
 

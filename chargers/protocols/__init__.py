@@ -28,6 +28,18 @@ class LimitPeriod:
     limit_w: float
 
 
+def periods_held(
+    periods: list[LimitPeriod], *, max_periods: int | None, duration_s: int | None
+) -> tuple[list[LimitPeriod], int | None]:
+    """A plan cut to what the charger holds (1.6 ChargingScheduleMaxPeriods, 2.0.1
+    PeriodsPerSchedule), which would refuse it whole: its first periods, ending where the next
+    would start. Energy control sends the rest in a later run, as the plan moves on."""
+    if not max_periods or len(periods) <= max_periods:
+        return periods, duration_s
+    end_s = periods[max_periods].start_s
+    return periods[:max_periods], min(duration_s, end_s) if duration_s else end_s
+
+
 @dataclass(frozen=True)
 class ChargerCall:
     """One call to a charger, ready for the command path: the action and its wire payload."""

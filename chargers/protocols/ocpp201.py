@@ -40,7 +40,7 @@ from ocpp.v201.enums import (
 
 from chargers.models import Charger
 from chargers.profiles import limit_in_charger_unit
-from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose, wire_payload
+from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose, periods_held, wire_payload
 from energy.allocation import NOMINAL_VOLTAGE_V
 from graylogic.datetimes import iso_utc
 
@@ -122,9 +122,10 @@ def schedule_set(
     *, charger: Charger, purpose: LimitPurpose, periods: list[LimitPeriod], start: dt.datetime, duration_s: int | None
 ) -> ChargerCall:
     """A plan of several periods for the whole station (EVSE 0), in its own unit at its wired
-    phases; limits in amps to one decimal."""
+    phases; limits in amps to one decimal; as many periods as it holds."""
     unit = charger.limit_rate_unit
     per_watt = 1 if unit == "W" else 1 / (NOMINAL_VOLTAGE_V * charger.phases)
+    periods, duration_s = periods_held(periods, max_periods=charger.max_periods_per_schedule, duration_s=duration_s)
     profile = _profile(
         charger=charger,
         purpose=purpose,

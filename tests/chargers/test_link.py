@@ -98,6 +98,34 @@ def test_below_six_amps_a_limit_pauses_the_car():
     ]
 
 
+@pytest.mark.parametrize(
+    ("max_periods", "duration_s", "kept", "expected_duration_s"),
+    [
+        (None, 14400, [0, 3600, 7200, 10800], 14400),  # not known: the whole plan
+        (4, 14400, [0, 3600, 7200, 10800], 14400),
+        (2, 14400, [0, 3600], 7200),  # cut where the third would start
+        (2, None, [0, 3600], 7200),
+        (2, 5000, [0, 3600], 5000),
+        (0, 14400, [0, 3600, 7200, 10800], 14400),  # 0 holds nothing: taken as not known
+    ],
+)
+def test_a_plan_longer_than_the_charger_holds_is_cut_to_its_periods(max_periods, duration_s, kept, expected_duration_s):
+    plan = [LimitPeriod(start_s=s, limit_w=w) for s, w in ((0, 0), (3600, 11000), (7200, 0), (10800, 11000))]
+    for protocol in ("ocpp1.6", "ocpp2.0.1"):
+        call = schedule_set_call(
+            charger=charger(max_periods_per_schedule=max_periods, connection_protocol=protocol),
+            purpose=LimitPurpose.DEFAULT,
+            periods=plan,
+            start=NOW,
+            duration_s=duration_s,
+        )
+        profile = call.payload.get("csChargingProfiles") or call.payload["chargingProfile"]
+        schedule = profile["chargingSchedule"]
+        schedule = schedule[0] if isinstance(schedule, list) else schedule
+        assert [p["startPeriod"] for p in schedule["chargingSchedulePeriod"]] == kept
+        assert schedule["duration"] == expected_duration_s
+
+
 def test_a_time_of_use_plan_is_one_profile_of_several_periods_in_the_chargers_unit():
     start = NOW.replace(microsecond=0)
     periods = [LimitPeriod(start_s=0, limit_w=0), LimitPeriod(start_s=3600, limit_w=11000)]
