@@ -1,13 +1,11 @@
 """Where installers commission chargers, command them, and read what they did."""
 
 import json
-import logging
 import os
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -36,8 +34,7 @@ from chargers.admin_live import (
     status_text,
 )
 from chargers.admin_security import CertificateInline, ChargerSecurityAdmin, security_command_links
-from chargers.commands import CommandFailed, charger_group
-from chargers.failures import failure_sentence
+from chargers.commands import charger_group
 from chargers.models import (
     OCPP201,
     PROBE_REQUESTED_BY,
@@ -63,8 +60,6 @@ from graylogic.admin_utils import (
 )
 from sessions.models import ChargingSession
 from sessions.selectors import charger_state
-
-logger = logging.getLogger(__name__)
 
 RECENT_ROWS = 20
 RECENT_COMMANDS = 10
@@ -580,20 +575,13 @@ class ChargerAdmin(DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
     def _send_command(
         self, request: HttpRequest, charger: Charger, command: AdminCommand, cleaned: dict
     ) -> AnswerView | None:
-        try:
-            answer = command.send(charger=charger, cleaned=cleaned, requested_by=f"admin:{request.user.get_username()}")
-        except CommandFailed as failure:
-            message = failure_sentence(
-                charge_point_id=charger.charge_point_id, failure=failure, timeout_s=settings.OCPP_COMMAND_TIMEOUT_S
-            )
-            self.message_user(request, message, messages.ERROR)
-            return None
-        except Exception:
-            # An installer pressing a button gets a message, never a server error page.
-            logger.exception("%s: admin command %s failed", charger.charge_point_id, command.action)
-            self.message_user(
-                request, "The command failed unexpectedly; the server log has the details.", messages.ERROR
-            )
+        answer = self._command_sent(
+            request,
+            charger,
+            command.action,
+            lambda requested_by: command.send(charger=charger, cleaned=cleaned, requested_by=requested_by),
+        )
+        if answer is None:
             return None
         view = answer_view(command.action, answer)
         self.message_user(request, view.summary, getattr(messages, view.level.upper()))

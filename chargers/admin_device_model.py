@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
+from chargers import device_model
 from chargers import services as charger_services
 from chargers.admin_live import ConfigurationChange
-from chargers.device_model import SMART_CHARGING
 from chargers.models import Charger, ChargerCommand
 
 DEVICE_MODEL_FIELDS = ["max_periods_per_schedule", "phase_switching", "device_model_table"]
@@ -64,12 +64,13 @@ class DeviceModelAdmin:
 
     @admin.display(description="phase switching")
     def phase_switching(self, charger: Charger) -> str:
-        summary = charger.configuration if isinstance(charger.configuration, dict) else {}
-        says = str(summary.get(f"{SMART_CHARGING}.Phases3to1", "")).lower()
+        says = device_model.phases_3to1(charger.configuration)
         station = {
-            "true": "The station says it can switch from 3 phases to 1 (SmartChargingCtrlr.Phases3to1).",
-            "false": "The station says it cannot switch from 3 phases to 1 (SmartChargingCtrlr.Phases3to1).",
+            True: "The station says it can switch from 3 phases to 1 (SmartChargingCtrlr.Phases3to1).",
+            False: "The station says it cannot switch from 3 phases to 1 (SmartChargingCtrlr.Phases3to1).",
         }.get(says, "The station did not say whether it can switch from 3 phases to 1.")
+        if says is False:
+            return f"{station} Energy control never switches it, whatever 'can switch to 1 phase' says."
         yours = "on" if charger.can_switch_phases else "off"
         return f"{station} Energy control switches by your setting 'can switch to 1 phase', now {yours}."
 

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django import forms
 from django.conf import settings
@@ -30,6 +31,7 @@ from chargers.services import charger_set_password
 from graylogic.admin_utils import ReadOnlyTabularInline
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # OCPP 2.0.1 part 2, A00: BasicAuthPassword is 16 to 40 characters.
 PASSWORD_MIN_CHARS, PASSWORD_MAX_CHARS = 16, 40
@@ -225,7 +227,8 @@ class CertificateAdmin(admin.ModelAdmin):
 
 
 class ChargerSecurityAdmin:
-    """Mixed into ChargerAdmin: one page per security button."""
+    """Mixed into ChargerAdmin: one page per security button, and how any button's failure is
+    told to the installer (_command_sent, which the command buttons use too)."""
 
     def get_urls(self):
         return [
@@ -267,23 +270,32 @@ class ChargerSecurityAdmin:
         }
         return TemplateResponse(request, "admin/chargers/charger/command.html", context)
 
-    def _security_send(
-        self, request: HttpRequest, charger: Charger, command: SecurityCommand, cleaned: dict
-    ) -> Outcome | None:
-        requested_by = f"admin:{request.user.get_username()}"
+    def _command_sent(self, request: HttpRequest, charger: Charger, what: str, send: Callable[[str], T]) -> T | None:
+        """send(requested_by) for a button of the charger's page: what it returns, or None once
+        the installer was told why it failed (a message, never a server error page)."""
         try:
-            outcome = command.send(charger=charger, cleaned=cleaned, requested_by=requested_by)
+            return send(f"admin:{request.user.get_username()}")
         except CommandFailed as failure:
             message = failure_sentence(
                 charge_point_id=charger.charge_point_id, failure=failure, timeout_s=settings.OCPP_COMMAND_TIMEOUT_S
             )
             self.message_user(request, message, messages.ERROR)
-            return None
         except Exception:
-            logger.exception("%s: security command %s failed", charger.charge_point_id, command.slug)
+            logger.exception("%s: admin command %s failed", charger.charge_point_id, what)
             self.message_user(
                 request, "The command failed unexpectedly; the server log has the details.", messages.ERROR
             )
-            return None
-        self.message_user(request, outcome.summary, getattr(messages, outcome.level.upper()))
+        return None
+
+    def _security_send(
+        self, request: HttpRequest, charger: Charger, command: SecurityCommand, cleaned: dict
+    ) -> Outcome | None:
+        outcome = self._command_sent(
+            request,
+            charger,
+            command.slug,
+            lambda requested_by: command.send(charger=charger, cleaned=cleaned, requested_by=requested_by),
+        )
+        if outcome is not None:
+            self.message_user(request, outcome.summary, getattr(messages, outcome.level.upper()))
         return outcome

@@ -196,6 +196,13 @@ class BootStep(StrEnum):
     GIVE_UP = "give up"  # asked long enough ago: accept without it, never locked out in Pending
 
 
+def phases_3to1(configuration) -> bool | None:
+    """What the station's device model says of SmartChargingCtrlr.Phases3to1 (the summary kept
+    in Charger.configuration; a 1.6 charger's GetConfiguration list says nothing)."""
+    said = str(configuration.get(f"{SMART_CHARGING}.Phases3to1", "")).lower() if isinstance(configuration, dict) else ""
+    return {"true": True, "false": False}.get(said)
+
+
 def boot_step(*, configuration, firmware_version: str, now: dt.datetime, wait_s: float) -> BootStep:
     """Read at the first boot and after a firmware change; a station that never completes its
     report is accepted once wait_s have passed since it was first asked, across reconnects.

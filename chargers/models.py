@@ -351,6 +351,19 @@ class ChargerEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.charge_point_id} {self.kind}"
 
 
+# The fields that name one attribute of a station's device model.
+DEVICE_VARIABLE_KEY = (
+    "charger",
+    "component",
+    "component_instance",
+    "evse_id",
+    "connector_id",
+    "variable",
+    "variable_instance",
+    "attribute_type",
+)
+
+
 class DeviceVariable(models.Model):
     """One attribute of one variable of an OCPP 2.0.1 station's device model, as its NotifyReport
     told it (OCPP 2.0.1 part 1, device model). evse_id and connector_id are 0 where the
@@ -388,16 +401,7 @@ class DeviceVariable(models.Model):
         ordering = ["charger", "component", "component_instance", "evse_id", "connector_id", "variable"]
         constraints = [
             models.UniqueConstraint(
-                fields=[
-                    "charger",
-                    "component",
-                    "component_instance",
-                    "evse_id",
-                    "connector_id",
-                    "variable",
-                    "variable_instance",
-                    "attribute_type",
-                ],
+                fields=list(DEVICE_VARIABLE_KEY),
                 name="device_variable_unique_attribute",
             )
         ]

@@ -18,6 +18,7 @@ from chargers.credentials import charger_password_hash
 from chargers.device_notices import FAULTED, FaultChange, external_limit_ends, external_limit_w
 from chargers.link import REMOTE_ID_TAG
 from chargers.models import (
+    DEVICE_VARIABLE_KEY,
     OCPP16,
     OCPP201,
     Charger,
@@ -591,17 +592,6 @@ def _device_model_boot(charger: Charger) -> BootResult | None:
     return BootResult("Pending", DEVICE_MODEL_PENDING_S, reads_device_model=True)
 
 
-# The fields that name an attribute (DeviceVariable's unique constraint, VariableRow.key).
-DEVICE_VARIABLE_KEY = (
-    "charger",
-    "component",
-    "component_instance",
-    "evse_id",
-    "connector_id",
-    "variable",
-    "variable_instance",
-    "attribute_type",
-)
 VARIABLE_FIELDS = tuple(field.name for field in fields(device_model.VariableRow))
 
 

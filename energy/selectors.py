@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
+from chargers.device_model import phases_3to1
 from chargers.models import Charger, Connector
 from energy import reasons
 from energy.allocation import NOMINAL_VOLTAGE_V, PHASES, Fuse
@@ -203,7 +204,8 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
                 external_limit_reason=""
                 if external is None
                 else reasons.external_limit(control.external_limit_source, external),
-                can_switch_phases=charger.can_switch_phases,
+                # A station whose device model says it cannot would reject every 1-phase profile.
+                can_switch_phases=charger.can_switch_phases and phases_3to1(charger.configuration) is not False,
                 active_phases=control.active_phases,
             )
         )

@@ -51,3 +51,22 @@ def test_only_the_sites_enabled_accepted_chargers_are_steered():
 
     assert [c.pk for c in by_site[site.pk]] == [steered.pk]
     assert [c.pk for c in by_site[other_site.pk]] == [elsewhere.pk]
+
+
+@pytest.mark.parametrize(
+    ("configuration", "switches"),
+    [
+        (None, True),  # never probed: the installer's setting
+        ([{"key": "NumberOfConnectors", "value": "1"}], True),  # a 1.6 charger's GetConfiguration
+        ({"SmartChargingCtrlr.Phases3to1": "true"}, True),
+        ({"SmartChargingCtrlr.Phases3to1": "false"}, False),  # it would reject every 1-phase profile
+    ],
+)
+def test_phase_switching_follows_the_installer_unless_the_station_says_it_cannot(configuration, switches):
+    site = make_site()
+    make_charger(site=site, phases=3, max_power_w=11000, can_switch_phases=True, configuration=configuration)
+
+    chargers = sites_chargers(site_pks=[site.pk])[site.pk]
+    (state,) = charger_states(chargers=chargers, draws={c.pk: Draw(None, None) for c in chargers}, now=NOW)
+
+    assert state.can_switch_phases is switches
