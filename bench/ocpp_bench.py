@@ -741,9 +741,10 @@ class BenchCharger:
         ][:values]
         return f'{{"connectorId":1,"meterValue":[{{"timestamp":"{timestamp}","sampledValue":[{",".join(sampled)}]}}]}}'
 
-    async def boot(self) -> bool:
+    async def boot(self, gate: asyncio.Semaphore | None = None) -> bool:
         """BootNotification; a 2.0.1 charger told Pending (the server reading its device model,
-        which it answers NotSupported) boots again after the interval it was given."""
+        which it answers NotSupported) boots again after the interval it was given, waiting
+        outside `gate` (the handshakes in flight): a station waiting is not a handshake."""
         payload = BOOT_PAYLOAD_201 if self.protocol == OCPP201 else BOOT_PAYLOAD
         for _ in range(PENDING_BOOTS):
             latency, msg = await self.call("BootNotification", payload)
@@ -754,7 +755,13 @@ class BenchCharger:
             self.stats.counters[f"boot answered {msg[2] if msg[0] == 4 else status}"] += 1
             if status != "Pending":
                 return False
-            await asyncio.sleep(min(float(msg[2].get("interval") or 1), 10.0))
+            if gate is not None:
+                gate.release()
+            try:
+                await asyncio.sleep(min(float(msg[2].get("interval") or 1), 10.0))
+            finally:
+                if gate is not None:
+                    await gate.acquire()
         return False
 
 
@@ -786,7 +793,7 @@ class ClientRun:
             for attempt in range(self.cfg["connect_attempts"]):
                 try:
                     await charger.open()
-                    if await charger.boot():
+                    if await charger.boot(gate):
                         self.stats.counters["connected and accepted"] += 1
                         if self.cfg["mode"] == "p3":
                             await charger.start_charging()
