@@ -260,6 +260,28 @@ def _ocpp_rules(config: ConfigFile, found: dict) -> None:
     for charger_id, (path, _) in password_envs.items():
         if charger_id not in first:
             config.errors.append(f"{path}.charger_id: {charger_id!r} is not in ocpp.chargers")
+    config.warnings += _tls_warnings(config.chargers)
+
+
+def _tls_warnings(chargers: list[ChargerConfig]) -> list[str]:
+    """Chargers set to a security profile this server, as configured, cannot admit."""
+    warnings = []
+    for charger in chargers:
+        profile = charger.values.get("security_profile")
+        if profile == SecurityProfile.TLS_CLIENT_CERTIFICATE and not settings.OCPP_TRUSTED_PROXIES:
+            warnings.append(
+                f"{charger.path}: {charger.charge_point_id} must use a client certificate, which reaches this "
+                "server only through a TLS proxy listed in OCPP_TRUSTED_PROXIES (none is set): it is refused "
+                "until one is (docs/security.md)"
+            )
+        elif profile == SecurityProfile.TLS_BASIC_AUTH and not (
+            settings.TLS_CERT_FILE or settings.OCPP_TRUSTED_PROXIES
+        ):
+            warnings.append(
+                f"{charger.path}: {charger.charge_point_id} must use TLS, and this server has neither "
+                "TLS_CERT_FILE nor a TLS proxy in OCPP_TRUSTED_PROXIES: it is refused until it has one"
+            )
+    return warnings
 
 
 def _energy_rules(config: ConfigFile, found: dict) -> None:

@@ -233,6 +233,18 @@ def test_version_2_0_1_and_certificate_auth_apply_to_every_charger_that_names_no
     assert (driveway.protocol, driveway.security_profile) == ("ocpp1.6", SecurityProfile.TLS_BASIC_AUTH)
 
 
+def test_a_security_profile_this_server_cannot_admit_is_a_warning(settings):
+    data = spec_config((("ocpp", "auth", "method"), "certificate"), (("ocpp", "chargers", 1, "security_profile"), 2))
+
+    settings.OCPP_TRUSTED_PROXIES, settings.TLS_CERT_FILE = [], ""
+    warnings = ocpp_config_parse(data=data).warnings
+    assert any(w.startswith("ocpp.chargers[0]: charger-garage must use a client certificate") for w in warnings)
+    assert any(w.startswith("ocpp.chargers[1]: charger-driveway must use TLS") for w in warnings)
+
+    settings.OCPP_TRUSTED_PROXIES = ["127.0.0.1"]
+    assert not [w for w in ocpp_config_parse(data=data).warnings if "must use" in w]
+
+
 @pytest.mark.django_db
 def test_basic_auth_sets_profile_1_and_a_file_without_a_method_leaves_profiles_alone():
     site = make_site(name="Home")
