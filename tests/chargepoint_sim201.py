@@ -1112,9 +1112,12 @@ class SimStation:
 
 
 @contextlib.asynccontextmanager
-async def sim_station(server, station_id: str, *, boot: bool = True, subprotocols=(SUBPROTOCOL,), **options):
-    """A simulated 2.0.1 station connected (and booted) to the live server, closed afterwards."""
-    station = SimStation(station_id, **options)
+async def sim_station(
+    server, station_id: str, *, boot: bool = True, subprotocols=(SUBPROTOCOL,), station_class=None, **options
+):
+    """A simulated 2.0.1 station (a SimStation, or station_class: CarStation) connected (and
+    booted) to the live server, closed afterwards."""
+    station = (station_class or SimStation)(station_id, **options)
     await station.connect(server, subprotocols=subprotocols)
     try:
         if boot:

@@ -4,7 +4,6 @@ that names no running transaction of its EVSE, as K01 says, and whose car draws 
 profiles allow): solar surplus lands as a TxProfile on the station's own transactionId."""
 
 import asyncio
-import contextlib
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -12,24 +11,13 @@ from rest_framework.authtoken.models import Token
 
 from energy.models import SolarCharging
 from tests.api.helpers import http_json, make_user
-from tests.chargepoint_sim201 import CarStation
+from tests.chargepoint_sim201 import CarStation, sim_station
 from tests.factories import make_charger, make_site
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "solar-station-201"
 TX = "b7e3c1d2-5f00-4c55-9b1e-201201201201"
-
-
-@contextlib.asynccontextmanager
-async def car_station(server, station_id: str, **options):
-    station = CarStation(station_id, password=PASSWORD, **options)
-    await station.connect(server)
-    try:
-        await station.boot()
-        yield station
-    finally:
-        await station.close()
 
 
 def tx_profiles(station) -> list[dict]:
@@ -54,7 +42,9 @@ def test_solar_surplus_lands_as_a_tx_profile_on_the_stations_own_transaction(ocp
     token = Token.objects.create(user=make_user(sites=(site,))).key
 
     async def scenario():
-        async with car_station(ocpp_server, "ST201-SOLAR", phases=1) as station:
+        async with sim_station(
+            ocpp_server, "ST201-SOLAR", password=PASSWORD, station_class=CarStation, phases=1
+        ) as station:
             await station.plug_in()
             await station.transaction_event("Started", TX, 0, evse_id=1, charging_state="EVConnected")
             # No surplus yet: solar_only keeps the car paused, on its transaction.

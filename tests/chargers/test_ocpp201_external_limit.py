@@ -5,14 +5,13 @@ tests/chargepoint_sim201.py's CarStation: frames checked against the official sc
 drawing what the station allows."""
 
 import asyncio
-import contextlib
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from energy.models import ChargerControl, LimitDecision
 from tests.chargepoint_sim import SiteMeter
-from tests.chargepoint_sim201 import CarStation
+from tests.chargepoint_sim201 import CarStation, sim_station
 from tests.factories import make_charger, make_site
 from tests.ocpp_client import eventually
 
@@ -20,17 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "outside-limit-201"
 FUSE_A = 32
-
-
-@contextlib.asynccontextmanager
-async def car_station(server, station_id: str):
-    station = CarStation(station_id, password=PASSWORD)
-    await station.connect(server)
-    try:
-        await station.boot()
-        yield station
-    finally:
-        await station.close()
 
 
 def external_decision(charge_point_id: str) -> LimitDecision | None:
@@ -53,7 +41,10 @@ def test_a_limit_the_grid_operator_sets_on_one_station_gives_the_rest_of_the_fus
 
     async def scenario():
         meter = SiteMeter(fuse_a=FUSE_A)
-        async with car_station(ocpp_server, "OUT-1") as limited, car_station(ocpp_server, "OUT-2") as other:
+        async with (
+            sim_station(ocpp_server, "OUT-1", password=PASSWORD, station_class=CarStation) as limited,
+            sim_station(ocpp_server, "OUT-2", password=PASSWORD, station_class=CarStation) as other,
+        ):
             meter.attach(limited, other)
             for n, station in enumerate((limited, other), start=1):
                 await station.plug_in()
@@ -83,7 +74,7 @@ def test_a_negative_limit_is_refused_and_nothing_is_kept(ocpp_server):
     make_charger(charge_point_id="OUT-BAD", password=PASSWORD, max_power_w=22000, phases=3, protocol="ocpp2.0.1")
 
     async def scenario():
-        async with car_station(ocpp_server, "OUT-BAD") as station:
+        async with sim_station(ocpp_server, "OUT-BAD", password=PASSWORD, station_class=CarStation) as station:
             with pytest.raises(AssertionError, match="PropertyConstraintViolation"):
                 await station.notify_charging_limit("EMS", limit=-5)
 

@@ -5,7 +5,6 @@ what each one's profiles allow, from the moment their transaction starts; the si
 the phases after every change."""
 
 import asyncio
-import contextlib
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -13,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from tests.api.helpers import http_json, make_user
 from tests.chargepoint_sim import SiteMeter, sim_charger
-from tests.chargepoint_sim201 import CarStation
+from tests.chargepoint_sim201 import CarStation, sim_station
 from tests.factories import make_charger, make_site
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,17 +32,6 @@ def a_16a_site_with_a_16_and_a_201_charger() -> str:
     return Token.objects.create(user=make_user(sites=(site,))).key
 
 
-@contextlib.asynccontextmanager
-async def car_station(server, station_id: str):
-    station = CarStation(station_id, password=PASSWORD)
-    await station.connect(server)
-    try:
-        await station.boot()
-        yield station
-    finally:
-        await station.close()
-
-
 def start(server, token: str, charger_id: str):
     return sync_to_async(http_json)(server, "POST", f"/api/v1/chargers/{charger_id}/start", token=token)
 
@@ -55,7 +43,7 @@ def test_a_16_and_a_201_car_started_together_share_the_fuse_and_never_exceed_it(
         meter = SiteMeter(fuse_a=FUSE_A)
         async with (
             sim_charger(ocpp_server, "MIX-16", password=PASSWORD) as old,
-            car_station(ocpp_server, "MIX-201") as new,
+            sim_station(ocpp_server, "MIX-201", password=PASSWORD, station_class=CarStation) as new,
         ):
             meter.attach(old, new)
             await old.plug_in()
@@ -79,7 +67,7 @@ def test_a_car_arriving_on_a_busy_mixed_site_gets_a_share_without_tripping_the_f
         meter = SiteMeter(fuse_a=FUSE_A)
         async with (
             sim_charger(ocpp_server, "MIX-16", password=PASSWORD) as old,
-            car_station(ocpp_server, "MIX-201") as new,
+            sim_station(ocpp_server, "MIX-201", password=PASSWORD, station_class=CarStation) as new,
         ):
             meter.attach(old, new)
             busy, arriving = (old, new) if first == "MIX-16" else (new, old)
