@@ -1,0 +1,324 @@
+"""A scenario's day through the product's own control path, on a simulated clock.
+
+Every step: cars arrive (StartTransaction's session services, the car's target stored as a
+2.0.1 car's NotifyEVChargingNeeds is) or leave (StopTransaction's); the grid level changes
+(grid_level_set); the site meter's reading and the cars' meter samples are stored (the API's
+energy_reading_record, the hot path's meter_values_store_many); then the site's control run
+decides and sends (site_control_run), its calls going down the command path over the channel
+layer to simulated stations (station.py) that answer like chargers. What each car draws for
+the step follows from the profiles its station holds.
+
+Runs in a throwaway database the caller made (energy_day does); the clock is simulated_clock's.
+"""
+
+import asyncio
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+from chargers.commands import charger_group
+from chargers.models import Charger, ChargerCommand
+from chargers.services import charger_mark_connected, connector_status_update
+from energy.allocation import NOMINAL_VOLTAGE_V
+from energy.configuration import config_file_import
+from energy.grid import level_percents
+from energy.models import GridResponse, Site
+from energy.selectors import tariff_periods
+from energy.services import energy_reading_record, grid_level_set, site_control_run
+from energy.simulation.clock import SimulatedClock, simulated_clock
+from energy.simulation.scenario import Car, Scenario, ScenarioError
+from energy.simulation.station import ProfileRejected, Station
+from energy.simulation.trace import ChargerStep, phase_currents_a, trace_row
+from energy.tou import period_at
+from sessions.services import (
+    MeterValuesReport,
+    SampleData,
+    ev_needs_store,
+    meter_values_store_many,
+    session_start,
+    session_stop,
+)
+
+CONNECTOR_ID = 1
+SOURCE = "energy_day"
+ID_TAG = "energy-day"
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """The trace and what a score needs beside it."""
+
+    charger_ids: list[str]
+    rows: list[dict[str, object]]
+    fuse_a: float
+    prices: list[float]
+    charger_shares: list[float]  # each step's grid-response share of a charger's maximum
+    car_phases: dict[int, tuple[str, ...]]  # per car (scenario order): the phases it draws on
+
+
+@dataclass
+class _Plug:
+    """A car on its station while it is there."""
+
+    car: Car
+    station: Station
+    charger_pk: int
+    transaction_id: int | None = None
+    delivered_wh: float = 0.0
+    power_w: float = 0.0
+    full: bool = False
+    gone: bool = False
+
+
+def step_index_at(scenario: Scenario, when: dt.datetime) -> int:
+    """The first step starting at or after `when`: the step in which the simulation sees it."""
+    return max(0, math.ceil((when - scenario.start).total_seconds() / scenario.step_s))
+
+
+def site_setup(scenario: Scenario) -> tuple[Site, dict[str, Charger]]:
+    """The scenario's config imported as an installer would, its chargers approved."""
+    config_file_import(data=scenario.config)
+    site = Site.objects.get()
+    chargers = {c.charge_point_id: c for c in Charger.objects.filter(site=site).order_by("pk")}
+    unknown = sorted({car.charger for car in scenario.cars} - chargers.keys())
+    if unknown:
+        raise ScenarioError([f"cars: charger {cid!r} is not in the config" for cid in unknown])
+    Charger.objects.filter(site=site).update(registration=Charger.Registration.ACCEPTED, enabled=True)
+    for charger in chargers.values():
+        connector_status_update(charger_pk=charger.pk, connector_id=CONNECTOR_ID, status="Available", error_code="")
+    return site, chargers
+
+
+def step_prices(scenario: Scenario, site: Site) -> list[float]:
+    """The scenario's price series, else the site's tariff (a time no period covers costs the
+    dearest rate), else 0."""
+    if scenario.price_per_kwh is not None:
+        return list(scenario.price_per_kwh)
+    periods = tariff_periods(site=site)
+    dearest = max((p.rate_per_kwh for p in periods), default=0.0)
+    prices = []
+    for i in range(scenario.steps):
+        period = period_at(periods, scenario.step_at(i), site.zone)
+        prices.append(period.rate_per_kwh if period is not None else dearest)
+    return prices
+
+
+def step_shares(scenario: Scenario, site: Site) -> list[float]:
+    grid = GridResponse.objects.filter(site=site).first()
+    if grid is None or not grid.enabled:
+        return [1.0] * scenario.steps
+    percents = level_percents(moderate_percent=grid.moderate_limit_percent, high_percent=grid.high_limit_percent)
+    return [percents.get(scenario.grid_level_at(scenario.step_at(i)), 100) / 100 for i in range(scenario.steps)]
+
+
+async def _answer_calls(layer, channel: str, station: Station, clock: SimulatedClock) -> None:
+    """The station's end of the command path: what chargers.consumers does with a real socket."""
+    while True:
+        message = await layer.receive(channel)
+        if message.get("type") != "charger.command":
+            continue
+        try:
+            reply = {
+                "outcome": ChargerCommand.Outcome.ANSWERED,
+                "response": station.answer(message["action"], message["payload"], now=clock.now),
+            }
+        except ProfileRejected as error:
+            reply = {"outcome": ChargerCommand.Outcome.CALL_ERROR, "error": str(error), "code": "NotSupported"}
+        await layer.send(message["reply_channel"], {"type": "command.reply", **reply})
+
+
+def _on_phases(plug: _Plug) -> tuple[str, ...]:
+    """The phases a car's current flows on: those it and its charger share."""
+    return plug.station.draw_phases(min(plug.station.phases, plug.car.phases))
+
+
+def _sample(when: dt.datetime, plug: _Plug, register_wh: float) -> MeterValuesReport:
+    phases = len(_on_phases(plug))
+    values = (
+        ("Power.Active.Import", plug.power_w, "W"),
+        ("Current.Import", plug.power_w / NOMINAL_VOLTAGE_V / phases, "A"),
+        ("Energy.Active.Import.Register", round(register_wh), "Wh"),
+    )
+    return MeterValuesReport(
+        charger_pk=plug.charger_pk,
+        connector_id=CONNECTOR_ID,
+        transaction_id=plug.transaction_id,
+        samples=[SampleData(timestamp=when, value=v, measurand=m, unit=u) for m, v, u in values],
+    )
+
+
+class _Day:
+    """The sync half of a step (database, services); the async half only waits on it."""
+
+    def __init__(self, scenario: Scenario, site: Site, chargers: dict[str, Charger], stations: dict[str, Station]):
+        self.scenario, self.site, self.chargers, self.stations = scenario, site, chargers, stations
+        self.plugs = [_Plug(car, stations[car.charger], chargers[car.charger].pk) for car in scenario.cars]
+        self.register_wh = dict.fromkeys(chargers, 0.0)
+        self.level = "normal"
+
+    def before_run(self, i: int, now: dt.datetime) -> None:
+        """Departures, arrivals, the grid level and the meters as they stand at `now`."""
+        for plug in self.plugs:
+            if plug.transaction_id is not None and not plug.gone and now >= plug.car.depart:
+                self._leave(plug, now)
+        for plug in self.plugs:
+            if plug.transaction_id is None and not plug.gone and plug.car.arrive <= now < plug.car.depart:
+                self._arrive(plug, now)
+        level = self.scenario.grid_level_at(now)
+        if level != self.level:
+            grid_level_set(site=self.site, level=level, source=SOURCE)
+            self.level = level
+        charging = [p for p in self.plugs if p.transaction_id is not None and not p.gone]
+        if charging:
+            meter_values_store_many([_sample(now, p, self.register_wh[p.car.charger]) for p in charging])
+        cars_w = sum(p.power_w for p in charging)
+        solar_w, house_w = self.scenario.solar_w[i], self.scenario.house_w[i]
+        steps = {p.car.charger: ChargerStep(0, 0, p.power_w, 0, 0, _on_phases(p)) for p in charging}
+        signed = phase_currents_a(house_w=house_w, solar_w=solar_w, chargers=steps.values())
+        energy_reading_record(
+            site=self.site,
+            measured_at=now,
+            source=SOURCE,
+            grid_w=house_w + cars_w - solar_w,
+            solar_w=solar_w,
+            house_w=house_w + cars_w,  # the meter's total consumption, cars included
+            grid_l1_a=round(signed["L1"], 2),
+            grid_l2_a=round(signed["L2"], 2),
+            grid_l3_a=round(signed["L3"], 2),
+        )
+
+    def _arrive(self, plug: _Plug, now: dt.datetime) -> None:
+        connector_status_update(
+            charger_pk=plug.charger_pk, connector_id=CONNECTOR_ID, status="Preparing", error_code="", timestamp=now
+        )
+        plug.transaction_id, _ = session_start(
+            charger_pk=plug.charger_pk,
+            connector_id=CONNECTOR_ID,
+            id_tag=ID_TAG,
+            meter_start_wh=round(self.register_wh[plug.car.charger]),
+            started_at=now,
+        )
+        plug.station.transaction_id = plug.transaction_id
+        connector_status_update(
+            charger_pk=plug.charger_pk, connector_id=CONNECTOR_ID, status="Charging", error_code="", timestamp=now
+        )
+        if plug.car.target is not None:
+            ev_needs_store(
+                charger_pk=plug.charger_pk,
+                evse_id=CONNECTOR_ID,
+                departure_at=plug.car.target.ready_by,
+                energy_wh=round(plug.car.target.energy_wh),
+            )
+        # As StartTransaction does: the fuse limits first, then the rest.
+        site_control_run(site=self.site, trigger="transaction started", now=now, protection_only=True)
+
+    def _leave(self, plug: _Plug, now: dt.datetime) -> None:
+        session_stop(
+            charger_pk=plug.charger_pk,
+            transaction_id=plug.transaction_id,
+            meter_stop_wh=round(self.register_wh[plug.car.charger]),
+            stopped_at=now,
+            reason="EVDisconnected",
+        )
+        plug.station.transaction_ended()
+        plug.gone, plug.power_w = True, 0.0
+        connector_status_update(
+            charger_pk=plug.charger_pk, connector_id=CONNECTOR_ID, status="Available", error_code="", timestamp=now
+        )
+
+    def run(self, now: dt.datetime) -> None:
+        site_control_run(site=self.site, trigger=SOURCE, now=now)
+
+    def after_run(self, i: int, now: dt.datetime, price: float) -> dict[str, object]:
+        """What each car draws over the step, from the profiles its station holds now."""
+        step_s = self.scenario.step_s
+        steps: dict[str, ChargerStep] = {}
+        for cid, station in self.stations.items():
+            plug = next((p for p in self.plugs if p.car.charger == cid and p.transaction_id and not p.gone), None)
+            if plug is None:
+                limit, _ = station.limit_at(now, station.phases)
+                steps[cid] = ChargerStep(limit, 0, 0.0, 0.0, station.profiles_sent, ())
+                continue
+            limit, phases = station.limit_at(now, plug.car.phases)
+            amps = min(plug.car.max_current_a, limit)
+            amps = amps if amps >= 6 else 0.0
+            left_wh = max(0.0, plug.car.need_wh - plug.delivered_wh)
+            power_w = min(amps * NOMINAL_VOLTAGE_V * phases, left_wh * 3600 / step_s)
+            plug.power_w = power_w
+            plug.delivered_wh += power_w * step_s / 3600
+            self.register_wh[cid] += power_w * step_s / 3600
+            if left_wh <= 0 and not plug.full:
+                plug.full = True
+                connector_status_update(
+                    charger_pk=plug.charger_pk,
+                    connector_id=CONNECTOR_ID,
+                    status="SuspendedEV",
+                    error_code="",
+                    timestamp=now,
+                )
+            steps[cid] = ChargerStep(
+                limit, phases if power_w > 0 else 0, power_w, plug.delivered_wh, station.profiles_sent, _on_phases(plug)
+            )
+        return trace_row(
+            time=now.astimezone(self.scenario.zone).isoformat(),
+            solar_w=self.scenario.solar_w[i],
+            house_w=self.scenario.house_w[i],
+            price_per_kwh=price,
+            grid_level=self.level,
+            chargers=steps,
+        )
+
+
+async def _day(scenario: Scenario, site: Site, chargers: dict[str, Charger], clock: SimulatedClock) -> DayResult:
+    layer = get_channel_layer()
+    stations = {
+        cid: Station(
+            charge_point_id=cid,
+            phases=c.phases,
+            supply_phase=c.supply_phase or "L1",
+            max_current_a=c.max_power_w / (NOMINAL_VOLTAGE_V * c.phases),
+        )
+        for cid, c in chargers.items()
+    }
+    answering = []
+    for cid, charger in chargers.items():
+        channel = await layer.new_channel()
+        await layer.group_add(charger_group(cid), channel)
+        answering.append(asyncio.ensure_future(_answer_calls(layer, channel, stations[cid], clock)))
+        await sync_to_async(charger_mark_connected)(
+            charger_pk=charger.pk, channel_name=channel, remote_address="simulated", protocol="ocpp1.6", note=SOURCE
+        )
+    day = _Day(scenario, site, chargers, stations)
+    prices = await sync_to_async(step_prices)(scenario, site)
+    shares = await sync_to_async(step_shares)(scenario, site)
+    rows = []
+    try:
+        for i in range(scenario.steps):
+            clock.now = now = scenario.step_at(i)
+            await sync_to_async(day.before_run)(i, now)
+            await sync_to_async(day.run)(now)
+            rows.append(await sync_to_async(day.after_run)(i, now, prices[i]))
+    finally:
+        for task in answering:
+            task.cancel()
+    return DayResult(
+        charger_ids=list(chargers),
+        rows=rows,
+        fuse_a=float(site.circuit_limit_a),
+        prices=prices,
+        charger_shares=shares,
+        car_phases={
+            n: stations[car.charger].draw_phases(min(stations[car.charger].phases, car.phases))
+            for n, car in enumerate(scenario.cars)
+        },
+    )
+
+
+def day_simulate(scenario: Scenario) -> DayResult:
+    """The whole day; in a database of its own, with the in-memory channel layer."""
+    with simulated_clock(scenario.start) as clock:
+        site, chargers = site_setup(scenario)
+        return asyncio.run(_day(scenario, site, chargers, clock))

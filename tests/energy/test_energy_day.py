@@ -1,0 +1,53 @@
+"""`manage.py energy_day` on a short shipped scenario: the day goes through energy control and
+the simulated stations, and what it writes says whether the control held the fuse and met the
+target. Two cars whose maximums together are twice the main fuse on L2: without control the
+fuse is overrun within the first minutes."""
+
+import csv
+import datetime as dt
+import itertools
+import json
+from pathlib import Path
+
+from django.core.management import call_command
+
+from energy.simulation.scenario import scenario_parse
+
+SCENARIO = Path(__file__).resolve().parents[2] / "bench" / "energy_days" / "sunny_short.json"
+
+
+def test_a_short_day_holds_the_fuse_meets_the_target_and_traces_the_scenario(tmp_path):
+    scenario = scenario_parse(json.loads(SCENARIO.read_text()))
+    fuse_a = 25  # the scenario's site.circuit_limit_a
+    assert "circuit_limit_a: 25" in json.loads(SCENARIO.read_text())["config"]
+    trace, summary = tmp_path / "trace.csv", tmp_path / "summary.json"
+
+    call_command("energy_day", str(SCENARIO), out=str(trace), summary=str(summary))
+
+    with trace.open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == scenario.steps
+    assert [float(r["solar_w"]) for r in rows] == list(scenario.solar_w)
+    assert [float(r["house_w"]) for r in rows] == list(scenario.house_w)
+    # Never a moment over the main fuse on any phase.
+    assert max(float(r[f"main_{p}_a"]) for r in rows for p in ("l1", "l2", "l3")) <= fuse_a
+    # The car with a target had its energy by the time it was wanted.
+    target = scenario.cars[1].target
+    by_then = [r for r in rows if dt.datetime.fromisoformat(r["time"]) < target.ready_by]
+    assert float(by_then[-1]["drive.energy_wh"]) >= target.energy_wh
+    # The car without one charged too (the site's mixed rule), within its charger's limit.
+    assert float(rows[-1]["garage.energy_wh"]) > 5000
+    for row in rows:
+        for cid in ("garage", "drive"):
+            if float(row[f"{cid}.power_w"]):
+                allowed_w = float(row[f"{cid}.limit_a"]) * 230 * int(row[f"{cid}.phases"])
+                assert float(row[f"{cid}.power_w"]) <= allowed_w + 0.5
+    # Profiles: at most one per purpose (fuse, time-of-use, solar) and step, a handful at the start.
+    for cid in ("garage", "drive"):
+        sent = [int(r[f"{cid}.profiles_sent"]) for r in rows]
+        assert sent == sorted(sent)
+        assert max(b - a for a, b in itertools.pairwise(sent)) <= 3
+        assert 0 < sent[-1] <= 3 * len(rows)
+    figures = json.loads(summary.read_text())
+    assert figures["over_fuse_a_s"] == 0
+    assert figures["targets"]["met"] == figures["targets"]["with"] == 1
