@@ -42,6 +42,7 @@ EXPORT_OVER_FUSE_PENALTY_PER_A_S = 1.0
 # program and of a trace's figures must not fail a target the car really reached.
 TARGET_TOLERANCE_SHARE = 0.001
 TARGET_TOLERANCE_WH = 1.0
+FUSE_ROUNDING_A = 1e-6
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,9 @@ def phase_currents_a(*, solar_w: float, house_w: float, cars: Iterable[tuple[Seq
 
 
 def over_fuse_a_s(currents_a: Iterable[Sequence[float]], *, fuse_a: float, step_s: float) -> float:
-    """Amp-seconds over the fuse: per step and phase, how far the current exceeds it, × the step."""
-    return sum(max(0.0, a - fuse_a) for step in currents_a for a in step) * step_s
+    """Amp-seconds over the fuse: per step and phase, how far the current exceeds it, × the step.
+    A current within a micro-amp of the fuse is the solver's rounding, not an overrun."""
+    return sum(a - fuse_a for step in currents_a for a in step if a - fuse_a > FUSE_ROUNDING_A) * step_s
 
 
 def solar_share(
