@@ -144,6 +144,24 @@ def test_a_missed_feasible_target_fails_the_goal_and_an_infeasible_one_does_not(
     assert infeasible["goals"]["targets_met_where_feasible"] is True
 
 
+def test_savings_are_compared_at_the_energy_the_control_gave_a_car_without_a_target():
+    # No target: the site's rules gave the car 5 of its 9 kWh, 2 kWh of the surplus and 3 at night.
+    car = CarInput("c1", PHASES, 0, 3, 16, need_wh=9_000)
+    day = Day(step_s=HOUR, steps=STEPS, cars=(car,), fuse_a=25, feed_in_per_kwh=0.05)
+    result = summary([2_000, 0, 3_000], day=day)
+    # The same 5 kWh: this day -0.10 + 0.40 + 0.35; the dumb charger's (all at noon) 0.30 + 0.40
+    # + 0.05; the optimum's (4 kWh of surplus, 1 at night) 0 + 0.40 + 0.15.
+    assert (result["cost"], result["cost_uncontrolled"], result["cost_optimal"]) == pytest.approx((0.65, 0.75, 0.55))
+    assert result["savings_captured"] == pytest.approx(0.5)
+    assert result["solar_share"] == pytest.approx(0.4)
+    assert result["solar_share_optimal"] == pytest.approx(0.8)
+    # The day as given: every car's whole need, 4 kWh of surplus and 5 at night.
+    assert result["as_given"]["cars_wh_optimal"] == pytest.approx(9_000)
+    assert result["as_given"]["cost_optimal"] == pytest.approx(0.95)
+    assert result["targets"]["with"] == 0
+    assert result["goals"]["targets_met_where_feasible"] is True
+
+
 def test_too_many_profiles_fail_their_goals():
     result = summary(optimum(DAY).cars[0].power_w, sent=[7, 7, 9])
     assert result["profiles"]["c1"]["per_hour_max"] == 7
