@@ -50,9 +50,11 @@ class Step:
     solar_w: float
     house_w: float  # without the cars
     price_per_kwh: float  # import price
-    # Demand response: the most all cars together may draw (W), None for no cap; and each car's
-    # share of its maximum current, as the product applies a grid level (its percent / 100).
+    # Demand response: the most all cars together may draw (W), or on any one phase (A), None for
+    # no cap; and each car's share of its maximum current, as the product applies a grid level
+    # (its percent / 100).
     cars_cap_w: float | None = None
+    cars_cap_a: float | None = None
     charger_share: float = 1.0
 
 
@@ -148,8 +150,9 @@ def validate(day: Day) -> None:
             raise ValueError(f"step {i}: solar and house must be finite and not negative")
         if not 0 <= step.charger_share <= 1:
             raise ValueError(f"step {i}: charger_share must be within 0..1, not {step.charger_share}")
-        if step.cars_cap_w is not None and not step.cars_cap_w >= 0:
-            raise ValueError(f"step {i}: cars_cap_w must not be negative")
+        for cap in (step.cars_cap_w, step.cars_cap_a):
+            if cap is not None and not cap >= 0:
+                raise ValueError(f"step {i}: a demand-response cap must not be negative, not {cap}")
     for car in day.cars:
         if len(car.phases) not in (1, 3) or len(set(car.phases)) != len(car.phases) or set(car.phases) - set(PHASES):
             raise ValueError(f"car at {car.charger}: phases must be one of L1/L2/L3 or all three, not {car.phases}")
@@ -297,7 +300,8 @@ def optimum(day: Day) -> DayResult:
             on_phase = {column: 1.0 for _, car, column in present if phase in car.phases}
             if not on_phase:
                 continue
-            program.row(-inf, max(0.0, day.fuse_a - base_a), on_phase)
+            room_a = max(0.0, day.fuse_a - base_a)
+            program.row(-inf, room_a if step.cars_cap_a is None else min(room_a, step.cars_cap_a), on_phase)
             if -day.fuse_a - base_a > 0:
                 over = program.column(EXPORT_OVER_FUSE_PENALTY_PER_A_S * day.step_s, 0.0, inf)
                 program.row(-day.fuse_a - base_a, inf, on_phase | {over: 1.0})

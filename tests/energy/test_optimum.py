@@ -113,6 +113,7 @@ def test_a_one_phase_car_on_l2_loads_only_l2_and_gets_what_l2_has_left():
     [
         pytest.param(Step(0, 0, 0.10, cars_cap_w=2_000), [2_000, 5_000], id="a watt cap on all cars"),
         pytest.param(Step(0, 0, 0.10, charger_share=0.5), [5_520, 1_480], id="half of each charger's maximum"),
+        pytest.param(Step(0, 0, 0.10, cars_cap_a=5), [3_450, 3_550], id="5 A a phase for all cars"),
         pytest.param(Step(0, 0, 0.10, charger_share=0.0), [0, 7_000], id="a level that stops the chargers"),
     ],
 )
@@ -153,3 +154,17 @@ def test_a_car_that_departs_early_only_charges_while_it_is_there():
 def test_bad_input_is_refused_with_the_reason(bad_car, message):
     with pytest.raises(ValueError, match=message):
         optimum(day([Step(0, 0, 0.1)], [bad_car]))
+
+
+@pytest.mark.parametrize(
+    ("bad_step", "message"),
+    [
+        (Step(-1, 0, 0.1), "finite and not negative"),
+        (Step(0, float("nan"), 0.1), "finite"),
+        (Step(0, 0, 0.1, charger_share=1.5), "charger_share"),
+        (Step(0, 0, 0.1, cars_cap_a=-2), "demand-response cap"),
+    ],
+)
+def test_a_bad_step_is_refused_with_the_reason(bad_step, message):
+    with pytest.raises(ValueError, match=message):
+        uncontrolled(day([bad_step], [car(1_000, steps=1)]))
