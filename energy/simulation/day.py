@@ -57,6 +57,7 @@ class DayResult:
     prices: list[float]
     charger_shares: list[float]  # each step's grid-response share of a charger's maximum
     car_phases: dict[int, tuple[str, ...]]  # per car (scenario order): the phases it draws on
+    charger_max_a: dict[str, float]  # per charger: its rating per phase
 
 
 @dataclass
@@ -314,6 +315,7 @@ async def _day(scenario: Scenario, site: Site, chargers: dict[str, Charger], clo
             n: stations[car.charger].draw_phases(min(stations[car.charger].phases, car.phases))
             for n, car in enumerate(scenario.cars)
         },
+        charger_max_a={cid: station.max_current_a for cid, station in stations.items()},
     )
 
 

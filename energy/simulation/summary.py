@@ -1,48 +1,48 @@
-"""The day's figures from its trace: targets met, cost, the cars' solar share, amp-seconds
-over the main fuse, profiles sent per charger per hour."""
+"""The day's summary: its trace scored beside the optimum and the dumb charger
+(energy/day_score.py, energy/optimum.py), for the same day as the scenario gives it."""
 
-from energy.allocation import PHASES
+from energy.allocation import NOMINAL_VOLTAGE_V
+from energy.day_score import day_summary
+from energy.optimum import CarInput, Day, Step, optimum, uncontrolled
 from energy.simulation.day import DayResult, step_index_at
 from energy.simulation.scenario import Scenario
 
 
-def day_summary_of(scenario: Scenario, result: DayResult) -> dict:
-    rows, step_h = result.rows, scenario.step_s / 3600
-    cost = solar_wh = cars_wh = over_a_s = 0.0
-    for row in rows:
-        cars_w = sum(float(row[f"{cid}.power_w"]) for cid in result.charger_ids)
-        grid_w = float(row["grid_w"])
-        price = float(row["price_per_kwh"] or 0)
-        cost += (max(grid_w, 0) * price - max(-grid_w, 0) * scenario.feed_in_per_kwh) * step_h / 1000
-        surplus_w = max(0.0, float(row["solar_w"]) - float(row["house_w"]))
-        solar_wh += min(cars_w, surplus_w) * step_h
-        cars_wh += cars_w * step_h
-        for phase in PHASES:
-            over_a_s += max(0.0, float(row[f"main_{phase.lower()}_a"]) - result.fuse_a) * scenario.step_s
-    targets = []
+def optimum_day(scenario: Scenario, result: DayResult) -> Day:
+    """The scenario as the optimum reads it, each car on the phases it drew on in the day."""
+    steps = tuple(
+        Step(solar_w=solar_w, house_w=house_w, price_per_kwh=price, charger_share=share)
+        for solar_w, house_w, price, share in zip(
+            scenario.solar_w, scenario.house_w, result.prices, result.charger_shares, strict=True
+        )
+    )
+    cars = []
     for n, car in enumerate(scenario.cars):
-        if car.target is None:
-            continue
-        by = min(step_index_at(scenario, car.target.ready_by), len(rows)) - 1
-        start = step_index_at(scenario, car.arrive)
-        delivered = float(rows[by][f"{car.charger}.energy_wh"]) if by >= start else 0.0
-        targets.append({"car": n, "charger": car.charger, "wanted_wh": car.target.energy_wh, "got_wh": delivered})
-    met = sum(1 for t in targets if t["got_wh"] >= min(t["wanted_wh"], scenario.cars[t["car"]].need_wh) - 1)
-    hours = max(1, round(len(rows) * step_h))
-    profiles = {}
-    for cid in result.charger_ids:
-        sent = [int(row[f"{cid}.profiles_sent"]) for row in rows]
-        per_step = [b - a for a, b in zip([0, *sent], sent, strict=False)]
-        hour = max(1, round(1 / step_h))
-        per_hour = [sum(per_step[h : h + hour]) for h in range(0, len(per_step), hour)]
-        profiles[cid] = {"total": sent[-1] if sent else 0, "per_hour_max": max(per_hour, default=0)}
-    return {
-        "name": scenario.name,
-        "hours": hours,
-        "targets": {"with": len(targets), "met": met, "cars": targets},
-        "cost": round(cost, 4),
-        "cars_wh": round(cars_wh, 1),
-        "solar_share": round(solar_wh / cars_wh, 4) if cars_wh else None,
-        "over_fuse_a_s": round(over_a_s, 1),
-        "profiles": profiles,
-    }
+        charger_max_a = result.charger_max_a[car.charger]
+        cars.append(
+            CarInput(
+                charger=car.charger,
+                phases=result.car_phases[n],
+                arrive_step=min(step_index_at(scenario, car.arrive), scenario.steps),
+                depart_step=min(step_index_at(scenario, car.depart), scenario.steps),
+                max_current_a=min(car.max_current_a, charger_max_a),
+                need_wh=car.need_wh,
+                target_wh=None if car.target is None else car.target.energy_wh,
+                target_step=None
+                if car.target is None
+                else min(step_index_at(scenario, car.target.ready_by), scenario.steps),
+            )
+        )
+    return Day(
+        step_s=scenario.step_s,
+        steps=steps,
+        cars=tuple(cars),
+        fuse_a=result.fuse_a,
+        feed_in_per_kwh=scenario.feed_in_per_kwh,
+    )
+
+
+def day_summary_of(scenario: Scenario, result: DayResult) -> dict:
+    day = optimum_day(scenario, result)
+    figures = day_summary(rows=result.rows, day=day, optimal=optimum(day), uncontrolled=uncontrolled(day))
+    return {"name": scenario.name, "hours": scenario.hours, "voltage_v": NOMINAL_VOLTAGE_V, **figures}
