@@ -285,17 +285,27 @@ def id_token_info(*, charger_pk: int, id_token: str) -> dict | None:
 
 def transaction_events_store_many(events: list[tuple[int, TransactionEventData]]) -> list[TransactionEventResult]:
     """(charger pk, event) pairs of many stations in one transaction (the group commit of the hot
-    path, as 1.6's MeterValues): each applied by transaction_event_store's rules, in order."""
+    path, as 1.6's MeterValues): each applied by transaction_event_store's rules, in order, their
+    sessions read (and locked) in one query. One event failing fails the batch, which the group
+    commit then writes event by event."""
     with transaction.atomic():
-        return [transaction_event_store(charger_pk=charger_pk, event=event) for charger_pk, event in events]
+        known = _sessions_of_transactions({(charger_pk, event.charger_transaction_id) for charger_pk, event in events})
+        return [
+            transaction_event_store(charger_pk=charger_pk, event=event, known=known) for charger_pk, event in events
+        ]
 
 
-def transaction_event_store(*, charger_pk: int, event: TransactionEventData) -> TransactionEventResult:
+def transaction_event_store(
+    *, charger_pk: int, event: TransactionEventData, known: dict[tuple[int, str], ChargingSession] | None = None
+) -> TransactionEventResult:
     """Apply one TransactionEvent to its session: made, updated or closed by the ledger's rules,
-    its samples stored once however often it is replayed."""
+    its samples stored once however often it is replayed. `known`: the sessions already read
+    by (charger pk, transactionId), kept up to date as sessions are made."""
     info = id_token_info(charger_pk=charger_pk, id_token=event.id_token)
-    with transaction.atomic():
-        session = _session_of_transaction(charger_pk, event.charger_transaction_id)
+    key = (charger_pk, event.charger_transaction_id)
+    # Inside a batch the batch's transaction is the event's: no savepoint per event.
+    with transaction.atomic(savepoint=False):
+        session = known.get(key) if known is not None else _session_of_transaction(*key)
         created = False
         if session is None:
             try:
@@ -304,9 +314,11 @@ def transaction_event_store(*, charger_pk: int, event: TransactionEventData) -> 
                 created = True
             except IntegrityError:
                 # The same event, replayed on another connection at the same moment.
-                session = _session_of_transaction(charger_pk, event.charger_transaction_id)
+                session = _session_of_transaction(*key)
                 if session is None:
                     raise
+            if known is not None:
+                known[key] = session
         entry = (
             None
             if created
@@ -349,6 +361,17 @@ def transaction_event_store(*, charger_pk: int, event: TransactionEventData) -> 
         charging_state_changed=session.charging_state != state_before,
         id_token_info=info,
     )
+
+
+def _sessions_of_transactions(keys: set[tuple[int, str]]) -> dict[tuple[int, str], ChargingSession]:
+    """The sessions of many (charger pk, transactionId) pairs, locked, in one query."""
+    rows = ChargingSession.objects.select_for_update().filter(
+        charger_id__in={charger_pk for charger_pk, _ in keys},
+        charger_transaction_id__in={transaction_id for _, transaction_id in keys},
+    )
+    return {
+        (s.charger_id, s.charger_transaction_id): s for s in rows if (s.charger_id, s.charger_transaction_id) in keys
+    }
 
 
 def _session_of_transaction(charger_pk: int, charger_transaction_id: str) -> ChargingSession | None:
