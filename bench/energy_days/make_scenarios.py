@@ -269,7 +269,8 @@ def days() -> dict[str, dict]:
     spring = local_hours(0, 23, (1, 1))  # 01:00 GMT becomes 02:00 BST
     out["dst_spring_23h"] = scenario(
         "DST spring night: a 23-hour day, off-peak charging by 07:00 (clocks go forward at 01:00)",
-        SITE.format(name="dst spring", fuse=40, chargers=charger("garage", 7400, 1)) + TOU,
+        SITE.format(name="dst spring", fuse=40, chargers=charger("garage", 7400, 1) + charger("drive", 7400, 1, "L2"))
+        + TOU,
         "2026-03-29T00:00:00+00:00",
         23,
         spring,
@@ -280,17 +281,19 @@ def days() -> dict[str, dict]:
                 "garage",
                 "2026-03-29T00:00:00+00:00",
                 "2026-03-29T08:00:00+01:00",
-                20000,
+                40000,
                 32,
                 1,
-                ("2026-03-29T07:00:00+01:00", 20000),
-            )
+                ("2026-03-29T07:00:00+01:00", 40000),
+            ),
+            car("drive", "2026-03-29T17:00:00+01:00", "2026-03-29T23:59:00+01:00", 10000, 32, 1),
         ],
     )
     autumn = local_hours(0, 25, (2, -1))  # 02:00 BST becomes 01:00 GMT
     out["dst_autumn_25h"] = scenario(
         "DST autumn night: a 25-hour day, off-peak charging by 07:00 (clocks go back at 02:00)",
-        SITE.format(name="dst autumn", fuse=40, chargers=charger("garage", 7400, 1)) + TOU,
+        SITE.format(name="dst autumn", fuse=40, chargers=charger("garage", 7400, 1) + charger("drive", 7400, 1, "L2"))
+        + TOU,
         "2026-10-25T00:00:00+01:00",
         25,
         autumn,
@@ -301,11 +304,12 @@ def days() -> dict[str, dict]:
                 "garage",
                 "2026-10-25T00:00:00+01:00",
                 "2026-10-25T08:00:00+00:00",
-                30000,
+                55000,
                 32,
                 1,
-                ("2026-10-25T07:00:00+00:00", 30000),
-            )
+                ("2026-10-25T07:00:00+00:00", 55000),
+            ),
+            car("drive", "2026-10-25T17:00:00+00:00", "2026-10-25T23:59:00+00:00", 10000, 32, 1),
         ],
     )
     evening = local_hours(16, 8)

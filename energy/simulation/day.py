@@ -21,7 +21,8 @@ from channels.layers import get_channel_layer
 
 from chargers.commands import charger_group
 from chargers.models import Charger, ChargerCommand
-from chargers.services import charger_mark_connected, connector_status_update
+from chargers.profiles import profile_from_configuration
+from chargers.services import charger_mark_connected, charger_store_profile, connector_status_update
 from energy.allocation import NOMINAL_VOLTAGE_V
 from energy.configuration import config_file_import
 from energy.grid import level_percents
@@ -30,7 +31,7 @@ from energy.selectors import tariff_periods
 from energy.services import energy_reading_record, grid_level_set, site_control_run
 from energy.simulation.clock import SimulatedClock, simulated_clock
 from energy.simulation.scenario import Car, Scenario, ScenarioError
-from energy.simulation.station import ProfileRejected, Station
+from energy.simulation.station import ProfileRejected, Station, car_draw_a
 from energy.simulation.trace import ChargerStep, phase_currents_a, trace_row
 from energy.tou import period_at
 from sessions.services import (
@@ -58,6 +59,7 @@ class DayResult:
     charger_shares: list[float]  # each step's grid-response share of a charger's maximum
     car_phases: dict[int, tuple[str, ...]]  # per car (scenario order): the phases it draws on
     charger_max_a: dict[str, float]  # per charger: its rating per phase
+    profiles_rejected: dict[str, int]  # per charger: SetChargingProfiles its station refused
 
 
 @dataclass
@@ -89,8 +91,20 @@ def site_setup(scenario: Scenario) -> tuple[Site, dict[str, Charger]]:
         raise ScenarioError([f"cars: charger {cid!r} is not in the config" for cid in unknown])
     Charger.objects.filter(site=site).update(registration=Charger.Registration.ACCEPTED, enabled=True)
     for charger in chargers.values():
+        # What the boot's probe learns of a station (chargers.ocpp.ocpp16.after_boot_notification).
+        keys = station_of(charger).configuration()
+        charger_store_profile(charger_pk=charger.pk, profile=profile_from_configuration(keys), configuration=keys)
         connector_status_update(charger_pk=charger.pk, connector_id=CONNECTOR_ID, status="Available", error_code="")
-    return site, chargers
+    return site, {cid: Charger.objects.select_related("control").get(pk=c.pk) for cid, c in chargers.items()}
+
+
+def station_of(charger: Charger) -> Station:
+    return Station(
+        charge_point_id=charger.charge_point_id,
+        phases=charger.phases,
+        supply_phase=charger.supply_phase or "L1",
+        max_current_a=charger.max_power_w / (NOMINAL_VOLTAGE_V * charger.phases),
+    )
 
 
 def step_prices(scenario: Scenario, site: Site) -> list[float]:
@@ -244,8 +258,7 @@ class _Day:
                 steps[cid] = ChargerStep(limit, 0, 0.0, 0.0, station.profiles_sent, ())
                 continue
             limit, phases = station.limit_at(now, plug.car.phases)
-            amps = min(plug.car.max_current_a, limit)
-            amps = amps if amps >= 6 else 0.0
+            amps = car_draw_a(limit_a=limit, car_max_a=plug.car.max_current_a)
             left_wh = max(0.0, plug.car.need_wh - plug.delivered_wh)
             power_w = min(amps * NOMINAL_VOLTAGE_V * phases, left_wh * 3600 / step_s)
             plug.power_w = power_w
@@ -275,15 +288,7 @@ class _Day:
 
 async def _day(scenario: Scenario, site: Site, chargers: dict[str, Charger], clock: SimulatedClock) -> DayResult:
     layer = get_channel_layer()
-    stations = {
-        cid: Station(
-            charge_point_id=cid,
-            phases=c.phases,
-            supply_phase=c.supply_phase or "L1",
-            max_current_a=c.max_power_w / (NOMINAL_VOLTAGE_V * c.phases),
-        )
-        for cid, c in chargers.items()
-    }
+    stations = {cid: station_of(charger) for cid, charger in chargers.items()}
     answering = []
     for cid, charger in chargers.items():
         channel = await layer.new_channel()
@@ -316,6 +321,7 @@ async def _day(scenario: Scenario, site: Site, chargers: dict[str, Charger], clo
             for n, car in enumerate(scenario.cars)
         },
         charger_max_a={cid: station.max_current_a for cid, station in stations.items()},
+        profiles_rejected={cid: station.profiles_rejected for cid, station in stations.items()},
     )
 
 

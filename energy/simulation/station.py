@@ -169,6 +169,7 @@ class Station:
     profiles: dict[tuple[str, int], Profile] = field(default_factory=dict)
     transaction_id: int | None = None
     profiles_sent: int = 0
+    profiles_rejected: int = 0
 
     def answer(self, action: str, payload: dict, *, now: dt.datetime) -> dict:
         """The station's answer (camelCase payload) to a call of the product."""
@@ -177,6 +178,7 @@ class Station:
             try:
                 profile = profile_parse(payload, now=now, transaction_id=self.transaction_id)
             except ProfileRejected:
+                self.profiles_rejected += 1
                 return {"status": "Rejected"}
             # Same id, or same purpose and stack level: the new one replaces it.
             self.profiles = {k: p for k, p in self.profiles.items() if p.id != profile.id}
@@ -188,6 +190,19 @@ class Station:
             self.profiles = kept
             return {"status": status}
         raise ProfileRejected(f"{action} is not simulated")
+
+    def configuration(self) -> list[dict]:
+        """GetConfiguration's configurationKey list, as the boot's probe reads it."""
+        keys = {
+            "SupportedFeatureProfiles": "Core,SmartCharging",
+            "ChargingScheduleAllowedChargingRateUnit": "Current",
+            "ChargeProfileMaxStackLevel": str(MAX_STACK_LEVEL),
+            "ChargingScheduleMaxPeriods": str(MAX_PERIODS),
+            "NumberOfConnectors": "1",
+            "MeterValueSampleInterval": "60",
+            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,Current.Import",
+        }
+        return [{"key": key, "value": value, "readonly": True} for key, value in keys.items()]
 
     def transaction_ended(self) -> None:
         """A TxProfile ends with its transaction."""

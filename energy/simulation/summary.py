@@ -45,4 +45,10 @@ def optimum_day(scenario: Scenario, result: DayResult) -> Day:
 def day_summary_of(scenario: Scenario, result: DayResult) -> dict:
     day = optimum_day(scenario, result)
     figures = day_summary(rows=result.rows, day=day, optimal=optimum(day), uncontrolled=uncontrolled(day))
-    return {"name": scenario.name, "hours": scenario.hours, "voltage_v": NOMINAL_VOLTAGE_V, **figures}
+    return {
+        "name": scenario.name,
+        "hours": scenario.hours,
+        "voltage_v": NOMINAL_VOLTAGE_V,
+        **figures,
+        "profiles_rejected": result.profiles_rejected,
+    }

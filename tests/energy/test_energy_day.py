@@ -51,3 +51,4 @@ def test_a_short_day_holds_the_fuse_meets_the_target_and_traces_the_scenario(tmp
     figures = json.loads(summary.read_text())
     assert figures["over_fuse_a_s"] == 0
     assert figures["targets"]["met"] == figures["targets"]["with"] == 1
+    assert figures["profiles_rejected"] == {"garage": 0, "drive": 0}  # every profile sent was one a station takes

@@ -180,7 +180,7 @@ def test_a_station_refuses_what_a_real_one_refuses_and_keeps_the_rest():
     assert station.limit_at(T0, 3) == (16, 3)
     station.transaction_ended()  # a TxProfile ends with its transaction
     assert station.profiles == {}
-    assert station.profiles_sent == 5
+    assert (station.profiles_sent, station.profiles_rejected) == (5, 4)
     with pytest.raises(ValueError):
         profile_parse({"connectorId": 0}, now=T0, transaction_id=None)
 
