@@ -24,7 +24,7 @@ from chargers.models import Charger, ChargerCommand
 from chargers.profiles import profile_from_configuration
 from chargers.services import charger_mark_connected, charger_store_profile, connector_status_update
 from energy.allocation import NOMINAL_VOLTAGE_V
-from energy.configuration import config_file_import
+from energy.configuration import ConfigError, config_file_import
 from energy.grid import level_percents
 from energy.models import GridResponse, Site
 from energy.selectors import tariff_periods
@@ -83,7 +83,10 @@ def step_index_at(scenario: Scenario, when: dt.datetime) -> int:
 
 def site_setup(scenario: Scenario) -> tuple[Site, dict[str, Charger]]:
     """The scenario's config imported as an installer would, its chargers approved."""
-    config_file_import(data=scenario.config)
+    try:
+        config_file_import(data=scenario.config)
+    except ConfigError as error:
+        raise ScenarioError([f"config: {problem}" for problem in error.errors]) from error
     site = Site.objects.get()
     chargers = {c.charge_point_id: c for c in Charger.objects.filter(site=site).order_by("pk")}
     unknown = sorted({car.charger for car in scenario.cars} - chargers.keys())

@@ -9,11 +9,37 @@ import itertools
 import json
 from pathlib import Path
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 
 from energy.simulation.scenario import scenario_parse
 
-SCENARIO = Path(__file__).resolve().parents[2] / "bench" / "energy_days" / "sunny_short.json"
+DAYS = Path(__file__).resolve().parents[2] / "bench" / "energy_days"
+SCENARIO = DAYS / "sunny_short.json"
+GOOD = json.loads(SCENARIO.read_text())
+
+
+@pytest.mark.parametrize("path", sorted(DAYS.glob("*.json")), ids=lambda p: p.stem)
+def test_every_shipped_day_reads_and_its_cars_plug_into_its_chargers(path):
+    scenario = scenario_parse(json.loads(path.read_text()))
+    chargers = {c["id"] for c in scenario.config["ocpp"]["chargers"]}
+    assert {car.charger for car in scenario.cars} <= chargers
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"step_s": 0}, "step_s: must be at least 1"),
+        ({"config": GOOD["config"].replace("limit_a: 25", "limit_a: -3")}, "config: site.circuit_limit_a"),
+        ({"cars": [{"charger": "nowhere"}]}, "cars[0].arrive"),
+    ],
+)
+def test_a_bad_scenario_is_refused_naming_the_key_and_no_trace_is_written(tmp_path, change, error):
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps({**GOOD, **change}))
+    with pytest.raises(CommandError, match=error.replace("[", r"\[").replace("]", r"\]")):
+        call_command("energy_day", str(path), out=str(tmp_path / "trace.csv"))
+    assert not (tmp_path / "trace.csv").exists()
 
 
 def test_a_short_day_holds_the_fuse_meets_the_target_and_traces_the_scenario(tmp_path):

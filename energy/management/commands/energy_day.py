@@ -72,6 +72,10 @@ class Command(BaseCommand):
                 "MQTT_EMBEDDED": "false",
             }
             argv = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "energy_day", scenario, "--out", out]
-            done = subprocess.run([*argv, *(["--summary", summary] if summary else [])], env=env, check=False)
+            argv += ["--summary", summary] if summary else []
+            done = subprocess.run(argv, env=env, check=False, capture_output=True, text=True)
         if done.returncode:
-            raise CommandError(f"the simulated day failed (exit {done.returncode})")
+            # Its own CommandError (a config the import refused, say) is the reason; else its traceback.
+            said = [line for line in done.stderr.splitlines() if line.startswith("CommandError: ")]
+            raise CommandError(said[-1].removeprefix("CommandError: ") if said else done.stderr[-4000:])
+        self.stdout.write(done.stdout.strip().splitlines()[-1])  # its last word: what it wrote where
