@@ -12,6 +12,9 @@ from energy.grid import LEVEL_PERCENT
 
 MIN_STEP_S = 1
 MAX_HOURS = 24 * 7
+# The contract's keys, and a description for people.
+KEYS = frozenset(("name", "description", "config", "time_zone", "start", "hours", "step_s", "series"))
+KEYS |= {"tariff", "grid_levels", "cars"}
 
 
 class ScenarioError(ValueError):
@@ -217,24 +220,20 @@ def scenario_parse(data: object) -> Scenario:
             r.fail(f"{path}.level", f"must be one of {', '.join(LEVEL_PERCENT)}, not {level!r}")
         elif at is not None:
             levels.append(GridLevel(at, level))
-    cars = []
     raw_cars = data.get("cars", [])
     if not isinstance(raw_cars, list):
         r.fail("cars", "must be a list")
         raw_cars = []
+    numbered = []
     for i, item in enumerate(raw_cars):
         car = _car(r, item, f"cars[{i}]", zone)
         if car is not None:
-            cars.append(car)
-    for key in (
-        data.keys()
-        - {"name", "config", "time_zone", "start", "hours", "step_s", "series", "tariff"}
-        - {
-            "grid_levels",
-            "cars",
-            "description",
-        }
-    ):
+            numbered.append((i, car))
+    for i, car in numbered:
+        for j, other in numbered:
+            if j < i and car.charger == other.charger and car.arrive < other.depart and other.arrive < car.depart:
+                r.fail(f"cars[{i}].arrive", f"charger {car.charger!r} still holds cars[{j}] then (one car at a time)")
+    for key in data.keys() - KEYS:
         r.fail(key, "unknown key")
     if r.errors:
         raise ScenarioError(r.errors)
@@ -251,7 +250,7 @@ def scenario_parse(data: object) -> Scenario:
         price_per_kwh=price,
         feed_in_per_kwh=feed_in,
         grid_levels=tuple(sorted(levels, key=lambda g: g.at)),
-        cars=tuple(cars),
+        cars=tuple(car for _, car in numbered),
     )
 
 

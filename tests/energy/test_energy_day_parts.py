@@ -80,6 +80,7 @@ def test_a_good_scenario_reads_with_local_times_in_its_zone():
         (changed(("cars", 0, "target", "energy_wh"), None), "cars[0].target.energy_wh: must be a number"),
         (changed(("cars", 0, "colour"), "red"), "cars[0].colour: unknown key"),
         (changed(("weather",), "fine"), "weather: unknown key"),
+        (changed(("cars",), SCENARIO["cars"] * 2), "cars[1].arrive: charger 'garage' still holds cars[0]"),
     ],
 )
 def test_a_bad_scenario_is_refused_naming_the_key(data, error):
