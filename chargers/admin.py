@@ -11,7 +11,6 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
@@ -555,22 +554,15 @@ class ChargerAdmin(DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
                 result = self._send_command(request, charger, command, form.cleaned_data)
         else:
             form = command.form(charger=charger)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{command.label}: {charger}",
-            "subtitle": None,
-            "opts": self.opts,
-            "original": charger,
-            "charger": charger,
-            "command": command,
-            "form": form,
-            "result": result,
-            "supported": supports_action(charger.supported_feature_profiles, command.action),
-            "feature_profile": FEATURE_PROFILE_OF_ACTION.get(command.action, "Core"),
-            "command_links": self.command_links(charger),
-            "has_view_permission": self.has_view_permission(request, charger),
-        }
-        return TemplateResponse(request, "admin/chargers/charger/command.html", context)
+        return self._command_page(
+            request,
+            charger,
+            command,
+            form=form,
+            result=result,
+            supported=supports_action(charger.supported_feature_profiles, command.action),
+            feature_profile=FEATURE_PROFILE_OF_ACTION.get(command.action, "Core"),
+        )
 
     def _send_command(
         self, request: HttpRequest, charger: Charger, command: AdminCommand, cleaned: dict

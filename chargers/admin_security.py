@@ -254,6 +254,10 @@ class ChargerSecurityAdmin:
         form = command.form(request.POST or None, charger=charger)
         if request.method == "POST" and form.is_valid():
             result = self._security_send(request, charger, command, form.cleaned_data)
+        return self._command_page(request, charger, command, form=form, result=result, supported=True)
+
+    def _command_page(self, request: HttpRequest, charger: Charger, command, **context) -> TemplateResponse:
+        """A button's page of the charger (its form, then the charger's answer), any button's."""
         context = {
             **self.admin_site.each_context(request),
             "title": f"{command.label}: {charger}",
@@ -262,11 +266,9 @@ class ChargerSecurityAdmin:
             "original": charger,
             "charger": charger,
             "command": command,
-            "form": form,
-            "result": result,
-            "supported": True,
             "command_links": self.command_links(charger),
             "has_view_permission": self.has_view_permission(request, charger),
+            **context,
         }
         return TemplateResponse(request, "admin/chargers/charger/command.html", context)
 
