@@ -108,7 +108,31 @@ class SiteMeter:
         self.moments.append((time.monotonic(), what, worst))
 
 
-class SimCharger:
+class StationViews:
+    """What a test reads of a simulated charger, of either OCPP version: the profiles it holds,
+    what the server asked, and a wait on both. Uses self.id, self.profiles ({"profile": ...}
+    each), self.calls ((action, payload) each) and self._changed (set after every frame)."""
+
+    def profile_of(self, purpose: str) -> dict | None:
+        found = [p["profile"] for p in self.profiles if p["profile"]["chargingProfilePurpose"] == purpose]
+        return found[-1] if found else None
+
+    def sent(self, action: str) -> list[dict]:
+        return [payload for name, payload in self.calls if name == action]
+
+    async def wait_for(self, condition, timeout: float = TIMEOUT_S, what: str = "") -> None:
+        """Wait until condition() holds, re-checking after every frame the server sends."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{self.id}: timed out waiting for {what or condition}; calls: {self.calls[-5:]}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+
+
+class SimCharger(StationViews):
     """One charge point with one connector (OCPP 1.6-J)."""
 
     def __init__(
@@ -603,24 +627,6 @@ class SimCharger:
             return {"status": "Rejected"}
         self.certificate_pem = chain[0].public_bytes(serialization.Encoding.PEM).decode()
         return {"status": "Accepted"}
-
-    def profile_of(self, purpose: str) -> dict | None:
-        found = [p["profile"] for p in self.profiles if p["profile"]["chargingProfilePurpose"] == purpose]
-        return found[-1] if found else None
-
-    def sent(self, action: str) -> list[dict]:
-        return [payload for name, payload in self.calls if name == action]
-
-    async def wait_for(self, condition, timeout: float = TIMEOUT_S, what: str = "") -> None:
-        """Wait until condition() holds, re-checking after every frame the server sends."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{self.id}: timed out waiting for {what or condition}; calls: {self.calls[-5:]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
 
 
 @contextlib.asynccontextmanager

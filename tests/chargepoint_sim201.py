@@ -16,7 +16,6 @@ import datetime as dt
 import functools
 import json
 import ssl
-import time
 import uuid
 from pathlib import Path
 
@@ -28,6 +27,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.chargepoint_sim import MIN_CURRENT_A, NOMINAL_VOLTAGE_V, StationViews
 
 SCHEMA_DIR = Path(ocpp.__file__).parent / "v201" / "schemas"
 SUBPROTOCOL = "ocpp2.0.1"
@@ -267,7 +268,7 @@ def _value_fits(entry: dict, value: str, value_size: int | None) -> bool:
     return max_limit is None or len(value) <= max_limit
 
 
-class SimStation:
+class SimStation(StationViews):
     """One OCPP 2.0.1 charging station; `evses` maps each EVSE id to its number of connectors."""
 
     def __init__(
@@ -1091,25 +1092,6 @@ class SimStation:
         else:
             await self.sign_certificate()
 
-    # -- for tests ----------------------------------------------------------------------------------
-    def profile_of(self, purpose: str) -> dict | None:
-        found = [p["profile"] for p in self.profiles if p["profile"]["chargingProfilePurpose"] == purpose]
-        return found[-1] if found else None
-
-    def sent(self, action: str) -> list[dict]:
-        return [payload for name, payload in self.calls if name == action]
-
-    async def wait_for(self, condition, timeout: float = TIMEOUT_S, what: str = "") -> None:
-        """Wait until condition() holds, re-checking after every call the server makes."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{self.id}: timed out waiting for {what or condition}; calls: {self.calls[-5:]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
-
 
 @contextlib.asynccontextmanager
 async def sim_station(
@@ -1125,10 +1107,6 @@ async def sim_station(
         yield station
     finally:
         await station.close()
-
-
-NOMINAL_VOLTAGE_V = 230.0
-MIN_CURRENT_A = 6.0  # below this a car cannot charge (IEC 61851): it pauses
 
 
 class CarStation(SimStation):

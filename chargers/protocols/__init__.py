@@ -76,3 +76,9 @@ def _wire(value):
 def wire_payload(request) -> dict:
     """The camelCase wire payload of a typed request (an ocpp.v16 or ocpp.v201 call dataclass)."""
     return _wire(request)
+
+
+def charger_call(request) -> ChargerCall:
+    """A typed request (an ocpp.v16 or ocpp.v201 call dataclass, named after its action) for the
+    command path."""
+    return ChargerCall(action=type(request).__name__, payload=_wire(request))

@@ -9,7 +9,7 @@ from ocpp.v16.enums import ChargingProfileKindType, ChargingProfilePurposeType, 
 
 from chargers.models import Charger
 from chargers.profiles import limit_in_charger_unit
-from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose, periods_held, wire_payload
+from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose, charger_call, periods_held, wire_payload
 from energy.allocation import NOMINAL_VOLTAGE_V
 from graylogic.datetimes import iso_utc
 
@@ -21,11 +21,6 @@ STACK_LEVEL_BY_PURPOSE = {LimitPurpose.CHARGER_MAX: 0, LimitPurpose.DEFAULT: 1, 
 def payload_of(request) -> dict:
     """The camelCase wire payload of a typed request (an ocpp.v16.call dataclass)."""
     return wire_payload(request)
-
-
-def _call(request) -> ChargerCall:
-    """A typed request (an ocpp.v16.call dataclass, named after its action) for the command path."""
-    return ChargerCall(action=type(request).__name__, payload=payload_of(request))
 
 
 def _profile(
@@ -103,7 +98,7 @@ def limit_set(
         number_phases=number_phases,
         transaction_id=transaction_id,
     )
-    return _call(call.SetChargingProfile(connector_id=connector_id, cs_charging_profiles=profile))
+    return charger_call(call.SetChargingProfile(connector_id=connector_id, cs_charging_profiles=profile))
 
 
 def schedule_set(
@@ -122,12 +117,12 @@ def schedule_set(
         start=start,
         duration_s=duration_s,
     )
-    return _call(call.SetChargingProfile(connector_id=0, cs_charging_profiles=profile))
+    return charger_call(call.SetChargingProfile(connector_id=0, cs_charging_profiles=profile))
 
 
 def limit_clear(*, charger: Charger, purpose: LimitPurpose) -> ChargerCall:
     """By purpose and stack level, whatever profile id the charger holds it under."""
-    return _call(
+    return charger_call(
         call.ClearChargingProfile(
             charging_profile_purpose=ChargingProfilePurposeType(purpose),
             stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
@@ -136,23 +131,23 @@ def limit_clear(*, charger: Charger, purpose: LimitPurpose) -> ChargerCall:
 
 
 def start(*, connector_id: int, id_tag: str) -> ChargerCall:
-    return _call(call.RemoteStartTransaction(connector_id=connector_id, id_tag=id_tag))
+    return charger_call(call.RemoteStartTransaction(connector_id=connector_id, id_tag=id_tag))
 
 
 def stop(*, transaction_id: int) -> ChargerCall:
-    return _call(call.RemoteStopTransaction(transaction_id=transaction_id))
+    return charger_call(call.RemoteStopTransaction(transaction_id=transaction_id))
 
 
 def configuration_read(*, keys: list[str] | None = None) -> ChargerCall:
-    return _call(call.GetConfiguration(key=keys or None))
+    return charger_call(call.GetConfiguration(key=keys or None))
 
 
 def configuration_change(*, key: str, value: str) -> ChargerCall:
-    return _call(call.ChangeConfiguration(key=key, value=value))
+    return charger_call(call.ChangeConfiguration(key=key, value=value))
 
 
 def composite_schedule_read(*, connector_id: int, duration_s: int) -> ChargerCall:
-    return _call(call.GetCompositeSchedule(connector_id=connector_id, duration=duration_s))
+    return charger_call(call.GetCompositeSchedule(connector_id=connector_id, duration=duration_s))
 
 
 def composite_answer(answer: dict) -> dict:

@@ -40,7 +40,7 @@ from ocpp.v201.enums import (
 
 from chargers.models import Charger
 from chargers.profiles import limit_in_charger_unit
-from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose, periods_held, wire_payload
+from chargers.protocols import ChargerCall, LimitPeriod, LimitPurpose, charger_call, periods_held
 from energy.allocation import NOMINAL_VOLTAGE_V
 from graylogic.datetimes import iso_utc
 
@@ -54,11 +54,6 @@ PURPOSE = {
 }
 # remoteStartId is an integer the charger's TransactionEvent Started carries back.
 REMOTE_START_ID_MAX = 2**31 - 1
-
-
-def _call(request) -> ChargerCall:
-    """A typed request (an ocpp.v201.call dataclass, named after its action) for the command path."""
-    return ChargerCall(action=type(request).__name__, payload=wire_payload(request))
 
 
 def _profile(
@@ -115,7 +110,7 @@ def limit_set(
         duration_s=duration_s or None,
         transaction_id=transaction_id,
     )
-    return _call(call.SetChargingProfile(evse_id=connector_id, charging_profile=profile))
+    return charger_call(call.SetChargingProfile(evse_id=connector_id, charging_profile=profile))
 
 
 def schedule_set(
@@ -136,7 +131,7 @@ def schedule_set(
         start=start,
         duration_s=duration_s,
     )
-    return _call(call.SetChargingProfile(evse_id=0, charging_profile=profile))
+    return charger_call(call.SetChargingProfile(evse_id=0, charging_profile=profile))
 
 
 def limit_clear(*, charger: Charger, purpose: LimitPurpose) -> ChargerCall:
@@ -144,12 +139,12 @@ def limit_clear(*, charger: Charger, purpose: LimitPurpose) -> ChargerCall:
     criteria = ClearChargingProfileType(
         charging_profile_purpose=PURPOSE[purpose], stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose])
     )
-    return _call(call.ClearChargingProfile(charging_profile_criteria=criteria))
+    return charger_call(call.ClearChargingProfile(charging_profile_criteria=criteria))
 
 
 def start(*, connector_id: int, id_tag: str) -> ChargerCall:
     """Our own start token is Central (the CSMS's); a fresh remoteStartId names this request."""
-    return _call(
+    return charger_call(
         call.RequestStartTransaction(
             id_token=IdTokenType(id_token=id_tag, type=IdTokenEnumType.central),
             remote_start_id=secrets.randbelow(REMOTE_START_ID_MAX) + 1,
@@ -160,11 +155,11 @@ def start(*, connector_id: int, id_tag: str) -> ChargerCall:
 
 def stop(*, transaction_id: str) -> ChargerCall:
     """The station's own transactionId, as its TransactionEvents carry it."""
-    return _call(call.RequestStopTransaction(transaction_id=transaction_id))
+    return charger_call(call.RequestStopTransaction(transaction_id=transaction_id))
 
 
 def composite_schedule_read(*, connector_id: int, duration_s: int) -> ChargerCall:
-    return _call(call.GetCompositeSchedule(duration=duration_s, evse_id=connector_id))
+    return charger_call(call.GetCompositeSchedule(duration=duration_s, evse_id=connector_id))
 
 
 def composite_answer(answer: dict) -> dict:
@@ -241,18 +236,18 @@ def _evse(evse_id: int | None, connector_id: int | None) -> EVSEType | None:
 
 def reset(*, reset_type: str, evse_id: int | None = None) -> ChargerCall:
     """Immediate or OnIdle (after the transactions end); the whole station unless evse_id."""
-    return _call(call.Reset(type=ResetEnumType(reset_type), evse_id=evse_id))
+    return charger_call(call.Reset(type=ResetEnumType(reset_type), evse_id=evse_id))
 
 
 def connector_unlock(*, evse_id: int, connector_id: int) -> ChargerCall:
-    return _call(call.UnlockConnector(evse_id=evse_id, connector_id=connector_id))
+    return charger_call(call.UnlockConnector(evse_id=evse_id, connector_id=connector_id))
 
 
 def availability_change(
     *, operational_status: str, evse_id: int | None = None, connector_id: int | None = None
 ) -> ChargerCall:
     """The whole station unless evse_id; one connector of it with connector_id."""
-    return _call(
+    return charger_call(
         call.ChangeAvailability(
             operational_status=OperationalStatusEnumType(operational_status), evse=_evse(evse_id, connector_id)
         )
@@ -262,7 +257,7 @@ def availability_change(
 def message_trigger(
     *, requested_message: str, evse_id: int | None = None, connector_id: int | None = None
 ) -> ChargerCall:
-    return _call(
+    return charger_call(
         call.TriggerMessage(
             requested_message=MessageTriggerEnumType(requested_message), evse=_evse(evse_id, connector_id)
         )
@@ -278,7 +273,7 @@ def firmware_update(
     retries: int | None = None,
     retry_interval_s: int | None = None,
 ) -> ChargerCall:
-    return _call(
+    return charger_call(
         call.UpdateFirmware(
             request_id=request_id,
             firmware=FirmwareType(
@@ -303,7 +298,7 @@ def log_get(
     retry_interval_s: int | None = None,
 ) -> ChargerCall:
     """2.0.1's GetDiagnostics: the station uploads its log to location."""
-    return _call(
+    return charger_call(
         call.GetLog(
             log=LogParametersType(
                 remote_location=location,
@@ -319,7 +314,7 @@ def log_get(
 
 
 def data_transfer(*, vendor_id: str, message_id: str | None = None, data: str | None = None) -> ChargerCall:
-    return _call(call.DataTransfer(vendor_id=vendor_id, message_id=message_id, data=data))
+    return charger_call(call.DataTransfer(vendor_id=vendor_id, message_id=message_id, data=data))
 
 
 def profiles_clear(
@@ -337,7 +332,7 @@ def profiles_clear(
         stack_level=stack_level,
     )
     given = any(value is not None for value in (evse_id, purpose, stack_level))
-    return _call(
+    return charger_call(
         call.ClearChargingProfile(charging_profile_id=profile_id, charging_profile_criteria=criteria if given else None)
     )
 
@@ -345,13 +340,13 @@ def profiles_clear(
 def composite_schedule_get(*, evse_id: int, duration_s: int, charging_rate_unit: str | None = None) -> ChargerCall:
     """The installer's GetCompositeSchedule, in the unit asked for (the station's choice if none)."""
     unit = None if charging_rate_unit is None else ChargingRateUnitEnumType(charging_rate_unit)
-    return _call(call.GetCompositeSchedule(duration=duration_s, evse_id=evse_id, charging_rate_unit=unit))
+    return charger_call(call.GetCompositeSchedule(duration=duration_s, evse_id=evse_id, charging_rate_unit=unit))
 
 
 def variables_get(*, variables: list[VariableName], attribute_type: str | None = None) -> ChargerCall:
     """2.0.1's GetConfiguration: the Actual value (or the attribute asked for) of each variable."""
     attribute = None if attribute_type is None else AttributeEnumType(attribute_type)
-    return _call(
+    return charger_call(
         call.GetVariables(
             get_variable_data=[
                 GetVariableDataType(component=v.component_type(), variable=v.variable_type(), attribute_type=attribute)
@@ -364,7 +359,7 @@ def variables_get(*, variables: list[VariableName], attribute_type: str | None =
 def variables_set(*, variable: VariableName, value: str, attribute_type: str | None = None) -> ChargerCall:
     """2.0.1's ChangeConfiguration."""
     attribute = None if attribute_type is None else AttributeEnumType(attribute_type)
-    return _call(
+    return charger_call(
         call.SetVariables(
             set_variable_data=[
                 SetVariableDataType(
@@ -380,7 +375,7 @@ def variables_set(*, variable: VariableName, value: str, attribute_type: str | N
 
 def base_report_get(*, request_id: int, report_base: str) -> ChargerCall:
     """The station answers, then sends its device model in NotifyReport parts under request_id."""
-    return _call(call.GetBaseReport(request_id=request_id, report_base=ReportBaseEnumType(report_base)))
+    return charger_call(call.GetBaseReport(request_id=request_id, report_base=ReportBaseEnumType(report_base)))
 
 
 def profiles_get(
@@ -392,13 +387,13 @@ def profiles_get(
         charging_profile_purpose=None if purpose is None else ChargingProfilePurposeEnumType(purpose),
         stack_level=stack_level,
     )
-    return _call(call.GetChargingProfiles(request_id=request_id, charging_profile=criteria, evse_id=evse_id))
+    return charger_call(call.GetChargingProfiles(request_id=request_id, charging_profile=criteria, evse_id=evse_id))
 
 
 def cache_clear() -> ChargerCall:
-    return _call(call.ClearCache())
+    return charger_call(call.ClearCache())
 
 
 def transaction_status_get(*, transaction_id: str | None = None) -> ChargerCall:
     """Whether the station still queues messages (of that transaction, if given)."""
-    return _call(call.GetTransactionStatus(transaction_id=transaction_id))
+    return charger_call(call.GetTransactionStatus(transaction_id=transaction_id))
