@@ -33,6 +33,9 @@ from tests.chargepoint_sim import MIN_CURRENT_A, NOMINAL_VOLTAGE_V, StationViews
 SCHEMA_DIR = Path(ocpp.__file__).parent / "v201" / "schemas"
 SUBPROTOCOL = "ocpp2.0.1"
 TIMEOUT_S = 10
+# A station refused at its reconnection tries again after this, this many times.
+RETRY_BACK_OFF_S = 0.5
+SECURE_RECONNECT_RETRIES = 3
 
 
 class SchemaViolation(AssertionError):
@@ -913,15 +916,25 @@ class SimStation(StationViews):
         if "BasicAuthPassword" in accepted:
             self.password = accepted["BasicAuthPassword"]
         if "SecurityProfile" in accepted:
-            await self.reconnect(**(self.secure_reconnect or {}))
+            await self.reconnect(**(self.secure_reconnect or {}), retries=SECURE_RECONNECT_RETRIES)
 
-    async def reconnect(self, **connect_options) -> None:
-        """Hang up and connect again (no new boot: the station did not restart)."""
+    async def reconnect(self, *, retries: int = 0, **connect_options) -> None:
+        """Hang up and connect again (no new boot: the station did not restart). A refused
+        handshake is tried again `retries` times after a back-off, as a station does
+        (OCPPCommCtrlr.RetryBackOffWaitMinimum): after a security profile change the CSMS may
+        still be recording the Accepted it was just sent when the station knocks."""
         await self._ws.close()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._reader, TIMEOUT_S)
-        await self.connect(**{**self.connected_with, **connect_options})
+        for attempt in range(retries + 1):
+            try:
+                await self.connect(**{**self.connected_with, **connect_options})
+                return
+            except websockets.InvalidStatus:
+                if attempt == retries:
+                    raise
+                await asyncio.sleep(RETRY_BACK_OFF_S)
 
     def client_tls_context(self, directory: Path, *, trust: Path | None = None) -> ssl.SSLContext:
         """wss with its certificate and key (written to `directory`), trusting `trust` (the

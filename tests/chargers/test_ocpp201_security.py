@@ -315,7 +315,8 @@ async def refused(server, charge_point_id: str, *, headers=None, subprotocol="oc
 
 
 def refusal_message(charge_point_id: str) -> str:
-    event = ChargerEvent.objects.filter(charge_point_id=charge_point_id, kind=ChargerEvent.Kind.REFUSED).last()
+    """The newest refusal's reason (events are ordered newest first)."""
+    event = ChargerEvent.objects.filter(charge_point_id=charge_point_id, kind=ChargerEvent.Kind.REFUSED).first()
     return event.message if event else ""
 
 
