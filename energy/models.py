@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from energy.sources import LABELS, LimitSource, source_label
+from energy.sources import LABELS, MODE_LABELS, ChargeMode, LimitSource, source_label
 from graylogic.datetimes import zone_named
 
 
@@ -62,12 +62,22 @@ class Site(models.Model):
         help_text="Per-charger current while the main meter is silent (0 stops charging).",
     )
     last_rebalanced_at = models.DateTimeField("last rebalance", null=True, blank=True, editable=False)
+    feed_in_per_kwh = models.DecimalField(
+        "feed-in rate per kWh",
+        max_digits=8,
+        decimal_places=4,
+        default=0,
+        help_text="What an exported kWh earns: the planner weighs it against charging from the sun.",
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(circuit_limit_a__gt=0), name="site_main_fuse_positive"),
             models.CheckConstraint(condition=Q(phases__in=[1, 3]), name="site_phases_1_or_3"),
+            models.CheckConstraint(
+                condition=Q(feed_in_per_kwh__gte=-100, feed_in_per_kwh__lte=100), name="site_feed_in_in_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -263,6 +273,63 @@ class GridResponse(models.Model):
         return f"Grid response at {self.site}: {self.level}"
 
 
+# The most a price per kWh may be, either way (dynamic tariffs go negative): beyond it a posted
+# price is a unit error, refused before it can steer a car or cost a session.
+PRICE_PER_KWH_LIMIT = 100
+# The most a site's panels may be forecast to make (W): beyond it a forecast is a unit error.
+SOLAR_FORECAST_MAX_W = 1_000_000
+
+
+class PriceSlot(models.Model):
+    """One slot of a dynamic tariff (15 minutes or an hour), posted over the API or MQTT. Where
+    slots cover an instant they set its price; elsewhere the active tariff's periods do."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="price_slots")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    price_per_kwh = models.DecimalField("price per kWh", max_digits=8, decimal_places=4)
+    source = models.CharField(max_length=50, blank=True)
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["site", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "start"], name="price_slot_unique_start"),
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="price_slot_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(price_per_kwh__gte=-PRICE_PER_KWH_LIMIT, price_per_kwh__lte=PRICE_PER_KWH_LIMIT),
+                name="price_slot_price_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.start:%Y-%m-%d %H:%M}: {self.price_per_kwh}/kWh"
+
+
+class SolarForecastSlot(models.Model):
+    """The site's solar production forecast for one slot (15 minutes), posted over the API or MQTT."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="solar_forecast")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    solar_w = models.FloatField("solar (W)")
+    source = models.CharField(max_length=50, blank=True)
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["site", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "start"], name="solar_forecast_unique_start"),
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="solar_forecast_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(solar_w__gte=0, solar_w__lte=SOLAR_FORECAST_MAX_W), name="solar_forecast_in_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.start:%Y-%m-%d %H:%M}: {self.solar_w:,.0f} W forecast"
+
+
 # How far ahead of the server's clock a reading may be dated (meters' clocks drift a little). A
 # reading from further ahead would stay "the newest" until its date and blind energy control,
 # fail-safe included, so it is refused, and never taken as current if one is stored.
@@ -298,6 +365,10 @@ LimitSourceChoice = models.TextChoices(
 )
 
 
+# The most energy a target or a battery may hold (Wh): beyond any car's battery, a unit error.
+MAX_TARGET_ENERGY_WH = 500_000
+
+
 class ChargerControl(models.Model):
     """Energy control's record of one charger (evcc's loadpoint): the limit in force and why, a
     person's cap, and what the charger holds of each limit, so that a run sends only changes.
@@ -327,6 +398,23 @@ class ChargerControl(models.Model):
     )
     external_limit_expires_at = models.DateTimeField("limit set on the charger ends at", null=True, blank=True)
 
+    # The owner's mode and target (issue 28): set on the Now page, over the API or MQTT.
+    mode = models.CharField(
+        max_length=10, choices=[(m.value, MODE_LABELS[m]) for m in ChargeMode], default=ChargeMode.SMART
+    )
+    target_ready_by = models.TimeField("ready by", null=True, blank=True, help_text="Site-local time.")
+    target_energy_wh = models.PositiveIntegerField("energy to add (Wh)", null=True, blank=True)
+    target_soc_percent = models.PositiveSmallIntegerField("state of charge wanted (%)", null=True, blank=True)
+    battery_capacity_wh = models.PositiveIntegerField("battery size (Wh)", null=True, blank=True)
+    target_set_at = models.DateTimeField("target set at", null=True, blank=True)
+    target_set_by = models.CharField("target set by", max_length=50, blank=True)
+    # The planner's last plan for this charger: [[slot start (Unix s), power (W)], ...], in words,
+    # and what it costs.
+    plan = models.JSONField("plan", null=True, blank=True, editable=False)
+    plan_summary = models.CharField("plan in words", max_length=300, blank=True, editable=False)
+    plan_cost = models.FloatField("plan's cost", null=True, blank=True, editable=False)
+    plan_made_at = models.DateTimeField("plan made at", null=True, blank=True, editable=False)
+
     # What the charger last accepted of each limit (null: it holds none).
     protection_w = models.PositiveIntegerField(
         "fuse limit held (W)", null=True, blank=True, editable=False, help_text="ChargePointMaxProfile."
@@ -343,6 +431,23 @@ class ChargerControl(models.Model):
 
     class Meta:
         verbose_name = "charger control"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mode__in=[m.value for m in ChargeMode]), name="charger_control_mode_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(target_energy_wh__isnull=True) | Q(target_energy_wh__lte=MAX_TARGET_ENERGY_WH),
+                name="charger_control_target_energy_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_soc_percent__isnull=True) | Q(target_soc_percent__lte=100),
+                name="charger_control_target_soc_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(battery_capacity_wh__isnull=True) | Q(battery_capacity_wh__lte=MAX_TARGET_ENERGY_WH),
+                name="charger_control_battery_in_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Control of charger {self.charger_id}"

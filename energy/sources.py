@@ -6,11 +6,31 @@ Pure: no Django, so the control core and the pages share one list.
 from enum import StrEnum
 
 
+class ChargeMode(StrEnum):
+    """What the owner asked of one charger (issue 28): off; now, as fast as the fuses allow; solar,
+    from the surplus only; smart, the site's planner (its solar, tariff and the car's target)."""
+
+    OFF = "off"
+    NOW = "now"
+    SOLAR = "solar"
+    SMART = "smart"
+
+
+MODE_LABELS = {
+    ChargeMode.OFF: "Off",
+    ChargeMode.NOW: "Now (as fast as the fuses allow)",
+    ChargeMode.SOLAR: "Solar (surplus only)",
+    ChargeMode.SMART: "Smart (solar, cheapest hours, ready by the target)",
+}
+
+
 class LimitSource(StrEnum):
     CIRCUIT = "circuit"  # a fuse: the main fuse or a circuit
     FAILSAFE = "failsafe"  # the main meter is silent: every charger is held at the fail-safe current
     SOLAR = "solar"
     TOU = "tou"
+    PLAN = "plan"  # the site's planner: solar forecast, prices and the car's target together
+    MODE = "mode"  # the owner's mode for the charger: off, or solar only
     GRID = "grid"
     MANUAL = "manual"
     # A limit someone else set on the charger (an EMS, the grid operator: OCPP 2.0.1 NotifyChargingLimit).
@@ -25,6 +45,8 @@ LABELS = {
     LimitSource.FAILSAFE: "meter fail-safe",
     LimitSource.SOLAR: "solar charging",
     LimitSource.TOU: "time-of-use plan",
+    LimitSource.PLAN: "charging plan",
+    LimitSource.MODE: "charging mode",
     LimitSource.GRID: "grid operator",
     LimitSource.MANUAL: "manual limit",
     LimitSource.EXTERNAL: "limit set on the charger",
