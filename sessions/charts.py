@@ -20,7 +20,7 @@ MARKED_POINTS = 60
 Series = Sequence[tuple[dt.datetime, float]]
 
 
-def _nice_kw_step(top_kw: float) -> float:
+def nice_kw_step(top_kw: float) -> float:
     """A step that gives at most six gridlines whatever the data: a broken meter's 1e12 W once
     drew millions of them and took the server's memory (issue 25)."""
     for step in (0.5, 1, 2, 5, 10, 20, 50, 100):
@@ -30,7 +30,7 @@ def _nice_kw_step(top_kw: float) -> float:
     return next(m * magnitude for m in (1, 2, 5, 10) if top_kw / (m * magnitude) <= 6)
 
 
-def _time_ticks(start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo) -> list[dt.datetime]:
+def time_ticks(start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo) -> list[dt.datetime]:
     span = end - start
     # Whole days beyond a week, so that however long the span there are at most eight ticks.
     step = next((s for s in TICK_STEPS if span / s <= 8), None) or dt.timedelta(days=math.ceil(span.days / 8) + 1)
@@ -70,7 +70,7 @@ def power_chart_svg(
     if not math.isfinite(top_w):
         top_w = MAX_TOP_W
     padded_kw = top_w / 1000 * 1.1  # headroom: a line at the maximum stays off the frame
-    kw_step = _nice_kw_step(padded_kw)
+    kw_step = nice_kw_step(padded_kw)
     top_kw = kw_step * max(1, -(-padded_kw // kw_step))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     seconds = (end - start).total_seconds()
@@ -95,7 +95,7 @@ def power_chart_svg(
         parts.append(f'<text class="tick" x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{level:g}</text>')
         level += kw_step
     parts.append(f'<text class="axis-label" x="{LEFT - 6}" y="{TOP - 12}" text-anchor="end">kW</text>')
-    for tick in _time_ticks(start, end, tz):
+    for tick in time_ticks(start, end, tz):
         px = x(tick)
         parts.append(f'<line class="grid" x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{TOP + plot_h}"/>')
         label = tick.astimezone(tz).strftime("%H:%M" if seconds <= 2 * 86400 else "%d %b")

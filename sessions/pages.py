@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
+from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 
 from chargers.models import Charger
 from chargers.selectors import charger_list_visible
-from energy.models import LimitDecision
-from energy.sources import LimitSource, source_label
+from energy.models import ChargerControl, LimitDecision, PriceSlot, Site, SolarForecastSlot
+from energy.sources import MODE_LABELS, LimitSource, source_label
 from graylogic.datetimes import zone_named
 from sessions.accounting import (
     MonthEntry,
@@ -33,6 +34,16 @@ from sessions.billing import (
 )
 from sessions.measurands import POWER_MAX_W, POWER_UNITS, in_base_unit, whole_meter_value
 from sessions.models import ChargingSession
+from sessions.plan_chart import (
+    SiteFlow,
+    describe_plan_chart,
+    plan_chart,
+    plan_chart_svg,
+    plan_steps,
+    price_steps,
+    site_flow,
+    solar_steps,
+)
 from sessions.sample_series import power_series_with_aggregates
 from sessions.selectors import POWER, charger_state
 
@@ -90,6 +101,9 @@ class ChargerNow:
     limit_source_label: str
     limit_reason: str  # the limit's sentence: why it is what it is
     reason: str | None  # why the car is not charging; None while it charges
+    mode_label: str
+    target: str  # the owner's target in words, "" when none
+    plan_summary: str  # the planner's sentence, "" until it made a plan
 
 
 def charger_now(*, charger: Charger) -> ChargerNow:
@@ -127,11 +141,91 @@ def charger_now(*, charger: Charger) -> ChargerNow:
             source=state.limits.limit_source,
             reason=reason,
         ),
+        mode_label=MODE_LABELS.get(charger.control.mode, charger.control.mode),
+        target=target_words(control=charger.control),
+        plan_summary=charger.control.plan_summary,
     )
+
+
+def target_words(*, control: ChargerControl) -> str:
+    """The owner's target as they said it: "ready by 07:00 with 20 kWh" or "… at 80 %"."""
+    if control.target_ready_by is None:
+        return ""
+    by = f"ready by {control.target_ready_by:%H:%M}"
+    if control.target_energy_wh is not None:
+        return f"{by} with {control.target_energy_wh / 1000:g} kWh"
+    if control.target_soc_percent is not None:
+        battery = f" of a {control.battery_capacity_wh / 1000:g} kWh battery" if control.battery_capacity_wh else ""
+        return f"{by} at {control.target_soc_percent} %{battery}"
+    return by
 
 
 def chargers_now(*, user: User) -> list[ChargerNow]:
     return [charger_now(charger=c) for c in charger_list_visible(user=user).order_by("site__name", "name", "pk")]
+
+
+# --- the site's next hours and live flow -------------------------------------------------------
+
+CHART_HOURS = dt.timedelta(hours=12)
+CHART_HOURS_MOST = dt.timedelta(hours=24)  # a plan reaching further stretches the chart this far
+
+
+@dataclass(frozen=True)
+class SiteNow:
+    site: Site
+    flow: SiteFlow
+    flow_at: dt.datetime | None  # the reading's time; None without one
+    chart: SafeString
+
+
+def sites_now(*, chargers: Sequence[ChargerNow], now: dt.datetime | None = None) -> list[SiteNow]:
+    """Per site of these chargers: the chart of the next hours (forecast, plans, prices) and the
+    live flow from the latest reading and the chargers' power as the cards show it."""
+    now = now or dt.datetime.now(dt.UTC)
+    by_site: dict[int, list[ChargerNow]] = {}
+    for c in chargers:
+        by_site.setdefault(c.charger.site_id, []).append(c)
+    result = []
+    for group in by_site.values():
+        site = group[0].charger.site
+        furthest = now + CHART_HOURS_MOST
+        planned_ends = [s.end for c in group for s in plan_steps(c.charger.control.plan, start=now, end=furthest)]
+        window = {"start": now, "end": max([now + CHART_HOURS, *planned_ends])}
+        solar = solar_steps(
+            SolarForecastSlot.objects.filter(site=site, end__gt=window["start"], start__lt=window["end"]).values_list(
+                "start", "end", "solar_w"
+            ),
+            **window,
+        )
+        prices = price_steps(
+            PriceSlot.objects.filter(site=site, end__gt=window["start"], start__lt=window["end"]).values_list(
+                "start", "end", "price_per_kwh"
+            ),
+            **window,
+        )
+        plans = [(str(c.charger), plan_steps(c.charger.control.plan, **window)) for c in group]
+        zone = site.zone
+        chart = plan_chart(tz=zone, solar=solar, plans=plans, prices=prices, **window)
+        reading = site.energy_readings.order_by("-measured_at").first()
+        result.append(
+            SiteNow(
+                site=site,
+                flow=site_flow(
+                    solar_w=reading.solar_w if reading else None,
+                    house_w=reading.house_w if reading else None,
+                    grid_w=reading.grid_w if reading else None,
+                    charger_powers_w=[c.power_w for c in group],
+                ),
+                flow_at=reading.measured_at if reading else None,
+                chart=plan_chart_svg(
+                    chart,
+                    title=f"The next hours at {site.name}",
+                    description=describe_plan_chart(solar=solar, plans=plans, prices=prices, tz=zone),
+                    chart_id=f"plan-chart-{site.pk}",
+                ),
+            )
+        )
+    return result
 
 
 # --- history ------------------------------------------------------------------------------------

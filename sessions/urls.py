@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.now, name="now"),
     path("chargers/", views.now, name="chargers"),
     path("chargers/live", views.now_live, name="now-live"),
+    path("chargers/<int:pk>/controls", views.charger_controls, name="charger-controls"),
     path("sessions/", views.history, name="history"),
     path("sessions.csv", views.history_csv, name="history-csv"),
     path("sessions/<int:transaction_id>/", views.session_detail, name="session-detail"),

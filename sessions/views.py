@@ -1,19 +1,29 @@
-"""The homeowner pages: Now (live state, refreshed by a small poll), History (with month totals
-and a CSV export of the same filter) and one session's detail with its power chart. Reads come
-from sessions/pages.py; these views only pick the filter and the template."""
+"""The homeowner pages: Now (live state, refreshed by a small poll; each charger's mode and
+target, the site's next hours), History (with month totals and a CSV export of the same filter)
+and one session's detail with its power chart. Reads come from sessions/pages.py, the owner's
+settings go through energy/owner_controls.py; these views only pick the form and the template."""
 
 import csv
 import datetime as dt
 import re
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages.storage.base import Message
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
+from chargers.models import Charger
 from chargers.selectors import charger_list_visible
+from energy.owner_controls import OwnerInputError, charger_mode_set, charger_target_set
+from energy.sources import MODE_LABELS, ChargeMode
 from sessions import pages
 from sessions.accounting import calendar_safe
 from sessions.charts import describe_power, power_chart_svg
@@ -63,10 +73,110 @@ def _filtered(request: HttpRequest) -> tuple[HistoryFilter, list[pages.SessionRo
     return form, pages.session_rows(sessions=sessions)
 
 
+class ControlsForm(forms.Form):
+    """A charger's mode and target as a person types them (kWh, not Wh). The rules (a time with
+    an amount, amounts in range) are energy/owner_controls.py's, so the API says the same."""
+
+    mode = forms.ChoiceField(label="Mode", choices=[(m.value, MODE_LABELS[m]) for m in ChargeMode])
+    ready_by = forms.TimeField(
+        label="Ready by", required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    energy_kwh = forms.DecimalField(
+        label="Energy to add (kWh)",
+        required=False,
+        max_digits=9,
+        decimal_places=3,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )
+    soc_percent = forms.IntegerField(label="or charge to (%)", required=False)
+    battery_kwh = forms.DecimalField(
+        label="Battery size (kWh)",
+        required=False,
+        max_digits=9,
+        decimal_places=3,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )
+
+    @staticmethod
+    def initial_for(charger: Charger) -> dict:
+        control = charger.control
+        return {
+            "mode": control.mode,
+            "ready_by": control.target_ready_by,
+            "energy_kwh": _kwh(control.target_energy_wh),
+            "soc_percent": control.target_soc_percent,
+            "battery_kwh": _kwh(control.battery_capacity_wh),
+        }
+
+
+def _kwh(wh: int | None) -> Decimal | None:
+    return Decimal(wh) / 1000 if wh is not None else None
+
+
+def _wh(kwh: Decimal | None) -> int | None:
+    return round(kwh * 1000) if kwh is not None else None
+
+
+@dataclass(frozen=True)
+class ChargerControls:
+    """One charger's form on the Now page, and what became of its last post."""
+
+    now: pages.ChargerNow
+    form: ControlsForm
+    notes: list[Message]
+
+
 @require_GET
 @login_required
 def now(request: HttpRequest) -> HttpResponse:
-    return render(request, "homeowner/now.html", {"chargers": pages.chargers_now(user=request.user), "nav": "now"})
+    chargers = pages.chargers_now(user=request.user)
+    notes: dict[str, list[Message]] = {}
+    for message in messages.get_messages(request):
+        notes.setdefault(message.extra_tags, []).append(message)
+    controls = [
+        ChargerControls(
+            now=c,
+            form=ControlsForm(initial=ControlsForm.initial_for(c.charger), auto_id=f"id_{c.charger.pk}_%s"),
+            notes=notes.get(f"charger-{c.charger.pk}", []),
+        )
+        for c in chargers
+    ]
+    context = {"chargers": chargers, "controls": controls, "sites": pages.sites_now(chargers=chargers), "nav": "now"}
+    return render(request, "homeowner/now.html", context)
+
+
+@require_POST
+@login_required
+def charger_controls(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Now page's form for one charger: both mode and target are stored, or neither (then
+    the reason shows beside the form). Redirects back to the page either way."""
+    charger = get_object_or_404(charger_list_visible(user=request.user), pk=pk)
+    tag = f"charger-{charger.pk}"
+    form = ControlsForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items())
+        messages.error(request, f"Nothing saved. {problems}", extra_tags=tag)
+        return redirect(reverse("homeowner:now") + f"#controls-{charger.pk}")
+    data = form.cleaned_data
+    clearing = request.POST.get("action") == "clear"
+    set_by = f"Now page ({request.user.get_username()})"
+    try:
+        with transaction.atomic():
+            charger_mode_set(charger=charger, mode=data["mode"], set_by=set_by)
+            control = charger_target_set(
+                charger=charger,
+                ready_by=None if clearing else data["ready_by"],
+                energy_wh=None if clearing else _wh(data["energy_kwh"]),
+                soc_percent=None if clearing else data["soc_percent"],
+                battery_capacity_wh=None if clearing else _wh(data["battery_kwh"]),
+                set_by=set_by,
+            )
+    except OwnerInputError as error:
+        messages.error(request, f"Nothing saved: {error}.", extra_tags=tag)
+    else:
+        target = pages.target_words(control=control) or "no target"
+        messages.success(request, f"Saved: {MODE_LABELS[ChargeMode(control.mode)]}; {target}.", extra_tags=tag)
+    return redirect(reverse("homeowner:now") + f"#controls-{charger.pk}")
 
 
 @require_GET
