@@ -47,7 +47,7 @@ def post(client: Client, charger, **fields):
 
 
 def controls_section(html: str, charger) -> str:
-    match = re.search(rf'<section class="controls card" id="controls-{charger.pk}".*?</section>', html, re.S)
+    match = re.search(rf'<section class="controls" id="controls-{charger.pk}".*?</section>', html, re.S)
     assert match, "no controls for the charger"
     return match[0]
 
