@@ -244,7 +244,7 @@ def plan_chart_svg(chart: PlanChart, *, title: str, description: str, chart_id: 
             f'<text class="empty" x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" text-anchor="middle">'
             "No forecast, plan or prices for the next hours yet</text>"
         )
-    legend = [("solar-forecast", "Solar forecast", "rect")]
+    legend = [("solar-forecast", "Solar forecast", "rect")] if chart.solar_area else []
     legend += [(f"plan {line.css}", f"Plan: {line.name}", "line") for line in chart.plans if line.path]
     if chart.price_line:
         legend.append(("price", "Price", "line"))

@@ -197,6 +197,7 @@ def test_the_svg_escapes_charger_names_and_says_so_when_there_is_nothing_to_draw
     svg = plan_chart_svg(chart, title="The <next> hours", description="No solar forecast.")
     assert "<b>" not in svg and "The &lt;next&gt; hours" in svg
     assert "No forecast, plan or prices for the next hours yet" in svg
+    assert "solar-forecast" not in svg and "Plan:" not in svg  # no legend for what is not drawn
 
 
 def test_an_empty_or_backwards_window_still_draws_an_hour():
