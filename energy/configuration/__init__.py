@@ -41,8 +41,10 @@ overriding `protocol.heartbeat_interval`, `protocol` ("1.6" or "2.0.1") overridi
 `load_balancing.failsafe` (meter_timeout_seconds, current_a); a top-level `circuits:` list for
 deeper fuse trees (name, max_current_a, phases, supply_phase, parent, chargers);
 `solar_charging.hysteresis` (start_delay_seconds, stop_delay_seconds); `tou_charging.target`
-energy_wh, soc_percent and battery_capacity_wh for the energy and soc modes. Export writes them
-where needed.
+energy_wh, soc_percent and battery_capacity_wh for the energy and soc modes; a top-level
+`tariff:` block with `feed_in_per_kwh` (what an exported kWh earns, the site's feed-in rate;
+negative where export costs; an export leaves the block out at the default 0). Export writes
+them where needed.
 """
 
 from energy.configuration.exporting import config_file_export, energy_config_export, ocpp_config_export

@@ -23,6 +23,7 @@ from energy.configuration.schema import (
     Period,
     SiteBlock,
     SolarBlock,
+    TariffBlock,
     TouBlock,
     time_text,
 )
@@ -94,6 +95,8 @@ def energy_config_export(*, site: Site) -> dict:
         data["tou_charging"] = _export(TouBlock, tou, periods=periods)
     elif tou is not None:
         data["tou_charging"] = _export(TouBlock, tou)
+    if site.feed_in_per_kwh:  # left out at its default, like the blocks a site never had
+        data["tariff"] = _export(TariffBlock, site, feed_in_per_kwh=float(site.feed_in_per_kwh))
     if grid is not None:
         data["grid_response"] = _export(GridBlock, grid)
         demand = data["grid_response"]["demand_response"]

@@ -193,6 +193,8 @@ def _energy_apply(*, config: ConfigFile, site: Site, report: ImportReport) -> No
         ]
     if config.periods is not None:
         _periods_apply(config=config, site=site, report=report)
+    if config.tariff.values:
+        _update(site, config.tariff.values, report, label=f"tariff of site '{site}'")
     grid = _one_per_site(GridResponse, site, config.grid.values, report, label=f"grid response of site '{site}'")
     path = config.grid.paths.get("low_frequency_hz") or config.grid.paths.get("high_frequency_hz")
     if grid is not None and path is not None and grid.low_frequency_hz >= grid.high_frequency_hz:

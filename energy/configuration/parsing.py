@@ -89,6 +89,7 @@ class ConfigFile:
     tou: Values = field(default_factory=lambda: Values(TimeOfUse))
     periods: list[tuple[str, Period]] | None = None
     grid: Values = field(default_factory=lambda: Values(GridResponse))
+    tariff: Values = field(default_factory=lambda: Values(Site))  # the feed-in rate
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -320,6 +321,7 @@ def _energy_rules(config: ConfigFile, found: dict) -> None:
     config.load(config.tou, tou, "tou_charging")
     if tou.periods is not None:
         config.periods = _period_rules(config, tou.periods)
+    config.load(config.tariff, found.get("tariff"), "tariff")
     config.load(config.grid, found.get("grid_response"), "grid_response")
 
 

@@ -1,6 +1,6 @@
 """The spec's configuration file as pydantic models, one per block: site, ocpp ("OCPP Bridge
 Configuration"), energy ("Energy Integration Configuration"), load_balancing, circuits,
-solar_charging, tou_charging and grid_response, with the values' types above them.
+solar_charging, tou_charging, tariff and grid_response, with the values' types above them.
 
 Each type's check names what is wrong in the installer's words ("must be a positive integer
 (watts)"); the limits and choice lists come from the models where they have them, and
@@ -52,6 +52,8 @@ MAX_POWER_W = 1_000_000
 MAX_CHARGER_A = 500
 _RATE = TariffPeriod._meta.get_field("rate_per_kwh")
 MAX_RATE = Decimal(10) ** (_RATE.max_digits - _RATE.decimal_places) - Decimal(1).scaleb(-_RATE.decimal_places)
+_FEED_IN = Site._meta.get_field("feed_in_per_kwh")
+MAX_FEED_IN = Decimal(100)  # the site_feed_in_in_range constraint: an export may also cost (negative)
 _TIME = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
 
 
@@ -169,6 +171,15 @@ def _rate(value: Any) -> Decimal:
     return rate
 
 
+def _feed_in(value: Any) -> Decimal:
+    rate = Decimal(str(value)) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if rate is None or not rate.is_finite() or not -MAX_FEED_IN <= rate <= MAX_FEED_IN:
+        _fail(f"must be a number from {-MAX_FEED_IN} to {MAX_FEED_IN} (what an exported kWh earns)")
+    if rate.as_tuple().exponent < -_FEED_IN.decimal_places:
+        _fail(f"at most {_FEED_IN.decimal_places} decimal places")
+    return rate
+
+
 def _env_name(value: str) -> None:
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
         raise ValidationError("is not an environment variable name (letters, digits and _, not starting with a digit)")
@@ -202,6 +213,7 @@ NormalPercent = _checked(
 )
 Version = _checked(_version)
 Rate = _checked(_rate)
+FeedIn = _checked(_feed_in)
 TimeZone = column(Site, "time_zone", validator=validate_time_zone)
 EnvName = column(Charger, "password_env", blank=False, validator=_env_name, template="{value!r} {message}")
 
@@ -374,6 +386,12 @@ class TouBlock(Block):
     ) = None
 
 
+class TariffBlock(Block):
+    """An extension: what the site's tariff pays for export (the periods are tou_charging's)."""
+
+    feed_in_per_kwh: FeedIn = None
+
+
 class GridBlock(Block):
     enabled: Bool = None
     demand_response: part(
@@ -396,5 +414,6 @@ ENERGY_BLOCKS = {
     "circuits": list[TreeCircuit],
     "solar_charging": SolarBlock,
     "tou_charging": TouBlock,
+    "tariff": TariffBlock,
     "grid_response": GridBlock,
 }
