@@ -1,12 +1,17 @@
 """A scenario's day through the product's own control path, on a simulated clock.
 
-Every step: cars arrive (StartTransaction's session services, the car's target stored as a
-2.0.1 car's NotifyEVChargingNeeds is) or leave (StopTransaction's); the grid level changes
-(grid_level_set); the site meter's reading and the cars' meter samples are stored (the API's
-energy_reading_record, the hot path's meter_values_store_many); then the site's control run
-decides and sends (site_control_run), its calls going down the command path over the channel
-layer to simulated stations (station.py) that answer like chargers. What each car draws for
-the step follows from the profiles its station holds.
+The scenario's feed-in rate comes in with its config (import_config's `tariff:` block). Every
+step: a dynamic tariff's prices (at the start, for the whole scenario) and a solar forecast (at
+the start and every hour, for the rest of the scenario) are posted as the API and MQTT post them
+(owner_controls' site_prices_store and site_solar_forecast_store, 15-minute slots); cars arrive
+(StartTransaction's session services; the owner's target set on the charger as the Now page sets
+it, owner_controls.charger_target_set) or leave (StopTransaction's; the target cleared); the grid
+level changes (grid_level_set); the site meter's reading and the cars' meter samples are stored
+(the API's energy_reading_record, the hot path's meter_values_store_many); then the site's
+control run decides and sends (site_control_run), its calls going down the command path over the
+channel layer to simulated stations (station.py) that answer like chargers. What each car draws
+for the step follows from the profiles its station holds. The runs those posts ask for are the
+step's own (runtime.py).
 
 Runs in a throwaway database the caller made (energy_day does); the clock is simulated_clock's.
 """
@@ -14,6 +19,7 @@ Runs in a throwaway database the caller made (energy_day does); the clock is sim
 import asyncio
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
@@ -27,17 +33,26 @@ from energy.allocation import NOMINAL_VOLTAGE_V
 from energy.configuration import ConfigError, config_file_import
 from energy.grid import level_percents
 from energy.models import GridResponse, Site
+from energy.owner_controls import (
+    SERIES_MAX_SLOTS,
+    OwnerInputError,
+    SeriesSlot,
+    charger_target_set,
+    site_prices_store,
+    site_solar_forecast_store,
+)
 from energy.selectors import tariff_periods
 from energy.services import energy_reading_record, grid_level_set, site_control_run
 from energy.simulation.clock import SimulatedClock, simulated_clock
+from energy.simulation.runtime import step_rebalancer
 from energy.simulation.scenario import Car, Scenario, ScenarioError
+from energy.simulation.series import quarter_hour_slots
 from energy.simulation.station import ProfileRejected, Station, car_draw_a
 from energy.simulation.trace import ChargerStep, phase_currents_a, trace_row
 from energy.tou import period_at
 from sessions.services import (
     MeterValuesReport,
     SampleData,
-    ev_needs_store,
     meter_values_store_many,
     session_start,
     session_stop,
@@ -45,6 +60,9 @@ from sessions.services import (
 
 CONNECTOR_ID = 1
 SOURCE = "energy_day"
+PRICES_SOURCE = "energy_day tariff"
+FORECAST_SOURCE = "energy_day forecast"
+FORECAST_EVERY = dt.timedelta(hours=1)
 ID_TAG = "energy-day"
 
 
@@ -67,6 +85,7 @@ class _Plug:
     """A car on its station while it is there."""
 
     car: Car
+    number: int  # in the scenario's cars, for its errors
     station: Station
     charger_pk: int
     transaction_id: int | None = None
@@ -82,9 +101,21 @@ def step_index_at(scenario: Scenario, when: dt.datetime) -> int:
 
 
 def site_setup(scenario: Scenario) -> tuple[Site, dict[str, Charger]]:
-    """The scenario's config imported as an installer would, its chargers approved."""
+    """The scenario's config imported as an installer would, with the scenario's feed-in rate
+    in its `tariff:` block, its chargers approved."""
+    config, feed_in = scenario.config, round(scenario.feed_in_per_kwh, 4)
+    tariff = config.get("tariff", {})
+    if isinstance(tariff, dict):  # else the import names what is wrong with it
+        if tariff.get("feed_in_per_kwh", feed_in) != feed_in:
+            raise ScenarioError(
+                [
+                    f"config: tariff.feed_in_per_kwh ({tariff['feed_in_per_kwh']!r}) disagrees with the scenario's "
+                    f"tariff.feed_in_per_kwh ({feed_in:g}); give one of them or make them equal"
+                ]
+            )
+        config = {**config, "tariff": {**tariff, "feed_in_per_kwh": feed_in}}
     try:
-        config_file_import(data=scenario.config)
+        config_file_import(data=config)
     except ConfigError as error:
         raise ScenarioError([f"config: {problem}" for problem in error.errors]) from error
     site = Site.objects.get()
@@ -173,12 +204,17 @@ class _Day:
 
     def __init__(self, scenario: Scenario, site: Site, chargers: dict[str, Charger], stations: dict[str, Station]):
         self.scenario, self.site, self.chargers, self.stations = scenario, site, chargers, stations
-        self.plugs = [_Plug(car, stations[car.charger], chargers[car.charger].pk) for car in scenario.cars]
+        self.plugs = [
+            _Plug(car, n, stations[car.charger], chargers[car.charger].pk) for n, car in enumerate(scenario.cars)
+        ]
         self.register_wh = dict.fromkeys(chargers, 0.0)
         self.level = "normal"
+        hourly = (scenario.start + k * FORECAST_EVERY for k in range(math.ceil(scenario.hours)))
+        self.forecast_steps = {step_index_at(scenario, when) for when in hourly}
 
     def before_run(self, i: int, now: dt.datetime) -> None:
-        """Departures, arrivals, the grid level and the meters as they stand at `now`."""
+        """The series posted, departures, arrivals, the grid level and the meters as they stand at `now`."""
+        self._post_series(i, now)
         for plug in self.plugs:
             if plug.transaction_id is not None and not plug.gone and now >= plug.car.depart:
                 self._leave(plug, now)
@@ -208,6 +244,27 @@ class _Day:
             grid_l3_a=round(signed["L3"], 2),
         )
 
+    def _post_series(self, i: int, now: dt.datetime) -> None:
+        """A day-ahead tariff's prices at the start, for the whole scenario; a forecast service's
+        solar forecast at the start and every hour, from the current quarter hour on."""
+        scenario = self.scenario
+        if i == 0 and scenario.price_per_kwh is not None:
+            slots = quarter_hour_slots(start=scenario.start, step_s=scenario.step_s, values=scenario.price_per_kwh)
+            for first in range(0, len(slots), SERIES_MAX_SLOTS):
+                chunk = slots[first : first + SERIES_MAX_SLOTS]
+                self._store("series.price_per_kwh", site_prices_store, chunk, PRICES_SOURCE)
+        if i in self.forecast_steps and scenario.solar_forecast_w is not None:
+            slots = quarter_hour_slots(
+                start=scenario.start, step_s=scenario.step_s, values=scenario.solar_forecast_w, since=now
+            )
+            self._store("series.solar_forecast_w", site_solar_forecast_store, slots[:SERIES_MAX_SLOTS], FORECAST_SOURCE)
+
+    def _store(self, key: str, store: Callable[..., int], slots: list[SeriesSlot], source: str) -> None:
+        try:
+            store(site=self.site, slots=slots, source=source)
+        except OwnerInputError as error:
+            raise ScenarioError([f"{key}: {error}"]) from error
+
     def _arrive(self, plug: _Plug, now: dt.datetime) -> None:
         connector_status_update(
             charger_pk=plug.charger_pk, connector_id=CONNECTOR_ID, status="Preparing", error_code="", timestamp=now
@@ -224,10 +281,11 @@ class _Day:
             charger_pk=plug.charger_pk, connector_id=CONNECTOR_ID, status="Charging", error_code="", timestamp=now
         )
         if plug.car.target is not None:
-            ev_needs_store(
-                charger_pk=plug.charger_pk,
-                evse_id=CONNECTOR_ID,
-                departure_at=plug.car.target.ready_by,
+            # The owner's "ready by HH:MM with N kWh", in the site's local time: a ready_by more
+            # than a day ahead keeps only its time of day (the planner takes its next occurrence).
+            self._target_set(
+                plug,
+                ready_by=plug.car.target.ready_by.astimezone(self.site.zone).time(),
                 energy_wh=round(plug.car.target.energy_wh),
             )
         # As StartTransaction does: the fuse limits first, then the rest.
@@ -243,9 +301,19 @@ class _Day:
         )
         plug.station.transaction_ended()
         plug.gone, plug.power_w = True, 0.0
+        if plug.car.target is not None:
+            self._target_set(plug, ready_by=None, energy_wh=None)
         connector_status_update(
             charger_pk=plug.charger_pk, connector_id=CONNECTOR_ID, status="Available", error_code="", timestamp=now
         )
+
+    def _target_set(self, plug: _Plug, *, ready_by: dt.time | None, energy_wh: int | None) -> None:
+        try:
+            charger_target_set(
+                charger=self.chargers[plug.car.charger], ready_by=ready_by, energy_wh=energy_wh, set_by=SOURCE
+            )
+        except OwnerInputError as error:
+            raise ScenarioError([f"cars[{plug.number}].target: {error}"]) from error
 
     def run(self, now: dt.datetime) -> None:
         site_control_run(site=self.site, trigger=SOURCE, now=now)
@@ -329,7 +397,8 @@ async def _day(scenario: Scenario, site: Site, chargers: dict[str, Charger], clo
 
 
 def day_simulate(scenario: Scenario) -> DayResult:
-    """The whole day; in a database of its own, with the in-memory channel layer."""
-    with simulated_clock(scenario.start) as clock:
+    """The whole day; in a database of its own, with the in-memory channel layer. What asks
+    rebalancer() for a run is answered by the step's own run (runtime.py)."""
+    with simulated_clock(scenario.start) as clock, step_rebalancer():
         site, chargers = site_setup(scenario)
         return asyncio.run(_day(scenario, site, chargers, clock))

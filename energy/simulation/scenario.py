@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import yaml
 
 from energy.grid import LEVEL_PERCENT
+from energy.models import MAX_TARGET_ENERGY_WH, PRICE_PER_KWH_LIMIT, SOLAR_FORECAST_MAX_W
 
 MIN_STEP_S = 1
 MAX_HOURS = 24 * 7
@@ -122,7 +123,9 @@ class _Reader:
             parsed = parsed.replace(tzinfo=zone)
         return parsed.astimezone(dt.UTC)
 
-    def series(self, data: dict, key: str, steps: int | None, *, required: bool) -> tuple[float, ...] | None:
+    def series(
+        self, data: dict, key: str, steps: int | None, *, required: bool, maximum: float = math.inf
+    ) -> tuple[float, ...] | None:
         path = f"series.{key}"
         values = data.get(key)
         if values is None:
@@ -138,6 +141,9 @@ class _Reader:
         for i, value in enumerate(values):
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 self.fail(f"{path}[{i}]", f"must be a number ≥ 0, not {value!r}")
+                return None
+            if value > maximum:
+                self.fail(f"{path}[{i}]", f"must be at most {maximum:g}, not {value!r}")
                 return None
             out.append(float(value))
         return tuple(out)
@@ -192,8 +198,9 @@ def scenario_parse(data: object) -> Scenario:
     if isinstance(series, dict):
         solar = r.series(series, "solar_w", steps, required=True)
         house = r.series(series, "house_w", steps, required=True)
-        forecast = r.series(series, "solar_forecast_w", steps, required=False)
-        price = r.series(series, "price_per_kwh", steps, required=False)
+        # What the product takes over the API (energy.owner_controls).
+        forecast = r.series(series, "solar_forecast_w", steps, required=False, maximum=SOLAR_FORECAST_MAX_W)
+        price = r.series(series, "price_per_kwh", steps, required=False, maximum=PRICE_PER_KWH_LIMIT)
         for key in series.keys() - {"solar_w", "house_w", "solar_forecast_w", "price_per_kwh"}:
             r.fail(f"series.{key}", "unknown series")
     elif "series" in data:
@@ -278,7 +285,10 @@ def _car(r: _Reader, item: object, path: str, zone: zoneinfo.ZoneInfo | None) ->
             r.fail(f"{path}.target", 'must be {"ready_by", "energy_wh"}')
         else:
             ready_by = r.instant(raw_target.get("ready_by"), f"{path}.target.ready_by", zone)
-            energy_wh = r.number(raw_target, "energy_wh", f"{path}.target.energy_wh")
+            energy_wh = r.number(raw_target, "energy_wh", f"{path}.target.energy_wh", minimum=1)
+            if energy_wh is not None and energy_wh > MAX_TARGET_ENERGY_WH:
+                r.fail(f"{path}.target.energy_wh", f"must be at most {MAX_TARGET_ENERGY_WH}, not {energy_wh:g}")
+                energy_wh = None
             if ready_by is not None and energy_wh is not None:
                 target = Target(ready_by, energy_wh)
     for key in item.keys() - {"charger", "arrive", "depart", "need_wh", "max_current_a", "phases", "target"}:
