@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from chargers.apis import ChargerDetailApi, ChargerLimitApi, ChargerListApi, ChargerStartApi, ChargerStopApi
 from energy.apis import EnergyReadingApi, GridSignalApi
+from energy.apis_owner import ChargerModeApi, ChargerTargetApi, PriceSeriesApi, SolarForecastApi
 from graylogic.views import healthz
 from sessions.apis import ChargerSessionListApi
 
@@ -18,8 +19,12 @@ api_v1 = [
     path("chargers/<str:charger_id>/stop", ChargerStopApi.as_view(), name="charger-stop"),
     path("chargers/<str:charger_id>/limit", ChargerLimitApi.as_view(), name="charger-limit"),
     path("chargers/<str:charger_id>/sessions", ChargerSessionListApi.as_view(), name="charger-sessions"),
+    path("chargers/<str:charger_id>/target", ChargerTargetApi.as_view(), name="charger-target"),
+    path("chargers/<str:charger_id>/mode", ChargerModeApi.as_view(), name="charger-mode"),
     path("energy/readings", EnergyReadingApi.as_view(), name="energy-readings"),
     path("energy/grid-signal", GridSignalApi.as_view(), name="energy-grid-signal"),
+    path("energy/prices", PriceSeriesApi.as_view(), name="energy-prices"),
+    path("energy/solar-forecast", SolarForecastApi.as_view(), name="energy-solar-forecast"),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
