@@ -38,6 +38,16 @@ STATE_KEYS = {
     "limit_w",
     "limit_source",
     "limit_reason",
+    # The owner's mode, target and plan; the current per phase and the car's state of charge.
+    "mode",
+    "target",
+    "plan_summary",
+    "plan_next",
+    "plan_cost",
+    "current_l1_a",
+    "current_l2_a",
+    "current_l3_a",
+    "soc_percent",
     "timestamp",
 }
 
@@ -154,12 +164,21 @@ def test_a_charger_that_boots_and_charges_appears_on_its_topics(stack):
     # The spec's state payload, exactly.
     assert set(state) == STATE_KEYS
     assert state["timestamp"].endswith("Z")
-    assert {k: v for k, v in state.items() if k not in ("timestamp", "limit_w", "limit_source", "limit_reason")} == {
+    # What energy control decides and plans is its own tests' business.
+    decided = ("timestamp", "limit_w", "limit_source", "limit_reason", "plan_summary", "plan_next", "plan_cost")
+    assert {k: v for k, v in state.items() if k not in decided} == {
         "charger_id": "charger-garage",
         "connection_status": "connected",
         "connector_status": "Charging",
         "power_w": 7200,
         "energy_session_wh": 3333,
+        "mode": "smart",
+        "target": None,
+        # The meter values are dated RECENT_DAY, not the last half hour: no current or SoC now.
+        "current_l1_a": None,
+        "current_l2_a": None,
+        "current_l3_a": None,
+        "soc_percent": None,
     }
     # Gone from the socket: disconnected, no session running.
     final = stack.state(charger, lambda s: s["connection_status"] == "disconnected")

@@ -26,7 +26,7 @@ from energy.rebalance import rebalancer
 from graylogic.datetimes import iso_utc
 from graylogic.outages import DATABASE_ERRORS, database_outage
 from integrations.mqtt import inbound, payloads
-from integrations.mqtt.config import MqttConfig
+from integrations.mqtt.config import MODE_SET, TARGET_SET, MqttConfig
 from integrations.mqtt.topics import Publication
 
 logger = logging.getLogger("integrations.mqtt")
@@ -62,6 +62,10 @@ class MqttBridge:
         self._dropped_events = 0
         self._refused_busy = 0
         self._tasks: set[asyncio.Task] = set()
+        # Per charger, the half of a target Home Assistant sent before the other (inbound._target_set).
+        self._held_targets: dict[str, dict] = {}
+        # Chargers seen reporting a state of charge: they keep their SoC sensor between cars.
+        self._soc_seen: set[int] = set()
 
     def _make_client(self) -> paho.Client:
         config = self.config
@@ -212,7 +216,7 @@ class MqttBridge:
             self._refresh_all, self._dirty = False, set()
             try:
                 publications = await in_thread(payloads.charger_publications)(
-                    config=self.config, charger_pks=charger_pks
+                    config=self.config, charger_pks=charger_pks, soc_seen=self._soc_seen
                 )
             except Exception as error:
                 if isinstance(error, DATABASE_ERRORS):
@@ -331,6 +335,17 @@ class MqttBridge:
                 logger.exception("MQTT message on %s failed", topic)
                 self._publish_error(topic, "could not be processed; see the server log")
 
+    def _owner_target(self, topic: str) -> tuple[str, str] | None:
+        """The charger and action of `{prefix}/charger/{id}/mode/set` (set_mode) or
+        `.../target/set` (set_target), else None."""
+        parts = topic.split("/")
+        prefix_levels = self.config.prefix.count("/") + 1
+        if len(parts) != prefix_levels + 4 or not topic.startswith(f"{self.config.prefix}/charger/"):
+            return None
+        actions = {MODE_SET: "set_mode", TARGET_SET: "set_target"}
+        action = actions.get((parts[-2], parts[-1]))
+        return (parts[-3], action) if action else None
+
     async def _route(self, topic: str, raw: bytes) -> None:
         config = self.config
         charge_point_id = self._command_target(topic)
@@ -339,6 +354,22 @@ class MqttBridge:
             logger.info("MQTT command for %s: %s %s", charge_point_id, result.get("action"), result["status"])
             self._publish(config.charger_topic(charge_point_id, "command", "result"), result, qos=1)
             return
+        owner = self._owner_target(topic)
+        if owner is not None:
+            charge_point_id, action = owner
+            result = await in_thread(inbound.owner_command_run)(
+                charge_point_id=charge_point_id, action=action, raw=raw, held=self._held_targets
+            )
+            logger.info("MQTT %s for %s: %s", action, charge_point_id, result["status"])
+            self._publish(config.charger_topic(charge_point_id, "command", "result"), result, qos=1)
+            return
+        for series, pattern in (("prices", config.prices), ("solar_forecast", config.solar_forecast)):
+            match = pattern.match(topic)
+            if match is not None:
+                site = await in_thread(inbound.site_find)(key=match.site, default=config.site)
+                count = await in_thread(inbound.series_store)(site=site, raw=raw, series=series)
+                logger.info("MQTT %s for site %s: %d slots stored", series, site.name, count)
+                return
         if topic in config.reading_topics:
             await self._store_reading(None, raw, config.reading_topics[topic])
             return

@@ -12,6 +12,11 @@ from energy.apis import READING_FIELDS
 from integrations.mqtt.topics import TopicPattern
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+# A site's dynamic prices and solar forecast (JSON as the REST API's POST bodies).
+PRICES_TOPIC = "{prefix}/site/{site}/prices"
+SOLAR_FORECAST_TOPIC = "{prefix}/site/{site}/solar_forecast"
+# A charger's owner controls, as Home Assistant names command topics.
+MODE_SET, TARGET_SET = ("mode", "set"), ("target", "set")
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,8 @@ class MqttConfig:
     tls_ca_file: str
     readings: TopicPattern
     grid_level: TopicPattern
+    prices: TopicPattern
+    solar_forecast: TopicPattern
     # Plain-number topics of existing meters: topic -> reading field.
     reading_topics: dict[str, str] = field(default_factory=dict)
     site: str = ""
@@ -53,6 +60,10 @@ class MqttConfig:
         readings = self.readings.subscription
         return [
             self.command_filter,
+            self.charger_topic("+", *MODE_SET),
+            self.charger_topic("+", *TARGET_SET),
+            self.prices.subscription,
+            self.solar_forecast.subscription,
             readings,
             f"{readings}/+",  # one value per topic: .../readings/grid_w
             self.grid_level.subscription,
@@ -95,6 +106,8 @@ def mqtt_config() -> MqttConfig:
         tls_ca_file=settings.MQTT_TLS_CA_FILE,
         readings=TopicPattern.parse(settings.MQTT_READINGS_TOPIC, prefix=prefix, setting="MQTT_READINGS_TOPIC"),
         grid_level=TopicPattern.parse(settings.MQTT_GRID_LEVEL_TOPIC, prefix=prefix, setting="MQTT_GRID_LEVEL_TOPIC"),
+        prices=TopicPattern.parse(PRICES_TOPIC, prefix=prefix, setting="MQTT_PREFIX"),
+        solar_forecast=TopicPattern.parse(SOLAR_FORECAST_TOPIC, prefix=prefix, setting="MQTT_PREFIX"),
         reading_topics=reading_topics,
         site=settings.MQTT_SITE,
         ha_discovery=settings.MQTT_HA_DISCOVERY,

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from chargers.models import Charger, Connector
+from energy.apis_owner import plan_slots
+from energy.models import ChargerControl
 from graylogic.datetimes import iso_utc
 from integrations.mqtt.config import MqttConfig
 from integrations.mqtt.discovery import charger_discovery
@@ -17,16 +19,25 @@ from integrations.mqtt.topics import Publication
 from sessions.accounting import ENERGY_REGISTER
 from sessions.measurands import ENERGY_UNITS, POWER_UNITS, in_base_unit, sample_rejection, whole_meter_value
 from sessions.models import ChargingSession
-from sessions.selectors import ChargerState, charger_state
+from sessions.selectors import ChargerState, charger_active_session, charger_state
 
 POWER = "Power.Active.Import"
+CURRENT = "Current.Import"
+SOC = "SoC"
+PHASES = ("L1", "L2", "L3")
+# The plan's slots the state carries: the next two hours (the API has the whole plan).
+PLAN_NEXT_SLOTS = 8
+# Currents and a state of charge older than this are no longer the car's (and the read of a
+# session's samples stays short when the charger reports neither).
+READINGS_RECENT = dt.timedelta(minutes=30)
 # The units a whole-charger power or energy register is picked out in.
 WHOLE_UNITS = frozenset(POWER_UNITS + ENERGY_UNITS)
 
 
 def state_payload(state: ChargerState, *, now: dt.datetime) -> dict:
-    """The spec's state payload, and why the limit is what it is. No running session: no power
-    and no session energy."""
+    """The spec's state payload, and why the limit is what it is; the owner's mode, target and
+    plan; the current per phase and the car's state of charge as last reported. No running
+    session: no power, no session energy, no currents."""
     transaction = state.transaction
     return {
         "charger_id": state.charger.charge_point_id,
@@ -37,8 +48,53 @@ def state_payload(state: ChargerState, *, now: dt.datetime) -> dict:
         "limit_w": state.limits.current_limit_w,
         "limit_source": state.limits.limit_source,
         "limit_reason": state.limits.reason,
+        **owner_payload(state.charger.control, now=now),
+        **_session_readings(state.charger),
         "timestamp": iso_utc(now),
     }
+
+
+def owner_payload(control: ChargerControl, *, now: dt.datetime | None = None) -> dict:
+    """Mode, target and plan: what the owner asked and what energy control plans for it."""
+    now = now or timezone.now()
+    target = None
+    if control.target_ready_by is not None:
+        target = {
+            "ready_by": control.target_ready_by.strftime("%H:%M"),
+            "energy_wh": control.target_energy_wh,
+            "soc_percent": control.target_soc_percent,
+            "battery_capacity_wh": control.battery_capacity_wh,
+        }
+    upcoming = [slot for slot in plan_slots(control.plan) if slot.end > now][:PLAN_NEXT_SLOTS]
+    return {
+        "mode": control.mode,
+        "target": target,
+        "plan_summary": control.plan_summary,
+        "plan_next": [{"start": iso_utc(s.start), "end": iso_utc(s.end), "power_w": s.power_w} for s in upcoming],
+        "plan_cost": control.plan_cost,
+    }
+
+
+def _session_readings(charger: Charger) -> dict:
+    """The running session's latest current on each phase (A) and the car's state of charge
+    (%), each as the charger last reported it; None where it reports none."""
+    readings: dict = {f"current_{phase.lower()}_a": None for phase in PHASES} | {"soc_percent": None}
+    session = charger_active_session(charger=charger)
+    if session is None:
+        return readings
+    recent = session.samples.filter(timestamp__gte=timezone.now() - READINGS_RECENT, value__isnull=False)
+    currents = recent.filter(measurand=CURRENT, unit__in=("A", ""))
+    latest = currents.exclude(phase="").order_by("-timestamp").values_list("timestamp", flat=True).first()
+    if latest is not None:
+        for value, phase, location in currents.filter(timestamp=latest).values_list("value", "phase", "location"):
+            name = phase[:2]
+            believable = sample_rejection(measurand=CURRENT, unit="A", value=value) is None
+            if name in PHASES and location in ("", "Outlet") and believable:
+                readings[f"current_{name.lower()}_a"] = round(value, 1)
+    soc = recent.filter(measurand=SOC).order_by("-timestamp").first()
+    if soc is not None and 0 <= soc.value <= 100:
+        readings["soc_percent"] = round(soc.value)
+    return readings
 
 
 def connector_payload(charger: Charger, connector: Connector) -> dict:
@@ -53,8 +109,13 @@ def connector_payload(charger: Charger, connector: Connector) -> dict:
     }
 
 
-def charger_publications(*, config: MqttConfig, charger_pks: Iterable[int] | None) -> list[Publication]:
-    """State, connectors and Home Assistant discovery of the given chargers (None: all)."""
+def charger_publications(
+    *, config: MqttConfig, charger_pks: Iterable[int] | None, soc_seen: set[int] | None = None
+) -> list[Publication]:
+    """State, connectors and Home Assistant discovery of the given chargers (None: all).
+    `soc_seen`: the chargers known to report a state of charge (kept by the caller, added to
+    here), which get a state-of-charge sensor."""
+    soc_seen = set() if soc_seen is None else soc_seen
     chargers = Charger.objects.select_related("site", "control").prefetch_related("connectors").order_by("pk")
     if charger_pks is not None:
         chargers = chargers.filter(pk__in=list(charger_pks))
@@ -62,13 +123,10 @@ def charger_publications(*, config: MqttConfig, charger_pks: Iterable[int] | Non
     publications = []
     for charger in chargers:
         cp_id = charger.charge_point_id
-        publications.append(
-            Publication(
-                config.charger_topic(cp_id, "state"),
-                state_payload(charger_state(charger=charger), now=now),
-                volatile=("timestamp",),
-            )
-        )
+        state = state_payload(charger_state(charger=charger), now=now)
+        if state["soc_percent"] is not None:
+            soc_seen.add(charger.pk)
+        publications.append(Publication(config.charger_topic(cp_id, "state"), state, volatile=("timestamp",)))
         if charger.status:  # connector 0: the charger as a whole
             zero = Connector(connector_id=0, status=charger.status, error_code=charger.error_code)
             publications.append(
@@ -82,7 +140,7 @@ def charger_publications(*, config: MqttConfig, charger_pks: Iterable[int] | Non
                 )
             )
         if config.ha_discovery:
-            publications.extend(charger_discovery(config=config, charger=charger))
+            publications.extend(charger_discovery(config=config, charger=charger, reports_soc=charger.pk in soc_seen))
     return publications
 
 
