@@ -204,7 +204,9 @@ def _button_press(charger: Charger, action: str, payload: dict) -> dict:
         data = {"evse_id": connector_id, "connector_id": 1} if "evse_id" in fields else {"connector_id": connector_id}
     form = command.form(data=data, charger=charger)
     if not form.is_valid():
-        errors = {name: list(messages) for name, messages in form.errors.items()}
+        # Named as the payload names them, whichever form's fields they went into.
+        said = {"reset_type": "type", "evse_id": "connector_id"}
+        errors = {said.get(name, name): list(messages) for name, messages in form.errors.items()}
         raise InputError("; ".join(_messages(errors)), fields=errors)
     answer = command.send(charger=charger, cleaned=form.cleaned_data, requested_by=REQUESTED_BY)
     status = answer.get("status")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from chargers.models import Charger, ChargerCommand
 from energy.models import ChargerControl, PriceSlot, SolarForecastSlot
 from tests.chargepoint_sim import iso, sim_charger
+from tests.chargepoint_sim201 import sim_station
 from tests.factories import make_charger, make_id_tag, make_site
 from tests.ocpp_client import eventually, in_a_thread
 from tests.test_mqtt import prefix, stack  # noqa: F401 (fixtures)
@@ -255,7 +256,10 @@ def test_home_assistant_discovers_the_controls_and_they_work_on_a_charging_car(s
                     ],
                 },
             )
-            state = await in_a_thread(stack.state, charger, lambda s: s.get("soc_percent") == 64)
+            # A state read while the samples were being written may have some of them: the next has all.
+            state = await in_a_thread(
+                stack.state, charger, lambda s: s.get("soc_percent") == 64 and s.get("current_l1_a") is not None
+            )
             soc = await in_a_thread(config, "sensor", "soc")
 
             # The mode select's command, as Home Assistant sends it: the option as a plain word.
@@ -297,3 +301,25 @@ def test_home_assistant_discovers_the_controls_and_they_work_on_a_charging_car(s
         assert (current["unit_of_measurement"], current["device_class"]) == ("A", "current")
         assert current["availability_mode"] == "all"
         assert [a["topic"] for a in current["availability"]] == [f"{stack.prefix}/bridge/status", state_topic]
+
+
+def test_reset_and_unlock_reach_a_201_station_in_its_own_terms_and_a_bad_type_is_refused(stack):  # noqa: F811
+    charger = make_charger(charge_point_id="station-201-buttons", password="garage-secret-201")
+
+    async def press(payload: dict) -> dict:
+        return await in_a_thread(answered, stack, charger, ("command",), payload, payload["request_id"])
+
+    async def scenario():
+        async with sim_station(stack.server, charger.charge_point_id, password="garage-secret-201") as st:
+            reset = await press({"action": "reset", "request_id": "r"})
+            unlock = await press({"action": "unlock", "connector_id": 1, "request_id": "u"})
+            wrong = await press({"action": "reset", "type": "Soft", "request_id": "w"})
+            return st, reset, unlock, wrong
+
+    st, reset, unlock, wrong = asyncio.run(scenario())
+
+    assert (reset["status"], unlock["status"]) == ("accepted", "accepted")
+    assert st.sent("Reset") == [{"type": "OnIdle"}], "one Reset: the refused one was never sent"
+    assert st.sent("UnlockConnector") == [{"evseId": 1, "connectorId": 1}]
+    assert (wrong["status"], wrong["action"]) == ("invalid", "reset")
+    assert wrong["message"].startswith("type: Select a valid choice. Soft is not one of"), wrong
