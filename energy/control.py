@@ -20,7 +20,7 @@ from energy.allocation import (
 )
 from energy.manual_limit import ManualLimit, manual_limit_in_force
 from energy.solar import phases_for_budget
-from energy.sources import LimitSource
+from energy.sources import ChargeMode, LimitSource
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class ChargerState:
     external_limit_reason: str = ""
     can_switch_phases: bool = False
     active_phases: int | None = None  # what it charges on now, if it can switch
+    mode: str = ChargeMode.SMART  # the owner's: off, now, solar or smart (the site's plan)
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class SiteInputs:
     solar_surplus_w: float | None = None
     tou_allows: bool | None = None  # None: time-of-use is off
     tou_reason: str = ""
-    # A charger planned for by what its car told (energy.tou.charger_target): its own
-    # (allowed, reason), in place of tou_allows and tou_reason.
+    # A charger with a plan of its own (energy.planner: its car's or owner's target, the site's
+    # prices): its own (grid allowed now, reason), in place of tou_allows and tou_reason.
     tou_by_charger: dict[str, tuple[bool, str]] = field(default_factory=dict)
     # None while the main meter reports; otherwise the per-charger fail-safe current.
     failsafe_current_a: float | None = None
@@ -75,6 +76,7 @@ class Decision:
     reason: str
     protection_limit_w: int
     inputs: dict = field(default_factory=dict)
+    protection_source: str = LimitSource.CIRCUIT  # what sets the fuse-keeping limit
 
 
 def _phases_used(charger: ChargerState, solar_budget_w: float | None) -> int:
@@ -144,20 +146,35 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
             )
 
     wanted = list(protection)
-    # Time-of-use decides only what comes from the grid: surplus solar is always used. Where
-    # both hold a car back, the first listed names the reason: a pause is time-of-use's, a
-    # charge from the surplus is solar's.
+    # The plan (or time-of-use) decides only what comes from the grid: surplus solar is always
+    # used. Where both hold a car back, the first listed names the reason: a pause is the plan's,
+    # a charge from the surplus is solar's. The owner's mode comes first: off pauses the car,
+    # solar keeps it to the surplus, now takes it out of the site's solar and time rules.
     surplus_w = inputs.solar_surplus_w or 0.0
+    mode = {c.id: c.mode for c in inputs.chargers}
+    planned_source = {d.id: LimitSource.PLAN if d.id in inputs.tou_by_charger else LimitSource.TOU for d in demands}
     tou = {d.id: inputs.tou_by_charger.get(d.id, (inputs.tou_allows, inputs.tou_reason)) for d in demands}
+    for d in demands:
+        if mode[d.id] == ChargeMode.OFF:
+            wanted.append(_cap(reasons.mode_off(), LimitSource.MODE, d.id, 0.0))
+        elif mode[d.id] == ChargeMode.SOLAR:
+            tou[d.id], planned_source[d.id] = (False, reasons.mode_solar()), LimitSource.MODE
+        elif mode[d.id] == ChargeMode.NOW:
+            tou[d.id] = (None, "")
     waiting = [d for d in demands if tou[d.id][0] is False]
     if surplus_w <= 0:
-        wanted.extend(_cap(tou[d.id][1] or "time of use", LimitSource.TOU, d.id, 0.0) for d in waiting)
-    if inputs.solar_budget_w is not None:
+        wanted.extend(_cap(tou[d.id][1] or "time of use", planned_source[d.id], d.id, 0.0) for d in waiting)
+    # The site's solar mode steers the cars nobody planned: a plan already chose their grid.
+    ruled = [
+        d for d in demands if mode[d.id] not in (ChargeMode.NOW, ChargeMode.OFF) and d.id not in inputs.tou_by_charger
+    ]
+    if inputs.solar_budget_w is not None and ruled:
         wanted.append(
-            power_budget(inputs.solar_reason or "solar surplus", LimitSource.SOLAR, inputs.solar_budget_w, demands)
+            power_budget(inputs.solar_reason or "solar surplus", LimitSource.SOLAR, inputs.solar_budget_w, ruled)
         )
     if waiting and surplus_w > 0:
-        wanted.append(power_budget(reasons.tou_solar_only(surplus_w), LimitSource.TOU, surplus_w, waiting))
+        source = planned_source[waiting[0].id]
+        wanted.append(power_budget(reasons.tou_solar_only(surplus_w), source, surplus_w, waiting))
 
     protected = allocate(demands, protection, inputs.algorithm)
     decided = allocate(demands, wanted, inputs.algorithm)
@@ -181,6 +198,7 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
             # A binding manual limit says in words what it does (paused, one phase...).
             reason=manual[d.id].reason if allocation.source == "manual" else allocation.reason,
             protection_limit_w=watts(d.id, protection_allocation.current_a, protection_allocation.source, phases),
+            protection_source=protection_allocation.source,
             inputs={
                 "algorithm": inputs.algorithm,
                 "grid_percent": inputs.grid_percent,

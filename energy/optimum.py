@@ -208,7 +208,7 @@ def uncontrolled(day: Day) -> DayResult:
     return _day_result(day, schedule)
 
 
-class _Program:
+class LinearProgram:
     """Columns and rows of the linear program, built as plain lists and handed to HiGHS once."""
 
     def __init__(self):
@@ -229,6 +229,9 @@ class _Program:
     def solve(self) -> list[float]:
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
+        # Tie-breaks between equal slots are worth about 1e-8 a Wh: the default tolerance (1e-7)
+        # would let the solver stop at any of them, and a plan would jump from run to run.
+        highs.setOptionValue("dual_feasibility_tolerance", 1e-10)
         inf = highs.getInfinity()
         highs.addCols(
             len(self.cost),
@@ -266,7 +269,7 @@ def optimum(day: Day) -> DayResult:
     """The cheapest schedule with perfect foresight of the day: per-phase fuse, car limits, demand
     response, targets by their deadline and needs by departure (see the module docstring)."""
     validate(day)
-    program = _Program()
+    program = LinearProgram()
     inf = math.inf
     # A car's energy in one step per amp of its current.
     wh_per_a = [VOLTAGE_V * len(car.phases) * day.step_s / 3600 for car in day.cars]

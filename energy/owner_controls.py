@@ -24,6 +24,7 @@ from energy.models import (
     Site,
     SolarForecastSlot,
 )
+from energy.pacing import OWNER_TRIGGER_PREFIX
 from energy.rebalance import rebalancer
 from energy.sources import ChargeMode
 
@@ -56,7 +57,7 @@ def charger_mode_set(*, charger: Charger, mode: str, set_by: str) -> ChargerCont
     control = charger.control
     control.mode = mode
     control.save(update_fields=["mode"])
-    rebalancer().request(charger.site_id, f"mode {mode} ({set_by})"[:100])
+    rebalancer().request(charger.site_id, f"{OWNER_TRIGGER_PREFIX}mode {mode} ({set_by})"[:100])
     return control
 
 
@@ -105,7 +106,7 @@ def charger_target_set(
             "target_set_by",
         ]
     )
-    rebalancer().request(charger.site_id, f"target ({set_by})"[:100])
+    rebalancer().request(charger.site_id, f"{OWNER_TRIGGER_PREFIX}target ({set_by})"[:100])
     return control
 
 

@@ -164,6 +164,84 @@ def tou_solar_only(surplus_w: float) -> str:
     return f"charging on solar surplus only ({watts(surplus_w)}): the grid waits for the planned cheap hours"
 
 
+# --- the site's plan (energy/planner.py) -------------------------------------------------------
+
+CURRENCY_SIGNS = {"GBP": "£", "EUR": "€", "USD": "$"}
+
+
+def money(amount: float, currency: str) -> str:
+    sign = CURRENCY_SIGNS.get(currency.upper())
+    return f"{sign}{amount:,.2f}" if sign else f"{amount:,.2f} {currency}"
+
+
+def _when(period: str) -> str:
+    return _rate(period) if period else "the planned hours"
+
+
+def mode_off() -> str:
+    return "charging is off: the owner's mode"
+
+
+def mode_solar() -> str:
+    return "solar mode: the solar surplus only"
+
+
+def plan_target_reached() -> str:
+    return "the target is reached: only the solar surplus from here on"
+
+
+def plan_charging(period: str, needed_wh: float, ready_by: dt.datetime) -> str:
+    return f"charging now at {_when(period)}: {kwh(needed_wh)} still needed by {time_of_day(ready_by)}"
+
+
+def plan_waiting(period: str, starts_at: dt.datetime, needed_wh: float, ready_by: dt.datetime) -> str:
+    """`starts_at` on the site's clock: when the plan next takes the grid."""
+    waiting = f"waiting for {_when(period)} at {time_of_day(starts_at)}"
+    return f"{waiting}, {kwh(needed_wh)} still needed by {time_of_day(ready_by)}"
+
+
+def plan_solar_will_do(needed_wh: float, ready_by: dt.datetime) -> str:
+    needed = f"the {kwh(needed_wh)} still needed by {time_of_day(ready_by)}"
+    return f"the solar forecast covers {needed}: no grid energy planned"
+
+
+def plan_short(needed_wh: float, planned_wh: float, ready_by: dt.datetime) -> str:
+    return (
+        f"charging as fast as allowed: only {kwh(planned_wh)} of the {kwh(needed_wh)} needed fits before "
+        f"{time_of_day(ready_by)}"
+    )
+
+
+def plan_preferred_now(period: str) -> str:
+    return f"charging at {_when(period)}"
+
+
+def plan_preferred_waiting(period: str, starts_at: dt.datetime) -> str:
+    return f"waiting for {_when(period)} at {time_of_day(starts_at)}"
+
+
+def plan_no_grid() -> str:
+    return "no grid energy planned: charging on the solar surplus only"
+
+
+def plan_summary(
+    spans: list[tuple[dt.datetime, dt.datetime]], *, ready_by: dt.datetime | None, cost: str, short_wh: float
+) -> str:
+    """The homeowner's line: "charging 00:00–03:30, ready by 07:00 at £1.80". Spans on the site's clock."""
+    if not spans:
+        text = "no grid charging planned"
+    else:
+        shown = ", ".join(f"{time_of_day(a)}–{time_of_day(b)}" for a, b in spans[:3])
+        more = f" and {len(spans) - 3} more" if len(spans) > 3 else ""
+        text = f"charging {shown}{more}"
+    if ready_by is not None:
+        ready = (
+            f"ready by {time_of_day(ready_by)}" if not short_wh else f"{kwh(short_wh)} short at {time_of_day(ready_by)}"
+        )
+        text += f", {ready}"
+    return f"{text} at {cost}" if spans else text
+
+
 # --- grid and the fail-safe ---------------------------------------------------------------------
 
 

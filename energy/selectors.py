@@ -3,8 +3,8 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Avg, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber, TruncHour
 
 from chargers.device_model import phases_3to1
 from chargers.models import Charger, Connector
@@ -207,6 +207,7 @@ def charger_states(*, chargers: list[Charger], draws: dict[int, Draw], now: dt.d
                 # A station whose device model says it cannot would reject every 1-phase profile.
                 can_switch_phases=charger.can_switch_phases and phases_3to1(charger.configuration) is not False,
                 active_phases=control.active_phases,
+                mode=control.mode,
             )
         )
     return states
@@ -266,6 +267,52 @@ def surplus_samples(*, site: Site, since: dt.datetime, now: dt.datetime) -> list
             site=site, measured_at__gte=since, measured_at__lte=now + READING_MAX_AHEAD
         ).order_by("measured_at")
     )
+
+
+def site_series(
+    *, site: Site, start: dt.datetime, end: dt.datetime
+) -> tuple[list[tuple[dt.datetime, dt.datetime, float]], list[tuple[dt.datetime, dt.datetime, float]]]:
+    """The site's posted prices and solar forecast over [start, end), as (start, end, value)."""
+    prices = (
+        site.price_slots.filter(end__gt=start, start__lt=end)
+        .order_by("start")
+        .values_list("start", "end", "price_per_kwh")
+    )
+    forecast = (
+        site.solar_forecast.filter(end__gt=start, start__lt=end)
+        .order_by("start")
+        .values_list("start", "end", "solar_w")
+    )
+    return [(a, b, float(v)) for a, b, v in prices], [(a, b, float(v)) for a, b, v in forecast]
+
+
+# A forecast made from the site's own meter: the mean production of each hour of the day over
+# this many recent days, when nobody posts one.
+SOLAR_HISTORY_DAYS = 3
+
+
+def solar_by_hour_of_day(*, site: Site, now: dt.datetime) -> dict[int, float]:
+    """Mean solar production (W) per local hour of the day over the last few days' readings; an
+    hour with no reading is left out (the plan counts no sun then)."""
+    rows = (
+        EnergyReading.objects.filter(
+            site=site,
+            measured_at__gte=now - dt.timedelta(days=SOLAR_HISTORY_DAYS),
+            measured_at__lt=now,
+            solar_w__isnull=False,
+        )
+        .annotate(hour=TruncHour("measured_at", tzinfo=site.zone))
+        .values("hour")
+        .annotate(mean_w=Avg("solar_w"))
+    )
+    by_hour: dict[int, list[float]] = {}
+    for row in rows:
+        by_hour.setdefault(row["hour"].astimezone(site.zone).hour, []).append(max(0.0, row["mean_w"]))
+    return {hour: sum(means) / len(means) for hour, means in by_hour.items()}
+
+
+def tariff_currency(*, site: Site) -> str:
+    return site.tariffs.filter(is_active=True).values_list("currency", flat=True).first() or "GBP"
 
 
 def tariff_periods(*, site: Site) -> list[Period]:

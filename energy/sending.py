@@ -28,9 +28,10 @@ from chargers.link import (
     limit_set_call,
     schedule_set_call,
 )
-from chargers.models import Charger
+from chargers.models import Charger, ChargerCommand
 from energy.control import Decision, apply_order, schedule_from
 from energy.models import ChargerControl, LimitDecision
+from energy.pacing import OWNER_TRIGGER_PREFIX, Urgency, profile_may_go
 from energy.sources import LimitSource
 from energy.tou import Plan, schedule_periods
 from sessions.models import ChargingSession
@@ -46,6 +47,9 @@ NOTHING_HELD: dict[LimitPurpose, dict[str, object]] = {
     SOLAR: {"solar_w": None, "solar_transaction_id": None},
     TOU: {"tou_periods": None, "tou_end_s": None, "tou_unknown": False},
 }
+# A run's outcome for a charger whose changes wait for profile pacing (energy/pacing.py).
+DEFERRED = "deferred: paced"
+PROFILE_ACTIONS = ("SetChargingProfile", "ClearChargingProfile")
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Send:
     call: ChargerCall
     held: dict[str, object] = field(default_factory=dict)
     clear: bool = False
+    urgency: Urgency = Urgency.PROMPT
 
 
 @dataclass
@@ -123,26 +128,71 @@ def site_calls_plan(
     sessions: dict[int, ChargingSession],
     last_decisions: dict[int, LimitDecision],
     tou_plan: Plan | None,
-    solar_on: bool,
+    solar_on: set[str],
     protection_only: bool = False,
     tou_plans: dict[int, Plan] | None = None,
 ) -> None:
     """Under the site's lock: the calls that bring each charger to its decision, from what it
     holds (lowered fuse limits first), and the decisions to record once they are answered.
-    tou_plans: a charger's own time-of-use plan (its car's needs) in place of the site's."""
+    tou_plans: a charger's own time-of-use plan (its car's needs) in place of the site's.
+    solar_on: the chargers whose decision rides on their transaction (a TxProfile): all of a
+    site with solar charging, else those the owner set to off or solar."""
     decisions = plan.run.decisions
     protection_now = {cid: by_pk[cid].control.protection_w for cid in decisions}
     protection_new = {cid: d.protection_limit_w for cid, d in decisions.items()}
     # Lowered limits go out (and are answered) before raised ones.
     for cid in apply_order(protection_now, protection_new):
-        _plan_limit(plan, by_pk[cid], PROTECTION, decisions[cid], protection_new[cid])
-    if protection_only:
+        held, new, decision = protection_now[cid], protection_new[cid], decisions[cid]
+        urgency = Urgency.ADJUSTMENT
+        if held is None or (new < held and decision.protection_source != LimitSource.DEMAND):
+            urgency = Urgency.AT_ONCE  # a fuse, the grid or a person needs it lower: at once
+        elif new > held and not _rides_its_own_limit(by_pk[cid], cid, solar_on, sessions):
+            continue  # raised once the car's own limit holds, or it would draw all of the raise
+        elif new > held and decision.limit_w > held:
+            urgency = Urgency.PROMPT  # the car needs the raise to get its share
+        _plan_limit(plan, by_pk[cid], PROTECTION, decision, new, urgency=urgency)
+    if not protection_only:
+        for cid, decision in decisions.items():
+            charger = by_pk[cid]
+            _plan_solar(plan, charger, decision, solar_on=cid in solar_on, session=sessions.get(charger.pk))
+            _plan_tou(plan, charger, (tou_plans or {}).get(charger.pk, tou_plan))
+            plan.records.append((charger, decision, last_decisions.get(charger.pk)))
+    _pace(plan)
+
+
+def _rides_its_own_limit(charger: Charger, cid: str, solar_on: set[str], sessions: dict[int, ChargingSession]) -> bool:
+    """Whether raising the fuse limit gives the car only what it is meant to get: not while its
+    own (solar, mode) limit waits for its transaction, or the car would draw the whole raise."""
+    if cid not in solar_on:
+        return True
+    session = sessions.get(charger.pk)
+    return session is not None and charger.control.solar_transaction_id == session.transaction_id
+
+
+def _pace(plan: SitePlan) -> None:
+    """Keep the sends profile pacing lets go now (energy/pacing.py), the urgent first, then what
+    the car's own limit needs before a raise of its fuse limit; the rest wait for a later run. A
+    run the owner asked for sends everything at once."""
+    if not plan.sends or plan.trigger.startswith(OWNER_TRIGGER_PREFIX):
         return
-    for cid, decision in decisions.items():
-        charger = by_pk[cid]
-        _plan_solar(plan, charger, decision, solar_on=solar_on, session=sessions.get(charger.pk))
-        _plan_tou(plan, charger, (tou_plans or {}).get(charger.pk, tou_plan))
-        plan.records.append((charger, decision, last_decisions.get(charger.pk)))
+    now_s = plan.now.timestamp()
+    sent: dict[int, list[float]] = {}
+    recent = ChargerCommand.objects.filter(
+        charger__in={send.charger.pk for send in plan.sends},
+        action__in=PROFILE_ACTIONS,
+        created_at__gt=plan.now - dt.timedelta(hours=1),
+    ).values_list("charger_id", "created_at")
+    for charger_pk, created_at in recent:
+        sent.setdefault(charger_pk, []).append(created_at.timestamp())
+    ordered = sorted(plan.sends, key=lambda send: (send.urgency, send.purpose == PROTECTION))
+    plan.sends = []
+    for send in ordered:
+        times = sent.setdefault(send.charger.pk, [])
+        if profile_may_go(send.urgency, sent_s=times, now_s=now_s):
+            plan.sends.append(send)
+            times.append(now_s)
+        else:
+            plan.run.outcomes.setdefault(str(send.charger.pk), DEFERRED)
 
 
 def _plan_solar(
@@ -157,8 +207,12 @@ def _plan_solar(
     if session is None:
         return
     wanted = {"solar_w": decision.limit_w, "solar_transaction_id": session.transaction_id}
-    if (control.solar_w, control.solar_transaction_id) != (decision.limit_w, session.transaction_id):
-        _plan_limit(plan, charger, SOLAR, decision, decision.limit_w, session=session, held=wanted)
+    held_w = control.solar_w if control.solar_transaction_id == session.transaction_id else None
+    if held_w != decision.limit_w:
+        # A start, a stop, or a big step (the surplus halved: the car would import) is prompt.
+        prompt = not held_w or not decision.limit_w or abs(decision.limit_w - held_w) >= held_w / 2
+        urgency = Urgency.PROMPT if prompt else Urgency.ADJUSTMENT
+        _plan_limit(plan, charger, SOLAR, decision, decision.limit_w, session=session, held=wanted, urgency=urgency)
 
 
 def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None) -> None:
@@ -179,8 +233,14 @@ def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None) -> None:
         "tou_unknown": False,
     }
     held = {"tou_periods": control.tou_periods, "tou_end_s": control.tou_end_s}
-    if control.tou_periods is not None and _same_from_now(held, wanted, plan.now.timestamp()):
-        return
+    urgency = Urgency.AT_ONCE  # it holds no plan (booted, or never had one)
+    if control.tou_periods is not None:
+        urgency = Urgency.PROMPT
+        now_s = plan.now.timestamp()
+        if _same_from_now(held, wanted, now_s):
+            return
+        if _limit_now(held, now_s) == _limit_now(wanted, now_s):
+            urgency = Urgency.ADJUSTMENT  # the car does the same now: only later hours moved
     call = schedule_set_call(
         charger=charger,
         purpose=TOU,
@@ -188,7 +248,12 @@ def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None) -> None:
         start=start,
         duration_s=int((tou_plan.slots[-1].end - start).total_seconds()) if tou_plan.slots else None,
     )
-    plan.sends.append(Send(charger, TOU, call, held=wanted))
+    plan.sends.append(Send(charger, TOU, call, held=wanted, urgency=urgency))
+
+
+def _limit_now(schedule: dict, now_s: float) -> float | None:
+    ahead = schedule_from([tuple(p) for p in schedule["tou_periods"]], now_s=now_s, end_s=schedule["tou_end_s"])
+    return ahead[0][1] if ahead else None
 
 
 def _same_from_now(held: dict, wanted: dict, now_s: float) -> bool:
@@ -207,6 +272,7 @@ def _plan_limit(
     *,
     session: ChargingSession | None = None,
     held: dict[str, object] | None = None,
+    urgency: Urgency = Urgency.PROMPT,
 ) -> None:
     """A one-period limit; on the transaction's connector when it rides on a session."""
     call = limit_set_call(
@@ -219,7 +285,8 @@ def _plan_limit(
         connector_id=session.connector_id if session is not None else 0,
         transaction_id=session.id_at_charger if session is not None else None,
     )
-    plan.sends.append(Send(charger, purpose, call, held={"protection_w": limit_w} if held is None else held))
+    held = {"protection_w": limit_w} if held is None else held
+    plan.sends.append(Send(charger, purpose, call, held=held, urgency=urgency))
 
 
 def _plan_clear(plan: SitePlan, charger: Charger, purpose: LimitPurpose) -> None:
@@ -280,7 +347,7 @@ def charger_decision_record(
     for the one writer lock."""
     decision_changed = (
         last is None
-        or outcome != "unchanged"
+        or outcome not in ("unchanged", DEFERRED)
         or (last.limit_w, last.source, _reason_kind(last.reason))
         != (decision.limit_w, decision.source, _reason_kind(decision.reason[:300]))
     )

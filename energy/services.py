@@ -6,8 +6,10 @@ inputs (LimitDecision) so the charger page can say why; the calls and records of
 energy/sending.py's.
 """
 
+import bisect
 import contextlib
 import datetime as dt
+import zoneinfo
 from dataclasses import replace
 
 from asgiref.sync import async_to_sync
@@ -22,6 +24,17 @@ from energy.control import SiteInputs, site_decisions
 from energy.grid import grid_limit_percent, level_percents
 from energy.locks import site_lock
 from energy.models import ChargerControl, EnergyReading, GridResponse, LimitDecision, Site, SolarCharging, TimeOfUse
+from energy.planner import (
+    HORIZON_MAX,
+    SLOT,
+    CarPlan,
+    PlanCar,
+    PlanSlot,
+    plan_reason,
+    plan_site,
+    plan_summary,
+    slots_between,
+)
 from energy.sending import (
     NOTHING_HELD,
     PROTECTION,
@@ -34,9 +47,21 @@ from energy.sending import (
     sites_send,
 )
 from energy.solar import SolarSettings, SolarState, smoothed_w, solar_budget, surplus_w
-from energy.tou import CarNeed, Plan, Target, charger_target, next_local_time, plan_allows, plan_charging
+from energy.sources import ChargeMode
+from energy.tou import (
+    OFF_PEAK_PRIORITY,
+    PEAK_PRIORITY,
+    CarNeed,
+    Period,
+    Plan,
+    Target,
+    charger_target,
+    next_local_time,
+    period_at,
+)
+from energy.tou import Slot as TouSlot
 from sessions.models import ChargingSession
-from sessions.services import running_car_needs
+from sessions.services import running_car_needs, running_delivered_wh
 
 
 def energy_reading_record(
@@ -122,9 +147,13 @@ def charger_manual_limit_set(
     control.save(update_fields=["manual_limit_w", "manual_limit_reason", "manual_limit_expires_at"])
 
 
-def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> tuple[float | None, float | None, str]:
-    """(the budget under the site's solar mode, the part of it that is surplus, why)."""
-    if not solar.enabled:
+def _solar_inputs(
+    *, site: Site, solar, chargers: list[Charger], ev_power_w: float, now: dt.datetime
+) -> tuple[float | None, float | None, str]:
+    """(the budget under the site's solar mode, the part of it that is surplus, why). With solar
+    charging off, a charger the owner set to solar mode still gets the surplus: (None, it, "")."""
+    solar_mode = any(c.control.mode == ChargeMode.SOLAR for c in chargers)
+    if not solar.enabled and not solar_mode:
         return None, None, ""
     samples = []
     # No smoothing (window 0) means the latest reading, as long as the meter is not silent.
@@ -152,48 +181,182 @@ def _solar_inputs(*, site: Site, solar, ev_power_w: float, now: dt.datetime) -> 
     surplus_only, _, _ = solar_budget(
         state=state, surplus=surplus, settings=replace(settings, mode="solar_only", allow_grid_minimum_w=0), now=now
     )
+    if not solar.enabled:
+        return None, surplus_only, ""
     state = new_state
     solar.is_charging, solar.above_since, solar.below_since = state.charging, state.above_since, state.below_since
     solar.save(update_fields=["is_charging", "above_since", "below_since"])
     return budget, surplus_only, reason
 
 
-def _tou_inputs(*, site: Site, tou, chargers: list[Charger], cars: dict[int, list[CarNeed]], now: dt.datetime):
-    """(allowed now, reason, plan, each charger's own (allowed now, reason, plan) where its cars
-    told their needs: charger_target) or (None, "", None, {}) when time-of-use is off. The plans
-    start on a whole second, as the profile's startSchedule does."""
-    if not tou.enabled:
-        return None, "", None, {}
-    now = now.replace(microsecond=0)
-    periods = selectors.tariff_periods(site=site)
-    if not periods:
-        return None, "", None, {}
-    needed = None
-    if tou.target_mode == "energy" and tou.target_energy_wh:
-        needed = tou.target_energy_wh
-    elif tou.target_mode == "soc" and tou.target_soc_percent and tou.battery_capacity_wh:
-        needed = tou.battery_capacity_wh * tou.target_soc_percent / 100  # SoC unknown here: plan for all of it
-    site_target = Target(deadline=next_local_time(now, tou.ready_by, site.zone), energy_wh=needed)
+def _target(
+    *,
+    control: ChargerControl,
+    site_target: Target | None,
+    cars: list[CarNeed],
+    delivered_wh: float,
+    now: dt.datetime,
+    tz: zoneinfo.ZoneInfo,
+) -> Target | None:
+    """A charger's target: the owner's, else what its car told (OCPP 2.0.1 NotifyEVChargingNeeds),
+    else the site's time-of-use target. The energy is what is still to add this session."""
+    if control.target_ready_by is not None:
+        wanted = control.target_energy_wh
+        if wanted is None and control.target_soc_percent and control.battery_capacity_wh:
+            wanted = control.battery_capacity_wh * control.target_soc_percent / 100  # SoC unknown: all of it
+        return Target(next_local_time(now, control.target_ready_by, tz), max(0.0, (wanted or 0) - delivered_wh))
+    if site_target is None and not cars:
+        return None
+    fallback = site_target or Target(deadline=now + HORIZON_MAX, energy_wh=None)
+    target = charger_target(fallback, cars, now=now)
+    if target == fallback and site_target is None:
+        return None
+    return target
 
-    def planned(target: Target, power_w: float) -> tuple[bool, str, Plan]:
-        plan = plan_charging(
-            now=now,
-            ready_by=tou.ready_by,
-            tz=site.zone,
-            periods=periods,
-            power_w=power_w,
-            energy_needed_wh=target.energy_wh,
-            avoid_peak=tou.avoid_peak,
-            prefer_off_peak=tou.prefer_off_peak,
-            deadline=None if target == site_target else target.deadline,
+
+def _series_at(series: list[tuple[dt.datetime, dt.datetime, float]], at: dt.datetime) -> float | None:
+    """The value of the series slot (in start order, not overlapping) that covers `at`."""
+    i = bisect.bisect_right(series, (at, dt.datetime.max.replace(tzinfo=dt.UTC))) - 1
+    return series[i][2] if i >= 0 and series[i][0] <= at < series[i][1] else None
+
+
+def _plan_slots(*, site: Site, tou, periods, reading, ev_power_w: float, now: dt.datetime, end: dt.datetime):
+    """The horizon's slots: the posted price, else the tariff period's rate; the posted solar
+    forecast, else what recent days made at that hour; the house as the meter reads it now (the
+    slot under way takes the live reading)."""
+    prices, forecast = selectors.site_series(site=site, start=now, end=end)
+    history = {} if forecast else selectors.solar_by_hour_of_day(site=site, now=now)
+    house_w = max(0.0, (reading.house_w or 0.0) - ev_power_w) if reading is not None and reading.house_w else 0.0
+    live_solar_w = reading.solar_w if reading is not None and reading.solar_w is not None else None
+    tz = site.zone
+    bounds = slots_between(now, end)
+    off_peak = tou.prefer_off_peak and any(
+        (p := period_at(periods, a, tz)) is not None and p.priority <= OFF_PEAK_PRIORITY for a, _ in bounds
+    )
+    slots = []
+    for i, (start, stop) in enumerate(bounds):
+        period = period_at(periods, start, tz)
+        price = _series_at(prices, start)
+        if price is None and period is None and prices:
+            # Past the posted series, with no tariff period: its last price holds, not a free grid.
+            price = prices[max(0, bisect.bisect_right(prices, (start,)) - 1)][2]
+        solar_w = _series_at(forecast, start)
+        if solar_w is None:
+            solar_w = history.get(start.astimezone(tz).hour, 0.0)
+        if i == 0 and live_solar_w is not None:
+            solar_w = live_solar_w
+        peak = period is not None and period.priority >= PEAK_PRIORITY
+        slots.append(
+            PlanSlot(
+                start=start,
+                end=stop,
+                price_per_kwh=price if price is not None else (period.rate_per_kwh if period else 0.0),
+                solar_w=solar_w,
+                house_w=house_w,
+                peak=peak,
+                preferred=(period is not None and period.priority <= OFF_PEAK_PRIORITY) if off_peak else not peak,
+                period=period.name if period is not None and price is None else "",
+            )
         )
-        return plan_allows(plan, now), plan.reason, plan
+    return slots
 
-    allowed, reason, plan = planned(site_target, sum(c.max_power_w for c in chargers) or 7400)
-    own = {
-        c.pk: planned(charger_target(site_target, cars[c.pk], now=now), c.max_power_w) for c in chargers if c.pk in cars
-    }
-    return allowed, reason, plan, own
+
+def _plan_inputs(
+    *,
+    site: Site,
+    tou: TimeOfUse,
+    chargers: list[Charger],
+    wanting: set[int],
+    cars: dict[int, list[CarNeed]],
+    delivered: dict[int, float],
+    reading: EnergyReading | None,
+    ev_power_w: float,
+    solar_site: bool,
+    now: dt.datetime,
+) -> dict[int, tuple[bool, str, Plan]]:
+    """Each planned charger's (grid allowed now, why, its plan as time-of-use slots for the
+    TxDefaultProfile): chargers in smart mode with a target (the owner's, the car's, the site's)
+    or on a time-of-use site. The cars that want power are planned together (they share the
+    fuse); a charger without one is planned alone, for when a car comes. Plans start on a whole
+    second, as the profile's startSchedule does; each is kept on the charger's control record."""
+    now = now.replace(microsecond=0)
+    tz = site.zone
+    periods = selectors.tariff_periods(site=site) if tou.enabled else []
+    site_target = None
+    if tou.enabled and periods:
+        needed = None
+        if tou.target_mode == "energy" and tou.target_energy_wh:
+            needed = tou.target_energy_wh
+        elif tou.target_mode == "soc" and tou.target_soc_percent and tou.battery_capacity_wh:
+            needed = tou.battery_capacity_wh * tou.target_soc_percent / 100
+        site_target = Target(deadline=next_local_time(now, tou.ready_by, tz), energy_wh=needed)
+    planned: dict[int, PlanCar] = {}
+    for charger in chargers:
+        control = charger.control
+        if control.mode != ChargeMode.SMART:
+            continue
+        target = _target(
+            control=control,
+            site_target=site_target,
+            cars=cars.get(charger.pk, []),
+            delivered_wh=delivered.get(charger.pk, 0.0),
+            now=now,
+            tz=tz,
+        )
+        time_of_use = tou.enabled and bool(periods)
+        if target is None and not time_of_use:
+            continue
+        planned[charger.pk] = PlanCar(
+            id=str(charger.pk),
+            phases=PHASES if charger.phases == 3 else (charger.supply_phase,),
+            max_power_w=charger.max_power_w,
+            target_wh=target.energy_wh if target is not None else None,
+            deadline=target.deadline if target is not None else None,
+            avoid_peak=tou.avoid_peak if time_of_use else True,
+            charge_in_preferred=time_of_use and (target is None or target.energy_wh is None),
+        )
+    if not planned:
+        return {}
+    deadlines = [c.deadline for c in planned.values() if c.deadline is not None]
+    if tou.enabled and periods:
+        deadlines.append(next_local_time(now, tou.ready_by, tz))
+    end = min(max(deadlines, default=now + SLOT), now + HORIZON_MAX)
+    all_slots = _plan_slots(
+        site=site, tou=tou, periods=periods, reading=reading, ev_power_w=ev_power_w, now=now, end=end
+    )
+    fuse_a = float(site.circuit_limit_a)
+    feed_in = float(site.feed_in_per_kwh)
+    together = [car for pk, car in planned.items() if pk in wanting]
+    # A site with solar takes the grid as late as it can: the sun may yet give it.
+    sunny = solar_site or any(slot.solar_w > 0 for slot in all_slots)
+    plans = plan_site(slots=all_slots, cars=together, fuse_a=fuse_a, feed_in_per_kwh=feed_in, just_in_time=sunny)
+    for pk, car in planned.items():
+        if pk not in wanting:
+            plans.update(
+                plan_site(slots=all_slots, cars=[car], fuse_a=fuse_a, feed_in_per_kwh=feed_in, just_in_time=sunny)
+            )
+    currency = selectors.tariff_currency(site=site)
+    outcome = {}
+    for pk, car in planned.items():
+        car_plan = plans[car.id]
+        slots = [TouSlot(s.start, s.end, Period(s.period or "planned", s.price_per_kwh)) for s in car_plan.grid_slots()]
+        reason = plan_reason(car_plan, now=now, tz=tz)
+        outcome[pk] = (car_plan.charging_now, reason, Plan(slots, reason))
+        _plan_keep(charger_pk=pk, plan=car_plan, summary=plan_summary(car_plan, tz=tz, currency=currency), now=now)
+    return outcome
+
+
+def _plan_keep(*, charger_pk: int, plan: CarPlan, summary: str, now: dt.datetime) -> None:
+    """The plan on the charger's record, for the Now page, the API and MQTT; written when it changed."""
+    # Slots on their quarter hour, watts to the ten: a run a minute later writes nothing new.
+    slots = [
+        [int(s.start.timestamp()) // 900 * 900, round(w, -1)] for s, w in zip(plan.slots, plan.grid_w, strict=True)
+    ]
+    fields = {"plan": slots, "plan_summary": summary[:300], "plan_cost": round(plan.cost, 4)}
+    current = ChargerControl.objects.filter(pk=charger_pk).values("plan", "plan_summary", "plan_cost").first()
+    if current is None or current == fields:
+        return
+    ChargerControl.objects.filter(pk=charger_pk).update(**fields, plan_made_at=now)
 
 
 def site_control_run(
@@ -244,9 +407,12 @@ def sites_control_run(
         online = [c for c in chargers if c.is_connected]
         last_decisions = selectors.latest_decisions(chargers=online)
         solar_sites = any(solar.enabled for _, solar, _, _ in sites.values())
-        sessions = selectors.running_sessions(chargers=online) if solar_sites else {}
+        owner_modes = any(c.control.mode in (ChargeMode.OFF, ChargeMode.SOLAR) for c in online)
+        sessions = selectors.running_sessions(chargers=online) if solar_sites or owner_modes else {}
         tou_sites = any(tou.enabled for _, _, tou, _ in sites.values())
         cars = running_car_needs(charger_pks=[c.pk for c in online]) if tou_sites else {}
+        targeted = [c.pk for c in online if c.control.target_ready_by is not None]
+        delivered = running_delivered_wh(charger_pks=targeted) if targeted else {}
         plans: dict[int, SitePlan] = {}
         for pk, (site, solar, tou, grid) in sites.items():
             try:
@@ -257,6 +423,7 @@ def sites_control_run(
                     draws=draws,
                     sessions=sessions,
                     cars=cars,
+                    delivered=delivered,
                     reading=readings.get(pk),
                     last_decisions=last_decisions,
                     trigger=(site_triggers or {}).get(pk, trigger),
@@ -285,6 +452,7 @@ def _site_control_plan(
     draws: dict[int, selectors.Draw],
     sessions: dict[int, ChargingSession],
     cars: dict[int, list[CarNeed]],
+    delivered: dict[int, float],
     reading: EnergyReading | None,
     last_decisions: dict[int, LimitDecision],
     trigger: str,
@@ -316,9 +484,21 @@ def _site_control_plan(
         reading = None
     ev_power_w = sum(d.power_w or 0.0 for d in draws.values())
     solar_budget_w, solar_surplus_w, solar_reason = _solar_inputs(
-        site=site, solar=solar, ev_power_w=ev_power_w, now=now
+        site=site, solar=solar, chargers=online, ev_power_w=ev_power_w, now=now
     )
-    tou_allows, tou_reason, tou_plan, tou_own = _tou_inputs(site=site, tou=tou, chargers=online, cars=cars, now=now)
+    wanting = {int(state.id) for state in states if state.wants_power}
+    tou_own = _plan_inputs(
+        site=site,
+        tou=tou,
+        chargers=online,
+        wanting=wanting,
+        cars=cars,
+        delivered=delivered,
+        reading=reading,
+        ev_power_w=ev_power_w,
+        solar_site=solar.enabled,
+        now=now,
+    )
     grid_percent, grid_reason = 100, ""
     if grid.enabled:
         levels = level_percents(moderate_percent=grid.moderate_limit_percent, high_percent=grid.high_limit_percent)
@@ -343,8 +523,6 @@ def _site_control_plan(
             solar_budget_w=solar_budget_w,
             solar_reason=solar_reason,
             solar_surplus_w=solar_surplus_w,
-            tou_allows=tou_allows,
-            tou_reason=tou_reason,
             tou_by_charger={str(pk): (allowed, reason) for pk, (allowed, reason, _) in tou_own.items()},
             failsafe_current_a=failsafe,
             failsafe_reason=failsafe_reason,
@@ -356,9 +534,13 @@ def _site_control_plan(
         by_pk={str(c.pk): c for c in online},
         sessions=sessions,
         last_decisions=last_decisions,
-        tou_plan=tou_plan,
+        tou_plan=None,
         tou_plans={pk: own_plan for pk, (_, _, own_plan) in tou_own.items()},
-        solar_on=solar_budget_w is not None,
+        solar_on={
+            str(c.pk)
+            for c in online
+            if solar_budget_w is not None or c.control.mode in (ChargeMode.OFF, ChargeMode.SOLAR)
+        },
         protection_only=protection_only,
     )
     return plan

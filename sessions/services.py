@@ -687,6 +687,17 @@ def running_car_needs(*, charger_pks: list[int]) -> dict[int, list[CarNeed]]:
     return needs
 
 
+def running_delivered_wh(*, charger_pks: list[int]) -> dict[int, float]:
+    """Per charger, the energy its running sessions delivered so far: what an owner's target
+    ("20 kWh by 07:00") still needs is the target less this."""
+    delivered: dict[int, float] = {}
+    for session in ChargingSession.objects.filter(charger_id__in=charger_pks, stopped_at__isnull=True):
+        delivered[session.charger_id] = delivered.get(session.charger_id, 0.0) + (
+            session_energy_so_far_wh(session=session) or 0
+        )
+    return delivered
+
+
 def session_start_request(*, session: ChargingSession) -> ChargerCommand | None:
     """The RequestStartTransaction that started a 2.0.1 session: the one to its charger whose
     remoteStartId the station's TransactionEvent carried back (chargers.protocols.ocpp201.start)."""

@@ -100,6 +100,12 @@ def solar(hours_of_day: list[float], peak_w: float, sunrise: float, sunset: floa
     return out
 
 
+def forecast(hours_of_day: list[float], peak_w: float, sunrise: float, sunset: float) -> list[int]:
+    """A forecast service's view of a day of passing clouds: it knows the sky is half covered
+    (passing_clouds: a fifth of the sun half the time), not when each cloud passes."""
+    return solar(hours_of_day, peak_w * (1 + 0.2) / 2, sunrise, sunset)
+
+
 def house(hours_of_day: list[float], base_w: float = 350) -> list[int]:
     def at(h: float) -> float:
         return (
@@ -161,7 +167,7 @@ def days() -> dict[str, dict]:
         solar(summer, 8000, 5.5, 20.5),
         house(summer),
         [car("garage", "2026-06-20T09:00:00+01:00", "2026-06-20T18:00:00+01:00", 30000, 16, 3)],
-        series={"price_per_kwh": [0.28] * len(summer)},
+        series={"price_per_kwh": [0.28] * len(summer), "solar_forecast_w": solar(summer, 8000, 5.5, 20.5)},
     )
     noon = local_hours(11, 3)
     out["sunny_short"] = scenario(
@@ -206,7 +212,7 @@ def days() -> dict[str, dict]:
                 ("2026-06-21T19:00:00+01:00", 15000),
             )
         ],
-        series={"price_per_kwh": [0.28] * len(summer)},
+        series={"price_per_kwh": [0.28] * len(summer), "solar_forecast_w": forecast(summer, 6000, 5.5, 20.5)},
     )
     night = local_hours(17, 15)
     out["winter_off_peak"] = scenario(
@@ -264,7 +270,7 @@ def days() -> dict[str, dict]:
             ),
             car("on-l3", "2026-05-10T12:00:00+01:00", "2026-05-10T20:00:00+01:00", 10000, 16, 1),
         ],
-        series={"price_per_kwh": [0.28] * len(summer)},
+        series={"price_per_kwh": [0.28] * len(summer), "solar_forecast_w": solar(summer, 7000, 5.8, 20.2)},
     )
     spring = local_hours(0, 23, (1, 1))  # 01:00 GMT becomes 02:00 BST
     out["dst_spring_23h"] = scenario(
@@ -353,7 +359,10 @@ def days() -> dict[str, dict]:
                 ("2026-07-01T21:00:00+01:00", 25000),
             )
         ],
-        series={"price_per_kwh": [0.25 if 8 <= h < 16 or h >= 20 else 0.35 if 16 <= h < 20 else 0.10 for h in day]},
+        series={
+            "price_per_kwh": [0.25 if 8 <= h < 16 or h >= 20 else 0.35 if 16 <= h < 20 else 0.10 for h in day],
+            "solar_forecast_w": forecast(day, 7000, 5.2, 20.8),
+        },
     )
     return out
 

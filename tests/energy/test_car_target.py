@@ -125,7 +125,7 @@ def car(cid: str) -> ChargerState:
         (
             "the site charges; a car whose need is met waits",
             {"tou_allows": True, "tou_by_charger": {"b": (False, "the charging target is reached")}},
-            {"a": (10971, "charger"), "b": (0, "tou")},
+            {"a": (10971, "charger"), "b": (0, "plan")},
         ),
         (
             "solar surplus while one car waits: that car alone is held to the surplus, the other charges in full",
@@ -135,7 +135,7 @@ def car(cid: str) -> ChargerState:
                 "solar_budget_w": 30000,
                 "solar_surplus_w": 5000,
             },
-            {"a": (10971, "charger"), "b": (4968, "tou")},
+            {"a": (10971, "charger"), "b": (4968, "plan")},
         ),
     ],
 )
