@@ -1,8 +1,9 @@
 """Energy, cost and solar share of a charging session. Plain data in, numbers out: no database.
 
 The session's energy is laid out in time as intervals (from the charger's energy register, or
-spread evenly when it sampled nothing). Cost prices each interval at the tariff period in force
-at that time in the site's zone; solar share compares each interval with the site's surplus.
+spread evenly when it sampled nothing). Cost prices each interval at the site's posted dynamic
+price where a slot covers that time, else at the tariff period in force then in the site's zone;
+solar share compares each interval with the site's surplus.
 """
 
 import datetime as dt
@@ -261,6 +262,68 @@ def _day_parts(periods: Sequence[Period]) -> list[tuple[Period | None, float]]:
     return list(parts.items())
 
 
+# What a stretch bought at a posted dynamic price is called beside the tariff's periods.
+POSTED_PRICE = "posted price"
+
+
+@dataclass(frozen=True)
+class PostedPrice:
+    """One slot of the site's dynamic tariff: its price holds over [start, end)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    price_per_kwh: Decimal
+
+
+def energy_by_price(
+    intervals: Sequence[Interval], prices: Sequence[PostedPrice], periods: Sequence[Period], tz: zoneinfo.ZoneInfo
+) -> list[PricedEnergy]:
+    """Each interval cut at the edges of the posted slots it crosses, its energy shared in
+    proportion to the time on each side: a stretch a slot covers is bought at the slot's price,
+    the rest at the tariff period then in force (energy_by_period). The work is per slot
+    crossed, whatever the interval's length."""
+    ordered = sorted(prices, key=lambda p: p.start)
+    starts = [p.start for p in ordered]
+    pieces: list[PricedEnergy] = []
+    for interval in intervals:
+        start, end = calendar_safe(interval.start), calendar_safe(interval.end)
+        first = max(0, bisect_right(starts, start) - 1)
+        if end <= start:  # an instant: the slot covering it, if any, prices it all
+            slot = next((p for p in ordered[first : first + 1] if p.start <= start < p.end), None)
+            if slot is not None:
+                pieces.append(_posted(start, end, interval.energy_wh, slot))
+            else:
+                pieces.extend(energy_by_period([interval], periods, tz))
+            continue
+        # Stretches of the interval: (from, to, the slot covering them or None for the tariff).
+        stretches: list[tuple[dt.datetime, dt.datetime, PostedPrice | None]] = []
+        cursor = start
+        for slot in ordered[first:]:
+            if slot.start >= end:
+                break
+            if slot.end <= cursor:
+                continue
+            covered_from, covered_to = max(slot.start, cursor), min(slot.end, end)
+            if cursor < covered_from:
+                stretches.append((cursor, covered_from, None))
+            stretches.append((covered_from, covered_to, slot))
+            cursor = covered_to
+        if cursor < end:
+            stretches.append((cursor, end, None))
+        per_second = interval.energy_wh / (end - start).total_seconds()
+        for a, b, slot in stretches:
+            energy_wh = per_second * (b - a).total_seconds()
+            if slot is not None:
+                pieces.append(_posted(a, b, energy_wh, slot))
+            else:
+                pieces.extend(energy_by_period([Interval(a, b, energy_wh)], periods, tz))
+    return pieces
+
+
+def _posted(start: dt.datetime, end: dt.datetime, energy_wh: float, slot: PostedPrice) -> PricedEnergy:
+    return PricedEnergy(start, end, energy_wh, Period(POSTED_PRICE, slot.price_per_kwh))
+
+
 def energy_cost(pieces: Sequence[PricedEnergy]) -> Decimal | None:
     """The price of the energy, to the cent; None when some of it fell in a time the tariff
     does not price (or nothing is known), rather than a cost that is silently too low, and
@@ -286,16 +349,17 @@ class PeriodCost:
 
 
 def cost_by_period(pieces: Sequence[PricedEnergy]) -> list[PeriodCost]:
-    """The energy and cost per tariff period, in the order the session first met them."""
-    totals: dict[str, list] = {}
+    """The energy and cost per tariff period and per posted price, in the order the session
+    first met them."""
+    totals: dict[tuple[str, Decimal], float] = {}
     for p in pieces:
         if p.period is None:
             continue
-        entry = totals.setdefault(p.period.name, [Decimal(str(p.period.rate_per_kwh)), 0.0])
-        entry[1] += p.energy_wh
+        key = (p.period.name, Decimal(str(p.period.rate_per_kwh)))
+        totals[key] = totals.get(key, 0.0) + p.energy_wh
     return [
         PeriodCost(name, rate, wh, (rate * Decimal(wh) / 1000).quantize(CENT, rounding=ROUND_HALF_UP))
-        for name, (rate, wh) in totals.items()
+        for (name, rate), wh in totals.items()
     ]
 
 
@@ -386,8 +450,11 @@ def session_figures(
     tz: zoneinfo.ZoneInfo,
     currency: str = "",
     site_readings: Sequence[SiteReading] = (),
+    prices: Sequence[PostedPrice] = (),
 ) -> SessionFigures:
-    """Energy, cost and solar share of a session: final when it has ended, so far when not."""
+    """Energy, cost and solar share of a session: final when it has ended, so far when not.
+    `prices`: the site's posted dynamic prices; where they cover the energy's time they price
+    it, elsewhere the tariff's `periods` do."""
     intervals = energy_intervals(
         started_at=started_at,
         ended_at=ended_at,
@@ -400,7 +467,7 @@ def session_figures(
         meter_stop_wh=meter_stop_wh if ended_at is not None else None,
         register_readings=register_readings,
     )
-    pieces = energy_by_period(intervals, periods, tz) if periods else []
+    pieces = energy_by_price(intervals, prices, periods, tz) if periods or prices else []
     cost = energy_cost(pieces)
     return SessionFigures(
         energy_wh=energy,

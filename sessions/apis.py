@@ -96,8 +96,9 @@ class ChargerSessionListApi(APIView):
                 decimal_places=2,
                 coerce_to_string=False,
                 allow_null=True,
-                help_text="In the site tariff's currency, each stretch of the session priced at the tariff "
-                "period then in force (so far, while running); null without an active tariff.",
+                help_text="In the site tariff's currency, each stretch of the session priced at the site's "
+                "posted price then, else the tariff period then in force (so far, while running); null when "
+                "some of it had neither.",
             )
             solar_percent = serializers.FloatField(
                 source="figures.solar_percent",

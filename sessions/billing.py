@@ -1,5 +1,6 @@
 """Cost and solar share of sessions from the database: gather a session's samples, its site's
-tariff and meter readings, and hand them to the plain functions of sessions/accounting.py.
+tariff, posted prices and meter readings, and hand them to the plain functions of
+sessions/accounting.py.
 
 `session_figures_live` reads (live while charging); `session_account` stores the final figures
 when a session stops.
@@ -12,13 +13,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from energy.models import EnergyReading as SiteEnergyReading
-from energy.models import Site, Tariff
+from energy.models import PriceSlot, Site, Tariff
 from energy.tou import Period
 from sessions.accounting import (
     ENERGY_REGISTER,
     MAX_COST,
     READING_HOLD,
     EnergyReading,
+    PostedPrice,
     SessionFigures,
     SiteReading,
     calendar_safe,
@@ -30,10 +32,10 @@ from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
 
-# The site's readings are read for at most the last this-long of a session: one "started" in
-# 1970 by a reset clock would read every reading the site ever had on each Now-page poll.
-# Energy before it counts as not solar.
-SOLAR_READINGS_SPAN = dt.timedelta(days=31)
+# The site's readings and posted prices are read for at most the last this-long of a session:
+# one "started" in 1970 by a reset clock would read every reading and price the site ever had
+# on each Now-page poll. Energy before it counts as not solar, priced by the tariff's periods.
+RECENT_SPAN = dt.timedelta(days=31)
 
 
 def site_tariff(*, site: Site) -> tuple[list[Period], str]:
@@ -76,6 +78,17 @@ def site_readings_between(*, site: Site, start: dt.datetime, end: dt.datetime) -
     return [SiteReading(at=a, grid_w=g, solar_w=s, house_w=h) for a, g, s, h in rows]
 
 
+def site_prices_between(*, site: Site, start: dt.datetime, end: dt.datetime) -> list[PostedPrice]:
+    """The site's posted dynamic prices over [start, end], in one query. The table's constraints
+    keep every stored price within what a tariff can charge."""
+    rows = (
+        PriceSlot.objects.filter(site=site, end__gt=start, start__lte=end)
+        .order_by("start")
+        .values_list("start", "end", "price_per_kwh")
+    )
+    return [PostedPrice(start=a, end=b, price_per_kwh=price) for a, b, price in rows]
+
+
 def session_figures_compute(*, session: ChargingSession, now: dt.datetime | None = None) -> SessionFigures:
     """Compute a session's figures from scratch: final ones when it has stopped, the figures
     so far when it is running (up to its latest sample, and the site's readings up to now)."""
@@ -86,7 +99,7 @@ def session_figures_compute(*, session: ChargingSession, now: dt.datetime | None
     latest = max((r.at for r in registers if r.at), default=None)
     end = calendar_safe(session.stopped_at or max(now, latest or now))
     last_energy = calendar_safe(session.stopped_at or latest or now)
-    readings_from = max(calendar_safe(session.started_at), last_energy - SOLAR_READINGS_SPAN)
+    recent_from = max(calendar_safe(session.started_at), last_energy - RECENT_SPAN)
     return session_figures(
         started_at=session.started_at,
         ended_at=session.stopped_at,
@@ -96,7 +109,8 @@ def session_figures_compute(*, session: ChargingSession, now: dt.datetime | None
         periods=periods,
         tz=site.zone,
         currency=currency,
-        site_readings=site_readings_between(site=site, start=readings_from, end=end),
+        site_readings=site_readings_between(site=site, start=recent_from, end=end),
+        prices=site_prices_between(site=site, start=recent_from, end=end),
     )
 
 

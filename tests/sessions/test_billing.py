@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from energy.models import EnergyReading
+from energy.models import EnergyReading, PriceSlot
 from sessions import billing
 from sessions.billing import session_account, session_figures_live
 from sessions.models import ChargingSession
@@ -155,3 +155,20 @@ def test_a_cost_too_large_for_its_column_is_stored_as_unknown_on_every_database(
     assert figures is not None and figures.cost is None
     assert (session.cost, session.cost_currency) == (None, "")
     assert session_figures_live(session=session).cost is None
+
+
+def test_the_stored_cost_uses_the_sites_posted_prices_where_they_cover_the_session(charger, django_assert_num_queries):
+    """15:00-21:00 under the tariff would be 3.60; 16:00-18:00 posted at 0.05 (this site only)."""
+    for site, price in ((charger.site, "0.05"), (make_site(name="Elsewhere"), "9.00")):
+        for hour in (16, 17):
+            start = T0.replace(hour=hour)
+            PriceSlot.objects.create(site=site, start=start, end=start + H, price_per_kwh=price)
+    transaction_id = start_and_sample(charger, hours=5)
+
+    with django_assert_num_queries(1):
+        prices = billing.site_prices_between(site=charger.site, start=T0, end=T0 + 6 * H)
+    session_stop(charger_pk=charger.pk, transaction_id=transaction_id, meter_stop_wh=13000, stopped_at=T0 + 6 * H)
+
+    assert [(p.start.hour, p.price_per_kwh) for p in prices] == [(16, Decimal("0.05")), (17, Decimal("0.05"))]
+    # 15-16 standard 2 kWh 0.40, 16-18 posted 4 kWh 0.20, 18-20 peak 4 kWh 1.40, 20-21 standard 2 kWh 0.40.
+    assert ChargingSession.objects.get(pk=transaction_id).cost == Decimal("2.40")
