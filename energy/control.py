@@ -162,16 +162,25 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
         elif mode[d.id] == ChargeMode.NOW:
             tou[d.id] = (None, "")
     waiting = [d for d in demands if tou[d.id][0] is False]
-    if surplus_w <= 0:
-        wanted.extend(_cap(tou[d.id][1] or "time of use", planned_source[d.id], d.id, 0.0) for d in waiting)
     # The site's solar mode steers the cars nobody planned: a plan already chose their grid.
     ruled = [
         d for d in demands if mode[d.id] not in (ChargeMode.NOW, ChargeMode.OFF) and d.id not in inputs.tou_by_charger
     ]
+    # What the other cars draw (a plan's grid hours, "now") counts in the surplus reading but is
+    # not there to share: the sun's cars get the surplus without it.
+    on_sun = {d.id for d in ruled + waiting}
+    outside_w = sum(
+        (d.measured_current_a or 0.0) * NOMINAL_VOLTAGE_V * len(d.phases) for d in demands if d.id not in on_sun
+    )
+    surplus_w = max(0.0, surplus_w - outside_w)
+    if surplus_w <= 0:
+        wanted.extend(_cap(tou[d.id][1] or "time of use", planned_source[d.id], d.id, 0.0) for d in waiting)
     if inputs.solar_budget_w is not None and ruled:
-        wanted.append(
-            power_budget(inputs.solar_reason or "solar surplus", LimitSource.SOLAR, inputs.solar_budget_w, ruled)
-        )
+        budget_w = max(0.0, inputs.solar_budget_w - outside_w)
+        reason = inputs.solar_reason or "solar surplus"
+        wanted.append(power_budget(reason, LimitSource.SOLAR, budget_w, ruled))
+        if {d.id for d in waiting} - {d.id for d in ruled}:  # one surplus, not one for each group
+            wanted.append(power_budget(reason, LimitSource.SOLAR, budget_w, [d for d in demands if d.id in on_sun]))
     if waiting and surplus_w > 0:
         source = planned_source[waiting[0].id]
         wanted.append(power_budget(reasons.tou_solar_only(surplus_w), source, surplus_w, waiting))

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,6 +51,8 @@ NOTHING_HELD: dict[LimitPurpose, dict[str, object]] = {
 # A run's outcome for a charger whose changes wait for profile pacing (energy/pacing.py).
 DEFERRED = "deferred: paced"
 PROFILE_ACTIONS = ("SetChargingProfile", "ClearChargingProfile")
+# A plan held by the charger is sent again for a change this near; further ahead it waits.
+PLAN_LOOKAHEAD_S = 3600
 
 
 @dataclass
@@ -148,14 +151,16 @@ def site_calls_plan(
             urgency = Urgency.AT_ONCE  # a fuse, the grid or a person needs it lower: at once
         elif new > held and not _rides_its_own_limit(by_pk[cid], cid, solar_on, sessions):
             continue  # raised once the car's own limit holds, or it would draw all of the raise
-        elif new > held and decision.limit_w > held:
-            urgency = Urgency.PROMPT  # the car needs the raise to get its share
+        elif new > held and decision.limit_w > held == 0:
+            urgency = Urgency.PROMPT  # the car cannot start without it; any other raise can wait
         _plan_limit(plan, by_pk[cid], PROTECTION, decision, new, urgency=urgency)
     if not protection_only:
         for cid, decision in decisions.items():
             charger = by_pk[cid]
             _plan_solar(plan, charger, decision, solar_on=cid in solar_on, session=sessions.get(charger.pk))
-            _plan_tou(plan, charger, (tou_plans or {}).get(charger.pk, tou_plan))
+            _plan_tou(
+                plan, charger, (tou_plans or {}).get(charger.pk, tou_plan), idle=decision.source == LimitSource.IDLE
+            )
             plan.records.append((charger, decision, last_decisions.get(charger.pk)))
     _pace(plan)
 
@@ -173,7 +178,7 @@ def _pace(plan: SitePlan) -> None:
     """Keep the sends profile pacing lets go now (energy/pacing.py), the urgent first, then what
     the car's own limit needs before a raise of its fuse limit; the rest wait for a later run. A
     run the owner asked for sends everything at once."""
-    if not plan.sends or plan.trigger.startswith(OWNER_TRIGGER_PREFIX):
+    if not plan.sends or plan.trigger.startswith(OWNER_TRIGGER_PREFIX) or not settings.ENERGY_PROFILE_PACING:
         return
     now_s = plan.now.timestamp()
     sent: dict[int, list[float]] = {}
@@ -184,7 +189,11 @@ def _pace(plan: SitePlan) -> None:
     ).values_list("charger_id", "created_at")
     for charger_pk, created_at in recent:
         sent.setdefault(charger_pk, []).append(created_at.timestamp())
-    ordered = sorted(plan.sends, key=lambda send: (send.urgency, send.purpose == PROTECTION))
+    # A start's own limit before its fuse limit's raise; of adjustments, the fuse limit first.
+    ordered = sorted(
+        plan.sends,
+        key=lambda send: (send.urgency, (send.purpose == PROTECTION) != (send.urgency is Urgency.ADJUSTMENT)),
+    )
     plan.sends = []
     for send in ordered:
         times = sent.setdefault(send.charger.pk, [])
@@ -215,7 +224,7 @@ def _plan_solar(
         _plan_limit(plan, charger, SOLAR, decision, decision.limit_w, session=session, held=wanted, urgency=urgency)
 
 
-def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None) -> None:
+def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None, *, idle: bool = False) -> None:
     """Send the plan when what it does from now on differs from what the charger holds; clear it
     when time-of-use is off."""
     control = charger.control
@@ -233,14 +242,18 @@ def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None) -> None:
         "tou_unknown": False,
     }
     held = {"tou_periods": control.tou_periods, "tou_end_s": control.tou_end_s}
-    urgency = Urgency.AT_ONCE  # it holds no plan (booted, or never had one)
+    # A charger that holds no plan (booted, or never had one) gets it at once when a car waits,
+    # else in the minute after its fuse limit.
+    urgency = Urgency.PROMPT if idle else Urgency.AT_ONCE
     if control.tou_periods is not None:
         urgency = Urgency.PROMPT
         now_s = plan.now.timestamp()
         if _same_from_now(held, wanted, now_s):
             return
         if _limit_now(held, now_s) == _limit_now(wanted, now_s):
-            urgency = Urgency.ADJUSTMENT  # the car does the same now: only later hours moved
+            if _same_from_now(held, wanted, now_s, within_s=PLAN_LOOKAHEAD_S):
+                return  # only hours further ahead moved: sent when they come near, if still so
+            urgency = Urgency.ADJUSTMENT  # the car does the same now: a later hour moved
     call = schedule_set_call(
         charger=charger,
         purpose=TOU,
@@ -256,9 +269,14 @@ def _limit_now(schedule: dict, now_s: float) -> float | None:
     return ahead[0][1] if ahead else None
 
 
-def _same_from_now(held: dict, wanted: dict, now_s: float) -> bool:
+def _same_from_now(held: dict, wanted: dict, now_s: float, within_s: float | None = None) -> bool:
+    """Whether two schedules do the same from now on (or up to `within_s` ahead)."""
+
     def ahead(schedule: dict) -> list:
-        return schedule_from([tuple(p) for p in schedule["tou_periods"]], now_s=now_s, end_s=schedule["tou_end_s"])
+        end_s = schedule["tou_end_s"]
+        if within_s is not None:
+            end_s = min(end_s, now_s + within_s) if end_s is not None else now_s + within_s
+        return schedule_from([tuple(p) for p in schedule["tou_periods"]], now_s=now_s, end_s=end_s)
 
     return ahead(held) == ahead(wanted)
 

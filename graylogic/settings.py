@@ -164,6 +164,9 @@ OCPP_STALE_SWEEP_INTERVAL_S = env.int("OCPP_STALE_SWEEP_INTERVAL", default=30)
 # A 2.0.1 station is Pending at boot while its device model is read (GetBaseReport); one whose
 # report is not complete this long after it was first asked is accepted without it.
 OCPP_DEVICE_MODEL_WAIT_S = env.int("OCPP_DEVICE_MODEL_WAIT", default=60)
+# Profile pacing (docs/energy.md): at most 6 profiles per charger an hour, never two within a
+# minute. Off only where a test needs a charger's profiles faster than a real site would.
+ENERGY_PROFILE_PACING = env.bool("ENERGY_PROFILE_PACING", default=True)
 
 LOGGING = {
     "version": 1,

@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # The live server reads this charger password from its environment (password_env).
 ENV_PASSWORD_VAR = "GRAYLOGIC_TEST_CHARGER_PW"
 ENV_PASSWORD = "from-the-environment-123"
+# Tests start cars seconds after a boot; a real site's profile pacing (a minute between two
+# profiles) would make each wait. Servers the tests start inherit this; the in-process settings
+# are set by `_no_profile_pacing`, and a test of the pacing itself asks for `profile_pacing`.
+os.environ["ENERGY_PROFILE_PACING"] = "false"
 
 
 def pytest_sessionstart(session) -> None:
@@ -34,6 +38,18 @@ def pytest_sessionstart(session) -> None:
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{test_name}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_profile_pacing(settings):
+    settings.ENERGY_PROFILE_PACING = False
+
+
+@pytest.fixture
+def profile_pacing(settings, monkeypatch):
+    """Pacing as a real site has it, here and in any server or sub-process the test starts."""
+    settings.ENERGY_PROFILE_PACING = True
+    monkeypatch.setenv("ENERGY_PROFILE_PACING", "true")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -99,7 +99,7 @@ def test_the_cars_departure_and_energy_need_steer_time_of_use_for_its_charger(oc
                 meter_values=[meter_value(utc_now(), energy_register(2000, "Transaction.Begin"))],
             )
             await st.wait_for(lambda: first_limit(st, "TxDefaultProfile") == 0, what="the site's plan: wait")
-            seen["site_decision"] = await decision_when(charger, lambda d: d.source == "tou", "by the site's plan")
+            seen["site_decision"] = await decision_when(charger, lambda d: d.source == "plan", "by the site's plan")
             seen["answer"] = await st.ev_charging_needs(1, departure=departure, energy_wh=5000)
             await st.wait_for(lambda: first_limit(st, "TxDefaultProfile"), what="the car's plan: charge now")
             seen["car_decision"] = await decision_when(charger, lambda d: d.limit_w > 0, "by the car's plan")
@@ -111,7 +111,7 @@ def test_the_cars_departure_and_energy_need_steer_time_of_use_for_its_charger(oc
     assert (session.ev_departure_at, session.ev_energy_wh) == (departure, 5000)
     # Without the car's need the site's target holds it back; with it, it charges before it leaves.
     site_decision, car_decision = seen["site_decision"], seen["car_decision"]
-    assert (site_decision.limit_w, site_decision.source, site_decision.inputs["tou_allows"]) == (0, "tou", False)
+    assert (site_decision.limit_w, site_decision.source, site_decision.inputs["tou_allows"]) == (0, "plan", False)
     assert car_decision.limit_w > 0 and car_decision.inputs["tou_allows"] is True
     # The car's plan ends before it leaves: about the half hour 5 kWh take at 11 kW.
     schedule = seen["car_schedule"]
