@@ -176,6 +176,10 @@ def _solar_inputs(
     )
     state = SolarState(solar.is_charging, solar.above_since, solar.below_since)
     surplus = smoothed_w(samples, now=now, window_s=solar.window_s or site.meter_timeout_s)
+    if surplus is not None and samples:
+        # A cloud is taken at once, the sun's return over the window: a car drawing more than the
+        # panels give buys the rest at the full price, one drawing less forgoes only the feed-in.
+        surplus = min(surplus, samples[-1][1])
     budget, new_state, reason = solar_budget(state=state, surplus=surplus, settings=settings, now=now)
     # The same hysteresis without the mode's grid top-up: what time-of-use leaves a car.
     surplus_only, _, _ = solar_budget(
@@ -315,6 +319,9 @@ def _plan_inputs(
             avoid_peak=tou.avoid_peak if time_of_use else True,
             charge_in_preferred=time_of_use and (target is None or target.energy_wh is None),
         )
+    unplanned = [c.pk for c in chargers if c.pk not in planned and c.control.plan_summary]
+    if unplanned:  # a plan that no longer steers the car is not shown as if it did
+        ChargerControl.objects.filter(pk__in=unplanned).update(plan=None, plan_summary="", plan_cost=None)
     if not planned:
         return {}
     deadlines = [c.deadline for c in planned.values() if c.deadline is not None]
