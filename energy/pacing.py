@@ -17,7 +17,8 @@ from enum import IntEnum
 PROFILE_SPACING_S = 60
 PROFILES_PER_HOUR = 6
 ADJUSTMENT_SPACING_S = 600
-# Adjustments leave this many of the hour's profiles for starts, stops and safety.
+# Starts and stops leave the hour's last profile for a fuse; adjustments leave two.
+PROMPT_RESERVE = 1
 ADJUSTMENT_RESERVE = 2
 
 
@@ -38,5 +39,5 @@ def profile_may_go(urgency: Urgency, *, sent_s: Iterable[float], now_s: float) -
     recent = [t for t in sent_s if now_s - t < 3600]
     since_last = now_s - max(recent) if recent else float("inf")
     if urgency is Urgency.PROMPT:
-        return since_last >= PROFILE_SPACING_S and len(recent) < PROFILES_PER_HOUR
+        return since_last >= PROFILE_SPACING_S and len(recent) < PROFILES_PER_HOUR - PROMPT_RESERVE
     return since_last >= ADJUSTMENT_SPACING_S and len(recent) < PROFILES_PER_HOUR - ADJUSTMENT_RESERVE

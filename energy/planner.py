@@ -44,6 +44,10 @@ LATER_COST_PER_WH_HOUR = 4e-8
 # Solar beyond what exporting earns is worth a little more, so the sun is taken before the grid
 # when both cost the same (a flat tariff with no feed-in).
 SOLAR_PREFERENCE_PER_WH = 1e-7
+# Of a forecast surplus the plan counts on this share (the slot under way, read live, in full): a
+# day of passing clouds gives a car less than its mean, and what the sun does not give by the
+# deadline would be bought at whatever the last hours cost.
+FORECAST_TRUST = 0.7
 # A plan power below this is no charging: less than a car's 6 A minimum on any phase count.
 MIN_PLANNED_W = 100
 
@@ -158,7 +162,8 @@ def plan_site(
         present = [i for i in range(len(cars)) if t in grid[i]]
         if not present:
             continue
-        surplus_wh = max(0.0, slot.solar_w - slot.house_w) * slot.hours
+        trust = 1.0 if t == 0 else FORECAST_TRUST
+        surplus_wh = max(0.0, slot.solar_w * trust - slot.house_w) * slot.hours
         program.row(-inf, surplus_wh, {solar[i][t]: 1.0 for i in present})
         for i in present:  # a car draws at most its maximum, from both
             program.row(-inf, cars[i].max_power_w * slot.hours, {grid[i][t]: 1.0, solar[i][t]: 1.0})

@@ -51,6 +51,8 @@ NOTHING_HELD: dict[LimitPurpose, dict[str, object]] = {
 # A run's outcome for a charger whose changes wait for profile pacing (energy/pacing.py).
 DEFERRED = "deferred: paced"
 PROFILE_ACTIONS = ("SetChargingProfile", "ClearChargingProfile")
+# A car's own limit lowered by this much goes within the minute: less would only cost a little.
+PROMPT_STEP_DOWN_W = 1000
 # A plan held by the charger is sent again for a change this near; further ahead it waits.
 PLAN_LOOKAHEAD_S = 3600
 
@@ -151,8 +153,8 @@ def site_calls_plan(
             urgency = Urgency.AT_ONCE  # a fuse, the grid or a person needs it lower: at once
         elif new > held and not _rides_its_own_limit(by_pk[cid], cid, solar_on, sessions):
             continue  # raised once the car's own limit holds, or it would draw all of the raise
-        elif new > held and decision.limit_w > held == 0:
-            urgency = Urgency.PROMPT  # the car cannot start without it; any other raise can wait
+        elif new > held and decision.limit_w > held:
+            urgency = Urgency.PROMPT  # the car is held below its own limit: it needs the raise
         _plan_limit(plan, by_pk[cid], PROTECTION, decision, new, urgency=urgency)
     if not protection_only:
         for cid, decision in decisions.items():
@@ -218,8 +220,10 @@ def _plan_solar(
     wanted = {"solar_w": decision.limit_w, "solar_transaction_id": session.transaction_id}
     held_w = control.solar_w if control.solar_transaction_id == session.transaction_id else None
     if held_w != decision.limit_w:
-        # A start, a stop, or a big step (the surplus halved: the car would import) is prompt.
-        prompt = not held_w or not decision.limit_w or abs(decision.limit_w - held_w) >= held_w / 2
+        # A start, a stop, a big step up, or any real step down (the car would buy the rest from
+        # the grid) is prompt; a small step up is an adjustment.
+        step_w = decision.limit_w - held_w if held_w else 0
+        prompt = not held_w or not decision.limit_w or step_w >= held_w / 2 or step_w <= -PROMPT_STEP_DOWN_W
         urgency = Urgency.PROMPT if prompt else Urgency.ADJUSTMENT
         _plan_limit(plan, charger, SOLAR, decision, decision.limit_w, session=session, held=wanted, urgency=urgency)
 

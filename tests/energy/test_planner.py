@@ -194,6 +194,8 @@ def test_a_first_slot_that_is_shorter_starts_the_plan_now():
         ("a start waits for the minute since the last profile", Urgency.PROMPT, [30], False),
         ("a start goes a minute after the last", Urgency.PROMPT, [60], True),
         ("the seventh profile of an hour waits", Urgency.PROMPT, [3000, 2500, 2000, 1500, 1000, 500], False),
+        ("a start leaves the hour's last profile for a fuse", Urgency.PROMPT, [3000, 2500, 2000, 1500, 1000], False),
+        ("a fuse may take the hour's last profile", Urgency.AT_ONCE, [3000, 2500, 2000, 1500, 1000], True),
         ("an adjustment waits ten minutes since the last", Urgency.ADJUSTMENT, [300], False),
         ("an adjustment goes ten minutes after the last", Urgency.ADJUSTMENT, [600], True),
         (
