@@ -15,6 +15,7 @@ from dataclasses import replace
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
+from chargers import events as charger_events
 from chargers.models import Charger, ChargerEvent
 from chargers.profiles import limit_in_charger_unit
 from chargers.services import charger_event_record
@@ -364,6 +365,7 @@ def _plan_keep(*, charger_pk: int, plan: CarPlan, summary: str, now: dt.datetime
     if current is None or current == fields:
         return
     ChargerControl.objects.filter(pk=charger_pk).update(**fields, plan_made_at=now)
+    charger_events.charger_changed(charger_pk=charger_pk)  # MQTT and the pages show it now
 
 
 def site_control_run(
