@@ -2,7 +2,7 @@
 
 Plain data in, data out. Two allocations are made: `protection` (fuses, grid response, manual
 limits, the fail-safe) is what the charger's ChargePointMaxProfile carries and is safe on its
-own; `decision` adds solar and time-of-use and is what the car is meant to get.
+own; `decision` adds the site's plan, solar and the owner's mode and is what the car is meant to get.
 """
 
 from dataclasses import dataclass, field
@@ -57,11 +57,9 @@ class SiteInputs:
     # The part of solar_budget_w that is surplus, without the mode's grid top-up: what a car may
     # still use while time-of-use keeps it off the grid.
     solar_surplus_w: float | None = None
-    tou_allows: bool | None = None  # None: time-of-use is off
-    tou_reason: str = ""
-    # A charger with a plan of its own (energy.planner: its car's or owner's target, the site's
-    # prices): its own (grid allowed now, reason), in place of tou_allows and tou_reason.
-    tou_by_charger: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    # Each planned charger's (grid allowed now, why), from the site's plan (energy/planner.py);
+    # a charger not in it is steered by the site's solar mode alone.
+    plan_by_charger: dict[str, tuple[bool, str]] = field(default_factory=dict)
     # None while the main meter reports; otherwise the per-charger fail-safe current.
     failsafe_current_a: float | None = None
     failsafe_reason: str = ""
@@ -152,19 +150,19 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
     # solar keeps it to the surplus, now takes it out of the site's solar and time rules.
     surplus_w = inputs.solar_surplus_w or 0.0
     mode = {c.id: c.mode for c in inputs.chargers}
-    planned_source = {d.id: LimitSource.PLAN if d.id in inputs.tou_by_charger else LimitSource.TOU for d in demands}
-    tou = {d.id: inputs.tou_by_charger.get(d.id, (inputs.tou_allows, inputs.tou_reason)) for d in demands}
+    planned_source = dict.fromkeys((d.id for d in demands), LimitSource.PLAN)
+    grid = {d.id: inputs.plan_by_charger.get(d.id, (None, "")) for d in demands}
     for d in demands:
         if mode[d.id] == ChargeMode.OFF:
             wanted.append(_cap(reasons.mode_off(), LimitSource.MODE, d.id, 0.0))
         elif mode[d.id] == ChargeMode.SOLAR:
-            tou[d.id], planned_source[d.id] = (False, reasons.mode_solar()), LimitSource.MODE
+            grid[d.id], planned_source[d.id] = (False, reasons.mode_solar()), LimitSource.MODE
         elif mode[d.id] == ChargeMode.NOW:
-            tou[d.id] = (None, "")
-    waiting = [d for d in demands if tou[d.id][0] is False]
+            grid[d.id] = (None, "")
+    waiting = [d for d in demands if grid[d.id][0] is False]
     # The site's solar mode steers the cars nobody planned: a plan already chose their grid.
     ruled = [
-        d for d in demands if mode[d.id] not in (ChargeMode.NOW, ChargeMode.OFF) and d.id not in inputs.tou_by_charger
+        d for d in demands if mode[d.id] not in (ChargeMode.NOW, ChargeMode.OFF) and d.id not in inputs.plan_by_charger
     ]
     # What the other cars draw (a plan's grid hours, "now") counts in the surplus reading but is
     # not there to share: the sun's cars get the surplus without it.
@@ -174,7 +172,7 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
     )
     surplus_w = max(0.0, surplus_w - outside_w)
     if surplus_w <= 0:
-        wanted.extend(_cap(tou[d.id][1] or "time of use", planned_source[d.id], d.id, 0.0) for d in waiting)
+        wanted.extend(_cap(grid[d.id][1], planned_source[d.id], d.id, 0.0) for d in waiting)
     if inputs.solar_budget_w is not None and ruled:
         budget_w = max(0.0, inputs.solar_budget_w - outside_w)
         reason = inputs.solar_reason or "solar surplus"
@@ -212,7 +210,7 @@ def site_decisions(inputs: SiteInputs) -> dict[str, Decision]:
                 "algorithm": inputs.algorithm,
                 "grid_percent": inputs.grid_percent,
                 "solar_budget_w": inputs.solar_budget_w,
-                "tou_allows": tou[d.id][0],
+                "grid_allowed": grid[d.id][0],
                 "failsafe_current_a": inputs.failsafe_current_a,
                 "measured_current_a": d.measured_current_a,
                 "max_current_a": round(d.max_current_a, 1),

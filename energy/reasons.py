@@ -132,33 +132,6 @@ def _rate(period: str) -> str:
     return f"the {period.replace('_', ' ')} rate"
 
 
-def tou_target_reached() -> str:
-    return "the charging target is reached"
-
-
-def tou_no_period(ready_by: dt.time) -> str:
-    return f"no allowed period before {time_of_day(ready_by)}"
-
-
-def tou_charging(period: str, ready_by: dt.time) -> str:
-    return f"charging at {_rate(period)}, ready by {time_of_day(ready_by)}"
-
-
-def tou_waiting(period: str, starts_at: dt.datetime, ready_by: dt.time) -> str:
-    """`starts_at` on the site's clock."""
-    return f"waiting for {_rate(period)} at {time_of_day(starts_at)}, ready by {time_of_day(ready_by)}"
-
-
-def tou_energy(
-    period: str, starts_at: dt.datetime | None, needed_wh: float, planned_wh: float, ready_by: dt.time
-) -> str:
-    """A plan for an amount of energy: when it starts (None: now), and what it cannot fit."""
-    when = f"at {time_of_day(starts_at)}" if starts_at else "now"
-    verb = "waiting for" if starts_at else "charging at"
-    amount = kwh(needed_wh) if planned_wh >= needed_wh else f"{planned_wh / 1000:.1f} of the {kwh(needed_wh)} wanted"
-    return f"{verb} {_rate(period)} {when} to add {amount} by {time_of_day(ready_by)}"
-
-
 def tou_solar_only(surplus_w: float) -> str:
     """Outside the plan's slots a car still takes the solar surplus, never the grid."""
     return f"charging on solar surplus only ({watts(surplus_w)}): the grid waits for the planned cheap hours"

@@ -132,14 +132,13 @@ def site_calls_plan(
     by_pk: dict[str, Charger],
     sessions: dict[int, ChargingSession],
     last_decisions: dict[int, LimitDecision],
-    tou_plan: Plan | None,
     solar_on: set[str],
     protection_only: bool = False,
     tou_plans: dict[int, Plan] | None = None,
 ) -> None:
     """Under the site's lock: the calls that bring each charger to its decision, from what it
     holds (lowered fuse limits first), and the decisions to record once they are answered.
-    tou_plans: a charger's own time-of-use plan (its car's needs) in place of the site's.
+    tou_plans: each planned charger's plan (energy/planner.py) as the slots of its schedule.
     solar_on: the chargers whose decision rides on their transaction (a TxProfile): all of a
     site with solar charging, else those the owner set to off or solar."""
     decisions = plan.run.decisions
@@ -160,9 +159,7 @@ def site_calls_plan(
         for cid, decision in decisions.items():
             charger = by_pk[cid]
             _plan_solar(plan, charger, decision, solar_on=cid in solar_on, session=sessions.get(charger.pk))
-            _plan_tou(
-                plan, charger, (tou_plans or {}).get(charger.pk, tou_plan), idle=decision.source == LimitSource.IDLE
-            )
+            _plan_tou(plan, charger, (tou_plans or {}).get(charger.pk), idle=decision.source == LimitSource.IDLE)
             plan.records.append((charger, decision, last_decisions.get(charger.pk)))
     _pace(plan)
 

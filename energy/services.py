@@ -532,7 +532,7 @@ def _site_control_plan(
             solar_budget_w=solar_budget_w,
             solar_reason=solar_reason,
             solar_surplus_w=solar_surplus_w,
-            tou_by_charger={str(pk): (allowed, reason) for pk, (allowed, reason, _) in tou_own.items()},
+            plan_by_charger={str(pk): (allowed, reason) for pk, (allowed, reason, _) in tou_own.items()},
             failsafe_current_a=failsafe,
             failsafe_reason=failsafe_reason,
         )
@@ -543,7 +543,6 @@ def _site_control_plan(
         by_pk={str(c.pk): c for c in online},
         sessions=sessions,
         last_decisions=last_decisions,
-        tou_plan=None,
         tou_plans={pk: own_plan for pk, (_, _, own_plan) in tou_own.items()},
         solar_on={
             str(c.pk)

@@ -1,8 +1,8 @@
-"""Time-of-use (spec: tou_charging): which tariff period applies when, and a plan of the
-cheapest periods that still deliver the energy the car needs by `ready_by`. Plain data.
+"""Time-of-use (spec: tou_charging): which tariff period applies when, a car's target, and a
+plan's slots as the schedule a charger holds. Plain data. The plan itself is energy/planner.py's.
 
-Periods are in the site's local time; the plan works in UTC slots and looks each slot's local
-time up, so DST days of 23 and 25 hours come out right.
+Periods are in the site's local time; plans work in UTC slots and look each slot's local time
+up, so DST days of 23 and 25 hours come out right.
 """
 
 import datetime as dt
@@ -10,12 +10,8 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from energy import reasons
-
-SLOT = dt.timedelta(minutes=15)
 PEAK_PRIORITY = 3  # spec: priority 3 = "avoid this period"
 OFF_PEAK_PRIORITY = 1  # spec: priority 1 = "prefer this period"
-TARGET_MODES = ("time", "energy", "soc")
 
 
 @dataclass(frozen=True)
@@ -66,20 +62,6 @@ def next_local_time(after: dt.datetime, local_time: dt.time, tz: zoneinfo.ZoneIn
     raise AssertionError("unreachable")
 
 
-def slots_between(periods: Sequence[Period], start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo) -> list[Slot]:
-    """Quarter-hour slots (the first may be shorter) with the period in force in each."""
-    slots = []
-    cursor = start
-    first_boundary = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0) + SLOT
-    while cursor < end:
-        slot_end = min(first_boundary if not slots else cursor + SLOT, end)
-        period = period_at(periods, cursor, tz)
-        if period is not None:
-            slots.append(Slot(cursor, slot_end, period))
-        cursor = slot_end
-    return slots
-
-
 @dataclass(frozen=True)
 class Target:
     """What a plan must deliver: by when (UTC), and how much energy (None in target mode "time")."""
@@ -116,73 +98,6 @@ class Plan:
     slots: list[Slot]  # the slots to charge in, in time order
     reason: str
     shortfall_wh: float = 0.0
-
-
-def plan_charging(
-    *,
-    now: dt.datetime,
-    ready_by: dt.time,
-    tz: zoneinfo.ZoneInfo,
-    periods: Sequence[Period],
-    power_w: float,
-    energy_needed_wh: float | None,
-    avoid_peak: bool = True,
-    prefer_off_peak: bool = True,
-    deadline: dt.datetime | None = None,
-) -> Plan:
-    """Choose when to charge before the next `ready_by` (or before `deadline`, a car's own
-    departure: charger_target).
-
-    With a known energy need: the cheapest slots (then the earliest) until it is covered; peak
-    slots never when avoid_peak. Without one (target mode "time"): every off-peak slot when
-    prefer_off_peak and there are any, else every slot that is not peak.
-    """
-    if deadline is None:
-        deadline = next_local_time(now, ready_by, tz)
-    else:
-        ready_by = deadline.astimezone(tz).time().replace(second=0, microsecond=0)
-    slots = slots_between(periods, now, deadline, tz)
-    allowed = [s for s in slots if not (avoid_peak and s.period.priority >= PEAK_PRIORITY)]
-    if energy_needed_wh is None:
-        off_peak = [s for s in allowed if s.period.priority <= OFF_PEAK_PRIORITY]
-        chosen = off_peak if prefer_off_peak and off_peak else allowed
-        return Plan(chosen, _plan_reason(chosen, now=now, tz=tz, ready_by=ready_by))
-    if energy_needed_wh <= 0:
-        return Plan([], reasons.tou_target_reached())
-    ranked = sorted(allowed, key=lambda s: (s.period.rate_per_kwh, s.period.priority, s.start))
-    chosen, planned_wh = [], 0.0
-    for slot in ranked:
-        if planned_wh >= energy_needed_wh:
-            break
-        chosen.append(slot)
-        planned_wh += power_w * (slot.end - slot.start).total_seconds() / 3600
-    chosen.sort(key=lambda s: s.start)
-    shortfall = max(0.0, energy_needed_wh - planned_wh)
-    reason = _plan_reason(chosen, now=now, tz=tz, ready_by=ready_by, needed_wh=energy_needed_wh, planned_wh=planned_wh)
-    return Plan(chosen, reason, shortfall)
-
-
-def _plan_reason(
-    chosen: Sequence[Slot],
-    *,
-    now: dt.datetime,
-    tz: zoneinfo.ZoneInfo,
-    ready_by: dt.time,
-    needed_wh: float | None = None,
-    planned_wh: float = 0.0,
-) -> str:
-    """The plan in one sentence: the rate it charges at next (and from when, on the site's
-    clock), the energy it adds when there is a target."""
-    upcoming = [s for s in chosen if s.end > now]
-    if not upcoming:
-        return reasons.tou_no_period(ready_by)
-    first = upcoming[0]
-    starts_at = first.start.astimezone(tz) if first.start > now else None
-    if needed_wh is not None:
-        return reasons.tou_energy(first.period.name, starts_at, needed_wh, planned_wh, ready_by)
-    if starts_at is None:
-        return reasons.tou_charging(first.period.name, ready_by)
-    return reasons.tou_waiting(first.period.name, starts_at, ready_by)
 
 
 def plan_allows(plan: Plan, when: dt.datetime) -> bool:

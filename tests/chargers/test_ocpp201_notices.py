@@ -111,8 +111,8 @@ def test_the_cars_departure_and_energy_need_steer_time_of_use_for_its_charger(oc
     assert (session.ev_departure_at, session.ev_energy_wh) == (departure, 5000)
     # Without the car's need the site's target holds it back; with it, it charges before it leaves.
     site_decision, car_decision = seen["site_decision"], seen["car_decision"]
-    assert (site_decision.limit_w, site_decision.source, site_decision.inputs["tou_allows"]) == (0, "plan", False)
-    assert car_decision.limit_w > 0 and car_decision.inputs["tou_allows"] is True
+    assert (site_decision.limit_w, site_decision.source, site_decision.inputs["grid_allowed"]) == (0, "plan", False)
+    assert car_decision.limit_w > 0 and car_decision.inputs["grid_allowed"] is True
     # The car's plan ends before it leaves: about the half hour 5 kWh take at 11 kW.
     schedule = seen["car_schedule"]
     plan_end = dt.datetime.fromisoformat(schedule["startSchedule"]) + dt.timedelta(seconds=schedule["duration"])

@@ -51,10 +51,15 @@ CASES = [
     (
         "time of use outside the plan pauses, protection stays",
         [car()],
-        {"tou_allows": False, "tou_reason": "time of use: off-peak only"},
-        {"a": (0, "tou", 7360, 1)},
+        {"plan_by_charger": {"a": (False, "waiting for the off peak rate at 00:00")}},
+        {"a": (0, "plan", 7360, 1)},
     ),
-    ("time of use inside the plan charges", [car()], {"tou_allows": True}, {"a": (7360, "circuit", 7360, 1)}),
+    (
+        "the plan's grid hours charge in full",
+        [car()],
+        {"plan_by_charger": {"a": (True, "")}},
+        {"a": (7360, "circuit", 7360, 1)},
+    ),
     (
         "a silent meter holds every charger at the fail-safe current",
         [car("a"), car("b", connected_phase="L2")],

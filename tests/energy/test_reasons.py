@@ -12,16 +12,10 @@ from energy.control import ChargerState, SiteInputs, site_decisions
 from energy.grid import grid_limit_percent
 from energy.solar import SolarSettings, SolarState, solar_budget
 from energy.sources import LimitSource, source_label
-from energy.tou import Period, plan_charging
 
 UTC = dt.UTC
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 NOW = dt.datetime(2026, 1, 13, 21, 37, 5, tzinfo=UTC)
-PERIODS = [
-    Period("off_peak", 0.10, 1, dt.time(0, 0), dt.time(7, 0)),
-    Period("peak", 0.35, 3, dt.time(16, 0), dt.time(20, 0)),
-    Period("standard", 0.20, 2),
-]
 
 
 def car(id="car", phases=("L1",), max_current_a=32.0, **extra) -> ChargerDemand:
@@ -43,9 +37,8 @@ def solar(*, surplus, charging=False, since_s=0, **settings) -> str:
     return solar_budget(state=state, surplus=surplus, settings=SolarSettings(**settings), now=NOW)[2]
 
 
-def plan(now=NOW, **extra) -> str:
-    args = {"ready_by": dt.time(7, 0), "tz": LONDON, "periods": PERIODS, "power_w": 7000, "energy_needed_wh": None}
-    return plan_charging(now=now, **{**args, **extra}).reason
+def at_local(hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 1, 14, hour, minute, tzinfo=LONDON)
 
 
 def failsafe(current_a: float) -> tuple[str, str]:
@@ -166,28 +159,45 @@ CASES = [
         lambda: solar(surplus=500, mode="solar_priority"),
         "charging at the 1,400 W grid minimum: solar surplus is 500 W",
     ),
-    # time of use: the site's clock, the rate's name in words
-    ("waiting for the cheap rate", lambda: plan(), "waiting for the off peak rate at 00:00, ready by 07:00"),
+    # the plan: the site's clock, the rate's name in words
+    (
+        "waiting for the cheap rate",
+        lambda: reasons.plan_waiting("off_peak", at_local(0), 20000, at_local(7)),
+        "waiting for the off peak rate at 00:00, 20.0 kWh still needed by 07:00",
+    ),
     (
         "charging in the cheap rate",
-        lambda: plan(now=dt.datetime(2026, 1, 14, 1, 0, tzinfo=UTC)),
-        "charging at the off peak rate, ready by 07:00",
+        lambda: reasons.plan_charging("off_peak", 7000, at_local(7)),
+        "charging now at the off peak rate: 7.0 kWh still needed by 07:00",
     ),
     (
-        "an energy target names the energy",
-        lambda: plan(energy_needed_wh=7000),
-        "waiting for the off peak rate at 00:00 to add 7.0 kWh by 07:00",
+        "a posted price has no period's name",
+        lambda: reasons.plan_waiting("", at_local(2, 30), 7000, at_local(7)),
+        "waiting for the planned hours at 02:30, 7.0 kWh still needed by 07:00",
     ),
     (
-        "an energy target that cannot fit says how much will",
-        lambda: plan(now=dt.datetime(2026, 1, 13, 5, 0, tzinfo=UTC), energy_needed_wh=28000),
-        "charging at the off peak rate now to add 14.0 of the 28.0 kWh wanted by 07:00",
+        "a target that cannot fit says how much will",
+        lambda: reasons.plan_short(28000, 14000, at_local(7)),
+        "charging as fast as allowed: only 14.0 kWh of the 28.0 kWh needed fits before 07:00",
     ),
-    ("a reached target", lambda: plan(energy_needed_wh=0), "the charging target is reached"),
+    ("a reached target", reasons.plan_target_reached, "the target is reached: only the solar surplus from here on"),
     (
-        "nothing allowed before the deadline",
-        lambda: plan(now=dt.datetime(2026, 1, 13, 16, 0, tzinfo=UTC), ready_by=dt.time(19, 0)),
-        "no allowed period before 19:00",
+        "the sun will do",
+        lambda: reasons.plan_solar_will_do(10000, at_local(19)),
+        "the solar forecast covers the 10.0 kWh still needed by 19:00: no grid energy planned",
+    ),
+    ("time of use without a target", lambda: reasons.plan_preferred_now("off_peak"), "charging at the off peak rate"),
+    ("the owner's mode off", reasons.mode_off, "charging is off: the owner's mode"),
+    ("the owner's mode solar", reasons.mode_solar, "solar mode: the solar surplus only"),
+    (
+        "the plan for the homeowner",
+        lambda: reasons.plan_summary([(at_local(0), at_local(2))], ready_by=at_local(7), cost="£1.18", short_wh=0),
+        "charging 00:00–02:00, ready by 07:00 at £1.18",
+    ),
+    (
+        "a plan that falls short says by how much",
+        lambda: reasons.plan_summary([(at_local(5), at_local(7))], ready_by=at_local(7), cost="£3.00", short_wh=4000),
+        "charging 05:00–07:00, 4.0 kWh short at 07:00 at £3.00",
     ),
     # grid response
     (

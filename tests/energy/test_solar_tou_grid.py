@@ -6,8 +6,9 @@ import zoneinfo
 import pytest
 
 from energy.grid import grid_limit_percent
+from energy.planner import slots_between
 from energy.solar import SolarSettings, SolarState, phases_for_budget, smoothed_w, solar_budget, surplus_w
-from energy.tou import Period, next_local_time, period_at, plan_charging, schedule_periods, slots_between
+from energy.tou import Period, Plan, Slot, next_local_time, period_at, schedule_periods
 
 UTC = dt.UTC
 LONDON = zoneinfo.ZoneInfo("Europe/London")
@@ -117,11 +118,11 @@ def test_a_period_may_wrap_past_midnight():
 def test_a_local_day_has_23_24_or_25_hours_of_slots(day, hours):
     start = dt.datetime.combine(day, dt.time(0), tzinfo=LONDON).astimezone(UTC)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=LONDON).astimezone(UTC)
-    slots = slots_between(SPEC_PERIODS, start, end, LONDON)
+    slots = slots_between(start, end)
     assert len(slots) == hours * 4
-    off_peak_hours = sum((s.end - s.start).total_seconds() for s in slots if s.period is OFF_PEAK) / 3600
+    off_peak_s = sum((b - a).total_seconds() for a, b in slots if period_at(SPEC_PERIODS, a, LONDON) is OFF_PEAK)
     # 00:00-07:00 local lasts 6 hours when the clocks go forward at 01:00, 8 when they go back.
-    assert off_peak_hours == {23: 6, 24: 7, 25: 8}[hours]
+    assert off_peak_s / 3600 == {23: 6, 24: 7, 25: 8}[hours]
 
 
 def test_ready_by_is_the_next_local_occurrence_across_dst():
@@ -131,57 +132,18 @@ def test_ready_by_is_the_next_local_occurrence_across_dst():
     assert next_local_time(autumn, dt.time(7, 0), LONDON) == dt.datetime(2026, 10, 25, 7, 0, tzinfo=UTC)
 
 
-def test_the_plan_takes_the_cheapest_periods_that_deliver_the_energy():
-    now = dt.datetime(2026, 1, 13, 15, 0, tzinfo=UTC)  # 15:00 London; standard until 16:00
-    plan = plan_charging(
-        now=now, ready_by=dt.time(7, 0), tz=LONDON, periods=SPEC_PERIODS, power_w=7000, energy_needed_wh=21000
-    )
-    assert {s.period.name for s in plan.slots} == {"off_peak"}
-    assert plan.slots[0].start == dt.datetime(2026, 1, 14, 0, 0, tzinfo=UTC)
-    assert sum((s.end - s.start).total_seconds() for s in plan.slots) == 3 * 3600
-    assert plan.shortfall_wh == 0
-
-
-def test_a_bigger_need_adds_standard_time_but_never_peak():
-    now = dt.datetime(2026, 1, 13, 15, 0, tzinfo=UTC)
-    plan = plan_charging(
-        now=now, ready_by=dt.time(7, 0), tz=LONDON, periods=SPEC_PERIODS, power_w=7000, energy_needed_wh=7000 * 10
-    )
-    names = [s.period.name for s in plan.slots]
-    assert "peak" not in names and names.count("off_peak") == 28 and names.count("standard") == 12
-    assert plan.slots[0].start == dt.datetime(2026, 1, 13, 15, 0, tzinfo=UTC)  # standard before peak comes first
-
-
-def test_an_impossible_need_reports_the_shortfall():
-    now = dt.datetime(2026, 1, 13, 5, 0, tzinfo=UTC)
-    plan = plan_charging(
-        now=now, ready_by=dt.time(7, 0), tz=LONDON, periods=SPEC_PERIODS, power_w=7000, energy_needed_wh=28000
-    )
-    assert plan.shortfall_wh == 14000 and "add 14.0 of the 28.0 kWh wanted by 07:00" in plan.reason
-
-
-def test_target_mode_time_charges_in_every_off_peak_slot():
-    now = dt.datetime(2026, 1, 13, 15, 0, tzinfo=UTC)
-    plan = plan_charging(
-        now=now, ready_by=dt.time(7, 0), tz=LONDON, periods=SPEC_PERIODS, power_w=7000, energy_needed_wh=None
-    )
-    assert {s.period.name for s in plan.slots} == {"off_peak"} and len(plan.slots) == 28
+def plan_of(periods_wanted: set[str], start: dt.datetime, end: dt.datetime) -> Plan:
+    """A plan charging in every slot of the named periods between start and end."""
+    slots = [Slot(a, b, period_at(SPEC_PERIODS, a, LONDON)) for a, b in slots_between(start, end)]
+    return Plan([s for s in slots if s.period.name in periods_wanted], "")
 
 
 def test_the_plan_becomes_a_schedule_like_the_spec_example():
     midnight = dt.datetime(2026, 1, 13, 0, 0, tzinfo=UTC)
-    plan = plan_charging(
-        now=midnight,
-        ready_by=dt.time(23, 59),
-        tz=LONDON,
-        periods=SPEC_PERIODS,
-        power_w=7000,
-        energy_needed_wh=None,
-        prefer_off_peak=False,
-    )
+    plan = plan_of({"off_peak", "standard"}, midnight, midnight + dt.timedelta(hours=23, minutes=59))
     assert schedule_periods(plan, start=midnight, limit=7000) == [
         {"startPeriod": 0, "limit": 7000},
-        {"startPeriod": 16 * 3600, "limit": 0},
+        {"startPeriod": 16 * 3600, "limit": 0},  # never in the peak
         {"startPeriod": 20 * 3600, "limit": 7000},
         {"startPeriod": 23 * 3600 + 59 * 60, "limit": 0},  # the plan ends at ready_by
     ]
@@ -191,9 +153,7 @@ def test_a_plan_made_a_fraction_of_a_second_after_the_schedule_starts_gives_incr
     # Found by a charger that validates profiles: the first slot began at "now" (00:03:02.5) and
     # the schedule at the whole second before it, so two periods started at 0.
     now = dt.datetime(2026, 12, 5, 0, 3, 2, 500000, tzinfo=UTC)
-    plan = plan_charging(
-        now=now, ready_by=dt.time(7), tz=LONDON, periods=SPEC_PERIODS, power_w=11000, energy_needed_wh=None
-    )
+    plan = plan_of({"off_peak"}, now, dt.datetime(2026, 12, 5, 7, 0, tzinfo=UTC))
     periods = schedule_periods(plan, start=now.replace(microsecond=0), limit=11000)
     assert periods == [{"startPeriod": 0, "limit": 11000}, {"startPeriod": 25018, "limit": 0}]
 

@@ -1,5 +1,5 @@
-"""Solar and time-of-use together (issue 24, item 7): surplus solar is always used; time-of-use
-decides only what comes from the grid. Pure table: SiteInputs in, limits out."""
+"""Solar and the plan together (issue 24, item 7; issue 28): surplus solar is always used; the
+plan decides only what comes from the grid. Pure table: SiteInputs in, limits out."""
 
 import pytest
 
@@ -13,41 +13,51 @@ def three_phase_car(**extra) -> ChargerState:
     return ChargerState(id="car", fuse_id="main", phases=3, max_power_w=22000, wants_power=True, **extra)
 
 
+WAIT = {"car": (False, "waiting for the off peak rate at 00:00")}
+CHARGE = {"car": (True, "charging at the off peak rate")}
+
+
 @pytest.mark.parametrize(
     ("case", "inputs", "limit_w", "source"),
     [
         (
-            "8 kW of export in a peak period: the car takes the surplus, not 0 W",
-            {"solar_budget_w": 8000, "solar_surplus_w": 8000, "tou_allows": False},
+            "8 kW of export while the plan waits: the car takes the surplus, not 0 W",
+            {"solar_budget_w": 8000, "solar_surplus_w": 8000, "plan_by_charger": WAIT},
             7935,
-            "solar",
+            "plan",
         ),
         (
-            "mixed mode's grid top-up is not taken while time-of-use says wait",
-            {"solar_budget_w": 8000 + 3000, "solar_surplus_w": 8000, "tou_allows": False},
+            "mixed mode's grid top-up is not taken while the plan says wait",
+            {"solar_budget_w": 8000 + 3000, "solar_surplus_w": 8000, "plan_by_charger": WAIT},
             7935,
-            "tou",
+            "plan",
         ),
         (
-            "no surplus in a peak period: paused by time-of-use",
-            {"solar_budget_w": 1400, "solar_surplus_w": 0, "tou_allows": False},
+            "no surplus while the plan waits: paused by the plan",
+            {"solar_budget_w": 1400, "solar_surplus_w": 0, "plan_by_charger": WAIT},
             0,
-            "tou",
+            "plan",
         ),
         (
-            "off-peak: solar's own mode decides (here mixed: surplus and grid)",
-            {"solar_budget_w": 11000, "solar_surplus_w": 8000, "tou_allows": True},
+            "the plan's grid hours: in full, whatever the solar mode would give",
+            {"solar_budget_w": 11000, "solar_surplus_w": 8000, "plan_by_charger": CHARGE},
+            21942,  # 31.8 A, the charger's 22 kW in tenths of an amp
+            "charger",
+        ),
+        (
+            "a car nobody planned: the solar mode decides (here mixed: surplus and grid)",
+            {"solar_budget_w": 11000, "solar_surplus_w": 8000},
             10971,
             "solar",
         ),
         (
-            "time-of-use without solar still pauses the car outside its slots",
-            {"tou_allows": False},
+            "a plan without solar still pauses the car outside its hours",
+            {"plan_by_charger": WAIT},
             0,
-            "tou",
+            "plan",
         ),
     ],
 )
-def test_solar_surplus_is_used_whatever_time_of_use_says(case, inputs, limit_w, source):
+def test_solar_surplus_is_used_whatever_the_plan_says(case, inputs, limit_w, source):
     decision = site_decisions(SiteInputs(fuses=[MAIN], chargers=[three_phase_car()], **inputs))["car"]
     assert (decision.limit_w, decision.source) == (limit_w, source), case
