@@ -78,6 +78,9 @@ class PlanCar:
     avoid_peak: bool = True
     # Without a target: take all it can in preferred slots (time-of-use "ready by a time").
     charge_in_preferred: bool = False
+    # The site's solar mode as a policy: the most grid power the car may take (None: any; 0:
+    # solar only, where a target the sun cannot fill stays short; mixed: its max_grid_w).
+    max_grid_w: float | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def plan_site(
             if slot.peak and car.avoid_peak:
                 grid_cost += PEAK_PENALTY_PER_WH
             in_target = car.target_wh is not None and (car.deadline is None or slot.start < car.deadline)
-            grid_upper = car.max_power_w * slot.hours
+            grid_upper = min(car.max_power_w, math.inf if car.max_grid_w is None else car.max_grid_w) * slot.hours
             if car.charge_in_preferred and slot.preferred:
                 grid_cost -= PREFERRED_VALUE_PER_WH
             elif not in_target and slot.price_per_kwh >= feed_in_per_kwh:

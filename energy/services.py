@@ -276,7 +276,7 @@ def _plan_inputs(
     delivered: dict[int, float],
     reading: EnergyReading | None,
     ev_power_w: float,
-    solar_site: bool,
+    solar: SolarCharging,
     now: dt.datetime,
 ) -> dict[int, tuple[bool, str, Plan]]:
     """Each planned charger's (grid allowed now, why, its plan as time-of-use slots for the
@@ -295,6 +295,10 @@ def _plan_inputs(
         elif tou.target_mode == "soc" and tou.target_soc_percent and tou.battery_capacity_wh:
             needed = tou.battery_capacity_wh * tou.target_soc_percent / 100
         site_target = Target(deadline=next_local_time(now, tou.ready_by, tz), energy_wh=needed)
+    # The site's solar mode stays its owner's policy for the grid: solar only buys none.
+    solar_grid_w = {SolarCharging.Mode.SOLAR_ONLY: 0.0, SolarCharging.Mode.MIXED: float(solar.max_grid_w)}.get(
+        solar.mode if solar.enabled else None
+    )
     planned: dict[int, PlanCar] = {}
     for charger in chargers:
         control = charger.control
@@ -319,6 +323,7 @@ def _plan_inputs(
             deadline=target.deadline if target is not None else None,
             avoid_peak=tou.avoid_peak if time_of_use else True,
             charge_in_preferred=time_of_use and (target is None or target.energy_wh is None),
+            max_grid_w=solar_grid_w,
         )
     unplanned = [c.pk for c in chargers if c.pk not in planned and c.control.plan_summary]
     if unplanned:  # a plan that no longer steers the car is not shown as if it did
@@ -336,7 +341,7 @@ def _plan_inputs(
     feed_in = float(site.feed_in_per_kwh)
     together = [car for pk, car in planned.items() if pk in wanting]
     # A site with solar takes the grid as late as it can: the sun may yet give it.
-    sunny = solar_site or any(slot.solar_w > 0 for slot in all_slots)
+    sunny = solar.enabled or any(slot.solar_w > 0 for slot in all_slots)
     plans = plan_site(slots=all_slots, cars=together, fuse_a=fuse_a, feed_in_per_kwh=feed_in, just_in_time=sunny)
     for pk, car in planned.items():
         if pk not in wanting:
@@ -505,7 +510,7 @@ def _site_control_plan(
         delivered=delivered,
         reading=reading,
         ev_power_w=ev_power_w,
-        solar_site=solar.enabled,
+        solar=solar,
         now=now,
     )
     grid_percent, grid_reason = 100, ""

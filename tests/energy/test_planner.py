@@ -210,3 +210,25 @@ def test_a_first_slot_that_is_shorter_starts_the_plan_now():
 def test_profile_pacing(case, urgency, sent_ago_s, allowed):
     now_s = 1_000_000.0
     assert profile_may_go(urgency, sent_s=[now_s - ago for ago in sent_ago_s], now_s=now_s) is allowed, case
+
+
+@pytest.mark.parametrize(
+    ("case", "max_grid_w", "expect_grid_kw", "short"),
+    [
+        ("solar only: no grid energy, the target stays short of what the sun gives", 0.0, 0.0, True),
+        ("mixed: at most its grid top-up (3 kW) at a time, over more hours", 3000.0, 3.0, False),
+        ("no solar mode: the car's own maximum is the only cap", None, 7.36, False),
+    ],
+)
+def test_the_sites_solar_mode_is_a_policy_for_the_grid(case, max_grid_w, expect_grid_kw, short):
+    slots = night(6, lambda h: 0.30, solar=lambda h: 2000 if h < 2 else 0)
+    plan = plan_site(
+        slots=slots, cars=[car(target_kwh=12, by_h=6, max_grid_w=max_grid_w)], fuse_a=63, feed_in_per_kwh=0.05
+    )["a"]
+    assert max(plan.grid_w) / 1000 <= expect_grid_kw + 0.01, case
+    assert (plan.shortfall_wh > 1) is short, case
+    if max_grid_w:
+        assert max(plan.grid_w) == pytest.approx(max_grid_w), case  # the cap binds: 9 kWh at 3 kW
+    if short:
+        # The slot under way in full, then 70 % of the forecast surplus: 0.5 + 1.75 h x 1.4 kW.
+        assert plan.planned_wh == pytest.approx(2000 * 0.25 + 2000 * 0.7 * 1.75, rel=1e-6), case
