@@ -7,13 +7,19 @@ stored then. Each answer shows what is now in force, with the charger's plan.
 """
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -271,42 +277,86 @@ SITE_PARAMETER = OpenApiParameter(
 )
 
 
-@extend_schema_serializer(component_name="PriceSlotInput")
-class PriceSlotInput(serializers.Serializer):
+# Each series adds its value field to a slot, and its slots to the input and the output (the
+# schema shows a class docstring, so these bases have none).
+class SeriesSlotInput(serializers.Serializer):
     start = SeriesTimeField(help_text="ISO 8601 with an offset.")
     end = SeriesTimeField(help_text="15 minutes or an hour after start.")
+
+
+class SeriesSlotOutput(serializers.Serializer):
+    start = serializers.DateTimeField(default_timezone=dt.UTC)
+    end = serializers.DateTimeField(default_timezone=dt.UTC)
+
+
+class SeriesInput(serializers.Serializer):
+    site = serializers.CharField(required=False, help_text="Site name; optional when you have one site.")
+
+
+class SeriesOutput(serializers.Serializer):
+    site = serializers.CharField(source="site.name")
+
+
+SLOTS_HELP = "The slots still to come, ascending."
+
+
+# GET what is still to come of a series, POST new slots. A subclass names its value field, model,
+# owner_controls rule and serializers, and puts its schema on with extend_schema_view (no
+# docstring: the schema would show it as both operations' description).
+class SeriesApi(APIView):
+    value_field: str
+    model: type[PriceSlot | SolarForecastSlot]
+    store: Callable[..., int]
+    InputSerializer: type[SeriesInput]
+    OutputSerializer: type[SeriesOutput]
+
+    def get(self, request: Request) -> Response:
+        return self.answer(series_site(request))
+
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        site = visible_site(request, data.get("site"))
+        slots = [SeriesSlot(start=s["start"], end=s["end"], value=s[self.value_field]) for s in data["slots"]]
+        with owner_input():
+            self.store(site=site, slots=slots, source=requested_by(request))
+        return self.answer(site)
+
+    def answer(self, site: Site) -> Response:
+        slots = upcoming(self.model.objects.filter(site=site))
+        return Response(self.OutputSerializer({"site": site, "slots": slots}).data)
+
+
+@extend_schema_serializer(component_name="PriceSlotInput")
+class PriceSlotInput(SeriesSlotInput):
     price_per_kwh = FiniteFloatField(help_text="In the tariff's currency; may be negative.")
 
 
-class PriceSeriesApi(APIView):
-    @extend_schema_serializer(component_name="PriceSeriesInput")
-    class InputSerializer(serializers.Serializer):
-        site = serializers.CharField(required=False, help_text="Site name; optional when you have one site.")
-        slots = PriceSlotInput(many=True, allow_empty=True)
+@extend_schema_serializer(component_name="PriceSeriesInput")
+class PriceSeriesInput(SeriesInput):
+    slots = PriceSlotInput(many=True, allow_empty=True)
 
-    @extend_schema_serializer(component_name="PriceSeries")
-    class OutputSerializer(serializers.Serializer):
-        @extend_schema_serializer(component_name="PriceSlot")
-        class SlotSerializer(serializers.Serializer):
-            start = serializers.DateTimeField(default_timezone=dt.UTC)
-            end = serializers.DateTimeField(default_timezone=dt.UTC)
-            price_per_kwh = serializers.FloatField()
 
-        site = serializers.CharField(source="site.name")
-        slots = SlotSerializer(many=True, help_text="The slots still to come, ascending.")
+@extend_schema_serializer(component_name="PriceSlot")
+class PriceSlotOutput(SeriesSlotOutput):
+    price_per_kwh = serializers.FloatField()
 
-    @extend_schema(
+
+@extend_schema_serializer(component_name="PriceSeries")
+class PriceSeriesOutput(SeriesOutput):
+    slots = PriceSlotOutput(many=True, help_text=SLOTS_HELP)
+
+
+@extend_schema_view(
+    get=extend_schema(
         operation_id="energy_prices_retrieve",
         tags=ENERGY_TAGS,
         summary="The dynamic tariff's prices still to come",
         parameters=[SITE_PARAMETER],
-        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
-    )
-    def get(self, request: Request) -> Response:
-        site = series_site(request)
-        return self.answer(site)
-
-    @extend_schema(
+        responses={200: PriceSeriesOutput, **error_responses(400, 401, 403, 404)},
+    ),
+    post=extend_schema(
         operation_id="energy_prices_store",
         tags=ENERGY_TAGS,
         summary="Post a dynamic tariff's prices",
@@ -316,59 +366,47 @@ class PriceSeriesApi(APIView):
             "session's cost); elsewhere the tariff's periods do. Refused whole, with a sentence, "
             "if one slot is wrong."
         ),
-        request=InputSerializer,
-        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        site = visible_site(request, data.get("site"))
-        slots = [SeriesSlot(start=s["start"], end=s["end"], value=s["price_per_kwh"]) for s in data["slots"]]
-        with owner_input():
-            site_prices_store(site=site, slots=slots, source=requested_by(request))
-        return self.answer(site)
-
-    def answer(self, site: Site) -> Response:
-        slots = upcoming(PriceSlot.objects.filter(site=site))
-        return Response(self.OutputSerializer({"site": site, "slots": slots}).data)
+        request=PriceSeriesInput,
+        responses={200: PriceSeriesOutput, **error_responses(400, 401, 403, 404)},
+    ),
+)
+class PriceSeriesApi(SeriesApi):
+    value_field = "price_per_kwh"
+    model = PriceSlot
+    store = staticmethod(site_prices_store)
+    InputSerializer = PriceSeriesInput
+    OutputSerializer = PriceSeriesOutput
 
 
 @extend_schema_serializer(component_name="SolarForecastSlotInput")
-class SolarForecastSlotInput(serializers.Serializer):
-    start = SeriesTimeField(help_text="ISO 8601 with an offset.")
-    end = SeriesTimeField(help_text="15 minutes or an hour after start.")
+class SolarForecastSlotInput(SeriesSlotInput):
     solar_w = FiniteFloatField(help_text="The site's forecast production (W).")
 
 
-class SolarForecastApi(APIView):
-    @extend_schema_serializer(component_name="SolarForecastInput")
-    class InputSerializer(serializers.Serializer):
-        site = serializers.CharField(required=False, help_text="Site name; optional when you have one site.")
-        slots = SolarForecastSlotInput(many=True, allow_empty=True)
+@extend_schema_serializer(component_name="SolarForecastInput")
+class SolarForecastInput(SeriesInput):
+    slots = SolarForecastSlotInput(many=True, allow_empty=True)
 
-    @extend_schema_serializer(component_name="SolarForecast")
-    class OutputSerializer(serializers.Serializer):
-        @extend_schema_serializer(component_name="SolarForecastSlot")
-        class SlotSerializer(serializers.Serializer):
-            start = serializers.DateTimeField(default_timezone=dt.UTC)
-            end = serializers.DateTimeField(default_timezone=dt.UTC)
-            solar_w = serializers.FloatField()
 
-        site = serializers.CharField(source="site.name")
-        slots = SlotSerializer(many=True, help_text="The slots still to come, ascending.")
+@extend_schema_serializer(component_name="SolarForecastSlot")
+class SolarForecastSlotOutput(SeriesSlotOutput):
+    solar_w = serializers.FloatField()
 
-    @extend_schema(
+
+@extend_schema_serializer(component_name="SolarForecast")
+class SolarForecastOutput(SeriesOutput):
+    slots = SolarForecastSlotOutput(many=True, help_text=SLOTS_HELP)
+
+
+@extend_schema_view(
+    get=extend_schema(
         operation_id="energy_solar_forecast_retrieve",
         tags=ENERGY_TAGS,
         summary="The solar forecast still to come",
         parameters=[SITE_PARAMETER],
-        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
-    )
-    def get(self, request: Request) -> Response:
-        return self.answer(series_site(request))
-
-    @extend_schema(
+        responses={200: SolarForecastOutput, **error_responses(400, 401, 403, 404)},
+    ),
+    post=extend_schema(
         operation_id="energy_solar_forecast_store",
         tags=ENERGY_TAGS,
         summary="Post a solar forecast",
@@ -377,19 +415,13 @@ class SolarForecastApi(APIView):
             "same span, and the planner uses them instead of its own forecast from recent days. "
             "Refused whole, with a sentence, if one slot is wrong."
         ),
-        request=InputSerializer,
-        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        site = visible_site(request, data.get("site"))
-        slots = [SeriesSlot(start=s["start"], end=s["end"], value=s["solar_w"]) for s in data["slots"]]
-        with owner_input():
-            site_solar_forecast_store(site=site, slots=slots, source=requested_by(request))
-        return self.answer(site)
-
-    def answer(self, site: Site) -> Response:
-        slots = upcoming(SolarForecastSlot.objects.filter(site=site))
-        return Response(self.OutputSerializer({"site": site, "slots": slots}).data)
+        request=SolarForecastInput,
+        responses={200: SolarForecastOutput, **error_responses(400, 401, 403, 404)},
+    ),
+)
+class SolarForecastApi(SeriesApi):
+    value_field = "solar_w"
+    model = SolarForecastSlot
+    store = staticmethod(site_solar_forecast_store)
+    InputSerializer = SolarForecastInput
+    OutputSerializer = SolarForecastOutput
