@@ -230,8 +230,10 @@ def _plan_tou(plan: SitePlan, charger: Charger, tou_plan: Plan | None, *, idle: 
     when time-of-use is off."""
     control = charger.control
     if tou_plan is None:
-        if control.tou_periods is not None or control.tou_unknown:
+        if control.tou_periods is not None:
             _plan_clear(plan, charger, TOU)
+        elif control.tou_unknown:  # a plan it may have kept from before its boot: no hurry
+            _plan_clear(plan, charger, TOU, urgency=Urgency.ADJUSTMENT)
         return
     # Whole seconds, as startSchedule is sent: each period then starts exactly at its slot's edge.
     start = plan.now.replace(microsecond=0)
@@ -308,10 +310,11 @@ def _plan_limit(
     plan.sends.append(Send(charger, purpose, call, held=held, urgency=urgency))
 
 
-def _plan_clear(plan: SitePlan, charger: Charger, purpose: LimitPurpose) -> None:
+def _plan_clear(plan: SitePlan, charger: Charger, purpose: LimitPurpose, *, urgency: Urgency = Urgency.PROMPT) -> None:
     """A profile whose reason went away must not keep steering the car. "Unknown" means the
     charger holds none: cleared all the same."""
-    plan.sends.append(Send(charger, purpose, limit_clear_call(charger=charger, purpose=purpose), clear=True))
+    call = limit_clear_call(charger=charger, purpose=purpose)
+    plan.sends.append(Send(charger, purpose, call, clear=True, urgency=urgency))
 
 
 async def _call(run: ControlRun, send: Send, trigger: str) -> dict | None:

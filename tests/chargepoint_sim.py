@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import decimal
 import functools
 import json
 import time
@@ -48,13 +49,15 @@ class SchemaViolation(AssertionError):
 
 @functools.cache
 def _validator(name: str):
-    schema = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    schema = json.loads((SCHEMA_DIR / f"{name}.json").read_text(), parse_float=decimal.Decimal)
     return jsonschema.validators.validator_for(schema)(schema)
 
 
 def check_schema(action: str, payload: dict, *, response: bool) -> None:
     name = f"{action}Response" if response else action
-    errors = sorted(_validator(name).iter_errors(payload), key=str)
+    # Numbers as the frame's decimals: as binary floats 8.6 is no multiple of 0.1 (multipleOf).
+    exact = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+    errors = sorted(_validator(name).iter_errors(exact), key=str)
     if errors:
         raise SchemaViolation(f"{name} breaks the official schema: {errors[0].message} in {payload}")
 
