@@ -349,28 +349,31 @@ def _plan_inputs(
                 plan_site(slots=all_slots, cars=[car], fuse_a=fuse_a, feed_in_per_kwh=feed_in, just_in_time=sunny)
             )
     currency = selectors.tariff_currency(site=site)
+    controls = {c.pk: c.control for c in chargers}
     outcome = {}
     for pk, car in planned.items():
         car_plan = plans[car.id]
         slots = [TouSlot(s.start, s.end, Period(s.period or "planned", s.price_per_kwh)) for s in car_plan.grid_slots()]
         reason = plan_reason(car_plan, now=now, tz=tz)
         outcome[pk] = (car_plan.charging_now, reason, Plan(slots, reason))
-        _plan_keep(charger_pk=pk, plan=car_plan, summary=plan_summary(car_plan, tz=tz, currency=currency), now=now)
+        _plan_keep(
+            control=controls[pk], plan=car_plan, summary=plan_summary(car_plan, tz=tz, currency=currency), now=now
+        )
     return outcome
 
 
-def _plan_keep(*, charger_pk: int, plan: CarPlan, summary: str, now: dt.datetime) -> None:
-    """The plan on the charger's record, for the Now page, the API and MQTT; written when it changed."""
+def _plan_keep(*, control: ChargerControl, plan: CarPlan, summary: str, now: dt.datetime) -> None:
+    """The plan on the charger's record (read with the run's chargers), for the Now page, the API
+    and MQTT; written only when it changed."""
     # Slots on their quarter hour, watts to the ten: a run a minute later writes nothing new.
     slots = [
         [int(s.start.timestamp()) // 900 * 900, round(w, -1)] for s, w in zip(plan.slots, plan.grid_w, strict=True)
     ]
     fields = {"plan": slots, "plan_summary": summary[:300], "plan_cost": round(plan.cost, 4)}
-    current = ChargerControl.objects.filter(pk=charger_pk).values("plan", "plan_summary", "plan_cost").first()
-    if current is None or current == fields:
+    if all(getattr(control, name) == value for name, value in fields.items()):
         return
-    ChargerControl.objects.filter(pk=charger_pk).update(**fields, plan_made_at=now)
-    charger_events.charger_changed(charger_pk=charger_pk)  # MQTT and the pages show it now
+    ChargerControl.objects.filter(pk=control.pk).update(**fields, plan_made_at=now)
+    charger_events.charger_changed(charger_pk=control.pk)  # MQTT and the pages show it now
 
 
 def site_control_run(

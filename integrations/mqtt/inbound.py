@@ -25,8 +25,6 @@ from energy.owner_controls import (
     SeriesSlot,
     charger_mode_set,
     charger_target_set,
-    site_prices_store,
-    site_solar_forecast_store,
 )
 from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from energy.services import energy_reading_record, grid_level_set
@@ -396,10 +394,7 @@ def series_store(*, site: Site, raw: bytes, series: str) -> int:
     JSON of POST /api/v1/energy/prices or /solar-forecast; returns how many slots were stored."""
     payload = _json_object(raw)
     payload.pop("site", None)  # the topic says which site
-    if series == "prices":
-        data = _validated(PriceSeriesApi.InputSerializer, payload)
-        slots = [SeriesSlot(start=s["start"], end=s["end"], value=s["price_per_kwh"]) for s in data["slots"]]
-        return _owner_rule(site_prices_store, site=site, slots=slots, source=SOURCE)
-    data = _validated(SolarForecastApi.InputSerializer, payload)
-    slots = [SeriesSlot(start=s["start"], end=s["end"], value=s["solar_w"]) for s in data["slots"]]
-    return _owner_rule(site_solar_forecast_store, site=site, slots=slots, source=SOURCE)
+    api = PriceSeriesApi if series == "prices" else SolarForecastApi
+    data = _validated(api.InputSerializer, payload)
+    slots = [SeriesSlot(start=s["start"], end=s["end"], value=s[api.value_field]) for s in data["slots"]]
+    return _owner_rule(api.store, site=site, slots=slots, source=SOURCE)
