@@ -198,6 +198,18 @@ class Charger(models.Model):
         help_text="A 3-phase charger that can charge on 1 phase when solar is short (numberPhases).",
     )
 
+    # Known quirks (chargers/quirks.py) matched on vendor, model and firmware at boot, and what the
+    # charger's own rejections taught energy control (a unit, stack level or purpose it refuses).
+    quirks = models.JSONField(
+        "known quirks", default=list, blank=True, editable=False, help_text="Registry entries matched at boot."
+    )
+    limit_fallbacks = models.JSONField(
+        "profile fallbacks learned",
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="What energy control changed after the charger rejected or ignored a limit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from energy.sources import LABELS, MODE_LABELS, ChargeMode, LimitSource, source_label
+from energy.sources import LABELS, MODE_LABELS, ChargeMode, CheckStatus, LimitSource, source_label
 from graylogic.datetimes import zone_named
 
 
@@ -474,3 +474,39 @@ class LimitDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.charger}: {self.limit_w:,} W, {source_label(self.source)}"
+
+
+CHECK_STATUS_CHOICES = [
+    (CheckStatus.OK.value, "ok"),
+    (CheckStatus.FAILED.value, "failed"),
+    (CheckStatus.NOT_YET.value, "not yet"),
+]
+
+
+class CommissioningCheck(models.Model):
+    """The result of one commissioning test the installer ran (start/stop, a test limit, load
+    balancing, the plan against the charger's schedule): the checklist's items that cannot be
+    read from live data alone keep their last result here, with the charger's answers."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="commissioning_checks")
+    charger = models.ForeignKey(
+        "chargers.Charger", on_delete=models.CASCADE, null=True, blank=True, related_name="commissioning_checks"
+    )
+    item = models.CharField("checklist item", max_length=50)
+    status = models.CharField(max_length=10, choices=CHECK_STATUS_CHOICES)
+    evidence = models.TextField(blank=True)
+    details = models.JSONField(null=True, blank=True, help_text="The charger's answers and what was measured.")
+    seen_at = models.DateTimeField(db_index=True)
+    requested_by = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-seen_at", "-id"]
+        indexes = [models.Index(fields=["site", "item", "-seen_at"], name="commissioning_latest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in CheckStatus]), name="commissioning_check_status_known"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site}: {self.item} {self.status}"

@@ -24,6 +24,14 @@ MODE_LABELS = {
 }
 
 
+class CheckStatus(StrEnum):
+    """A commissioning checklist item: seen working, seen failing, or not seen yet."""
+
+    OK = "ok"
+    FAILED = "failed"
+    NOT_YET = "not_yet"
+
+
 class LimitSource(StrEnum):
     CIRCUIT = "circuit"  # a fuse: the main fuse or a circuit
     FAILSAFE = "failsafe"  # the main meter is silent: every charger is held at the fail-safe current

@@ -150,7 +150,14 @@ class SimCharger(StationViews):
         model: str = "Sim 22",
         configuration: dict[str, str] | None = None,
         accept_profiles: bool = True,
+        rejected_units: tuple[str, ...] = (),
+        ignores_limits: bool = False,
+        rejects_remote_start: bool = False,
     ):
+        """The last three misbehave on purpose, as real chargers do: `rejected_units` ("A", "W")
+        are refused though GetConfiguration announces them; `ignores_limits` accepts profiles and
+        draws what the car wants anyway; `rejects_remote_start` answers Rejected to every
+        RemoteStartTransaction."""
         self.id = charge_point_id
         self.password = password
         self.phases = phases
@@ -158,6 +165,9 @@ class SimCharger(StationViews):
         self.car_max_current_a = max_current_a if car_max_current_a is None else car_max_current_a
         self.vendor, self.model = vendor, model
         self.accept_profiles = accept_profiles
+        self.rejected_units = set(rejected_units)
+        self.ignores_limits = ignores_limits
+        self.rejects_remote_start = rejects_remote_start
         self.configuration: dict[str, str] = {
             "SupportedFeatureProfiles": "Core,SmartCharging,RemoteTrigger,FirmwareManagement",
             "ChargingScheduleAllowedChargingRateUnit": "Current",
@@ -375,7 +385,7 @@ class SimCharger(StationViews):
         return {"status": "Accepted"}
 
     def _on_RemoteStartTransaction(self, payload: dict) -> dict:
-        if self.transaction is not None or self.status not in ("Available", "Preparing"):
+        if self.rejects_remote_start or self.transaction is not None or self.status not in ("Available", "Preparing"):
             return {"status": "Rejected"}
         self._spawn(self.start(id_tag=payload["idTag"]))
         return {"status": "Accepted"}
@@ -429,7 +439,7 @@ class SimCharger(StationViews):
         units = {allowed[u] for u in self.configuration["ChargingScheduleAllowedChargingRateUnit"].split(",")}
         periods = schedule["chargingSchedulePeriod"]
         starts = [p["startPeriod"] for p in periods]
-        if schedule["chargingRateUnit"] not in units:
+        if schedule["chargingRateUnit"] not in units - self.rejected_units:
             return "rate unit"
         if profile["stackLevel"] > int(self.configuration["ChargeProfileMaxStackLevel"]):
             return "stack level"
@@ -589,7 +599,8 @@ class SimCharger(StationViews):
 
     def _update_draw(self, what: str) -> None:
         charging = self.transaction is not None
-        self.draw_a = min(self.car_max_current_a, self.limit_a()) if charging else 0.0
+        wanted_a = self.car_max_current_a if self.ignores_limits else min(self.car_max_current_a, self.limit_a())
+        self.draw_a = wanted_a if charging else 0.0
         self.history.append((time.monotonic(), what, self.draw_a))
         if self.meter is not None:
             self.meter.observe(f"{self.id}: {what}")
