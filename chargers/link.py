@@ -86,6 +86,18 @@ def composite_schedule_read_call(*, charger: Charger, connector_id: int, duratio
     return _protocol(charger).composite_schedule_read(connector_id=connector_id, duration_s=duration_s)
 
 
+def composite_schedule_answer(*, charger: Charger, answer: dict) -> dict:
+    """A GetCompositeSchedule answer in one shape whatever the version: {"status", "chargingSchedule"}."""
+    return _protocol(charger).composite_answer(answer)
+
+
+def meter_values_request_call(*, charger: Charger, connector_id: int) -> ChargerCall:
+    """Ask for one MeterValues of an outlet now (TriggerMessage), rather than at the next sample."""
+    if (charger.connection_protocol or charger.protocol) == OCPP201:
+        return ocpp201.message_trigger(requested_message="MeterValues", evse_id=connector_id)
+    return ocpp16.message_trigger(requested_message="MeterValues", connector_id=connector_id)
+
+
 async def charger_call(*, charger: Charger, call: ChargerCall, requested_by: str) -> dict:
     """Send a built call and return the charger's answer; raises CommandFailed."""
     return await charger_command(

@@ -233,6 +233,11 @@ OCPP_CA_DIR = env.path("OCPP_CA_DIR", default=BASE_DIR / "data" / "ca")
 # How long a command (API, admin, jobs) waits for the charger's answer.
 OCPP_COMMAND_TIMEOUT_S = env.int("OCPP_COMMAND_TIMEOUT", default=10)
 
+# Commissioning tests (energy/commissioning.py): how long a remote start/stop waits for the
+# transaction to begin and end, and a test limit for the measured power to follow it.
+COMMISSIONING_TRANSACTION_WAIT_S = env.int("COMMISSIONING_TRANSACTION_WAIT", default=30)
+COMMISSIONING_LIMIT_WAIT_S = env.int("COMMISSIONING_LIMIT_WAIT", default=60)
+
 # --- MQTT ----------------------------------------------------------------------------------
 # mqtt://user:pass@host:1883 or mqtts://...:8883; unset turns MQTT off (events then cost one check).
 MQTT_URL = env_secret("MQTT_URL")

@@ -1,0 +1,402 @@
+"""Commissioning a site: the checklist's facts read from the database, and the tests the
+installer's buttons run against the real chargers (a remote start and stop, a test limit, load
+balancing, the time-of-use plan against the charger's schedule). Each test keeps its result,
+with the charger's answers, as a CommissioningCheck; the rules are energy/checklist.py's.
+
+The tests run in the request that asks for them, bounded: a start/stop waits at most
+COMMISSIONING_TRANSACTION_WAIT_S for each transaction change, a limit test at most
+COMMISSIONING_LIMIT_WAIT_S for the measured power to follow."""
+
+import datetime as dt
+import time
+from collections.abc import Callable
+
+from cryptography import x509
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+
+from chargers.commands import CommandFailed
+from chargers.failures import failure_sentence
+from chargers.link import (
+    charger_call_sync,
+    composite_schedule_answer,
+    composite_schedule_read_call,
+    meter_values_request_call,
+)
+from chargers.models import Charger, SecurityProfile
+from energy.allocation import NOMINAL_VOLTAGE_V
+from energy.checklist import (
+    ChargerFacts,
+    ChecklistItem,
+    HeldLimit,
+    Item,
+    ServerFacts,
+    SiteFacts,
+    TestResult,
+    Verdict,
+    fuse_verdict,
+    limit_at_w,
+    limit_verdict,
+    plan_verdict,
+    power_follows,
+    schedule_limits_w,
+    site_checklist,
+    start_stop_verdict,
+)
+from energy.models import CommissioningCheck, EnergyReading, Site
+from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
+from energy.services import site_control_run
+from energy.sources import CheckStatus
+from sessions.models import MeterSample
+from sessions.selectors import charger_active_session, session_power_w
+
+POLL_S = 1.0
+# How far ahead the time-of-use check reads the charger's schedule ("the next hours").
+TOU_HORIZON_S = 6 * 3600
+# Meter values within this long of the newest are "what the charger sends now".
+MEASURANDS_WINDOW = dt.timedelta(minutes=15)
+
+
+def central_system_url(*, charger: Charger, host: str, tls: bool) -> str:
+    """What the installer types into the charger: wss with TLS (profiles 2 and 3 need it)."""
+    scheme = "wss" if tls or charger.security_profile != SecurityProfile.BASIC_AUTH else "ws"
+    return f"{scheme}://{host}/ocpp/{charger.charge_point_id}"
+
+
+def tls_configured() -> bool:
+    return bool(settings.TLS_CERT_FILE or settings.OCPP_TRUSTED_PROXIES)
+
+
+def server_facts(*, site: Site, now: dt.datetime) -> ServerFacts:
+    expires, problem = None, ""
+    if settings.TLS_CERT_FILE:
+        try:
+            with open(settings.TLS_CERT_FILE, "rb") as pem:
+                expires = x509.load_pem_x509_certificate(pem.read()).not_valid_after_utc
+        except (OSError, ValueError) as error:
+            problem = str(error) or type(error).__name__
+    chargers = site.chargers.all()
+    return ServerFacts(
+        enabled_chargers=chargers.filter(enabled=True).count(),
+        chargers=chargers.count(),
+        port=settings.PORT,
+        tls_cert_file=settings.TLS_CERT_FILE,
+        tls_cert_expires_at=expires,
+        tls_cert_problem=problem,
+        tls_proxies=tuple(settings.OCPP_TRUSTED_PROXIES),
+        tls_checked_at=now,
+    )
+
+
+def _results(site: Site, charger: Charger | None) -> dict[Item, TestResult]:
+    """The newest kept result of each tested item."""
+    results: dict[Item, TestResult] = {}
+    for check in CommissioningCheck.objects.filter(site=site, charger=charger).order_by("-seen_at", "-id"):
+        item = Item(check.item)
+        if item not in results:
+            results[item] = TestResult(CheckStatus(check.status), check.evidence, check.seen_at, check.requested_by)
+    return results
+
+
+def _profile_words(charger: Charger) -> str:
+    parts = [
+        f"feature profiles {charger.supported_feature_profiles or 'not reported'}",
+        f"limits in {charger.charging_rate_units or 'an unreported unit'} (sent in {charger.limit_rate_unit})",
+    ]
+    if charger.max_stack_level is not None:
+        parts.append(f"stack levels up to {charger.max_stack_level}")
+    if charger.meter_sample_interval_s is not None:
+        parts.append(f"samples every {charger.meter_sample_interval_s} s")
+    return ", ".join(parts)
+
+
+def charger_facts(*, charger: Charger, host: str) -> ChargerFacts:
+    connectors = list(charger.connectors.exclude(status=""))
+    statuses = "; ".join(f"connector {c.connector_id}: {c.status}" for c in connectors)
+    if charger.status:
+        statuses = f"charger: {charger.status}" + (f"; {statuses}" if statuses else "")
+    status_seen = max((c.updated_at for c in connectors), default=None)
+    samples = MeterSample.objects.filter(charger=charger)
+    meter_seen = samples.aggregate(newest=Max("timestamp"))["newest"]
+    measurands: tuple[str, ...] = ()
+    if meter_seen is not None:
+        recent = samples.filter(timestamp__gte=meter_seen - MEASURANDS_WINDOW)
+        measurands = tuple(sorted(set(recent.values_list("measurand", flat=True))))
+    return ChargerFacts(
+        charge_point_id=charger.charge_point_id,
+        url=central_system_url(charger=charger, host=host, tls=tls_configured()),
+        enabled=charger.enabled,
+        accepts_anyone=charger.accepts_anyone,
+        is_connected=charger.is_connected,
+        connected_at=charger.connected_at,
+        booted_at=charger.booted_at,
+        vendor=charger.vendor,
+        model=charger.model,
+        firmware_version=charger.firmware_version,
+        protocol=charger.connection_protocol,
+        remote_address=charger.remote_address,
+        statuses=statuses,
+        status_seen_at=status_seen,
+        measurands=measurands,
+        meter_seen_at=meter_seen,
+        probed_at=charger.probed_at,
+        profile=_profile_words(charger),
+        results=_results(charger.site, charger),
+    )
+
+
+def site_commissioning(*, site: Site, host: str, now: dt.datetime | None = None) -> list[ChecklistItem]:
+    """The site's checklist as of now; `host` is how the installer reaches this server."""
+    now = now or timezone.now()
+    solar = (
+        EnergyReading.objects.filter(site=site, solar_w__isnull=False).order_by("-measured_at").only("solar_w").first()
+    )
+    facts = SiteFacts(
+        name=site.name,
+        meter_timeout_s=site.meter_timeout_s,
+        now=now,
+        solar_w=solar.solar_w if solar else None,
+        solar_measured_at=solar.measured_at if solar else None,
+        chargers=tuple(charger_facts(charger=c, host=host) for c in site.chargers.order_by("charge_point_id")),
+        results=_results(site, None),
+    )
+    return site_checklist(server=server_facts(site=site, now=now), site=facts)
+
+
+def _keep(
+    *, site: Site, charger: Charger | None, item: Item, verdict: Verdict, details: dict, requested_by: str
+) -> CommissioningCheck:
+    return CommissioningCheck.objects.create(
+        site=site,
+        charger=charger,
+        item=item.value,
+        status=verdict.status.value,
+        evidence=verdict.evidence,
+        details=details,
+        seen_at=timezone.now(),
+        requested_by=requested_by[:100],
+    )
+
+
+def _failed(charger: Charger, failure: CommandFailed) -> str:
+    return failure_sentence(
+        charge_point_id=charger.charge_point_id, failure=failure, timeout_s=settings.OCPP_COMMAND_TIMEOUT_S
+    )
+
+
+def _wait(condition: Callable[[], object], wait_s: float) -> object:
+    """condition() once it is truthy, or its last value after wait_s."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(POLL_S)
+
+
+def start_stop_test(*, charger: Charger, requested_by: str) -> CommissioningCheck:
+    """A real RemoteStart, then RemoteStop of the transaction it began, with the charger's answers."""
+    wait_s = settings.COMMISSIONING_TRANSACTION_WAIT_S
+    who = f"commissioning test by {requested_by}"
+    details: dict = {}
+    start_answer = stop_answer = ""
+    started = stopped = False
+    asked_at = timezone.now()
+    try:
+        details["start"] = charger_remote_start(charger=charger, requested_by=who)
+        start_answer = "Accepted"
+    except CommandFailed as failure:
+        details["start_error"] = _failed(charger, failure)
+        start_answer = getattr(failure, "code", "") or details["start_error"]
+    if start_answer == "Accepted":
+        session = _wait(
+            lambda: charger.charging_sessions.filter(created_at__gte=asked_at).first(),
+            wait_s,
+        )
+        started = session is not None
+        if started:
+            details["transaction"] = session.transaction_id
+            try:
+                details["stop"] = charger_remote_stop(charger=charger, requested_by=who)
+                stop_answer = "Accepted"
+            except CommandFailed as failure:
+                details["stop_error"] = _failed(charger, failure)
+                stop_answer = getattr(failure, "code", "") or details["stop_error"]
+            if stop_answer == "Accepted":
+                stopped = bool(
+                    _wait(
+                        lambda: type(session).objects.filter(pk=session.pk, stopped_at__isnull=False).exists(), wait_s
+                    )
+                )
+    verdict = start_stop_verdict(
+        start_answer=start_answer,
+        transaction_started=started,
+        stop_answer=stop_answer,
+        transaction_stopped=stopped,
+        wait_s=wait_s,
+    )
+    return _keep(
+        site=charger.site,
+        charger=charger,
+        item=Item.REMOTE_START_STOP,
+        verdict=verdict,
+        details=details,
+        requested_by=requested_by,
+    )
+
+
+def _composite(charger: Charger, *, connector_id: int, duration_s: int, requested_by: str) -> dict:
+    call = composite_schedule_read_call(charger=charger, connector_id=connector_id, duration_s=duration_s)
+    answer = charger_call_sync(charger=charger, call=call, requested_by=requested_by)
+    return composite_schedule_answer(charger=charger, answer=answer)
+
+
+def _phases(charger: Charger) -> int:
+    return charger.control.active_phases or charger.phases
+
+
+def limit_test(*, charger: Charger, requested_by: str) -> CommissioningCheck:
+    """With a car charging: a test limit at the charger's minimum power, the charger's composite
+    schedule read back, then its measured power watched until it follows (asking for meter values
+    each few seconds). The test limit is lifted afterwards whatever happened."""
+    wait_s = settings.COMMISSIONING_LIMIT_WAIT_S
+    who = f"commissioning test by {requested_by}"
+    session = charger_active_session(charger=charger)
+    if session is None:
+        verdict = Verdict(CheckStatus.NOT_YET, "no car is charging on it")
+        return _keep(
+            site=charger.site, charger=charger, item=Item.POWER_LIMITS, verdict=verdict, details={}, requested_by=who
+        )
+    test_limit_w = round(charger.min_current_a * NOMINAL_VOLTAGE_V * charger.phases)
+    details: dict = {"test_limit_w": test_limit_w, "power_before_w": session_power_w(session=session)}
+    schedule_w = measured_w = None
+    set_at = timezone.now()
+    try:
+        details["limit"] = charger_set_limit(
+            charger=charger,
+            limit_w=test_limit_w,
+            reason="commissioning test limit",
+            requested_by=who,
+            duration_s=int(wait_s) + 60,
+        )
+        composite = _composite(charger, connector_id=session.connector_id, duration_s=60, requested_by=who)
+        details["composite_schedule"] = composite
+        schedule_w = limit_at_w(schedule_limits_w(composite.get("chargingSchedule") or {}, phases=_phases(charger)), 0)
+
+        def followed() -> bool:
+            nonlocal measured_w
+            call = meter_values_request_call(charger=charger, connector_id=session.connector_id)
+            charger_call_sync(charger=charger, call=call, requested_by=who)
+            time.sleep(POLL_S)
+            if not session.samples.filter(timestamp__gte=set_at).exists():
+                return False
+            measured_w = session_power_w(session=session)
+            return measured_w is not None and power_follows(measured_w=measured_w, limit_w=test_limit_w)
+
+        _wait(followed, wait_s)
+    except CommandFailed as failure:
+        details["error"] = _failed(charger, failure)
+    finally:
+        try:
+            charger_clear_limit(charger=charger, requested_by=who)
+        except CommandFailed as failure:
+            details["clear_error"] = _failed(charger, failure)
+    details["measured_w"] = measured_w
+    if "error" in details:
+        verdict = Verdict(CheckStatus.FAILED, details["error"])
+    else:
+        verdict = limit_verdict(
+            test_limit_w=test_limit_w, schedule_limit_w=schedule_w, measured_w=measured_w, wait_s=wait_s
+        )
+    return _keep(
+        site=charger.site,
+        charger=charger,
+        item=Item.POWER_LIMITS,
+        verdict=verdict,
+        details=details,
+        requested_by=requested_by,
+    )
+
+
+def load_balancing_test(*, site: Site, requested_by: str) -> CommissioningCheck:
+    """Energy control runs for the site, then each connected charger's composite schedule is
+    read back: together the limits they hold must stay within the fuse, phase by phase."""
+    who = f"commissioning test by {requested_by}"
+    details: dict = {"chargers": {}}
+    held: list[HeldLimit] = []
+    try:
+        site_control_run(site=site, trigger=f"load balancing {who}")
+    except CommandFailed as failure:
+        details["run_error"] = str(failure)
+    errors = []
+    for charger in site.chargers.filter(is_connected=True, enabled=True).select_related("control"):
+        try:
+            composite = _composite(charger, connector_id=0, duration_s=300, requested_by=who)
+        except CommandFailed as failure:
+            errors.append(_failed(charger, failure))
+            continue
+        details["chargers"][charger.charge_point_id] = composite
+        limits = schedule_limits_w(composite.get("chargingSchedule") or {}, phases=_phases(charger))
+        held.append(
+            HeldLimit(
+                charger.charge_point_id,
+                limit_at_w(limits, 0),
+                charger.max_power_w,
+                _phases(charger),
+                charger.supply_phase,
+            )
+        )
+    verdict = fuse_verdict(held=held, fuse_a=site.circuit_limit_a)
+    if errors:
+        verdict = Verdict(CheckStatus.FAILED, "; ".join([*errors, verdict.evidence]))
+    return _keep(
+        site=site, charger=None, item=Item.LOAD_BALANCING, verdict=verdict, details=details, requested_by=requested_by
+    )
+
+
+def _plan_ahead(periods: list, *, now_s: float, end_s: float) -> list[tuple[float, float]]:
+    """The plan's periods within [now, end): one already begun starts now."""
+    ahead = []
+    for index, (start_s, limit_w) in enumerate(periods):
+        next_s = periods[index + 1][0] if index + 1 < len(periods) else end_s
+        if next_s > now_s and start_s < end_s:
+            ahead.append((max(start_s, now_s), float(limit_w)))
+    return ahead
+
+
+def tou_verify_test(*, site: Site, requested_by: str) -> CommissioningCheck:
+    """Each charger holding a time-of-use plan: its composite schedule for the next hours against
+    the plan sent to it."""
+    who = f"commissioning test by {requested_by}"
+    details: dict = {"chargers": {}}
+    verdicts = []
+    for charger in site.chargers.filter(is_connected=True, enabled=True).select_related("control"):
+        periods = charger.control.tou_periods
+        if not periods:
+            continue
+        now_s = time.time()
+        end_s = min(charger.control.tou_end_s or now_s + TOU_HORIZON_S, now_s + TOU_HORIZON_S)
+        plan = _plan_ahead(periods, now_s=now_s, end_s=end_s)
+        if not plan:
+            continue
+        try:
+            composite = _composite(charger, connector_id=1, duration_s=int(end_s - now_s), requested_by=who)
+        except CommandFailed as failure:
+            verdicts.append(Verdict(CheckStatus.FAILED, _failed(charger, failure)))
+            continue
+        details["chargers"][charger.charge_point_id] = {"plan": plan, "composite_schedule": composite}
+        schedule = composite.get("chargingSchedule") or {}
+        start = composite.get("scheduleStart") or schedule.get("startSchedule")
+        start_s = dt.datetime.fromisoformat(start).timestamp() if start else now_s
+        absolute = [(start_s + offset, w) for offset, w in schedule_limits_w(schedule, phases=_phases(charger))]
+        verdicts.append(plan_verdict(charge_point_id=charger.charge_point_id, plan=plan, schedule=absolute))
+    if not verdicts:
+        verdict = Verdict(CheckStatus.NOT_YET, "no connected charger holds a time-of-use plan for the next hours")
+    elif failed := [v for v in verdicts if v.status != CheckStatus.OK]:
+        verdict = Verdict(CheckStatus.FAILED, "; ".join(v.evidence for v in failed))
+    else:
+        verdict = Verdict(CheckStatus.OK, "; ".join(v.evidence for v in verdicts))
+    return _keep(
+        site=site, charger=None, item=Item.TOU_SCHEDULE, verdict=verdict, details=details, requested_by=requested_by
+    )
