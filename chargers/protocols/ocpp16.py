@@ -5,7 +5,7 @@ import datetime as dt
 
 from ocpp.v16 import call
 from ocpp.v16.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
-from ocpp.v16.enums import ChargingProfileKindType, ChargingProfilePurposeType, ChargingRateUnitType
+from ocpp.v16.enums import ChargingProfileKindType, ChargingProfilePurposeType, ChargingRateUnitType, MessageTrigger
 
 from chargers.models import Charger
 from chargers.profiles import limit_in_charger_unit
@@ -153,3 +153,12 @@ def composite_schedule_read(*, connector_id: int, duration_s: int) -> ChargerCal
 def composite_answer(answer: dict) -> dict:
     """GetCompositeSchedule's answer as energy control reads it (1.6's own shape)."""
     return answer
+
+
+def message_trigger(
+    *, requested_message: str, evse_id: int | None = None, connector_id: int | None = None
+) -> ChargerCall:
+    """1.6 has no EVSE: the connector is the outlet (evse_id is 2.0.1's and unused here)."""
+    return charger_call(
+        call.TriggerMessage(requested_message=MessageTrigger(requested_message), connector_id=connector_id)
+    )
