@@ -6,6 +6,7 @@ from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.db.models import Q
 
+from chargers.quirks import LimitProfile, limit_profile
 from energy.models import ChargerControl
 
 # RFC 3986 unreserved characters plus ':' — what fits in the /ocpp/<id> path unescaped.
@@ -243,17 +244,31 @@ class Charger(models.Model):
         return heartbeat_interval_or_default(self.heartbeat_interval_s)
 
     @property
+    def limit_profile(self) -> LimitProfile:
+        """What its limits go out with: probed, then known quirks, then learned fallbacks, then
+        the installer's overrides (chargers/quirks.py)."""
+        return limit_profile(
+            charging_rate_units=self.charging_rate_units,
+            max_stack_level=self.max_stack_level,
+            quirk_ids=self.quirks or [],
+            fallbacks=self.limit_fallbacks or {},
+            rate_unit_override=self.rate_unit_override,
+            max_stack_level_override=self.max_stack_level_override,
+        )
+
+    @property
     def limit_rate_unit(self) -> str:
-        """Amps unless the charger says it takes watts: every smart charger takes amps."""
-        if self.rate_unit_override:
-            return self.rate_unit_override
-        units = self.charging_rate_units.split(",")
-        return "W" if "Power" in units and "Current" not in units else "A"
+        """Amps unless the charger says it takes watts (every smart charger takes amps), its
+        quirks or rejections say otherwise, or the installer chose."""
+        return self.limit_profile.rate_unit
 
     def stack_level(self, wanted: int) -> int:
         """The wanted stack level, clamped to what the charger accepts."""
-        limit = self.max_stack_level_override if self.max_stack_level_override is not None else self.max_stack_level
-        return wanted if limit is None else min(wanted, limit)
+        return self.limit_profile.stack_level(wanted)
+
+    def limit_purpose(self, purpose: str) -> str:
+        """The purpose a limit goes as: its own, or the one the charger takes instead."""
+        return self.limit_profile.purpose(purpose)
 
 
 class Connector(models.Model):

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chargers import device_model, events, selectors
+from chargers import device_model, events, quirks, selectors
 from chargers.admission import RefusalCount, RefusalKind
 from chargers.credentials import charger_password_hash
 from chargers.device_notices import FAULTED, FaultChange, external_limit_ends, external_limit_w
@@ -322,7 +322,9 @@ def charger_boot(*, charger_pk: int, boot_info: dict[str, str]) -> BootResult:
         setattr(charger, field, value or "")
     charger.booted_at = timezone.now()
     charger.last_seen_at = charger.booted_at
-    charger.save(update_fields=[*boot_info, "booted_at", "last_seen_at"])
+    matched = quirks.quirks_for(charger.vendor, charger.model, charger.firmware_version)
+    charger.quirks = [quirk.id for quirk in matched]
+    charger.save(update_fields=[*boot_info, "booted_at", "last_seen_at", "quirks"])
     if not charger.enabled:
         result = BootResult("Rejected", PENDING_BOOT_RETRY_S)
     elif charger.registration == Charger.Registration.PENDING:
@@ -335,10 +337,51 @@ def charger_boot(*, charger_pk: int, boot_info: dict[str, str]) -> BootResult:
         charger_pk=charger.pk,
         kind=ChargerEvent.Kind.BOOT,
         message=f"{described} firmware {boot_info.get('firmware_version') or '?'}: {result.status}"
-        + (" (its device model is read first)" if result.reads_device_model else ""),
+        + (" (its device model is read first)" if result.reads_device_model else "")
+        + "".join(f" Known quirk: {quirk.sentence}" for quirk in matched),
         remote_address=charger.remote_address,
+        payload={"quirks": charger.quirks} if matched else None,
     )
     return result
+
+
+def charger_limit_fallback_next(
+    *, charger_pk: int, why: str, purpose: str = quirks.CHARGER_MAX, now: dt.datetime | None = None
+) -> str | None:
+    """The charger refused a limit, or did not hold it (measured power above it for over a
+    minute): its limits go out with the next fallback (chargers/quirks.next_fallback) from the
+    next control run on. Returns what changed in words, or None when nothing is left to try."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        charger = Charger.objects.select_for_update().get(pk=charger_pk)
+        learned = charger.limit_fallbacks or {}
+        fallback = quirks.next_fallback(
+            learned,
+            purpose=purpose,
+            profile=charger.limit_profile,
+            charging_rate_units=charger.charging_rate_units,
+            unit_fixed=bool(charger.rate_unit_override),
+            stack_fixed=charger.max_stack_level_override is not None,
+        )
+        if fallback is None:
+            return None
+        steps = [*learned.get("steps", []), {"at": now.isoformat(), "why": why, "change": fallback.change}]
+        charger.limit_fallbacks = {**fallback.learned, "steps": steps}
+        charger.save(update_fields=["limit_fallbacks"])
+    charger_event_record(
+        charge_point_id=charger.charge_point_id,
+        charger_pk=charger.pk,
+        kind=ChargerEvent.Kind.PROFILE_MISMATCH,
+        message=f"{why}: from now on {fallback.change}.",
+        payload={"limit_fallbacks": charger.limit_fallbacks},
+    )
+    return fallback.change
+
+
+def charger_limit_fallbacks_forget(*, charger_pk: int) -> None:
+    """An installer who fixed the charger (firmware, settings) lets it start from its probe and
+    known quirks again."""
+    Charger.objects.filter(pk=charger_pk).update(limit_fallbacks={})
 
 
 def chargers_heartbeat(charger_pks: list[int]) -> None:

@@ -56,6 +56,8 @@ CONTROL_FIELDS = (
     "rate_unit_override",
     "max_stack_level",
     "max_stack_level_override",
+    "quirks",
+    "limit_fallbacks",
 )
 
 

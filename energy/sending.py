@@ -30,6 +30,7 @@ from chargers.link import (
     schedule_set_call,
 )
 from chargers.models import Charger, ChargerCommand
+from chargers.services import charger_limit_fallback_next
 from energy.control import Decision, apply_order, schedule_from
 from energy.models import ChargerControl, LimitDecision
 from energy.pacing import OWNER_TRIGGER_PREFIX, Urgency, profile_may_go
@@ -51,6 +52,8 @@ NOTHING_HELD: dict[LimitPurpose, dict[str, object]] = {
 # A run's outcome for a charger whose changes wait for profile pacing (energy/pacing.py).
 DEFERRED = "deferred: paced"
 PROFILE_ACTIONS = ("SetChargingProfile", "ClearChargingProfile")
+# A SetChargingProfile's answers that another unit, stack level or purpose may turn around.
+REFUSED = ("Rejected", "NotSupported")
 # A car's own limit lowered by this much goes within the minute: less would only cost a little.
 PROMPT_STEP_DOWN_W = 1000
 # A plan held by the charger is sent again for a change this near; further ahead it waits.
@@ -347,6 +350,9 @@ def _answered(run: ControlRun, send: Send, answer: dict | None) -> None:
         status = answer.get("status", "?")
         run.answers.setdefault(cid, answer)
         run.outcomes.setdefault(cid, f"{send.purpose} {status}")
+        if status in REFUSED:
+            # The next run sends it another way (other unit, stack level, purpose): learned once.
+            charger_limit_fallback_next(charger_pk=charger.pk, purpose=send.purpose, why=f"{send.purpose} {status}")
         if status != "Accepted":
             return
         held = send.held

@@ -33,10 +33,13 @@ def _profile(
     duration_s: int | None,
     transaction_id: int | None = None,
 ) -> ChargingProfile:
+    # Under the purpose the charger takes instead (chargers/quirks.py), at its own id and stack
+    # level; only a TxProfile names a transaction.
+    wire_purpose = LimitPurpose(charger.limit_purpose(purpose))
     return ChargingProfile(
         charging_profile_id=PROFILE_ID_BY_PURPOSE[purpose],
         stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
-        charging_profile_purpose=ChargingProfilePurposeType(purpose),
+        charging_profile_purpose=ChargingProfilePurposeType(wire_purpose),
         charging_profile_kind=ChargingProfileKindType.absolute,
         charging_schedule=ChargingSchedule(
             charging_rate_unit=ChargingRateUnitType(unit),
@@ -44,7 +47,7 @@ def _profile(
             duration=duration_s,
             start_schedule=iso_utc(start),
         ),
-        transaction_id=transaction_id,
+        transaction_id=transaction_id if wire_purpose == LimitPurpose.TRANSACTION else None,
     )
 
 
@@ -124,7 +127,7 @@ def limit_clear(*, charger: Charger, purpose: LimitPurpose) -> ChargerCall:
     """By purpose and stack level, whatever profile id the charger holds it under."""
     return charger_call(
         call.ClearChargingProfile(
-            charging_profile_purpose=ChargingProfilePurposeType(purpose),
+            charging_profile_purpose=ChargingProfilePurposeType(charger.limit_purpose(purpose)),
             stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
         )
     )

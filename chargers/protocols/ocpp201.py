@@ -67,10 +67,15 @@ def _profile(
     transaction_id: int | str | None = None,
 ) -> ChargingProfileType:
     profile_id = PROFILE_ID_BY_PURPOSE[purpose]
+    # Under the purpose the charger takes instead (chargers/quirks.py); only a TxProfile names a
+    # transaction.
+    wire_purpose = LimitPurpose(charger.limit_purpose(purpose))
+    if wire_purpose != LimitPurpose.TRANSACTION:
+        transaction_id = None
     return ChargingProfileType(
         id=profile_id,
         stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
-        charging_profile_purpose=PURPOSE[purpose],
+        charging_profile_purpose=PURPOSE[wire_purpose],
         charging_profile_kind=ChargingProfileKindEnumType.absolute,
         charging_schedule=[
             ChargingScheduleType(
@@ -137,7 +142,8 @@ def schedule_set(
 def limit_clear(*, charger: Charger, purpose: LimitPurpose) -> ChargerCall:
     """By purpose and stack level, whatever profile id the charger holds it under."""
     criteria = ClearChargingProfileType(
-        charging_profile_purpose=PURPOSE[purpose], stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose])
+        charging_profile_purpose=PURPOSE[LimitPurpose(charger.limit_purpose(purpose))],
+        stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
     )
     return charger_call(call.ClearChargingProfile(charging_profile_criteria=criteria))
 

@@ -1,0 +1,165 @@
+"""Known charger quirks: a boot with a vendor and model gets that limit profile (plain data), and
+a charger that boots over a real WebSocket stores its quirks and sends its limits with them."""
+
+import asyncio
+
+import pytest
+
+from chargers.models import Charger, ChargerEvent
+from chargers.quirks import REGISTRY, LimitProfile, limit_profile, next_fallback, quirks_for
+from tests.chargepoint_sim import sim_charger
+from tests.factories import make_charger
+
+
+def profile_at_boot(vendor: str, model: str, firmware: str, **probed) -> LimitProfile:
+    ids = [quirk.id for quirk in quirks_for(vendor, model, firmware)]
+    return limit_profile(quirk_ids=ids, **probed)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "model", "firmware", "probed", "expected"),
+    [
+        # Wallbox Pulsar: stack level 0 whatever it announced.
+        ("Wallbox", "PLP1-0-2-4-9-002", "5.17.87", {"max_stack_level": 8}, LimitProfile("A", 0)),
+        ("WALLBOX", "plp1", "6.13.3", {"charging_rate_units": "Current,Power"}, LimitProfile("A", 0)),
+        # Another Wallbox model gets only the advice, not the stack level.
+        ("Wallbox", "CMX2", "6.0", {"max_stack_level": 8}, LimitProfile("A", 8)),
+        # Easee: the car's own limit (TxProfile) goes as a TxDefaultProfile.
+        ("Easee", "Home", "328", {}, LimitProfile("A", None, {"TxProfile": "TxDefaultProfile"})),
+        # OpenEVSE: amps even where it announced watts only.
+        ("OpenEVSE", "openevse_wifi_v1", "4.1.0", {"charging_rate_units": "Power"}, LimitProfile("A", None)),
+        # ABB Terra AC: stack level 0.
+        ("ABB", "TAC-W11-G5-R0", "1.8.0", {"max_stack_level": 3}, LimitProfile("A", 0)),
+        # EVBox: the fuse limit as a TxDefaultProfile, in amps at stack level 0.
+        (
+            "EVBox",
+            "Elvi",
+            "1.0",
+            {"charging_rate_units": "Power", "max_stack_level": 8},
+            LimitProfile("A", 0, {"ChargePointMaxProfile": "TxDefaultProfile"}),
+        ),
+        # go-e: advice only; an unknown charger: what it announced.
+        ("go-e", "Gemini flex 11", "56.8", {"charging_rate_units": "Power"}, LimitProfile("W", None)),
+        ("SimVendor", "Sim 22", "1.0", {"max_stack_level": 8}, LimitProfile("A", 8)),
+    ],
+)
+def test_a_boot_with_a_known_vendor_and_model_gets_its_profile(vendor, model, firmware, probed, expected):
+    assert profile_at_boot(vendor, model, firmware, **probed) == expected
+
+
+@pytest.mark.parametrize(
+    ("firmware", "matched"),
+    [("4.2.2", True), ("4.1", True), ("4.2.3", False), ("5.0.0", False), ("", False)],
+)
+def test_a_firmware_quirk_matches_only_the_firmware_it_was_seen_on(firmware, matched):
+    ids = [quirk.id for quirk in quirks_for("OpenEVSE", "any", firmware)]
+    assert ("openevse-energy-in-kwh" in ids) is matched
+
+
+def test_the_installers_overrides_win_over_quirks_and_learned_fallbacks():
+    profile = limit_profile(
+        charging_rate_units="Power",
+        max_stack_level=8,
+        quirk_ids=["wallbox-pulsar-stack-level-0"],
+        fallbacks={"rate_unit": "A", "max_stack_level": 1},
+        rate_unit_override="W",
+        max_stack_level_override=4,
+    )
+    assert (profile.rate_unit, profile.max_stack_level) == ("W", 4)
+
+
+def test_learned_fallbacks_win_over_quirks_and_the_probe():
+    profile = limit_profile(
+        charging_rate_units="Power",
+        max_stack_level=8,
+        quirk_ids=["easee-no-txprofile", "an-id-no-longer-in-the-registry"],
+        fallbacks={"rate_unit": "A", "purposes": {"ChargePointMaxProfile": "TxDefaultProfile", "Bogus": "x"}},
+    )
+    assert profile == LimitProfile(
+        "A", 8, {"TxProfile": "TxDefaultProfile", "ChargePointMaxProfile": "TxDefaultProfile"}
+    )
+
+
+def test_every_registry_entry_names_a_source_and_a_sentence():
+    assert len({quirk.id for quirk in REGISTRY}) == len(REGISTRY)
+    for quirk in REGISTRY:
+        assert quirk.source.startswith("https://"), quirk.id
+        assert quirk.sentence.endswith("."), quirk.id
+
+
+def walk_fallbacks(*, charging_rate_units: str, max_stack_level: int | None, purpose: str, **fixed) -> list[str]:
+    """Every fallback a charger that refuses everything goes through, in order."""
+    learned: dict = {}
+    changes = []
+    while True:
+        profile = limit_profile(
+            charging_rate_units=charging_rate_units, max_stack_level=max_stack_level, fallbacks=learned
+        )
+        step = next_fallback(
+            learned, purpose=purpose, profile=profile, charging_rate_units=charging_rate_units, **fixed
+        )
+        if step is None:
+            return changes
+        learned = step.learned
+        changes.append(step.change)
+
+
+@pytest.mark.parametrize(
+    ("units", "stack", "purpose", "fixed", "expected"),
+    [
+        # Watts refused: amps, then stack level 0, then the fuse limit as a TxDefaultProfile.
+        (
+            "Power",
+            8,
+            "ChargePointMaxProfile",
+            {},
+            ["limits in amps", "profiles at stack level 0", "ChargePointMaxProfile sent as TxDefaultProfile"],
+        ),
+        # Amps refused by a charger that announced watts too: watts.
+        ("Current,Power", 0, "TxProfile", {}, ["limits in watts", "TxProfile sent as TxDefaultProfile"]),
+        # A charger that announced amps only is not sent watts; the plan has no other purpose.
+        ("Current", 8, "TxDefaultProfile", {}, ["profiles at stack level 0"]),
+        # What the installer fixed is not second-guessed.
+        ("Power", 8, "TxDefaultProfile", {"unit_fixed": True, "stack_fixed": True}, []),
+    ],
+)
+def test_fallbacks_try_the_other_unit_then_stack_level_0_then_another_purpose(units, stack, purpose, fixed, expected):
+    assert walk_fallbacks(charging_rate_units=units, max_stack_level=stack, purpose=purpose, **fixed) == expected
+
+
+def boot_and_clear(server, charge_point_id: str, **options) -> dict:
+    """Boot a charger; the server clears any plan it kept from before (TxDefaultProfile, stack
+    level 1 of the charger's own). Returns that ClearChargingProfile."""
+
+    async def scenario():
+        async with sim_charger(server, charge_point_id, password="pw-123456", **options) as cp:
+            await cp.wait_for(lambda: cp.sent("ClearChargingProfile"), what="the boot's clear")
+            return cp.sent("ClearChargingProfile")[0]
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wallbox_pulsar_booting_over_a_websocket_gets_its_quirk_and_its_profiles_use_it(ocpp_server):
+    make_charger(charge_point_id="QUIRK-1", password="pw-123456", max_power_w=7400, phases=1)
+
+    cleared = boot_and_clear(ocpp_server, "QUIRK-1", vendor="Wallbox", model="PLP1-0-2-4-9-002", phases=1)
+
+    charger = Charger.objects.get(charge_point_id="QUIRK-1")
+    assert charger.quirks == ["wallbox-pulsar-stack-level-0", "wallbox-accepted-not-applied"]
+    # It announced ChargeProfileMaxStackLevel 8; the quirk holds its profiles at stack level 0.
+    assert charger.max_stack_level == 8
+    assert cleared == {"chargingProfilePurpose": "TxDefaultProfile", "stackLevel": 0}
+    boot = ChargerEvent.objects.filter(charger=charger, kind=ChargerEvent.Kind.BOOT).first()
+    assert "reject charging profiles above stack level 0" in boot.message
+    assert boot.payload == {"quirks": charger.quirks}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unknown_charger_boots_without_quirks_and_keeps_its_announced_stack_levels(ocpp_server):
+    make_charger(charge_point_id="QUIRK-2", password="pw-123456")
+
+    cleared = boot_and_clear(ocpp_server, "QUIRK-2")
+
+    assert Charger.objects.get(charge_point_id="QUIRK-2").quirks == []
+    assert cleared == {"chargingProfilePurpose": "TxDefaultProfile", "stackLevel": 1}
