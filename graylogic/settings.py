@@ -167,6 +167,9 @@ OCPP_DEVICE_MODEL_WAIT_S = env.int("OCPP_DEVICE_MODEL_WAIT", default=60)
 # Profile pacing (docs/energy.md): at most 6 profiles per charger an hour, never two within a
 # minute. Off only where a test needs a charger's profiles faster than a real site would.
 ENERGY_PROFILE_PACING = env.bool("ENERGY_PROFILE_PACING", default=True)
+# Troubleshooting (energy/troubleshooting.py): a car drawing above its accepted limit this long
+# means the charger ignores the limit.
+DIAGNOSIS_OVER_LIMIT_S = env.int("DIAGNOSIS_OVER_LIMIT_S", default=60)
 
 LOGGING = {
     "version": 1,
