@@ -61,7 +61,7 @@ TESTED_ITEMS = (Item.REMOTE_START_STOP, Item.POWER_LIMITS, Item.LOAD_BALANCING, 
 
 
 @dataclass(frozen=True)
-class TestResult:
+class KeptResult:
     """The last run of a tested item, as kept."""
 
     status: CheckStatus
@@ -102,7 +102,7 @@ class ChargerFacts:
     meter_seen_at: dt.datetime | None = None
     probed_at: dt.datetime | None = None
     profile: str = ""  # the compatibility profile read, in words
-    results: dict[Item, TestResult] = field(default_factory=dict)
+    results: dict[Item, KeptResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class SiteFacts:
     solar_w: float | None = None
     solar_measured_at: dt.datetime | None = None
     chargers: tuple[ChargerFacts, ...] = ()
-    results: dict[Item, TestResult] = field(default_factory=dict)
+    results: dict[Item, KeptResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -415,7 +415,7 @@ NEXT_STEPS = {
 }
 
 
-def _tested(results: dict[Item, TestResult], item: Item, group: Group, charger: str | None) -> ChecklistItem:
+def _tested(results: dict[Item, KeptResult], item: Item, group: Group, charger: str | None) -> ChecklistItem:
     result = results.get(item)
     if result is None:
         return _item(item, group, CheckStatus.NOT_YET, "not tested yet", None, NEXT_STEPS[item], charger=charger)

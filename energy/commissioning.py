@@ -33,7 +33,7 @@ from energy.checklist import (
     Item,
     ServerFacts,
     SiteFacts,
-    TestResult,
+    KeptResult,
     Verdict,
     fuse_verdict,
     limit_at_w,
@@ -89,13 +89,13 @@ def server_facts(*, site: Site, now: dt.datetime) -> ServerFacts:
     )
 
 
-def _results(site: Site, charger: Charger | None) -> dict[Item, TestResult]:
+def _results(site: Site, charger: Charger | None) -> dict[Item, KeptResult]:
     """The newest kept result of each tested item."""
-    results: dict[Item, TestResult] = {}
+    results: dict[Item, KeptResult] = {}
     for check in CommissioningCheck.objects.filter(site=site, charger=charger).order_by("-seen_at", "-id"):
         item = Item(check.item)
         if item not in results:
-            results[item] = TestResult(CheckStatus(check.status), check.evidence, check.seen_at, check.requested_by)
+            results[item] = KeptResult(CheckStatus(check.status), check.evidence, check.seen_at, check.requested_by)
     return results
 
 

@@ -1,0 +1,244 @@
+"""The commissioning checklist's rules, table by table, without a database."""
+
+import datetime as dt
+
+import pytest
+
+from energy.checklist import (
+    ChargerFacts,
+    HeldLimit,
+    Item,
+    ServerFacts,
+    SiteFacts,
+    KeptResult,
+    fuse_verdict,
+    limit_at_w,
+    limit_verdict,
+    measurands_missing,
+    plan_verdict,
+    schedule_limits_w,
+    site_checklist,
+    start_stop_verdict,
+)
+from energy.sources import CheckStatus
+
+NOW = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
+OK, FAILED, NOT_YET = CheckStatus.OK, CheckStatus.FAILED, CheckStatus.NOT_YET
+URL = "ws://bridge.local:9000/ocpp/drive"
+SERVER = ServerFacts(enabled_chargers=1, chargers=1, port=9000, tls_checked_at=NOW)
+BOOTED = ChargerFacts(
+    charge_point_id="drive",
+    url=URL,
+    is_connected=True,
+    connected_at=NOW - dt.timedelta(minutes=5),
+    booted_at=NOW - dt.timedelta(minutes=5),
+    vendor="Wallbox",
+    model="Pulsar",
+    firmware_version="5.1",
+    protocol="ocpp1.6",
+    remote_address="10.0.0.7",
+    statuses="connector 1: Available",
+    status_seen_at=NOW - dt.timedelta(minutes=4),
+    measurands=("Current.Import", "Energy.Active.Import.Register", "Power.Active.Import"),
+    meter_seen_at=NOW - dt.timedelta(minutes=1),
+    probed_at=NOW - dt.timedelta(minutes=5),
+    profile="feature profiles Core,SmartCharging",
+)
+
+
+def checklist(server=SERVER, **site) -> dict[str, object]:
+    facts = SiteFacts(name="Home", meter_timeout_s=60, now=NOW, **site)
+    return {item.id: item for item in site_checklist(server=server, site=facts)}
+
+
+def test_a_new_charger_has_every_charger_item_not_yet_with_the_url_to_type_in():
+    fresh = ChargerFacts(charge_point_id="drive", url=URL)
+    items = checklist(chargers=(fresh,))
+    charger_items = {key: item for key, item in items.items() if item.charger == "drive"}
+    assert {item.status for item in charger_items.values()} == {NOT_YET}
+    assert len(charger_items) == 7
+    assert URL in items["central_system_url/drive"].evidence
+    assert URL in items["central_system_url/drive"].next_step
+    assert all(item.next_step for item in charger_items.values())
+    assert all(item.seen_at is None for item in charger_items.values())
+
+
+def test_a_booted_charger_ticks_its_live_items_with_evidence_and_the_time_seen():
+    items = checklist(chargers=(BOOTED,))
+    assert items["connected/drive"].status == OK
+    assert items["connected/drive"].evidence == "Wallbox Pulsar, firmware 5.1 booted over ocpp1.6 from 10.0.0.7"
+    assert items["connected/drive"].seen_at == BOOTED.booted_at
+    assert (items["status_updates/drive"].status, items["status_updates/drive"].seen_at) == (OK, BOOTED.status_seen_at)
+    assert items["meter_values/drive"].status == OK
+    assert items["compatibility_profile/drive"].status == OK
+    assert items["central_system_url/drive"].status == OK
+    assert items["connected/drive"].next_step == ""
+    # The tests are not run by being connected.
+    assert items["remote_start_stop/drive"].status == NOT_YET
+    assert "plug a car in" in items["remote_start_stop/drive"].next_step
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "words"),
+    [
+        ({"is_connected": False}, FAILED, "offline now"),
+        ({"booted_at": None}, NOT_YET, "no BootNotification yet"),
+        ({"is_connected": False, "booted_at": None, "connected_at": None}, NOT_YET, "never connected"),
+    ],
+)
+def test_connection_states(overrides, status, words):
+    facts = ChargerFacts(**{**BOOTED.__dict__, **overrides})
+    item = checklist(chargers=(facts,))["connected/drive"]
+    assert (item.status, words in item.evidence, bool(item.next_step)) == (status, True, True)
+
+
+@pytest.mark.parametrize(
+    ("measurands", "missing"),
+    [
+        (("Energy.Active.Import.Register", "Power.Active.Import"), ""),
+        (("Energy.Active.Import.Register", "Current.Import"), ""),
+        (("Energy.Active.Import.Register",), "Power.Active.Import or Current.Import"),
+        (("Power.Active.Import",), "Energy.Active.Import.Register"),
+        ((), "Energy.Active.Import.Register and Power.Active.Import or Current.Import"),
+    ],
+)
+def test_meter_values_need_the_register_and_the_draw(measurands, missing):
+    assert measurands_missing(measurands) == missing
+    item = checklist(chargers=(ChargerFacts(**{**BOOTED.__dict__, "measurands": measurands}),))["meter_values/drive"]
+    assert item.status == (FAILED if missing else OK)
+
+
+@pytest.mark.parametrize(
+    ("server", "status", "words"),
+    [
+        (SERVER, NOT_YET, "TLS_CERT_FILE"),
+        (
+            ServerFacts(1, 1, 9000, tls_cert_file="/etc/gl.pem", tls_cert_expires_at=NOW + dt.timedelta(days=90)),
+            OK,
+            "valid until 2027-03-06",
+        ),
+        (
+            ServerFacts(1, 1, 9000, tls_cert_file="/etc/gl.pem", tls_cert_expires_at=NOW - dt.timedelta(days=1)),
+            FAILED,
+            "expired on 2026-12-05",
+        ),
+        (ServerFacts(1, 1, 9000, tls_cert_file="/etc/gl.pem", tls_cert_problem="No such file"), FAILED, "No such file"),
+        (ServerFacts(1, 1, 9000, tls_proxies=("10.0.0.1",)), OK, "proxy 10.0.0.1"),
+    ],
+)
+def test_tls(server, status, words):
+    item = checklist(server=server, chargers=(BOOTED,))["tls_configured"]
+    assert item.status == status
+    assert words in item.evidence + item.next_step
+
+
+def test_a_charger_open_to_anyone_fails_the_credentials_item_naming_it():
+    open_one = ChargerFacts(charge_point_id="shed", url="ws://x/ocpp/shed", accepts_anyone=True)
+    items = checklist(chargers=(BOOTED, open_one))
+    assert items["credentials_set"].status == FAILED
+    assert "shed" in items["credentials_set"].evidence and "drive" not in items["credentials_set"].evidence
+    assert checklist(chargers=(BOOTED,))["credentials_set"].status == OK
+
+
+@pytest.mark.parametrize(
+    ("server", "status"),
+    [(SERVER, OK), (ServerFacts(0, 1, 9000), FAILED), (ServerFacts(0, 0, 9000), NOT_YET)],
+)
+def test_bridge_enabled(server, status):
+    assert checklist(server=server)["bridge_enabled"].status == status
+
+
+@pytest.mark.parametrize(("age_s", "status"), [(None, NOT_YET), (30, OK), (60, OK), (61, FAILED), (3600, FAILED)])
+def test_solar_data_must_be_newer_than_the_meter_timeout(age_s, status):
+    at = None if age_s is None else NOW - dt.timedelta(seconds=age_s)
+    item = checklist(solar_w=2500.0 if at else None, solar_measured_at=at)["solar_data"]
+    assert item.status == status
+    assert item.seen_at == at
+
+
+def test_a_kept_test_result_shows_with_who_ran_it_and_a_failed_one_says_what_next():
+    ran = NOW - dt.timedelta(minutes=2)
+    results = {Item.REMOTE_START_STOP: KeptResult(FAILED, "RemoteStart answered Rejected", ran, "installer")}
+    items = checklist(chargers=(ChargerFacts(**{**BOOTED.__dict__, "results": results}),))
+    item = items["remote_start_stop/drive"]
+    assert (item.status, item.seen_at) == (FAILED, ran)
+    assert item.evidence == "RemoteStart answered Rejected (run by installer)"
+    assert "run the test again" in item.next_step
+    site_results = {Item.LOAD_BALANCING: KeptResult(OK, "within the fuse", ran)}
+    assert checklist(results=site_results)["load_balancing"].status == OK
+
+
+@pytest.mark.parametrize(
+    ("answers", "status", "words"),
+    [
+        (("Accepted", True, "Accepted", True), OK, "RemoteStop answered Accepted and the transaction ended"),
+        (("Rejected", False, "", False), FAILED, "RemoteStart answered Rejected"),
+        (("Accepted", False, "", False), FAILED, "no transaction began within 30 s"),
+        (("Accepted", True, "Rejected", False), FAILED, "RemoteStop answered Rejected"),
+        (("Accepted", True, "Accepted", False), FAILED, "did not end within 30 s"),
+    ],
+)
+def test_start_stop_verdict(answers, status, words):
+    start, started, stop, stopped = answers
+    verdict = start_stop_verdict(
+        start_answer=start, transaction_started=started, stop_answer=stop, transaction_stopped=stopped, wait_s=30
+    )
+    assert verdict.status == status
+    assert words in verdict.evidence
+
+
+@pytest.mark.parametrize(
+    ("schedule_w", "measured_w", "status", "words"),
+    [
+        (4140, 4140, OK, "followed: 4,140 W"),
+        (4140, 4500, OK, "followed"),  # within 10 % and 100 W
+        (4140, 22080, FAILED, "stayed above it: 22,080 W"),
+        (4140, None, FAILED, "no power was measured"),
+        (22080, 4140, FAILED, "holds 22,080 W"),
+        (None, 4140, FAILED, "holds no limit"),
+    ],
+)
+def test_limit_verdict(schedule_w, measured_w, status, words):
+    verdict = limit_verdict(test_limit_w=4140, schedule_limit_w=schedule_w, measured_w=measured_w, wait_s=60)
+    assert (verdict.status, words in verdict.evidence) == (status, True), verdict.evidence
+
+
+def test_a_composite_schedule_reads_as_watts_from_its_start():
+    schedule = {
+        "chargingRateUnit": "A",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}, {"startPeriod": 600, "limit": 6}],
+    }
+    limits = schedule_limits_w(schedule, phases=3)
+    assert limits == [(0, 11040.0), (600, 4140.0)]
+    assert [limit_at_w(limits, s) for s in (0, 599, 600, 9999)] == [11040.0, 11040.0, 4140.0, 4140.0]
+    assert schedule_limits_w(
+        {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7000}]}, phases=1
+    ) == [(0, 7000.0)]
+
+
+@pytest.mark.parametrize(
+    ("held", "status", "words"),
+    [
+        ([HeldLimit("a", 7360, 11040, 3), HeldLimit("b", 7360, 11040, 3)], OK, "at most 21.3 A on L1, fuse 25 A"),
+        ([HeldLimit("a", 11040, 11040, 3), HeldLimit("b", 11040, 11040, 3)], FAILED, "32.0 A on L1"),
+        # 1-phase chargers on different phases share nothing.
+        ([HeldLimit("a", 5520, 7360, 1, "L1"), HeldLimit("b", 5520, 7360, 1, "L2")], OK, "24.0 A"),
+        ([HeldLimit("a", None, 22080, 3), HeldLimit("b", 0, 11040, 3)], FAILED, "a holds no limit (its maximum)"),
+        ([], NOT_YET, "no charger is connected"),
+    ],
+)
+def test_fuse_verdict(held, status, words):
+    verdict = fuse_verdict(held=held, fuse_a=25)
+    assert (verdict.status, words in verdict.evidence) == (status, True), verdict.evidence
+
+
+def test_plan_verdict_compares_the_schedule_at_each_planned_period():
+    start = NOW.timestamp()
+    plan = [(start, 0.0), (start + 3600, 11040.0)]
+    assert plan_verdict(charge_point_id="a", plan=plan, schedule=[(start, 0.0), (start + 3600, 11040.0)]).status == OK
+    # Lower than the plan (a fuse limit) still follows it.
+    assert plan_verdict(charge_point_id="a", plan=plan, schedule=[(start, 0.0), (start + 3600, 7360.0)]).status == OK
+    wrong = plan_verdict(charge_point_id="a", plan=plan, schedule=[(start, 11040.0)])
+    assert wrong.status == FAILED
+    assert "10:00 UTC plan 0 W, holds 11,040 W" in wrong.evidence
+    assert plan_verdict(charge_point_id="a", plan=[], schedule=[]).status == NOT_YET
