@@ -19,7 +19,9 @@ from chargers.selectors import (
     charger_list_visible,
     charger_main_connector,
 )
+from energy.diagnosis import charger_diagnose
 from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
+from energy.troubleshooting import SYMPTOM_LABELS, Status, Symptom
 from graylogic.api import StrictIntegerField, error_responses
 from sessions.selectors import charger_state
 
@@ -147,6 +149,43 @@ class ChargerDetailApi(APIView):
     def get(self, request: Request, charger_id: str) -> Response:
         charger = visible_charger_or_404(request, charger_id)
         return Response(self.OutputSerializer(charger_state(charger=charger)).data)
+
+
+class ChargerDiagnosisApi(APIView):
+    @extend_schema_serializer(component_name="ChargerDiagnosis")
+    class OutputSerializer(serializers.Serializer):
+        @extend_schema_serializer(component_name="ChargerFinding")
+        class FindingSerializer(serializers.Serializer):
+            symptom = serializers.ChoiceField(choices=[s.value for s in Symptom])
+            title = serializers.SerializerMethodField(help_text="The symptom as the spec names it.")
+            status = serializers.ChoiceField(choices=[s.value for s in Status])
+            finding = serializers.CharField(help_text="What is wrong, or that nothing is, in one sentence.")
+            fix = serializers.CharField(help_text="What fixes it, in one sentence; empty when nothing is wrong.")
+            evidence = serializers.ListField(child=serializers.CharField(), help_text="What the server saw.")
+            seen_at = serializers.DateTimeField(allow_null=True, help_text="When the newest evidence was seen.")
+            homeowner = serializers.CharField(help_text="The finding in a homeowner's words; empty if none.")
+
+            def get_title(self, finding) -> str:
+                return SYMPTOM_LABELS[finding.symptom]
+
+        id = serializers.CharField(source="charger.charge_point_id")
+        status = serializers.ChoiceField(
+            choices=[s.value for s in Status], help_text="problem when any symptom's finding is one."
+        )
+        findings = FindingSerializer(many=True, help_text="One per symptom of the spec's troubleshooting list.")
+
+    @extend_schema(
+        operation_id="chargers_diagnosis",
+        tags=TAGS,
+        summary="What is wrong with a charger, from what the server saw of it, and the fix",
+        responses={200: OutputSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, charger_id: str) -> Response:
+        charger = visible_charger_or_404(request, charger_id)
+        findings = charger_diagnose(charger=charger)
+        problem = any(f.status is Status.PROBLEM for f in findings)
+        body = {"charger": charger, "status": Status.PROBLEM if problem else Status.OK, "findings": findings}
+        return Response(self.OutputSerializer(body).data)
 
 
 class ChargerStartApi(APIView):

@@ -2,7 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from chargers.apis import ChargerDetailApi, ChargerLimitApi, ChargerListApi, ChargerStartApi, ChargerStopApi
+from chargers.apis import (
+    ChargerDetailApi,
+    ChargerDiagnosisApi,
+    ChargerLimitApi,
+    ChargerListApi,
+    ChargerStartApi,
+    ChargerStopApi,
+)
 from energy.apis import EnergyReadingApi, GridSignalApi
 from energy.apis_commissioning import SiteCommissioningApi
 from energy.apis_owner import ChargerModeApi, ChargerTargetApi, PriceSeriesApi, SolarForecastApi
@@ -22,6 +29,7 @@ api_v1 = [
     path("chargers/<str:charger_id>/sessions", ChargerSessionListApi.as_view(), name="charger-sessions"),
     path("chargers/<str:charger_id>/target", ChargerTargetApi.as_view(), name="charger-target"),
     path("chargers/<str:charger_id>/mode", ChargerModeApi.as_view(), name="charger-mode"),
+    path("chargers/<str:charger_id>/diagnosis", ChargerDiagnosisApi.as_view(), name="charger-diagnosis"),
     path("sites/<str:site>/commissioning", SiteCommissioningApi.as_view(), name="site-commissioning"),
     path("energy/readings", EnergyReadingApi.as_view(), name="energy-readings"),
     path("energy/grid-signal", GridSignalApi.as_view(), name="energy-grid-signal"),
