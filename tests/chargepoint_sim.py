@@ -151,13 +151,14 @@ class SimCharger(StationViews):
         configuration: dict[str, str] | None = None,
         accept_profiles: bool = True,
         rejected_units: tuple[str, ...] = (),
+        unannounced_units: tuple[str, ...] = (),
         ignores_limits: bool = False,
         rejects_remote_start: bool = False,
     ):
         """The last three misbehave on purpose, as real chargers do: `rejected_units` ("A", "W")
         are refused though GetConfiguration announces them; `ignores_limits` accepts profiles and
         draws what the car wants anyway; `rejects_remote_start` answers Rejected to every
-        RemoteStartTransaction."""
+        RemoteStartTransaction. `unannounced_units` it takes though it does not announce them."""
         self.id = charge_point_id
         self.password = password
         self.phases = phases
@@ -166,6 +167,7 @@ class SimCharger(StationViews):
         self.vendor, self.model = vendor, model
         self.accept_profiles = accept_profiles
         self.rejected_units = set(rejected_units)
+        self.unannounced_units = set(unannounced_units)
         self.ignores_limits = ignores_limits
         self.rejects_remote_start = rejects_remote_start
         self.configuration: dict[str, str] = {
@@ -439,7 +441,7 @@ class SimCharger(StationViews):
         units = {allowed[u] for u in self.configuration["ChargingScheduleAllowedChargingRateUnit"].split(",")}
         periods = schedule["chargingSchedulePeriod"]
         starts = [p["startPeriod"] for p in periods]
-        if schedule["chargingRateUnit"] not in units - self.rejected_units:
+        if schedule["chargingRateUnit"] not in (units | self.unannounced_units) - self.rejected_units:
             return "rate unit"
         if profile["stackLevel"] > int(self.configuration["ChargeProfileMaxStackLevel"]):
             return "stack level"
