@@ -49,8 +49,10 @@ from chargers.models import (
 from chargers.profiles import FEATURE_PROFILE_OF_ACTION, supports_action
 from chargers.services import charger_approve, charger_reject_claim, charger_set_password, id_tags_set_status
 from energy import reasons
+from energy.diagnosis import charger_diagnose
 from energy.models import LimitDecision
 from energy.sources import source_label
+from energy.troubleshooting import SYMPTOM_LABELS
 from graylogic.admin_utils import (
     EstimatedCountPaginator,
     ReadOnlyModelAdmin,
@@ -530,6 +532,7 @@ class ChargerAdmin(DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
             # Profile 3 without a password still needs its client certificate: not open.
             by_certificate = obj.security_profile == SecurityProfile.TLS_CLIENT_CERTIFICATE
             context["open_warning"] = OPEN_WARNING if obj.accepts_anyone and not by_certificate else ""
+            context["diagnosis"] = [(SYMPTOM_LABELS[f.symptom], f) for f in charger_diagnose(charger=obj)]
         if obj is not None and self.has_change_permission(request, obj):
             context["command_links"] = self.command_links(obj)
             context["command_log_url"] = (

@@ -261,7 +261,8 @@ def reconnect_loop(facts: ReconnectFacts, *, now: dt.datetime) -> Diagnosis:
     return Diagnosis(
         symptom,
         Status.PROBLEM,
-        f"The charger reconnects in a loop: {len(recent)} connections in {minutes} minutes; likely cause: {why}.",
+        f"The charger reconnects in a loop: {len(recent)} connections in {minutes} minute{'s' * (minutes != 1)}; "
+        f"likely cause: {why}.",
         fix,
         tuple(f"{d.at:%H:%M:%S} {d.message}" for d in ends[:5]),
         recent[-1],

@@ -5,7 +5,7 @@ the sites they own (staff: all), through the same scoping as the API."""
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -17,6 +17,7 @@ from chargers.models import Charger
 from chargers.selectors import charger_list_visible
 from energy.models import ChargerControl, LimitDecision, PriceSlot, Site, SolarForecastSlot
 from energy.sources import MODE_LABELS, LimitSource, source_label
+from energy.troubleshooting import Diagnosis, Status, Symptom
 from graylogic.datetimes import zone_named
 from sessions.accounting import (
     MonthEntry,
@@ -104,6 +105,20 @@ class ChargerNow:
     mode_label: str
     target: str  # the owner's target in words, "" when none
     plan_summary: str  # the planner's sentence, "" until it made a plan
+    limit_problem: str = ""  # troubleshooting's sentence when the charger does not apply its limit
+
+
+def now_diagnosed(now: ChargerNow, findings: Sequence[Diagnosis]) -> ChargerNow:
+    """The card with what troubleshooting found (energy/diagnosis.py), in the homeowner's words:
+    why it is offline or not charging where it knows better than the status, and a limit the
+    charger does not apply."""
+    said = {f.symptom: f.homeowner for f in findings if f.status is Status.PROBLEM and f.homeowner}
+    reason = now.reason
+    if not now.connected:
+        reason = said.get(Symptom.CONNECTION_REFUSED) or said.get(Symptom.RECONNECT_LOOP) or reason
+    elif reason is not None:
+        reason = said.get(Symptom.WONT_START) or reason
+    return replace(now, reason=reason, limit_problem=said.get(Symptom.LIMIT_NOT_APPLIED, ""))
 
 
 def charger_now(*, charger: Charger) -> ChargerNow:

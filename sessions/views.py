@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chargers.models import Charger
 from chargers.selectors import charger_list_visible
+from energy.diagnosis import charger_diagnose
 from energy.owner_controls import OwnerInputError, charger_mode_set, charger_target_set
 from energy.sources import MODE_LABELS, ChargeMode
 from sessions import pages
@@ -126,10 +127,15 @@ class ChargerControls:
     notes: list[Message]
 
 
+def _chargers_now(request: HttpRequest) -> list[pages.ChargerNow]:
+    """Each charger's card, with what troubleshooting finds about it."""
+    return [pages.now_diagnosed(c, charger_diagnose(charger=c.charger)) for c in pages.chargers_now(user=request.user)]
+
+
 @require_GET
 @login_required
 def now(request: HttpRequest) -> HttpResponse:
-    chargers = pages.chargers_now(user=request.user)
+    chargers = _chargers_now(request)
     notes: dict[str, list[Message]] = {}
     for message in messages.get_messages(request):
         notes.setdefault(message.extra_tags, []).append(message)
@@ -183,7 +189,7 @@ def charger_controls(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def now_live(request: HttpRequest) -> HttpResponse:
     """The Now page's charger cards alone, fetched every few seconds by static/homeowner/now.js."""
-    response = render(request, "homeowner/_chargers.html", {"chargers": pages.chargers_now(user=request.user)})
+    response = render(request, "homeowner/_chargers.html", {"chargers": _chargers_now(request)})
     response["Cache-Control"] = "no-store"
     return response
 
