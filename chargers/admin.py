@@ -32,6 +32,7 @@ from chargers.admin_live import (
     power_text,
     status_text,
 )
+from chargers.admin_quirks import QUIRKS_FIELDS, ChargerQuirksAdmin
 from chargers.admin_security import CertificateInline, ChargerSecurityAdmin, security_command_links
 from chargers.commands import charger_group
 from chargers.models import (
@@ -229,7 +230,7 @@ class CredentialsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Charger)
-class ChargerAdmin(DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
+class ChargerAdmin(ChargerQuirksAdmin, DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
     form = ChargerAdminForm
     change_form_template = "admin/chargers/charger/change_form.html"
     list_display = [
@@ -251,9 +252,17 @@ class ChargerAdmin(DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
     list_select_related = ["site"]
     search_fields = ["charge_point_id", "name", "serial_number", "vendor", "model"]
     autocomplete_fields = ["site", "circuit"]
-    readonly_fields = ["password_state", "metering", *BOOT_FIELDS, *LIVE_FIELDS, *PROBE_FIELDS, *DEVICE_MODEL_FIELDS]
+    readonly_fields = [
+        "password_state",
+        "metering",
+        *BOOT_FIELDS,
+        *LIVE_FIELDS,
+        *PROBE_FIELDS,
+        *QUIRKS_FIELDS,
+        *DEVICE_MODEL_FIELDS,
+    ]
     inlines = [LimitDecisionInline, ChargerCommandInline, ChargerEventInline, ChargingSessionInline, CertificateInline]
-    actions = ["approve", "reject_claim"]
+    actions = ["approve", "reject_claim", "forget_limit_fallbacks"]
 
     identity_fieldset = (
         "Identity and site",
@@ -308,10 +317,11 @@ class ChargerAdmin(DeviceModelAdmin, ChargerSecurityAdmin, admin.ModelAdmin):
             (
                 "Compatibility profile",
                 {
-                    "fields": [*PROBE_FIELDS, *OVERRIDE_FIELDS],
+                    "fields": [*PROBE_FIELDS, *QUIRKS_FIELDS, *OVERRIDE_FIELDS],
                     "description": (
-                        "Read from the charger's configuration when it boots. Limits go out in the "
-                        "unit and at the stack level it accepts, unless you override them here."
+                        "Read from the charger's configuration when it boots, then its known quirks "
+                        "and what its rejections taught energy control. Limits go out in the unit, at "
+                        "the stack level and as the purpose it accepts, unless you override them here."
                     ),
                 },
             ),
