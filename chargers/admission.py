@@ -274,6 +274,7 @@ class RefusalKind(enum.StrEnum):
     TLS_REQUIRED = "TLS required"
     DISABLED = "disabled"
     UNSUPPORTED_SUBPROTOCOL = "unsupported subprotocol"
+    WRONG_PATH = "wrong URL path"  # refused at the gate (chargers/routing.py), before any id is checked
     THROTTLED = "throttled"
     DATABASE_UNAVAILABLE = "database unavailable"
 

@@ -132,6 +132,15 @@ async def charger_admit(
     return decision
 
 
+async def charger_path_refused(*, path: str, refusal: str) -> None:
+    """A WebSocket handshake at a path no charger is at (chargers/routing.py), counted like the
+    others so that troubleshooting can tell the installer the charger's URL is wrong. Its last
+    part is taken as the id the charger meant."""
+    presented = path.rstrip("/").rpartition("/")[2] or path
+    message = f"{path} is not a charger's URL path, refused with {refusal}: chargers connect at /ocpp/<id>"
+    await _count(RefusalKind.WRONG_PATH, message, address="", charge_point_id=presented[:100], now=time.monotonic())
+
+
 async def _decide(
     *, charge_point_id: str, credentials: tuple[str, str] | None, offered_subprotocols: list[str], transport: Transport
 ) -> ConnectionDecision:

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from twisted.internet import defer, reactor, task
 
 from chargers.ocpp.writes import hot_path_writes
-from chargers.routing import websocket_path_refusal
+from chargers.routing import websocket_path_refusal_counted
 from chargers.services import chargers_reset_connections
 from energy.rebalance import rebalancer
 from graylogic.embedded_jobs import start_embedded_jobs, start_mqtt_bridge
@@ -71,7 +71,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Admin: http{scheme[2:]}://{host}:{port}/admin/  OCPP: {scheme}://{host}:{port}/ocpp/<charger_id>"
         )
-        CommandLineInterface(websocket_path_refusal=websocket_path_refusal).run(
+        CommandLineInterface(websocket_path_refusal=websocket_path_refusal_counted).run(
             [
                 *endpoint,
                 # daphne drops every WebSocket after 24 h by default; chargers stay for months.
