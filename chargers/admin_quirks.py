@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from chargers.models import Charger
-from chargers.quirks import REGISTRY, Quirk, quirks_by_id
+from chargers.quirks import REGISTRY, Quirk, learned_in_words, quirks_by_id
 from chargers.services import charger_limit_fallbacks_forget
 
 QUIRKS_FIELDS = ["known_quirks", "learned_fallbacks"]
@@ -39,12 +39,10 @@ class ChargerQuirksAdmin:
 
     @admin.display(description="profile fallbacks learned")
     def learned_fallbacks(self, charger: Charger) -> str:
-        steps = (charger.limit_fallbacks or {}).get("steps") or []
+        steps = learned_in_words(charger.limit_fallbacks)
         if not steps:
             return "None: the charger took every limit as sent."
-        rows = format_html_join(
-            "", "<li>{}: {}, so {}.</li>", ((step["at"][:19], step["why"], step["change"]) for step in steps)
-        )
+        rows = format_html_join("", "<li>{}.</li>", ((step,) for step in steps))
         return format_html(
             "<ul>{}</ul>Once the charger is fixed, the action “Forget learned profile fallbacks” in the "
             "charger list starts it again from its configuration and known quirks.",

@@ -261,3 +261,11 @@ def next_fallback(
             f"{purpose} sent as {OTHER_PURPOSE[purpose]}",
         )
     return None
+
+
+def learned_in_words(fallbacks: dict) -> list[str]:
+    """Each learned fallback as installers read it: when, why, and what changed."""
+    return [
+        f"{str(step.get('at', ''))[:16].replace('T', ' ')} UTC: {step.get('why', '?')}, so {step.get('change', '?')}"
+        for step in (fallbacks or {}).get("steps") or []
+    ]

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from chargers.models import Charger, ChargerEvent
-from chargers.quirks import REGISTRY, LimitProfile, limit_profile, next_fallback, quirks_for
+from chargers.quirks import REGISTRY, LimitProfile, learned_in_words, limit_profile, next_fallback, quirks_for
 from tests.chargepoint_sim import sim_charger
 from tests.factories import make_charger
 
@@ -163,3 +163,14 @@ def test_an_unknown_charger_boots_without_quirks_and_keeps_its_announced_stack_l
 
     assert Charger.objects.get(charge_point_id="QUIRK-2").quirks == []
     assert cleared == {"chargingProfilePurpose": "TxDefaultProfile", "stackLevel": 1}
+
+
+def test_learned_fallbacks_read_in_words():
+    learned = {
+        "rate_unit": "A",
+        "steps": [
+            {"at": "2026-12-06T10:01:55.123+00:00", "why": "ChargePointMaxProfile Rejected", "change": "limits in amps"}
+        ],
+    }
+    assert learned_in_words(learned) == ["2026-12-06 10:01 UTC: ChargePointMaxProfile Rejected, so limits in amps"]
+    assert learned_in_words({}) == []
