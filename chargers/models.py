@@ -262,9 +262,10 @@ class Charger(models.Model):
         quirks or rejections say otherwise, or the installer chose."""
         return self.limit_profile.rate_unit
 
-    def stack_level(self, wanted: int) -> int:
-        """The wanted stack level, clamped to what the charger accepts."""
-        return self.limit_profile.stack_level(wanted)
+    def stack_level(self, wanted: int, purpose: str = "") -> int:
+        """The wanted stack level, clamped to what the charger accepts (a purpose sent as another
+        goes at that one's level: chargers/quirks.py)."""
+        return self.limit_profile.stack_level(wanted, purpose)
 
     def limit_purpose(self, purpose: str) -> str:
         """The purpose a limit goes as: its own, or the one the charger takes instead."""

@@ -21,6 +21,10 @@ TX = "TxProfile"
 # new and running transactions (lbbrhzn/ocpp did the same for ChargePointMaxProfile, PR #312).
 # It stands until a profile of higher stack level of that purpose, or a TxProfile, replaces it.
 OTHER_PURPOSE = {CHARGER_MAX: TX_DEFAULT, TX: TX_DEFAULT}
+# Sent so, the fuse limit stands above the plan (stack level 1) and the car's own limit (2) of that
+# purpose, where the charger allows it: within a purpose the highest stack level wins, and fuses
+# come first.
+OTHER_PURPOSE_STACK_LEVEL = {CHARGER_MAX: 3}
 UNITS = ("A", "W")
 
 
@@ -181,7 +185,10 @@ class LimitProfile:
     max_stack_level: int | None = None
     purposes: dict[str, str] = field(default_factory=dict)
 
-    def stack_level(self, wanted: int) -> int:
+    def stack_level(self, wanted: int, purpose: str = "") -> int:
+        """The wanted stack level (another one for a purpose sent as another), clamped."""
+        if purpose and self.purpose(purpose) != purpose:
+            wanted = OTHER_PURPOSE_STACK_LEVEL.get(purpose, wanted)
         return wanted if self.max_stack_level is None else min(wanted, self.max_stack_level)
 
     def purpose(self, purpose: str) -> str:

@@ -38,7 +38,7 @@ def _profile(
     wire_purpose = LimitPurpose(charger.limit_purpose(purpose))
     return ChargingProfile(
         charging_profile_id=PROFILE_ID_BY_PURPOSE[purpose],
-        stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
+        stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose], purpose),
         charging_profile_purpose=ChargingProfilePurposeType(wire_purpose),
         charging_profile_kind=ChargingProfileKindType.absolute,
         charging_schedule=ChargingSchedule(
@@ -128,7 +128,7 @@ def limit_clear(*, charger: Charger, purpose: LimitPurpose) -> ChargerCall:
     return charger_call(
         call.ClearChargingProfile(
             charging_profile_purpose=ChargingProfilePurposeType(charger.limit_purpose(purpose)),
-            stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
+            stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose], purpose),
         )
     )
 

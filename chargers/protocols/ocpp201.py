@@ -74,7 +74,7 @@ def _profile(
         transaction_id = None
     return ChargingProfileType(
         id=profile_id,
-        stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
+        stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose], purpose),
         charging_profile_purpose=PURPOSE[wire_purpose],
         charging_profile_kind=ChargingProfileKindEnumType.absolute,
         charging_schedule=[
@@ -143,7 +143,7 @@ def limit_clear(*, charger: Charger, purpose: LimitPurpose) -> ChargerCall:
     """By purpose and stack level, whatever profile id the charger holds it under."""
     criteria = ClearChargingProfileType(
         charging_profile_purpose=PURPOSE[LimitPurpose(charger.limit_purpose(purpose))],
-        stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose]),
+        stack_level=charger.stack_level(STACK_LEVEL_BY_PURPOSE[purpose], purpose),
     )
     return charger_call(call.ClearChargingProfile(charging_profile_criteria=criteria))
 

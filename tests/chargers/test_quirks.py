@@ -2,10 +2,13 @@
 a charger that boots over a real WebSocket stores its quirks and sends its limits with them."""
 
 import asyncio
+import datetime as dt
 
 import pytest
 
 from chargers.models import Charger, ChargerEvent
+from chargers.protocols import LimitPurpose
+from chargers.protocols.ocpp16 import limit_clear, limit_set
 from chargers.quirks import REGISTRY, LimitProfile, learned_in_words, limit_profile, next_fallback, quirks_for
 from tests.chargepoint_sim import sim_charger
 from tests.factories import make_charger
@@ -174,3 +177,38 @@ def test_learned_fallbacks_read_in_words():
     }
     assert learned_in_words(learned) == ["2026-12-06 10:01 UTC: ChargePointMaxProfile Rejected, so limits in amps"]
     assert learned_in_words({}) == []
+
+
+NOW = dt.datetime(2026, 12, 6, 10, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("quirks", "fallbacks", "max_stack_level", "purpose", "expected"),
+    [
+        # EVBox: the fuse limit as a TxDefaultProfile, at the stack level 0 it allows.
+        (["evbox-no-chargepointmax"], {}, 8, "ChargePointMaxProfile", ("TxDefaultProfile", 0, None)),
+        # Learned: the fuse limit as a TxDefaultProfile above the plan (1) and the car's own (2).
+        (
+            [],
+            {"purposes": {"ChargePointMaxProfile": "TxDefaultProfile"}},
+            8,
+            "ChargePointMaxProfile",
+            ("TxDefaultProfile", 3, None),
+        ),
+        # Easee: the car's own limit as a TxDefaultProfile on its connector, naming no transaction.
+        (["easee-no-txprofile"], {}, 8, "TxProfile", ("TxDefaultProfile", 2, None)),
+        # Nothing known: the purpose's own, on its transaction.
+        ([], {}, 8, "TxProfile", ("TxProfile", 2, 7)),
+    ],
+)
+def test_a_limit_goes_as_the_purpose_and_stack_level_the_charger_takes(
+    quirks, fallbacks, max_stack_level, purpose, expected
+):
+    charger = Charger(phases=1, max_stack_level=max_stack_level, quirks=quirks, limit_fallbacks=fallbacks)
+    call = limit_set(
+        charger=charger, purpose=LimitPurpose(purpose), limit_w=3000, now=NOW, connector_id=1, transaction_id=7
+    )
+    profile = call.payload["csChargingProfiles"]
+    assert (profile["chargingProfilePurpose"], profile["stackLevel"], profile.get("transactionId")) == expected
+    cleared = limit_clear(charger=charger, purpose=LimitPurpose(purpose)).payload
+    assert (cleared["chargingProfilePurpose"], cleared["stackLevel"]) == expected[:2]
