@@ -318,13 +318,18 @@ class BootResult:
 def charger_boot(*, charger_pk: int, boot_info: dict[str, str]) -> BootResult:
     """Store what the charger says about itself and tell it whether it is registered."""
     charger = Charger.objects.get(pk=charger_pk)
+    firmware_before = charger.firmware_version
     for field, value in boot_info.items():
         setattr(charger, field, value or "")
     charger.booted_at = timezone.now()
     charger.last_seen_at = charger.booted_at
     matched = quirks.quirks_for(charger.vendor, charger.model, charger.firmware_version)
     charger.quirks = [quirk.id for quirk in matched]
-    charger.save(update_fields=[*boot_info, "booted_at", "last_seen_at", "quirks"])
+    # New firmware may take what the old one refused: it starts again from its probe and quirks.
+    forgotten = bool(charger.limit_fallbacks) and firmware_before not in ("", charger.firmware_version)
+    if forgotten:
+        charger.limit_fallbacks = {}
+    charger.save(update_fields=[*boot_info, "booted_at", "last_seen_at", "quirks", "limit_fallbacks"])
     if not charger.enabled:
         result = BootResult("Rejected", PENDING_BOOT_RETRY_S)
     elif charger.registration == Charger.Registration.PENDING:
@@ -338,7 +343,8 @@ def charger_boot(*, charger_pk: int, boot_info: dict[str, str]) -> BootResult:
         kind=ChargerEvent.Kind.BOOT,
         message=f"{described} firmware {boot_info.get('firmware_version') or '?'}: {result.status}"
         + (" (its device model is read first)" if result.reads_device_model else "")
-        + "".join(f" Known quirk: {quirk.sentence}" for quirk in matched),
+        + "".join(f" Known quirk: {quirk.sentence}" for quirk in matched)
+        + (" New firmware: the profile fallbacks learned before are forgotten." if forgotten else ""),
         remote_address=charger.remote_address,
         payload={"quirks": charger.quirks} if matched else None,
     )
@@ -350,7 +356,9 @@ def charger_limit_fallback_next(
 ) -> str | None:
     """The charger refused a limit, or did not hold it (measured power above it for over a
     minute): its limits go out with the next fallback (chargers/quirks.next_fallback) from the
-    next control run on. Returns what changed in words, or None when nothing is left to try."""
+    next control run on; when all were tried, it starts again from its configuration and known
+    quirks. Returns what changed in words, or None when it started again or nothing can change.
+    Energy control calls it on a refusal; troubleshooting when the measured power stays above."""
     now = now or timezone.now()
     with transaction.atomic():
         charger = Charger.objects.select_for_update().get(pk=charger_pk)
@@ -363,19 +371,26 @@ def charger_limit_fallback_next(
             unit_fixed=bool(charger.rate_unit_override),
             stack_fixed=charger.max_stack_level_override is not None,
         )
+        if fallback is None and not learned:
+            return None  # nothing to try that the installer did not fix
         if fallback is None:
-            return None
-        steps = [*learned.get("steps", []), {"at": now.isoformat(), "why": why, "change": fallback.change}]
-        charger.limit_fallbacks = {**fallback.learned, "steps": steps}
+            # Every fallback refused too: a refusal that taught a wrong one (a transaction that
+            # had just ended) must not keep the charger from the limits it took before.
+            charger.limit_fallbacks = {}
+            message = f"{why}: every fallback was tried; its limits go out again as its configuration says."
+        else:
+            steps = [*learned.get("steps", []), {"at": now.isoformat(), "why": why, "change": fallback.change}]
+            charger.limit_fallbacks = {**fallback.learned, "steps": steps}
+            message = f"{why}: from now on {fallback.change}."
         charger.save(update_fields=["limit_fallbacks"])
     charger_event_record(
         charge_point_id=charger.charge_point_id,
         charger_pk=charger.pk,
         kind=ChargerEvent.Kind.PROFILE_MISMATCH,
-        message=f"{why}: from now on {fallback.change}.",
+        message=message,
         payload={"limit_fallbacks": charger.limit_fallbacks},
     )
-    return fallback.change
+    return fallback.change if fallback else None
 
 
 def charger_limit_fallbacks_forget(*, charger_pk: int) -> None:

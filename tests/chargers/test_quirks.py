@@ -10,6 +10,7 @@ from chargers.models import Charger, ChargerEvent
 from chargers.protocols import LimitPurpose
 from chargers.protocols.ocpp16 import limit_clear, limit_set
 from chargers.quirks import REGISTRY, LimitProfile, learned_in_words, limit_profile, next_fallback, quirks_for
+from chargers.services import charger_boot, charger_limit_fallback_next
 from tests.chargepoint_sim import sim_charger
 from tests.factories import make_charger
 
@@ -212,3 +213,38 @@ def test_a_limit_goes_as_the_purpose_and_stack_level_the_charger_takes(
     assert (profile["chargingProfilePurpose"], profile["stackLevel"], profile.get("transactionId")) == expected
     cleared = limit_clear(charger=charger, purpose=LimitPurpose(purpose)).payload
     assert (cleared["chargingProfilePurpose"], cleared["stackLevel"]) == expected[:2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_charger_that_refuses_every_fallback_starts_again_from_its_configuration():
+    charger = make_charger(charging_rate_units="Current,Power", max_stack_level=8)
+    why = "ChargePointMaxProfile Rejected"
+
+    changes = [charger_limit_fallback_next(charger_pk=charger.pk, why=why) for _ in range(4)]
+
+    assert changes == [
+        "limits in watts",
+        "profiles at stack level 0",
+        "ChargePointMaxProfile sent as TxDefaultProfile",
+        None,
+    ]
+    charger.refresh_from_db()
+    assert charger.limit_fallbacks == {} and charger.limit_rate_unit == "A"
+    last = ChargerEvent.objects.filter(charger=charger, kind=ChargerEvent.Kind.PROFILE_MISMATCH).first()
+    assert last.message == f"{why}: every fallback was tried; its limits go out again as its configuration says."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_firmware_forgets_the_learned_fallbacks_and_the_same_firmware_keeps_them():
+    charger = make_charger(charging_rate_units="Current,Power")
+    boot = {"vendor": "SimVendor", "model": "Sim 22", "firmware_version": "1.0"}
+    charger_boot(charger_pk=charger.pk, boot_info=boot)
+    charger_limit_fallback_next(charger_pk=charger.pk, why="ChargePointMaxProfile Rejected")
+
+    charger_boot(charger_pk=charger.pk, boot_info=boot)
+    assert Charger.objects.get(pk=charger.pk).limit_fallbacks["rate_unit"] == "W"
+
+    charger_boot(charger_pk=charger.pk, boot_info={**boot, "firmware_version": "1.1"})
+    assert Charger.objects.get(pk=charger.pk).limit_fallbacks == {}
+    event = ChargerEvent.objects.filter(charger=charger, kind=ChargerEvent.Kind.BOOT).first()
+    assert "New firmware: the profile fallbacks learned before are forgotten." in event.message
