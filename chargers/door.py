@@ -67,6 +67,8 @@ class Door:
     loop: asyncio.AbstractEventLoop | None = None
     store_lock: asyncio.Lock | None = None
     storer: asyncio.Task | None = None
+    # Wrong-path refusals being counted (the loop keeps only a weak reference to a task).
+    path_refusals: set[asyncio.Task] = field(default_factory=set)
 
     def bind(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -132,13 +134,20 @@ async def charger_admit(
     return decision
 
 
-async def charger_path_refused(*, path: str, refusal: str) -> None:
+def charger_path_refused(*, path: str, refusal: str) -> None:
     """A WebSocket handshake at a path no charger is at (chargers/routing.py), counted like the
     others so that troubleshooting can tell the installer the charger's URL is wrong. Its last
-    part is taken as the id the charger meant."""
+    part is taken as the id the charger meant. Called in the server's event loop, which the
+    gate does not wait for."""
     presented = path.rstrip("/").rpartition("/")[2] or path
     message = f"{path} is not a charger's URL path, refused with {refusal}: chargers connect at /ocpp/<id>"
-    await _count(RefusalKind.WRONG_PATH, message, address="", charge_point_id=presented[:100], now=time.monotonic())
+    counting = _count(
+        RefusalKind.WRONG_PATH, message, address="", charge_point_id=presented[:100], now=time.monotonic()
+    )
+    tasks = _door().path_refusals
+    task = asyncio.get_running_loop().create_task(counting)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 async def _decide(

@@ -2,7 +2,6 @@
 no charger can have, is refused at the handshake with an HTTP status, never with an exception
 (channels' "No route found" left the handshake unanswered and a traceback in the log)."""
 
-import asyncio
 import re
 from http import HTTPStatus
 
@@ -39,17 +38,10 @@ def websocket_path_refusal(path: str) -> HTTPStatus | None:
     return None
 
 
-_counting: set[asyncio.Task] = set()
-
-
 def websocket_path_refusal_counted(path: str) -> HTTPStatus | None:
     """websocket_path_refusal, with each refusal counted in the refusal log (chargers/door.py):
     a charger set to a wrong URL is otherwise never heard of. Called in the server's event loop."""
     refusal = websocket_path_refusal(path)
     if refusal is not None:
-        task = asyncio.get_running_loop().create_task(
-            charger_path_refused(path=path, refusal=f"{refusal.value} {refusal.phrase}")
-        )
-        _counting.add(task)  # the loop keeps only a weak reference
-        task.add_done_callback(_counting.discard)
+        charger_path_refused(path=path, refusal=f"{refusal.value} {refusal.phrase}")
     return refusal

@@ -396,8 +396,7 @@ def charging_wont_start(facts: StartFacts, *, now: dt.datetime, time_zone: dt.tz
             Status.PROBLEM,
             f"A 0 A limit is in force ({label}): {why}.",
             fix,
-            homeowner=f"Paused: {why}.",
-        )
+        )  # the Now page says the limit's own sentence already
     if status == "Available":
         if attempt is not None and attempt.answer == "Accepted" and now - attempt.at <= RECENT:
             return Diagnosis(

@@ -147,7 +147,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ConnectionStatusEnum": ["connected", "disconnected"]},
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionStatusEnum": ["connected", "disconnected"],
+        "DiagnosisStatusEnum": ["ok", "problem"],
+    },
     # Swagger UI and Redoc from the installed drf-spectacular-sidecar: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -121,7 +121,9 @@ def test_a_refused_remote_start_and_a_refused_tag(ocpp_server, household):
     stranger = make_charger(site=household["site"], password=PASSWORD)
 
     async def scenario():
-        async with sim_charger(ocpp_server, refuses.charge_point_id, password=PASSWORD, rejects_remote_start=True) as cp:
+        async with sim_charger(
+            ocpp_server, refuses.charge_point_id, password=PASSWORD, rejects_remote_start=True
+        ) as cp:
             await cp.plug_in()
             start = await in_a_thread(
                 http_json, ocpp_server, "POST", f"/api/v1/chargers/{refuses.charge_point_id}/start",

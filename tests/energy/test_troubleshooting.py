@@ -204,7 +204,7 @@ def start(**overrides) -> StartFacts:
             start(limit_w=0, limit_source="manual", limit_reason="a manual limit of 0 W pauses charging"),
             Status.PROBLEM,
             "A 0 A limit is in force (manual limit): a manual limit of 0 W pauses charging.",
-            "Paused: a manual limit of 0 W pauses charging.",
+            "",
         ),
         (
             start(connector_status="Available", remote_start=StartAttempt(ago(minutes=1), "Accepted", "answered")),
