@@ -1,6 +1,31 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 
-from energy.models import Circuit, EnergyReading, GridResponse, Site, SolarCharging, Tariff, TariffPeriod, TimeOfUse
+from chargers.models import Charger
+from energy.checklist import TITLES, Group, Item
+from energy.commissioning import (
+    limit_test,
+    load_balancing_test,
+    site_commissioning,
+    start_stop_test,
+    tou_verify_test,
+)
+from energy.models import (
+    Circuit,
+    CommissioningCheck,
+    EnergyReading,
+    GridResponse,
+    Site,
+    SolarCharging,
+    Tariff,
+    TariffPeriod,
+    TimeOfUse,
+)
 from energy.rebalance import rebalancer
 from graylogic.admin_utils import EstimatedCountPaginator
 
@@ -81,6 +106,94 @@ class SiteAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         # New settings take effect at once, not at the next scheduled run.
         rebalancer().request(form.instance.pk, f"site settings changed by {request.user.get_username()}")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/commissioning/", view(self.commissioning_view), name="energy_site_commissioning"),
+            path(
+                "<path:object_id>/commissioning/report/",
+                view(self.commissioning_report_view),
+                name="energy_site_commissioning_report",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _commissioning_context(self, request: HttpRequest, site: Site) -> dict:
+        """The checklist in sections (Gray Logic, each charger, energy), each item with the
+        charger's answers of its last test."""
+        now = timezone.now()
+        items = site_commissioning(site=site, host=request.get_host(), now=now)
+        answers = {}
+        for check in CommissioningCheck.objects.filter(site=site).select_related("charger").order_by("seen_at", "id"):
+            answers[(check.item, check.charger.charge_point_id if check.charger else None)] = check.details
+        chargers = {c.charge_point_id: c for c in site.chargers.order_by("charge_point_id")}
+        sections = [{"title": "Gray Logic", "key": Group.GRAY_LOGIC.value, "items": []}]
+        by_charger = {}
+        for cp, charger in chargers.items():
+            by_charger[cp] = {"title": f"Charger {charger}", "key": cp, "charger": charger, "items": []}
+            sections.append(by_charger[cp])
+        energy = {"title": "Energy", "key": Group.ENERGY.value, "items": [], "site_tests": True}
+        sections.append(energy)
+        for item in items:
+            row = {"item": item, "answers": answers.get((item.item.value, item.charger))}
+            if item.charger:
+                by_charger[item.charger]["items"].append(row)
+            elif item.group == Group.ENERGY:
+                energy["items"].append(row)
+            else:
+                sections[0]["items"].append(row)
+        ok = sum(1 for item in items if item.status == "ok")
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "site": site,
+            "sections": sections,
+            "checked_at": now,
+            "ok_count": ok,
+            "item_count": len(items),
+            "can_run": self.has_change_permission(request, site),
+            "title": f"Commissioning: {site}",
+        }
+
+    def commissioning_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        site = get_object_or_404(Site, pk=object_id)
+        if not self.has_view_permission(request, site):
+            raise PermissionDenied
+        if request.method == "POST":
+            if not self.has_change_permission(request, site):
+                raise PermissionDenied
+            check = self._run_test(request, site)
+            level = messages.SUCCESS if check.status == "ok" else messages.WARNING
+            messages.add_message(request, level, f"{TITLES[Item(check.item)]}: {check.status} — {check.evidence}")
+            return HttpResponseRedirect(reverse("admin:energy_site_commissioning", args=[site.pk]))
+        context = self._commissioning_context(request, site)
+        return TemplateResponse(request, "admin/energy/site/commissioning.html", context)
+
+    def _run_test(self, request: HttpRequest, site: Site) -> CommissioningCheck:
+        """The test a button asked for; it waits for the charger (bounded, see energy/commissioning.py)."""
+        who = request.user.get_username()
+        test = request.POST.get("test", "")
+        if test in ("start_stop", "limit"):
+            charger = Charger.objects.filter(site=site, pk=request.POST.get("charger") or 0).first()
+            if charger is None:
+                raise Http404("no such charger on this site")
+            run = start_stop_test if test == "start_stop" else limit_test
+            return run(charger=charger, requested_by=who)
+        if test == "load_balancing":
+            return load_balancing_test(site=site, requested_by=who)
+        if test == "tou":
+            return tou_verify_test(site=site, requested_by=who)
+        raise Http404(f"no commissioning test {test!r}")
+
+    def commissioning_report_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        site = get_object_or_404(Site, pk=object_id)
+        if not self.has_view_permission(request, site):
+            raise PermissionDenied
+        context = self._commissioning_context(request, site)
+        context["chargers"] = list(site.chargers.order_by("charge_point_id"))
+        context["prepared_by"] = request.user.get_full_name() or request.user.get_username()
+        return TemplateResponse(request, "admin/energy/site/commissioning_report.html", context)
 
 
 @admin.register(EnergyReading)

@@ -24,16 +24,16 @@ from chargers.link import (
     composite_schedule_read_call,
     meter_values_request_call,
 )
-from chargers.models import Charger, SecurityProfile
+from chargers.models import OCPP201, Charger, SecurityProfile
 from energy.allocation import NOMINAL_VOLTAGE_V
 from energy.checklist import (
     ChargerFacts,
     ChecklistItem,
     HeldLimit,
     Item,
+    KeptResult,
     ServerFacts,
     SiteFacts,
-    KeptResult,
     Verdict,
     fuse_verdict,
     limit_at_w,
@@ -127,7 +127,8 @@ def charger_facts(*, charger: Charger, host: str) -> ChargerFacts:
         charge_point_id=charger.charge_point_id,
         url=central_system_url(charger=charger, host=host, tls=tls_configured()),
         enabled=charger.enabled,
-        accepts_anyone=charger.accepts_anyone,
+        # Profile 3 without a password still needs its client certificate: not open.
+        accepts_anyone=charger.accepts_anyone and charger.security_profile != SecurityProfile.TLS_CLIENT_CERTIFICATE,
         is_connected=charger.is_connected,
         connected_at=charger.connected_at,
         booted_at=charger.booted_at,
@@ -195,6 +196,21 @@ def _wait(condition: Callable[[], object], wait_s: float) -> object:
         time.sleep(POLL_S)
 
 
+# A 1.6 connector in a transaction: the charger has the answer to its StartTransaction (its
+# transaction id) once it reports one of these, and only then can it match a RemoteStop to it.
+IN_TRANSACTION = ("Charging", "SuspendedEV", "SuspendedEVSE")
+
+
+def _transaction_running(charger: Charger, *, since: dt.datetime):
+    """The session a remote start began, once the charger knows its transaction id: at once in
+    2.0.1 (the station names it), after its connector reports charging or suspended in 1.6."""
+    session = charger.charging_sessions.filter(created_at__gte=since).first()
+    if session is None or (charger.connection_protocol or charger.protocol) == OCPP201:
+        return session
+    connector = charger.connectors.filter(connector_id=session.connector_id).first()
+    return session if connector is not None and connector.status in IN_TRANSACTION else None
+
+
 def start_stop_test(*, charger: Charger, requested_by: str) -> CommissioningCheck:
     """A real RemoteStart, then RemoteStop of the transaction it began, with the charger's answers."""
     wait_s = settings.COMMISSIONING_TRANSACTION_WAIT_S
@@ -210,10 +226,7 @@ def start_stop_test(*, charger: Charger, requested_by: str) -> CommissioningChec
         details["start_error"] = _failed(charger, failure)
         start_answer = getattr(failure, "code", "") or details["start_error"]
     if start_answer == "Accepted":
-        session = _wait(
-            lambda: charger.charging_sessions.filter(created_at__gte=asked_at).first(),
-            wait_s,
-        )
+        session = _wait(lambda: _transaction_running(charger, since=asked_at), wait_s)
         started = session is not None
         if started:
             details["transaction"] = session.transaction_id
