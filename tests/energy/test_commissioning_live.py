@@ -7,6 +7,7 @@ The server runs with short test waits (COMMISSIONING_*_WAIT) so a charger that i
 fails in seconds, not the minute a real site allows."""
 
 import asyncio
+import datetime as dt
 import html
 from io import StringIO
 
@@ -14,6 +15,7 @@ import pytest
 import requests
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from energy.checklist import Item
@@ -224,3 +226,47 @@ def test_a_yaml_import_leaving_a_charger_open_warns_and_the_checklist_names_it(a
     page = admin_client.get(f"/admin/energy/site/{site.pk}/commissioning/").content.decode()
     assert 'class="check-failed" id="item-credentials_set"' in page
     assert "open to anyone presenting its id: charger-driveway" in html.unescape(page)
+
+
+def test_tou_verify_compares_the_plan_the_charger_was_sent_with_its_schedule(server):
+    site = make_site(circuit_limit_a=32)
+    charger = make_charger(site=site, password=PASSWORD, max_power_w=7360, phases=1)
+    make_id_tag(id_tag="RFID-TOU")
+    owner = Token.objects.create(user=make_user(sites=(site,))).key
+    session = admin_session(server)
+    start = timezone.now().replace(second=0, microsecond=0)
+    start -= dt.timedelta(minutes=start.minute % 15)
+    # Dear for the next two hours, then cheap: the plan waits, then charges.
+    slots = [
+        {
+            "start": (start + dt.timedelta(minutes=15 * i)).isoformat(),
+            "end": (start + dt.timedelta(minutes=15 * (i + 1))).isoformat(),
+            "price_per_kwh": 0.40 if i < 8 else 0.05,
+        }
+        for i in range(16)
+    ]
+    ready_by = (start + dt.timedelta(hours=4)).astimezone(site.zone)
+
+    async def scenario():
+        async with sim_charger(server, charger.charge_point_id, password=PASSWORD, phases=1) as cp:
+            before = await in_a_thread(press, session, server, site, {"test": "tou"})
+            await cp.start(id_tag="RFID-TOU")
+            await in_a_thread(http_json, server, "POST", "/api/v1/energy/prices", token=owner, body={"slots": slots})
+            target = {"ready_by": f"{ready_by:%H:%M}", "energy_wh": 7000}
+            path = f"/api/v1/chargers/{charger.charge_point_id}/target"
+            await in_a_thread(http_json, server, "PUT", path, token=owner, body=target)
+            await cp.wait_for(lambda: cp.profile_of("TxDefaultProfile"), timeout=30, what="the plan")
+            await cp.wait_for(lambda: cp.effective_limit_a() == 0, timeout=30, what="waiting for the cheap hours")
+            after = await in_a_thread(press, session, server, site, {"test": "tou"})
+            return before, after
+
+    before, after = asyncio.run(scenario())
+
+    first, last = CommissioningCheck.objects.filter(site=site, item=Item.TOU_SCHEDULE).order_by("seen_at", "id")
+    assert first.status == "not_yet"
+    assert "no connected charger holds a time-of-use plan" in before
+    assert last.status == "ok", last.evidence
+    assert f"{charger.charge_point_id} follows its plan's" in last.evidence
+    held = last.details["chargers"][charger.charge_point_id]
+    assert held["plan"][0][1] == 0 and any(w > 0 for _, w in held["plan"])
+    assert "TOU schedule verified: ok" in after
