@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from chargers.models import Charger, ChargerCommand, ChargerEvent, IdTag
 from chargers.selectors import charger_main_connector
+from chargers.services import charger_limit_fallback_next
 from energy.troubleshooting import (
     RECENT,
     RECONNECT_WINDOW,
@@ -31,6 +32,7 @@ from energy.troubleshooting import (
     StartAttempt,
     StartFacts,
     diagnose,
+    limit_ignored_why,
 )
 from graylogic.datetimes import zone_named
 from sessions.measurands import POWER_UNITS, in_base_unit, whole_meter_value
@@ -298,3 +300,28 @@ def charger_diagnose(*, charger: Charger, now: dt.datetime | None = None) -> lis
         over_limit_for=over_limit_for(),
         time_zone=zone_named(charger.site.time_zone),
     )
+
+
+def chargers_limit_ignored_step(*, now: dt.datetime | None = None) -> dict[str, str | None]:
+    """Where 'measured power above the limit' is acted on: each charging charger whose car drew
+    above its accepted limit for longer than DIAGNOSIS_OVER_LIMIT_S steps to its compatibility
+    profile's next fallback (chargers.services.charger_limit_fallback_next), once per stretch.
+    Returns what changed per charger id (None: it started again from its configuration)."""
+    now = now or timezone.now()
+    changed = {}
+    charging = (
+        Charger.objects.filter(is_connected=True, control__limit_w__isnull=False, charging_sessions__stopped_at=None)
+        .select_related("control")
+        .distinct()
+    )
+    for charger in charging:
+        steps = (charger.limit_fallbacks or {}).get("steps") or [{}]
+        last_step_at = steps[-1].get("at")
+        why = limit_ignored_why(
+            _limit_facts(charger, now),
+            last_step_at=dt.datetime.fromisoformat(last_step_at) if last_step_at else None,
+            over_limit_for=over_limit_for(),
+        )
+        if why is not None:
+            changed[charger.charge_point_id] = charger_limit_fallback_next(charger_pk=charger.pk, why=why)
+    return changed

@@ -6,6 +6,7 @@ import time
 from celery import shared_task
 from django.utils import timezone
 
+from energy.diagnosis import chargers_limit_ignored_step
 from energy.models import Site
 from energy.rebalance import SITES_PER_RUN, rebalancer
 from energy.rebalance.scaled import SITE_RUN_TASK
@@ -66,3 +67,11 @@ def control_tick() -> int | None:
             # no loop to share with, and a paused tick would only make the next ones queue.
             time.sleep(time.monotonic() - started)
     return ran
+
+
+@shared_task
+@quiet_while_database_down
+def limits_ignored_check() -> int:
+    """Chargers that accept a limit but let the car draw above it try their next profile
+    fallback (energy/diagnosis.py)."""
+    return len(chargers_limit_ignored_step())

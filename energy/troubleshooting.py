@@ -538,6 +538,26 @@ def limit_not_applied(
     return _ok(symptom, f"The charger holds the limit sent ({facts.limit_w} W).", seen_at=facts.limit_since)
 
 
+def limit_ignored_why(
+    facts: LimitFacts, *, last_step_at: dt.datetime | None, over_limit_for: dt.timedelta = OVER_LIMIT_FOR
+) -> str | None:
+    """Why the compatibility profile's next fallback is due (measured power above an accepted
+    limit for longer than over_limit_for), or None. Once per stretch above the limit: a step
+    taken during this stretch waits for a limit sent with it."""
+    if facts.limit_w is None:
+        return None
+    over = over_limit_span(facts.samples, limit_w=facts.limit_w, since=facts.limit_since)
+    if over is None or over[0] < over_limit_for:
+        return None
+    span, most_w = over
+    if last_step_at is not None and last_step_at >= facts.samples[-1].at - span:
+        return None
+    return (
+        f"measured power up to {_kw(most_w)} above the {_kw(facts.limit_w)} limit it accepted "
+        f"for {round(span.total_seconds())} s"
+    )
+
+
 # --- all together ----------------------------------------------------------------------------
 
 

@@ -11,7 +11,8 @@ import pytest
 import websockets
 from rest_framework.authtoken.models import Token
 
-from chargers.models import Charger
+from chargers.models import Charger, ChargerEvent
+from energy.tasks import limits_ignored_check
 from tests.api.helpers import http_json, make_user
 from tests.chargepoint_sim import SimCharger, sim_charger
 from tests.conftest import start_server, stop_server
@@ -155,7 +156,8 @@ def quick_server(django_db_setup, django_db_blocker, tmp_path_factory):
     stop_server(process)
 
 
-def test_a_charger_that_ignores_its_limit(quick_server, household):
+def test_a_charger_that_ignores_its_limit(quick_server, household, settings):
+    settings.DIAGNOSIS_OVER_LIMIT_S = 2  # as the server has it, for the periodic check run here
     charger = make_charger(site=household["site"], password=PASSWORD, max_power_w=22000, phases=3)
     make_id_tag(id_tag="RFID1")
 
@@ -169,9 +171,10 @@ def test_a_charger_that_ignores_its_limit(quick_server, household):
             await asyncio.sleep(2.5)
             await cp.send_meter_values()
             after = await finding_says(quick_server, household, charger, "power_limit_not_applied", "above")
-            return cp.draw_a, before, after
+            stepped = [await in_a_thread(limits_ignored_check), await in_a_thread(limits_ignored_check)]
+            return cp.draw_a, before, after, stepped
 
-    draw_a, before, after = asyncio.run(scenario())
+    draw_a, before, after, stepped = asyncio.run(scenario())
 
     assert draw_a == 32  # the car draws its maximum under a 16 A limit
     assert before["status"] == "ok"
@@ -179,6 +182,13 @@ def test_a_charger_that_ignores_its_limit(quick_server, household):
     assert after["finding"].startswith("The measured power stayed above the limit: up to 22.1 kW for ")
     assert "where 11.0 kW is in force (the charger accepted the limit but does not apply it)" in after["finding"]
     assert "fallbacks" in after["fix"]
+    # The periodic check steps to the next fallback, once for this stretch above the limit.
+    assert stepped == [1, 0]
+    step = Charger.objects.get(pk=charger.pk).limit_fallbacks["steps"][-1]
+    assert step["why"].startswith("measured power up to 22.1 kW above the 11.0 kW limit it accepted for ")
+    assert ChargerEvent.objects.filter(
+        charger=charger, kind=ChargerEvent.Kind.PROFILE_MISMATCH, message__startswith="measured power up to"
+    ).exists()
 
 
 def test_a_charger_that_rejects_every_profile(ocpp_server, household):

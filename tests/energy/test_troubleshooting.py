@@ -22,6 +22,7 @@ from energy.troubleshooting import (
     Status,
     charging_wont_start,
     connection_refused,
+    limit_ignored_why,
     limit_not_applied,
     over_limit_span,
     reconnect_loop,
@@ -319,3 +320,21 @@ def test_the_time_above_the_limit_is_a_parameter():
     assert diagnosis.status is Status.PROBLEM
     assert "for 3 s" in diagnosis.finding
     assert over_limit_span(facts.samples, limit_w=11040, since=None) == (dt.timedelta(seconds=3), 22080)
+
+
+@pytest.mark.parametrize(
+    ("facts", "last_step_at", "why"),
+    [
+        (limit(samples=samples(9000, 22080, 22080, 22080, 22080)), None, "measured power up to 22.1 kW above the "
+         "11.0 kW limit it accepted for 60 s"),
+        # A step before this stretch above the limit began: due again.
+        (limit(samples=samples(9000, 22080, 22080, 22080, 22080)), ago(minutes=2), "for 60 s"),
+        # Stepped during this stretch: waits for a limit sent with it.
+        (limit(samples=samples(9000, 22080, 22080, 22080, 22080)), ago(seconds=30), None),
+        (limit(samples=samples(22080, 22080, 22080)), None, None),
+        (limit(limit_w=None, samples=samples(22080, 22080, 22080, 22080, 22080)), None, None),
+    ],
+)  # fmt: skip
+def test_the_next_fallback_is_due_once_per_stretch_above_the_limit(facts, last_step_at, why):
+    found = limit_ignored_why(facts, last_step_at=last_step_at)
+    assert found == why if why is None else why in found
