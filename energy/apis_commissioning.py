@@ -1,8 +1,10 @@
 """The commissioning checklist over the REST API: the same items the admin's commissioning page
 shows, for an installer's tools and records. Staff only: it names every charger's URL and state."""
 
+from enum import StrEnum
+
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -25,14 +27,19 @@ def site_by_id_or_name(site: str) -> Site:
     return found
 
 
+def _choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
+    """As ENUM_NAME_OVERRIDES reads an enum, so the schema names it (CommissioningItemEnum...)."""
+    return [(member.value, member.name) for member in enum]
+
+
 @extend_schema_serializer(component_name="CommissioningItem")
 class CommissioningItemSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The item, and for a charger's items `/<charger id>`: connected/drive-cp.")
-    item = serializers.ChoiceField(choices=[i.value for i in Item])
-    group = serializers.ChoiceField(choices=[g.value for g in Group])
+    item = serializers.ChoiceField(choices=_choices(Item))
+    group = serializers.ChoiceField(choices=_choices(Group))
     title = serializers.CharField()
     charger = serializers.CharField(allow_null=True, help_text="The charger's OCPP id; null for the site's items.")
-    status = serializers.ChoiceField(choices=[s.value for s in CheckStatus])
+    status = serializers.ChoiceField(choices=_choices(CheckStatus))
     evidence = serializers.CharField(allow_blank=True, help_text="What was seen, in words.")
     seen_at = serializers.DateTimeField(allow_null=True, help_text="When it was seen; null if never.")
     next_step = serializers.CharField(allow_blank=True, help_text="What to do next; empty when ok.")
@@ -55,6 +62,7 @@ class SiteCommissioningApi(APIView):
         "was seen, failed, or not_yet with the next step. The tests (remote start/stop, a power limit, load "
         "balancing, the TOU schedule) show their last result; run them on the site's commissioning page in the "
         "admin. Staff only. `site`: the site's id or name.",
+        parameters=[OpenApiParameter("site", str, OpenApiParameter.PATH, description="The site's id or name.")],
         responses={200: CommissioningSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, site: str) -> Response:

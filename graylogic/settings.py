@@ -150,6 +150,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": ["connected", "disconnected"],
         "DiagnosisStatusEnum": ["ok", "problem"],
+        "CommissioningItemEnum": "energy.checklist.Item",
+        "CommissioningGroupEnum": "energy.checklist.Group",
+        "CheckStatusEnum": "energy.sources.CheckStatus",
     },
     # Swagger UI and Redoc from the installed drf-spectacular-sidecar: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
