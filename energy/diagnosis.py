@@ -7,7 +7,6 @@ import difflib
 import re
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from chargers.models import Charger, ChargerCommand, ChargerEvent, IdTag
@@ -97,22 +96,24 @@ def disconnect_cause(kind: str, message: str) -> DisconnectCause:
 
 
 def _connection_facts(charger: Charger, now: dt.datetime) -> ConnectionFacts:
-    since = now - RECENT
-    own = Q(charger=charger)
-    # Refusals before the id is known hold no charger: those of a look-alike id or from its address.
-    strangers = Q(charger__isnull=True)
-    rows = list(
-        ChargerEvent.objects.filter(Q(kind=ChargerEvent.Kind.REFUSED, created_at__gte=since) & (own | strangers))
-        .order_by("-created_at")
-        .values_list("created_at", "message", "count", "charge_point_id", "remote_address", "charger_id")[:MAX_ROWS]
-    )
-    refusals = [
-        Refusal(at, refusal_cause(message), count, message, presented, address)
-        for at, message, count, presented, address, charger_pk in rows
-        if charger_pk == charger.pk
-        or ids_alike(presented, charger.charge_point_id)
-        or (address and address == charger.remote_address)
+    refused = ChargerEvent.objects.filter(kind=ChargerEvent.Kind.REFUSED, created_at__gte=now - RECENT)
+    fields = ("created_at", "message", "count", "charge_point_id", "remote_address")
+    own = list(refused.filter(charger=charger).order_by("-created_at").values_list(*fields)[:MAX_ROWS])
+    # Refusals before the id is known hold no charger: those of a look-alike id or from its
+    # address are taken as its own (read apart, so that a scan's rows cannot crowd them out).
+    strangers = [
+        row
+        for row in refused.filter(charger__isnull=True).order_by("-created_at").values_list(*fields)[:MAX_ROWS]
+        if ids_alike(row[3], charger.charge_point_id) or (row[4] and row[4] == charger.remote_address)
     ]
+    refusals = sorted(
+        (
+            Refusal(at, refusal_cause(message), count, message, presented, address)
+            for at, message, count, presented, address in own + strangers
+        ),
+        key=lambda refusal: refusal.at,
+        reverse=True,
+    )
     return ConnectionFacts(
         charge_point_id=charger.charge_point_id,
         connected=charger.is_connected,
