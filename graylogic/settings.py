@@ -216,6 +216,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "energy.tasks.control_tick",
         "schedule": env.int("ENERGY_CONTROL_TICK", default=1),
     },
+    # A charger whose car draws above the limit it accepted tries its next profile fallback.
+    "limits-ignored-check": {
+        "task": "energy.tasks.limits_ignored_check",
+        "schedule": env.int("DIAGNOSIS_CHECK_INTERVAL", default=30),
+    },
     # Old samples, readings, decisions, events and command logs go, per the retention in the
     # admin (sessions/retention.py), in small batches.
     "prune-old-data": {
