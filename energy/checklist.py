@@ -256,7 +256,7 @@ def _credentials(site: SiteFacts) -> ChecklistItem:
         Item.CREDENTIALS_SET,
         Group.GRAY_LOGIC,
         CheckStatus.OK,
-        f"all {len(site.chargers)} chargers need a password or certificate",
+        f"each of the {len(site.chargers)} charger(s) needs a password or certificate",
         site.now,
     )
 

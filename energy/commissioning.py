@@ -106,7 +106,9 @@ def _profile_words(charger: Charger) -> str:
     ]
     if charger.max_stack_level is not None:
         parts.append(f"stack levels up to {charger.max_stack_level}")
-    if charger.meter_sample_interval_s is not None:
+    if charger.meter_sample_interval_s == 0:
+        parts.append("no periodic meter samples")
+    elif charger.meter_sample_interval_s is not None:
         parts.append(f"samples every {charger.meter_sample_interval_s} s")
     return ", ".join(parts)
 
