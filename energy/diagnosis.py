@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from chargers.models import Charger, ChargerCommand, ChargerEvent, IdTag
+from chargers.quirks import learned_in_words
 from chargers.selectors import charger_main_connector
 from chargers.services import charger_limit_fallback_next
 from energy.troubleshooting import (
@@ -243,7 +244,6 @@ def _limit_facts(charger: Charger, now: dt.datetime) -> LimitFacts:
         if control.limit_w is not None
         else None
     )
-    fallbacks = charger.limit_fallbacks if isinstance(charger.limit_fallbacks, dict) else {}
     return LimitFacts(
         limit_w=control.limit_w,
         limit_since=limit_since,
@@ -251,7 +251,7 @@ def _limit_facts(charger: Charger, now: dt.datetime) -> LimitFacts:
         rejection=rejection,
         mismatch=Mismatch(*mismatch) if mismatch else None,
         samples=_power_samples(charger, now),
-        fallbacks=tuple(f"{key}: {value}" for key, value in fallbacks.items()),
+        fallbacks=tuple(learned_in_words(charger.limit_fallbacks if isinstance(charger.limit_fallbacks, dict) else {})),
     )
 
 

@@ -417,6 +417,22 @@ def charging_wont_start(facts: StartFacts, *, now: dt.datetime, time_zone: dt.tz
             "Present an accepted RFID tag, start it from the app or the API, or set the charger to accept any ID tag.",
             homeowner="Your car is plugged in and waiting to start: present your card, or start it in the app.",
         )
+    if status == "Finishing" and not facts.session_running:
+        return Diagnosis(
+            symptom,
+            Status.PROBLEM,
+            "The connector is Finishing: the last session ended, and a new one starts only once the car is unplugged.",
+            "Unplug the car and plug it in again (or start it again with its tag).",
+            homeowner="Charging has finished: unplug the car, or plug it in again to restart.",
+        )
+    if status == "Reserved":
+        return Diagnosis(
+            symptom,
+            Status.PROBLEM,
+            "The connector is Reserved: it starts only for the reservation's tag.",
+            "Present the reservation's tag, or cancel the reservation (Cancel reservation).",
+            homeowner="The charger is reserved.",
+        )
     if status in STARTED or facts.session_running:
         return _ok(symptom, f"The connector is {status}: charging started.")
     return _ok(symptom, f"The connector is {status or 'not reported yet'}.")
@@ -535,7 +551,10 @@ def limit_not_applied(
             f"The charger does not apply the power limit: the car draws {_kw(most_w)} where "
             f"{_kw(facts.limit_w)} is allowed.",
         )
-    return _ok(symptom, f"The charger holds the limit sent ({facts.limit_w} W).", seen_at=facts.limit_since)
+    held = f"The charger holds the limit sent ({facts.limit_w} W)"
+    if facts.fallbacks:
+        held += f", with the fallback it taught ({facts.fallbacks[-1]})"
+    return Diagnosis(symptom, Status.OK, f"{held}.", "", fallbacks, facts.limit_since)
 
 
 def limit_ignored_why(

@@ -217,6 +217,13 @@ def start(**overrides) -> StartFacts:
         (start(), Status.PROBLEM, "A car is plugged in but no session started", "present your card"),
         (start(connector_status="Charging", session_running=True), Status.OK, "A session is running.", ""),
         (start(connector_status="SuspendedEV"), Status.OK, "The connector is SuspendedEV", ""),
+        (
+            start(connector_status="Finishing"),
+            Status.PROBLEM,
+            "The connector is Finishing: the last session ended",
+            "unplug the car",
+        ),
+        (start(connector_status="Reserved"), Status.PROBLEM, "starts only for the reservation's tag", "reserved"),
     ],
 )
 def test_charging_wont_start_says_what_is_in_the_way(facts, status, finding, homeowner):
@@ -338,3 +345,12 @@ def test_the_time_above_the_limit_is_a_parameter():
 def test_the_next_fallback_is_due_once_per_stretch_above_the_limit(facts, last_step_at, why):
     found = limit_ignored_why(facts, last_step_at=last_step_at)
     assert found == why if why is None else why in found
+
+
+def test_a_limit_held_after_a_fallback_says_which():
+    learned = "2026-12-06 09:58 UTC: ChargePointMaxProfile Rejected, so limits in amps"
+    facts = limit(rejection=REJECTED, last_accepted_at=ago(seconds=30), fallbacks=(learned,))
+    diagnosis = limit_not_applied(facts, now=NOW)
+    assert diagnosis.status is Status.OK
+    assert diagnosis.finding == f"The charger holds the limit sent (11040 W), with the fallback it taught ({learned})."
+    assert diagnosis.evidence == (f"fallback learned: {learned}",)
