@@ -7,6 +7,7 @@ The tests run in the request that asks for them, bounded: a start/stop waits at 
 COMMISSIONING_TRANSACTION_WAIT_S for each transaction change, a limit test at most
 COMMISSIONING_LIMIT_WAIT_S for the measured power to follow."""
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -302,7 +303,9 @@ def limit_test(*, charger: Charger, requested_by: str) -> CommissioningCheck:
         def followed() -> bool:
             nonlocal measured_w
             call = meter_values_request_call(charger=charger, connector_id=session.connector_id)
-            charger_call_sync(charger=charger, call=call, requested_by=who)
+            # A charger without TriggerMessage: its own samples will do, at its own pace.
+            with contextlib.suppress(CommandFailed):
+                charger_call_sync(charger=charger, call=call, requested_by=who)
             time.sleep(POLL_S)
             if not session.samples.filter(timestamp__gte=set_at).exists():
                 return False
