@@ -552,6 +552,17 @@ def fuse_verdict(*, held: Sequence[HeldLimit], fuse_a: float) -> Verdict:
     return Verdict(CheckStatus.OK, evidence)
 
 
+def plan_ahead(periods: Sequence[Sequence[float]], *, now_s: float, end_s: float) -> list[tuple[float, float]]:
+    """A plan's periods ([start Unix s, W], in order) within [now, end): one already begun
+    starts now, so it compares with a schedule read now."""
+    ahead = []
+    for index, (start_s, limit_w) in enumerate(periods):
+        next_s = periods[index + 1][0] if index + 1 < len(periods) else end_s
+        if next_s > now_s and start_s < end_s:
+            ahead.append((max(start_s, now_s), float(limit_w)))
+    return ahead
+
+
 def plan_verdict(
     *, charge_point_id: str, plan: Sequence[tuple[float, float]], schedule: Sequence[tuple[float, float]]
 ) -> Verdict:

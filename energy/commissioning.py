@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from cryptography import x509
 from django.conf import settings
-from django.db.models import Max
 from django.utils import timezone
 
 from chargers.commands import CommandFailed
@@ -39,6 +38,7 @@ from energy.checklist import (
     fuse_verdict,
     limit_at_w,
     limit_verdict,
+    plan_ahead,
     plan_verdict,
     power_follows,
     schedule_limits_w,
@@ -120,12 +120,24 @@ def charger_facts(*, charger: Charger, host: str) -> ChargerFacts:
     if charger.status:
         statuses = f"charger: {charger.status}" + (f"; {statuses}" if statuses else "")
     status_seen = max((c.updated_at for c in connectors), default=None)
-    samples = MeterSample.objects.filter(charger=charger)
-    meter_seen = samples.aggregate(newest=Max("timestamp"))["newest"]
-    measurands: tuple[str, ...] = ()
-    if meter_seen is not None:
-        recent = samples.filter(timestamp__gte=meter_seen - MEASURANDS_WINDOW)
-        measurands = tuple(sorted(set(recent.values_list("measurand", flat=True))))
+    # Per outlet (and 0, the charger's own meter): the newest sample is then one step down
+    # the (charger, connector, timestamp) index, not a scan of the charger's history.
+    outlets = {0, *charger.connectors.values_list("connector_id", flat=True)}
+    newest = {}
+    for outlet in outlets:
+        at = (
+            MeterSample.objects.filter(charger=charger, connector_id=outlet)
+            .order_by("-timestamp")
+            .values_list("timestamp", flat=True)
+            .first()
+        )
+        if at is not None:
+            newest[outlet] = at
+    meter_seen = max(newest.values(), default=None)
+    measurands: set[str] = set()
+    for outlet, at in newest.items():
+        recent = MeterSample.objects.filter(charger=charger, connector_id=outlet, timestamp__gte=at - MEASURANDS_WINDOW)
+        measurands.update(recent.values_list("measurand", flat=True))
     return ChargerFacts(
         charge_point_id=charger.charge_point_id,
         url=central_system_url(charger=charger, host=host, tls=tls_configured()),
@@ -142,7 +154,7 @@ def charger_facts(*, charger: Charger, host: str) -> ChargerFacts:
         remote_address=charger.remote_address,
         statuses=statuses,
         status_seen_at=status_seen,
-        measurands=measurands,
+        measurands=tuple(sorted(measurands)),
         meter_seen_at=meter_seen,
         probed_at=charger.probed_at,
         profile=_profile_words(charger),
@@ -373,16 +385,6 @@ def load_balancing_test(*, site: Site, requested_by: str) -> CommissioningCheck:
     )
 
 
-def _plan_ahead(periods: list, *, now_s: float, end_s: float) -> list[tuple[float, float]]:
-    """The plan's periods within [now, end): one already begun starts now."""
-    ahead = []
-    for index, (start_s, limit_w) in enumerate(periods):
-        next_s = periods[index + 1][0] if index + 1 < len(periods) else end_s
-        if next_s > now_s and start_s < end_s:
-            ahead.append((max(start_s, now_s), float(limit_w)))
-    return ahead
-
-
 def tou_verify_test(*, site: Site, requested_by: str) -> CommissioningCheck:
     """Each charger holding a time-of-use plan: its composite schedule for the next hours against
     the plan sent to it."""
@@ -395,7 +397,7 @@ def tou_verify_test(*, site: Site, requested_by: str) -> CommissioningCheck:
             continue
         now_s = time.time()
         end_s = min(charger.control.tou_end_s or now_s + TOU_HORIZON_S, now_s + TOU_HORIZON_S)
-        plan = _plan_ahead(periods, now_s=now_s, end_s=end_s)
+        plan = plan_ahead(periods, now_s=now_s, end_s=end_s)
         if not plan:
             continue
         try:

@@ -15,6 +15,7 @@ from energy.checklist import (
     limit_at_w,
     limit_verdict,
     measurands_missing,
+    plan_ahead,
     plan_verdict,
     schedule_limits_w,
     site_checklist,
@@ -242,3 +243,16 @@ def test_plan_verdict_compares_the_schedule_at_each_planned_period():
     assert wrong.status == FAILED
     assert "10:00 UTC plan 0 W, holds 11,040 W" in wrong.evidence
     assert plan_verdict(charge_point_id="a", plan=[], schedule=[]).status == NOT_YET
+
+
+@pytest.mark.parametrize(
+    ("periods", "ahead"),
+    [
+        ([[0, 0], [100, 7360]], [(50, 0.0), (100, 7360.0)]),  # the period begun starts now
+        ([[0, 0], [40, 7360]], [(50, 7360.0)]),  # one that ended before now is gone
+        ([[60, 0], [300, 7360]], [(60, 0.0)]),  # one from the end on is not read
+        ([], []),
+    ],
+)
+def test_the_plan_ahead_is_what_a_schedule_read_now_can_be_compared_with(periods, ahead):
+    assert plan_ahead(periods, now_s=50, end_s=200) == ahead
