@@ -175,7 +175,8 @@ class SiteAdmin(admin.ModelAdmin):
         who = request.user.get_username()
         test = request.POST.get("test", "")
         if test in ("start_stop", "limit"):
-            charger = Charger.objects.filter(site=site, pk=request.POST.get("charger") or 0).first()
+            charger_pk = request.POST.get("charger", "")
+            charger = Charger.objects.filter(site=site, pk=charger_pk).first() if charger_pk.isdigit() else None
             if charger is None:
                 raise Http404("no such charger on this site")
             run = start_stop_test if test == "start_stop" else limit_test

@@ -13,7 +13,7 @@ from io import StringIO
 
 import pytest
 import requests
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -270,3 +270,29 @@ def test_tou_verify_compares_the_plan_the_charger_was_sent_with_its_schedule(ser
     held = last.details["chargers"][charger.charge_point_id]
     assert held["plan"][0][1] == 0 and any(w > 0 for _, w in held["plan"])
     assert "TOU schedule verified: ok" in after
+
+
+def test_a_test_the_page_does_not_know_or_a_charger_of_another_site_is_not_found_and_runs_nothing(admin_client):
+    site, other = make_site(), make_site()
+    stranger = make_charger(site=other, password=PASSWORD)
+    url = f"/admin/energy/site/{site.pk}/commissioning/"
+
+    assert admin_client.post(url, {"test": "reboot"}).status_code == 404
+    assert admin_client.post(url, {"test": "start_stop", "charger": str(stranger.pk)}).status_code == 404
+    assert admin_client.post(url, {"test": "limit", "charger": "not-a-number"}).status_code == 404
+    assert not CommissioningCheck.objects.exists()
+
+
+def test_staff_who_may_only_view_sites_read_the_checklist_and_the_report_but_run_no_test(client):
+    site = make_site(name="Viewed")
+    make_charger(site=site, charge_point_id="viewed-cp", password=PASSWORD)
+    viewer = User.objects.create_user("viewer", password=ADMIN_PASSWORD, is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_site"))
+    client.force_login(viewer)
+    url = f"/admin/energy/site/{site.pk}/commissioning/"
+
+    page = client.get(url).content.decode()
+    assert "viewed-cp" in page and 'id="test-start-stop-viewed-cp"' not in page
+    assert "Viewed" in client.get(f"{url}report/").content.decode()
+    assert client.post(url, {"test": "load_balancing"}).status_code == 403
+    assert not CommissioningCheck.objects.exists()
