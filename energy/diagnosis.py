@@ -89,6 +89,8 @@ def disconnect_cause(kind: str, message: str) -> DisconnectCause:
     code = match[1] if match else "None"
     if code == "4000":
         return DisconnectCause.REPLACED
+    if code == "4003":
+        return DisconnectCause.CLAIM_REJECTED
     if code in ("1011", "1013"):
         return DisconnectCause.SERVER
     if code in ("1006", "None"):

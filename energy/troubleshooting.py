@@ -73,6 +73,7 @@ class DisconnectCause(StrEnum):
     ABNORMAL = "abnormal"  # the socket dropped without a close frame (1006): network or power
     SERVER = "server"  # the server closed it (1011, 1013: try again later)
     CLOSED = "closed"  # the charger closed it
+    CLAIM_REJECTED = "claim rejected"  # the installer rejected a pending charger's claim of its id (4003)
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,10 @@ LOOP_CAUSES = {
     DisconnectCause.SERVER: (
         "the server closes it (it asked it to try again later)",
         "Check the server's health (/healthz) and log: its database or channel layer is failing.",
+    ),
+    DisconnectCause.CLAIM_REJECTED: (
+        "the installer rejected its claim of this id while it waited for approval",
+        "Approve the charger in the admin if it is yours, or give the other device its own id.",
     ),
     DisconnectCause.CLOSED: (
         "the charger closes the connection itself",

@@ -130,6 +130,7 @@ def test_no_recent_refusal_or_a_connection_since_is_ok(last_connected_at, refusa
         (DisconnectCause.REPLACED, "another device connects with the same id"),
         (DisconnectCause.SILENT, "silent for longer than its heartbeat (300 s)"),
         (DisconnectCause.SERVER, "the server closes it"),
+        (DisconnectCause.CLAIM_REJECTED, "the installer rejected its claim of this id"),
     ],
 )
 def test_a_reconnect_loop_counts_its_connections_and_names_the_likely_cause(cause, likely):
