@@ -22,6 +22,7 @@ from energy.checklist import Item
 from energy.models import CommissioningCheck, Site
 from tests.api.helpers import http_json, make_user
 from tests.chargepoint_sim import sim_charger
+from tests.chargepoint_sim201 import CarStation, sim_station
 from tests.chargers.test_configuration import SPEC_YAML
 from tests.conftest import start_server, stop_server
 from tests.factories import make_charger, make_id_tag, make_site
@@ -154,6 +155,25 @@ def test_the_start_stop_button_runs_a_real_remote_start_and_stop(server, rejects
         assert check.details["stop"] == {"status": "Accepted"}
         assert "RemoteStopTransaction" in calls
     assert check.requested_by == "installer"
+
+
+def test_the_start_stop_test_runs_on_an_ocpp_201_station_too(server):
+    site = make_site(circuit_limit_a=32)
+    charger = make_charger(site=site, password=PASSWORD, phases=3, max_power_w=22000, protocol="ocpp2.0.1")
+    session = admin_session(server)
+
+    async def scenario():
+        async with sim_station(server, charger.charge_point_id, password=PASSWORD, station_class=CarStation) as st:
+            await st.plug_in()
+            page = await in_a_thread(press, session, server, site, {"test": "start_stop", "charger": str(charger.pk)})
+            return page, [action for action, _ in st.calls]
+
+    page, calls = asyncio.run(scenario())
+
+    check = CommissioningCheck.objects.get(site=site, charger=charger, item=Item.REMOTE_START_STOP)
+    assert check.status == "ok", (check.evidence, check.details)
+    assert {"RequestStartTransaction", "RequestStopTransaction"} <= set(calls)
+    assert "RemoteStop answered Accepted and the transaction ended" in page
 
 
 @pytest.mark.parametrize(
