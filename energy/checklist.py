@@ -151,6 +151,13 @@ def _item(
     )
 
 
+def central_system_url(*, charge_point_id: str, host: str, tls: bool, tls_required: bool) -> str:
+    """What the installer types into the charger: wss when the server has TLS or the charger's
+    security profile (2 or 3) needs it."""
+    scheme = "wss" if tls or tls_required else "ws"
+    return f"{scheme}://{host}/ocpp/{charge_point_id}"
+
+
 def site_checklist(*, server: ServerFacts, site: SiteFacts) -> list[ChecklistItem]:
     """The site's checklist in the spec's order: Gray Logic, each charger, energy."""
     items = [_bridge(server, site.now), _tls(server, site.now), _credentials(site)]

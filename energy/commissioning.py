@@ -35,6 +35,7 @@ from energy.checklist import (
     ServerFacts,
     SiteFacts,
     Verdict,
+    central_system_url,
     fuse_verdict,
     limit_at_w,
     limit_verdict,
@@ -57,12 +58,6 @@ POLL_S = 1.0
 TOU_HORIZON_S = 6 * 3600
 # Meter values within this long of the newest are "what the charger sends now".
 MEASURANDS_WINDOW = dt.timedelta(minutes=15)
-
-
-def central_system_url(*, charger: Charger, host: str, tls: bool) -> str:
-    """What the installer types into the charger: wss with TLS (profiles 2 and 3 need it)."""
-    scheme = "wss" if tls or charger.security_profile != SecurityProfile.BASIC_AUTH else "ws"
-    return f"{scheme}://{host}/ocpp/{charger.charge_point_id}"
 
 
 def tls_configured() -> bool:
@@ -140,7 +135,12 @@ def charger_facts(*, charger: Charger, host: str) -> ChargerFacts:
         measurands.update(recent.values_list("measurand", flat=True))
     return ChargerFacts(
         charge_point_id=charger.charge_point_id,
-        url=central_system_url(charger=charger, host=host, tls=tls_configured()),
+        url=central_system_url(
+            charge_point_id=charger.charge_point_id,
+            host=host,
+            tls=tls_configured(),
+            tls_required=charger.security_profile != SecurityProfile.BASIC_AUTH,
+        ),
         enabled=charger.enabled,
         # Profile 3 without a password still needs its client certificate: not open.
         accepts_anyone=charger.accepts_anyone and charger.security_profile != SecurityProfile.TLS_CLIENT_CERTIFICATE,

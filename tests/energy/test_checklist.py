@@ -11,6 +11,7 @@ from energy.checklist import (
     KeptResult,
     ServerFacts,
     SiteFacts,
+    central_system_url,
     fuse_verdict,
     limit_at_w,
     limit_verdict,
@@ -256,3 +257,17 @@ def test_plan_verdict_compares_the_schedule_at_each_planned_period():
 )
 def test_the_plan_ahead_is_what_a_schedule_read_now_can_be_compared_with(periods, ahead):
     assert plan_ahead(periods, now_s=50, end_s=200) == ahead
+
+
+@pytest.mark.parametrize(
+    ("tls", "tls_required", "url"),
+    [
+        (False, False, "ws://bridge.local:9000/ocpp/drive"),
+        (True, False, "wss://bridge.local:9000/ocpp/drive"),
+        (False, True, "wss://bridge.local:9000/ocpp/drive"),  # profile 2 or 3: TLS only
+    ],
+)
+def test_the_url_to_type_into_the_charger(tls, tls_required, url):
+    assert (
+        central_system_url(charge_point_id="drive", host="bridge.local:9000", tls=tls, tls_required=tls_required) == url
+    )
