@@ -547,22 +547,29 @@ def id_tag_info(*, charger_pk: int, id_tag: str, now: dt.datetime | None = None)
     tag, _ = IdTag.objects.get_or_create(id_tag=id_tag, defaults={"status": IdTag.Status.INVALID})
     IdTag.objects.filter(pk=tag.pk).update(last_seen_at=now, last_seen_charger_id=charger_pk)
 
-    status = tag.status
-    if status == IdTag.Status.ACCEPTED and tag.expiry_date and tag.expiry_date <= now:
-        status = IdTag.Status.EXPIRED
-    parent = tag.parent
-    if status == IdTag.Status.ACCEPTED and parent is not None and parent.status == IdTag.Status.BLOCKED:
-        # Blocking a group (parent) tag blocks its members.
-        status = IdTag.Status.BLOCKED
+    status = id_tag_status(tag, accepts_any=False, now=now)
     if status != IdTag.Status.ACCEPTED and Charger.objects.filter(pk=charger_pk, accept_any_id_tag=True).exists():
         status = IdTag.Status.ACCEPTED
 
     info: dict = {"status": status}
     if tag.expiry_date:
         info["expiry_date"] = tag.expiry_date.isoformat()
-    if parent is not None:
-        info["parent_id_tag"] = parent.id_tag
+    if tag.parent is not None:
+        info["parent_id_tag"] = tag.parent.id_tag
     return info
+
+
+def id_tag_status(tag: IdTag, *, accepts_any: bool, now: dt.datetime) -> str:
+    """What a presented tag is answered (troubleshooting reads it too): its own status, Expired
+    past its expiry date, Blocked with its group (parent) tag; accepted by a charger that
+    accepts any tag."""
+    status = tag.status
+    if status == IdTag.Status.ACCEPTED and tag.expiry_date and tag.expiry_date <= now:
+        status = IdTag.Status.EXPIRED
+    if status == IdTag.Status.ACCEPTED and tag.parent is not None and tag.parent.status == IdTag.Status.BLOCKED:
+        # Blocking a group (parent) tag blocks its members.
+        status = IdTag.Status.BLOCKED
+    return IdTag.Status.ACCEPTED if accepts_any else status
 
 
 def charger_firmware_status(*, charger_pk: int, status: str) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from chargers.models import Charger, ChargerCommand, ChargerEvent, IdTag
 from chargers.quirks import learned_in_words
 from chargers.selectors import charger_main_connector
-from chargers.services import charger_limit_fallback_next
+from chargers.services import charger_limit_fallback_next, id_tag_status
 from energy.troubleshooting import (
     RECENT,
     RECONNECT_WINDOW,
@@ -175,24 +175,15 @@ def _start_facts(charger: Charger, now: dt.datetime) -> StartFacts:
         session_running=session is not None,
         last_session_at=last_session_at,
         remote_start=attempt,
-        tag=None if tag is None else PresentedTag(tag.last_seen_at, tag.id_tag, _tag_status(charger, tag, now)),
+        tag=None
+        if tag is None
+        else PresentedTag(
+            tag.last_seen_at, tag.id_tag, id_tag_status(tag, accepts_any=charger.accept_any_id_tag, now=now)
+        ),
         limit_w=control.limit_w,
         limit_source=control.limit_source,
         limit_reason=control.limit_reason,
     )
-
-
-def _tag_status(charger: Charger, tag: IdTag, now: dt.datetime) -> str:
-    """As chargers.services.id_tag_info answered it."""
-    if charger.accept_any_id_tag:
-        return IdTag.Status.ACCEPTED
-    if tag.status != IdTag.Status.ACCEPTED:
-        return tag.status
-    if tag.expiry_date and tag.expiry_date <= now:
-        return IdTag.Status.EXPIRED
-    if tag.parent is not None and tag.parent.status == IdTag.Status.BLOCKED:
-        return IdTag.Status.BLOCKED
-    return tag.status
 
 
 def _profile_sent(payload: dict) -> tuple[str, str]:
