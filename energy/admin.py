@@ -9,6 +9,7 @@ from django.utils import timezone
 from chargers.models import Charger
 from energy.checklist import TITLES, Group, Item
 from energy.commissioning import (
+    latest_checks,
     limit_test,
     load_balancing_test,
     site_commissioning,
@@ -124,9 +125,7 @@ class SiteAdmin(admin.ModelAdmin):
         charger's answers of its last test."""
         now = timezone.now()
         items = site_commissioning(site=site, host=request.get_host(), now=now)
-        answers = {}
-        for check in CommissioningCheck.objects.filter(site=site).select_related("charger").order_by("seen_at", "id"):
-            answers[(check.item, check.charger.charge_point_id if check.charger else None)] = check.details
+        answers = {key: check.details for key, check in latest_checks(site=site).items()}
         chargers = {c.charge_point_id: c for c in site.chargers.order_by("charge_point_id")}
         sections = [{"title": "Gray Logic", "key": Group.GRAY_LOGIC.value, "items": []}]
         by_charger = {}
@@ -136,7 +135,7 @@ class SiteAdmin(admin.ModelAdmin):
         energy = {"title": "Energy", "key": Group.ENERGY.value, "items": [], "site_tests": True}
         sections.append(energy)
         for item in items:
-            row = {"item": item, "answers": answers.get((item.item.value, item.charger))}
+            row = {"item": item, "answers": answers.get((item.item, item.charger))}
             if item.charger:
                 by_charger[item.charger]["items"].append(row)
             elif item.group == Group.ENERGY:

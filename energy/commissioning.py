@@ -85,14 +85,23 @@ def server_facts(*, site: Site, now: dt.datetime) -> ServerFacts:
     )
 
 
-def _results(site: Site, charger: Charger | None) -> dict[Item, KeptResult]:
-    """The newest kept result of each tested item."""
-    results: dict[Item, KeptResult] = {}
-    for check in CommissioningCheck.objects.filter(site=site, charger=charger).order_by("-seen_at", "-id"):
-        item = Item(check.item)
-        if item not in results:
-            results[item] = KeptResult(CheckStatus(check.status), check.evidence, check.seen_at, check.requested_by)
-    return results
+def latest_checks(*, site: Site) -> dict[tuple[Item, str | None], CommissioningCheck]:
+    """The newest kept result of each tested item, by item and charger id (None: the site's)."""
+    latest: dict[tuple[Item, str | None], CommissioningCheck] = {}
+    checks = CommissioningCheck.objects.filter(site=site).select_related("charger").order_by("-seen_at", "-id")
+    for check in checks:
+        latest.setdefault((Item(check.item), check.charger.charge_point_id if check.charger else None), check)
+    return latest
+
+
+def _results(
+    latest: dict[tuple[Item, str | None], CommissioningCheck], charger_id: str | None
+) -> dict[Item, KeptResult]:
+    return {
+        item: KeptResult(CheckStatus(check.status), check.evidence, check.seen_at, check.requested_by)
+        for (item, of), check in latest.items()
+        if of == charger_id
+    }
 
 
 def _profile_words(charger: Charger) -> str:
@@ -109,7 +118,7 @@ def _profile_words(charger: Charger) -> str:
     return ", ".join(parts)
 
 
-def charger_facts(*, charger: Charger, host: str) -> ChargerFacts:
+def charger_facts(*, charger: Charger, host: str, results: dict[Item, KeptResult]) -> ChargerFacts:
     connectors = list(charger.connectors.exclude(status=""))
     statuses = "; ".join(f"connector {c.connector_id}: {c.status}" for c in connectors)
     if charger.status:
@@ -158,13 +167,14 @@ def charger_facts(*, charger: Charger, host: str) -> ChargerFacts:
         meter_seen_at=meter_seen,
         probed_at=charger.probed_at,
         profile=_profile_words(charger),
-        results=_results(charger.site, charger),
+        results=results,
     )
 
 
 def site_commissioning(*, site: Site, host: str, now: dt.datetime | None = None) -> list[ChecklistItem]:
     """The site's checklist as of now; `host` is how the installer reaches this server."""
     now = now or timezone.now()
+    latest = latest_checks(site=site)
     solar = (
         EnergyReading.objects.filter(site=site, solar_w__isnull=False).order_by("-measured_at").only("solar_w").first()
     )
@@ -174,8 +184,11 @@ def site_commissioning(*, site: Site, host: str, now: dt.datetime | None = None)
         now=now,
         solar_w=solar.solar_w if solar else None,
         solar_measured_at=solar.measured_at if solar else None,
-        chargers=tuple(charger_facts(charger=c, host=host) for c in site.chargers.order_by("charge_point_id")),
-        results=_results(site, None),
+        chargers=tuple(
+            charger_facts(charger=c, host=host, results=_results(latest, c.charge_point_id))
+            for c in site.chargers.order_by("charge_point_id")
+        ),
+        results=_results(latest, None),
     )
     return site_checklist(server=server_facts(site=site, now=now), site=facts)
 
