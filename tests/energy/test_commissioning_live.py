@@ -9,16 +9,19 @@ fails in seconds, not the minute a real site allows."""
 import asyncio
 import datetime as dt
 import html
+import subprocess
 from io import StringIO
 
 import pytest
 import requests
+from cryptography import x509
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from energy.checklist import Item
+from energy.commissioning import site_commissioning
 from energy.models import CommissioningCheck, Site
 from tests.api.helpers import http_json, make_user
 from tests.chargepoint_sim import sim_charger
@@ -316,3 +319,29 @@ def test_staff_who_may_only_view_sites_read_the_checklist_and_the_report_but_run
     assert "Viewed" in client.get(f"{url}report/").content.decode()
     assert client.post(url, {"test": "load_balancing"}).status_code == 403
     assert not CommissioningCheck.objects.exists()
+
+
+def test_the_tls_item_reads_the_servers_certificate_and_its_expiry_and_the_url_becomes_wss(settings, tmp_path):
+    cert, key = tmp_path / "ocpp.crt", tmp_path / "ocpp.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"),
+            *("-subj", "/CN=bridge.local", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    expires = x509.load_pem_x509_certificate(cert.read_bytes()).not_valid_after_utc
+    site = make_site()
+    make_charger(site=site, charge_point_id="tls-cp", password=PASSWORD)
+    settings.TLS_CERT_FILE, settings.TLS_KEY_FILE = str(cert), str(key)
+
+    items = {item.id: item for item in site_commissioning(site=site, host="bridge.local:9000")}
+    assert items["tls_configured"].status == "ok"
+    assert f"valid until {expires:%Y-%m-%d %H:%M} UTC" in items["tls_configured"].evidence
+    assert "wss://bridge.local:9000/ocpp/tls-cp" in items["central_system_url/tls-cp"].evidence
+
+    cert.write_text("not a certificate")
+    items = {item.id: item for item in site_commissioning(site=site, host="bridge.local:9000")}
+    assert items["tls_configured"].status == "failed"
+    assert str(cert) in items["tls_configured"].evidence
