@@ -1,6 +1,7 @@
 """The commissioning checklist over the REST API: the same items the admin's commissioning page
 shows, for an installer's tools and records. Staff only: it names every charger's URL and state."""
 
+import re
 from enum import StrEnum
 
 from django.utils import timezone
@@ -17,10 +18,13 @@ from energy.models import Site
 from energy.sources import CheckStatus
 from graylogic.api import error_responses
 
+SITE_ID = re.compile(r"[0-9]{1,18}")
+
 
 def site_by_id_or_name(site: str) -> Site:
     """A site by its number or its name (a site named like a number is found by name too)."""
-    found = Site.objects.filter(pk=int(site)).first() if site.isdigit() else None
+    # ASCII digits that fit a database integer: "²" is a digit to str.isdigit, 10**30 fits no column.
+    found = Site.objects.filter(pk=int(site)).first() if SITE_ID.fullmatch(site) else None
     found = found or Site.objects.filter(name=site).first()
     if found is None:
         raise exceptions.NotFound(f"no site {site!r}")

@@ -345,3 +345,10 @@ def test_the_tls_item_reads_the_servers_certificate_and_its_expiry_and_the_url_b
     items = {item.id: item for item in site_commissioning(site=site, host="bridge.local:9000")}
     assert items["tls_configured"].status == "failed"
     assert str(cert) in items["tls_configured"].evidence
+
+
+@pytest.mark.parametrize("site", ["²", "9" * 30, "-1", "nowhere"])
+def test_a_site_the_api_cannot_find_is_a_404_whatever_its_spelling(client, site):
+    client.force_login(User.objects.create_user("staff", is_staff=True))
+    response = client.get(f"/api/v1/sites/{site}/commissioning")
+    assert (response.status_code, response.json()["error"]) == (404, "not_found")
