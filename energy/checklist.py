@@ -483,18 +483,31 @@ def limit_at_w(limits: Sequence[tuple[int, float]], offset_s: float) -> float | 
     return held
 
 
+def _said(action: str, answer: str, failure: str) -> str:
+    """The charger's answer to a call, or why there was none (offline, no answer in time...)."""
+    return f"{action} answered {answer}" if answer else f"{action} got no answer: {failure or 'nothing'}"
+
+
 def start_stop_verdict(
-    *, start_answer: str, transaction_started: bool, stop_answer: str, transaction_stopped: bool, wait_s: float
+    *,
+    start_answer: str,
+    transaction_started: bool,
+    stop_answer: str,
+    transaction_stopped: bool,
+    wait_s: float,
+    start_failure: str = "",
+    stop_failure: str = "",
 ) -> Verdict:
-    """Remote start/stop works when the charger accepts both and the transaction begins and ends."""
-    said = f"RemoteStart answered {start_answer or 'nothing'}"
+    """Remote start/stop works when the charger accepts both and the transaction begins and ends.
+    An answer is the charger's status ("" when none came: the failure says why)."""
+    said = _said("RemoteStart", start_answer, start_failure)
     if start_answer != "Accepted":
         return Verdict(CheckStatus.FAILED, said)
     if not transaction_started:
         return Verdict(
             CheckStatus.FAILED, f"{said}, but no transaction began within {wait_s:g} s (is a car plugged in?)"
         )
-    said += f", a transaction began; RemoteStop answered {stop_answer or 'nothing'}"
+    said += f", a transaction began; {_said('RemoteStop', stop_answer, stop_failure)}"
     if stop_answer != "Accepted":
         return Verdict(CheckStatus.FAILED, said)
     if not transaction_stopped:

@@ -16,7 +16,7 @@ from cryptography import x509
 from django.conf import settings
 from django.utils import timezone
 
-from chargers.commands import CommandFailed
+from chargers.commands import ChargerRejected, CommandFailed
 from chargers.failures import failure_sentence
 from chargers.link import (
     charger_call_sync,
@@ -50,7 +50,7 @@ from energy.models import CommissioningCheck, EnergyReading, Site
 from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from energy.services import site_control_run
 from energy.sources import CheckStatus
-from sessions.models import MeterSample
+from sessions.models import ChargingSession, MeterSample
 from sessions.selectors import charger_active_session, session_power_w
 
 POLL_S = 1.0
@@ -244,36 +244,36 @@ def start_stop_test(*, charger: Charger, requested_by: str) -> CommissioningChec
     wait_s = settings.COMMISSIONING_TRANSACTION_WAIT_S
     who = f"commissioning test by {requested_by}"
     details: dict = {}
-    start_answer = stop_answer = ""
+    answers = {"start": "", "stop": ""}
+    failures = {"start": "", "stop": ""}
     started = stopped = False
     asked_at = timezone.now()
-    try:
-        details["start"] = charger_remote_start(charger=charger, requested_by=who)
-        start_answer = "Accepted"
-    except CommandFailed as failure:
-        details["start_error"] = _failed(charger, failure)
-        start_answer = getattr(failure, "code", "") or details["start_error"]
-    if start_answer == "Accepted":
+
+    def ask(step: str, request: Callable[[], dict]) -> bool:
+        try:
+            details[step] = request()
+            answers[step] = details[step].get("status", "")
+        except ChargerRejected as rejection:
+            details[f"{step}_error"] = _failed(charger, rejection)
+            answers[step] = rejection.code or "Rejected"
+        except CommandFailed as failure:
+            details[f"{step}_error"] = failures[step] = _failed(charger, failure)
+        return answers[step] == "Accepted"
+
+    if ask("start", lambda: charger_remote_start(charger=charger, requested_by=who)):
         session = _wait(lambda: _transaction_running(charger, since=asked_at), wait_s)
         started = session is not None
         if started:
             details["transaction"] = session.transaction_id
-            try:
-                details["stop"] = charger_remote_stop(charger=charger, requested_by=who)
-                stop_answer = "Accepted"
-            except CommandFailed as failure:
-                details["stop_error"] = _failed(charger, failure)
-                stop_answer = getattr(failure, "code", "") or details["stop_error"]
-            if stop_answer == "Accepted":
-                stopped = bool(
-                    _wait(
-                        lambda: type(session).objects.filter(pk=session.pk, stopped_at__isnull=False).exists(), wait_s
-                    )
-                )
+            if ask("stop", lambda: charger_remote_stop(charger=charger, requested_by=who)):
+                ended = ChargingSession.objects.filter(pk=session.pk, stopped_at__isnull=False)
+                stopped = bool(_wait(ended.exists, wait_s))
     verdict = start_stop_verdict(
-        start_answer=start_answer,
+        start_answer=answers["start"],
+        start_failure=failures["start"],
         transaction_started=started,
-        stop_answer=stop_answer,
+        stop_answer=answers["stop"],
+        stop_failure=failures["stop"],
         transaction_stopped=stopped,
         wait_s=wait_s,
     )

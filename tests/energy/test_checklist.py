@@ -178,12 +178,20 @@ def test_a_kept_test_result_shows_with_who_ran_it_and_a_failed_one_says_what_nex
         (("Accepted", False, "", False), FAILED, "no transaction began within 30 s"),
         (("Accepted", True, "Rejected", False), FAILED, "RemoteStop answered Rejected"),
         (("Accepted", True, "Accepted", False), FAILED, "did not end within 30 s"),
+        (("", False, "", False), FAILED, "RemoteStart got no answer: drive is offline"),
+        (("Accepted", True, "", False), FAILED, "a transaction began; RemoteStop got no answer: drive is offline"),
     ],
 )
 def test_start_stop_verdict(answers, status, words):
     start, started, stop, stopped = answers
     verdict = start_stop_verdict(
-        start_answer=start, transaction_started=started, stop_answer=stop, transaction_stopped=stopped, wait_s=30
+        start_answer=start,
+        start_failure="" if start else "drive is offline",
+        transaction_started=started,
+        stop_answer=stop,
+        stop_failure="" if stop else "drive is offline",
+        transaction_stopped=stopped,
+        wait_s=30,
     )
     assert verdict.status == status
     assert words in verdict.evidence
