@@ -307,7 +307,12 @@ def limit_test(*, charger: Charger, requested_by: str) -> CommissioningCheck:
     if session is None:
         verdict = Verdict(CheckStatus.NOT_YET, "no car is charging on it")
         return _keep(
-            site=charger.site, charger=charger, item=Item.POWER_LIMITS, verdict=verdict, details={}, requested_by=who
+            site=charger.site,
+            charger=charger,
+            item=Item.POWER_LIMITS,
+            verdict=verdict,
+            details={},
+            requested_by=requested_by,
         )
     test_limit_w = round(charger.min_current_a * NOMINAL_VOLTAGE_V * charger.phases)
     details: dict = {"test_limit_w": test_limit_w, "power_before_w": session_power_w(session=session)}

@@ -352,3 +352,29 @@ def test_a_site_the_api_cannot_find_is_a_404_whatever_its_spelling(client, site)
     client.force_login(User.objects.create_user("staff", is_staff=True))
     response = client.get(f"/api/v1/sites/{site}/commissioning")
     assert (response.status_code, response.json()["error"]) == (404, "not_found")
+
+
+def test_the_limit_test_without_a_car_charging_is_not_yet_and_sends_nothing(server):
+    site = make_site(circuit_limit_a=32)
+    charger = make_charger(site=site, password=PASSWORD, phases=3, max_power_w=22080)
+    session = admin_session(server)
+
+    async def scenario():
+        async with sim_charger(server, charger.charge_point_id, password=PASSWORD, phases=3) as cp:
+            sent_before = len(cp.calls)
+            page = await in_a_thread(press, session, server, site, {"test": "limit", "charger": str(charger.pk)})
+            return page, cp.calls[sent_before:]
+
+    page, calls = asyncio.run(scenario())
+
+    check = CommissioningCheck.objects.get(site=site, charger=charger, item=Item.POWER_LIMITS)
+    assert (check.status, check.evidence, check.requested_by) == ("not_yet", "no car is charging on it", "installer")
+    assert "Power limits applied correctly: not_yet" in page
+    # No test limit (6 A) and no asking for meter values: the boot's own profiles aside, nothing.
+    limits = [
+        period["limit"]
+        for action, payload in calls
+        if action == "SetChargingProfile"
+        for period in payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]
+    ]
+    assert 6 not in limits and "TriggerMessage" not in [action for action, _ in calls]
