@@ -69,7 +69,7 @@ def profiles(cp, purpose: str) -> list[dict]:
 
 async def boot_and_charge(cp, *, connector_status="Charging", transaction=True):
     cp.configuration = AMPS_ONLY
-    await cp.call(call.BootNotification(charge_point_vendor="Easee", charge_point_model="Home"))
+    await cp.call(call.BootNotification(charge_point_vendor="SimVendor", charge_point_model="Sim 22"))
     await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status=connector_status))
     if transaction:
         await cp.call(
