@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from chargers.models import Charger
 from energy.checklist import TITLES, Group, Item
@@ -84,7 +85,15 @@ class GridResponseInline(admin.StackedInline):
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ["name", "time_zone", "circuit_limit_a", "phases", "algorithm", "accept_unknown_chargers"]
+    list_display = [
+        "name",
+        "time_zone",
+        "circuit_limit_a",
+        "phases",
+        "algorithm",
+        "accept_unknown_chargers",
+        "commissioning_link",
+    ]
     search_fields = ["name"]
     filter_horizontal = ["owners"]
     inlines = [CircuitInline, TariffInline, SolarChargingInline, TimeOfUseInline, GridResponseInline]
@@ -107,6 +116,10 @@ class SiteAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         # New settings take effect at once, not at the next scheduled run.
         rebalancer().request(form.instance.pk, f"site settings changed by {request.user.get_username()}")
+
+    @admin.display(description="commissioning")
+    def commissioning_link(self, site: Site) -> str:
+        return format_html('<a href="{}">checklist</a>', reverse("admin:energy_site_commissioning", args=[site.pk]))
 
     def get_urls(self):
         view = self.admin_site.admin_view

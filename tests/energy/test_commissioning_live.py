@@ -378,3 +378,9 @@ def test_the_limit_test_without_a_car_charging_is_not_yet_and_sends_nothing(serv
         for period in payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]
     ]
     assert 6 not in limits and "TriggerMessage" not in [action for action, _ in calls]
+
+
+def test_the_site_list_links_each_site_to_its_commissioning_page(admin_client):
+    site = make_site(name="Listed")
+    page = admin_client.get("/admin/energy/site/").content.decode()
+    assert f'href="/admin/energy/site/{site.pk}/commissioning/"' in page
