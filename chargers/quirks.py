@@ -45,7 +45,7 @@ class Quirk:
     purposes: tuple[tuple[str, str], ...] = ()
 
     def matches(self, *, vendor: str, model: str, firmware: str) -> bool:
-        if self.vendor.casefold() not in vendor.casefold():
+        if _letters(self.vendor) not in _letters(vendor):  # "EV-BOX" is EVBox, "go-eCharger" go-e
             return False
         if not model.casefold().startswith(self.model_prefix.casefold()):
             return False
@@ -157,6 +157,10 @@ REGISTRY: tuple[Quirk, ...] = (
     ),
 )
 BY_ID = {quirk.id: quirk for quirk in REGISTRY}
+
+
+def _letters(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
 
 
 def version_key(version: str) -> tuple[int, ...]:

@@ -42,6 +42,8 @@ def profile_at_boot(vendor: str, model: str, firmware: str, **probed) -> LimitPr
             {"charging_rate_units": "Power", "max_stack_level": 8},
             LimitProfile("A", 0, {"ChargePointMaxProfile": "TxDefaultProfile"}),
         ),
+        # Vendors as they spell themselves: "EV-BOX" is EVBox.
+        ("EV-BOX", "Elvi", "", {}, LimitProfile("A", 0, {"ChargePointMaxProfile": "TxDefaultProfile"})),
         # go-e: advice only; an unknown charger: what it announced.
         ("go-e", "Gemini flex 11", "56.8", {"charging_rate_units": "Power"}, LimitProfile("W", None)),
         ("SimVendor", "Sim 22", "1.0", {"max_stack_level": 8}, LimitProfile("A", 8)),
