@@ -56,13 +56,12 @@ TITLES = {
     Item.LOAD_BALANCING: "Load balancing tested",
     Item.TOU_SCHEDULE: "TOU schedule verified",
 }
-# The items a button runs; their results are kept (CommissioningCheck), the others are live.
-TESTED_ITEMS = (Item.REMOTE_START_STOP, Item.POWER_LIMITS, Item.LOAD_BALANCING, Item.TOU_SCHEDULE)
 
 
 @dataclass(frozen=True)
 class KeptResult:
-    """The last run of a tested item, as kept."""
+    """The last run of a tested item (a button: start/stop, limit, load balancing, TOU), as kept;
+    the other items are read live each time."""
 
     status: CheckStatus
     evidence: str
