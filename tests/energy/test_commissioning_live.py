@@ -384,3 +384,26 @@ def test_the_site_list_links_each_site_to_its_commissioning_page(admin_client):
     site = make_site(name="Listed")
     page = admin_client.get("/admin/energy/site/").content.decode()
     assert f'href="/admin/energy/site/{site.pk}/commissioning/"' in page
+
+
+def test_load_balancing_fails_when_a_charger_refuses_its_limit_and_could_draw_past_the_fuse(server):
+    site = make_site(circuit_limit_a=20)
+    obeys = make_charger(site=site, password=PASSWORD, phases=3, max_power_w=22080)
+    refuses = make_charger(site=site, password=PASSWORD, phases=3, max_power_w=22080)
+    session = admin_session(server)
+
+    async def scenario():
+        async with (
+            sim_charger(server, obeys.charge_point_id, password=PASSWORD, phases=3),
+            sim_charger(server, refuses.charge_point_id, password=PASSWORD, phases=3, accept_profiles=False),
+        ):
+            return await in_a_thread(press, session, server, site, {"test": "load_balancing"})
+
+    page = asyncio.run(scenario())
+
+    check = CommissioningCheck.objects.get(site=site, item=Item.LOAD_BALANCING)
+    assert check.status == "failed", check.evidence
+    # With no profile its schedule is its own maximum: 32 A, past the 20 A fuse on its own.
+    assert f"{refuses.charge_point_id} holds 32.0 A on 3 phases" in check.evidence
+    assert "at most 32.0 A on L1, fuse 20 A" in check.evidence
+    assert "Load balancing tested: failed" in page
