@@ -230,6 +230,7 @@ def charger_refusals_store(*, counts: list[RefusalCount]) -> None:
                 remote_address=count.address[:64],
                 kind=ChargerEvent.Kind.REFUSED,
                 message=count.message,
+                payload={"refusal": str(count.kind)},
                 count=counted,
             ).pk
         elif not ChargerEvent.objects.filter(pk=count.event_pk).update(count=counted):

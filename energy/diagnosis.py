@@ -9,6 +9,7 @@ import re
 from django.conf import settings
 from django.utils import timezone
 
+from chargers.admission import RefusalKind
 from chargers.models import Charger, ChargerCommand, ChargerEvent, IdTag
 from chargers.quirks import learned_in_words
 from chargers.selectors import charger_main_connector
@@ -44,33 +45,27 @@ ALIKE_RATIO = 0.75
 PROFILE_ACTIONS = ("SetChargingProfile",)
 START_ACTIONS = ("RemoteStartTransaction", "RequestStartTransaction")
 
-# The refusal log holds the door's sentence (chargers/services.connection_decide,
-# chargers/admission.security_refusal, chargers/door.py); its start tells the cause.
-REFUSAL_MESSAGES = (
-    ("wrong password", RefusalCause.WRONG_PASSWORD),
-    ("missing HTTP Basic credentials", RefusalCause.MISSING_PASSWORD),
-    ("unknown charger id", RefusalCause.UNKNOWN_ID),
-    ("not a charger id", RefusalCause.UNKNOWN_ID),
-    ("HTTP Basic user", RefusalCause.USER_MISMATCH),
-    ("security profile", RefusalCause.NO_TLS),
-    ("client certificate refused", RefusalCause.CERTIFICATE),
-    ("unsupported subprotocol", RefusalCause.SUBPROTOCOL),
-    ("no subprotocol offered", RefusalCause.SUBPROTOCOL),
-    ("an OCPP 2.0.1 identity holds no colon", RefusalCause.SUBPROTOCOL),
-    ("charger is disabled", RefusalCause.DISABLED),
-    ("too many failed handshakes", RefusalCause.THROTTLED),
-)
-WRONG_PATH = re.compile(r"^\S+ is not a charger's URL path")
+# The refusal log names each row's kind (chargers/admission.RefusalKind); troubleshooting's words for it.
+REFUSAL_CAUSES = {
+    RefusalKind.WRONG_PASSWORD: RefusalCause.WRONG_PASSWORD,
+    RefusalKind.MISSING_CREDENTIALS: RefusalCause.MISSING_PASSWORD,
+    RefusalKind.UNKNOWN_ID: RefusalCause.UNKNOWN_ID,
+    RefusalKind.USER_MISMATCH: RefusalCause.USER_MISMATCH,
+    RefusalKind.TLS_REQUIRED: RefusalCause.NO_TLS,
+    RefusalKind.CERTIFICATE_REFUSED: RefusalCause.CERTIFICATE,
+    RefusalKind.UNSUPPORTED_SUBPROTOCOL: RefusalCause.SUBPROTOCOL,
+    RefusalKind.DISABLED: RefusalCause.DISABLED,
+    RefusalKind.THROTTLED: RefusalCause.THROTTLED,
+    RefusalKind.WRONG_PATH: RefusalCause.WRONG_PATH,
+    RefusalKind.PENDING_CAP: RefusalCause.OTHER,
+    RefusalKind.DATABASE_UNAVAILABLE: RefusalCause.OTHER,
+}
 CLOSE_CODE = re.compile(r"\(code (\d+|None)\)")
 
 
-def refusal_cause(message: str) -> RefusalCause:
-    if WRONG_PATH.match(message):
-        return RefusalCause.WRONG_PATH
-    for start, cause in REFUSAL_MESSAGES:
-        if message.startswith(start):
-            return cause
-    return RefusalCause.OTHER
+def refusal_cause(payload: dict | None) -> RefusalCause:
+    """The cause of one refusal row, from the kind the door stored with it."""
+    return REFUSAL_CAUSES.get((payload or {}).get("refusal"), RefusalCause.OTHER)
 
 
 def ids_alike(presented: str, charge_point_id: str) -> bool:
@@ -100,7 +95,7 @@ def disconnect_cause(kind: str, message: str) -> DisconnectCause:
 
 def _connection_facts(charger: Charger, now: dt.datetime) -> ConnectionFacts:
     refused = ChargerEvent.objects.filter(kind=ChargerEvent.Kind.REFUSED, created_at__gte=now - RECENT)
-    fields = ("created_at", "message", "count", "charge_point_id", "remote_address")
+    fields = ("created_at", "message", "count", "charge_point_id", "remote_address", "payload")
     own = list(refused.filter(charger=charger).order_by("-created_at").values_list(*fields)[:MAX_ROWS])
     # Refusals before the id is known hold no charger: those of a look-alike id or from its
     # address are taken as its own (read apart, so that a scan's rows cannot crowd them out).
@@ -111,8 +106,8 @@ def _connection_facts(charger: Charger, now: dt.datetime) -> ConnectionFacts:
     ]
     refusals = sorted(
         (
-            Refusal(at, refusal_cause(message), count, message, presented, address)
-            for at, message, count, presented, address in own + strangers
+            Refusal(at, refusal_cause(payload), count, message, presented, address)
+            for at, message, count, presented, address, payload in own + strangers
         ),
         key=lambda refusal: refusal.at,
         reverse=True,
