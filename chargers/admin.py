@@ -543,6 +543,7 @@ class ChargerAdmin(ChargerQuirksAdmin, DeviceModelAdmin, ChargerSecurityAdmin, a
             by_certificate = obj.security_profile == SecurityProfile.TLS_CLIENT_CERTIFICATE
             context["open_warning"] = OPEN_WARNING if obj.accepts_anyone and not by_certificate else ""
             context["diagnosis"] = [(SYMPTOM_LABELS[f.symptom], f) for f in charger_diagnose(charger=obj)]
+            context["commissioning_url"] = reverse("admin:energy_site_commissioning", args=[obj.site_id])
         if obj is not None and self.has_change_permission(request, obj):
             context["command_links"] = self.command_links(obj)
             context["command_log_url"] = (

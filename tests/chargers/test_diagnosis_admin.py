@@ -12,11 +12,14 @@ from tests.factories import make_charger
 pytestmark = pytest.mark.django_db
 
 
-def diagnosis_section(client, charger) -> str:
+def diagnosis_html(client, charger) -> str:
     response = client.get(reverse("admin:chargers_charger_change", args=[charger.pk]))
     assert response.status_code == 200
-    page = response.content.decode()
-    section = page.split('id="charger-diagnosis"')[1].split("</fieldset>")[0]
+    return response.content.decode().split('id="charger-diagnosis"')[1].split("</fieldset>")[0]
+
+
+def diagnosis_section(client, charger) -> str:
+    section = diagnosis_html(client, charger)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section)).replace("&#x27;", "'")
 
 
@@ -24,7 +27,12 @@ def test_the_admin_page_lists_each_symptoms_finding_and_fix(admin_client):
     charger = make_charger(charge_point_id="GARAGE-1", password="pw-1234567890", is_connected=True)
     Connector.objects.create(charger=charger, connector_id=1, status="Preparing")
     ChargerEvent.objects.create(
-        charger=charger, charge_point_id="GARAGE-1", kind=ChargerEvent.Kind.REFUSED, message="wrong password", count=3
+        charger=charger,
+        charge_point_id="GARAGE-1",
+        kind=ChargerEvent.Kind.REFUSED,
+        message="wrong password",
+        payload={"refusal": "wrong password"},
+        count=3,
     )
     ChargerCommand.objects.create(
         charger=charger,
@@ -36,7 +44,8 @@ def test_the_admin_page_lists_each_symptoms_finding_and_fix(admin_client):
 
     text = diagnosis_section(admin_client, charger)
 
-    assert "> Diagnosis Charger won't connect:" in text
+    assert "> Diagnosis What the server saw of this charger" in text
+    assert f'href="/admin/energy/site/{charger.site_id}/commissioning/"' in diagnosis_html(admin_client, charger)
     for title in ("Charger won't connect:", "Charger connects then disconnects:", "Charging won't start:",
                   "Power limit not applied:"):  # fmt: skip
         assert title in text
