@@ -8,18 +8,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from chargers.models import Charger
-from energy.checklist import TITLES, Group, Item
-from energy.commissioning import (
-    latest_checks,
-    limit_test,
-    load_balancing_test,
-    site_commissioning,
-    start_stop_test,
-    tou_verify_test,
-)
+from energy.checklist import CHARGER_TESTS, TEST_ITEMS, TITLES, CommissioningTest, Group
+from energy.commissioning import latest_checks, longest_wait_s, site_commissioning, start_test
 from energy.models import (
     Circuit,
-    CommissioningCheck,
     EnergyReading,
     GridResponse,
     Site,
@@ -135,20 +127,34 @@ class SiteAdmin(admin.ModelAdmin):
 
     def _commissioning_context(self, request: HttpRequest, site: Site) -> dict:
         """The checklist in sections (Gray Logic, each charger, energy), each item with the
-        charger's answers of its last test."""
+        charger's answers of its last test, and which tests are running."""
         now = timezone.now()
         items = site_commissioning(site=site, host=request.get_host(), now=now)
         answers = {key: check.details for key, check in latest_checks(site=site).items()}
+        running = {(item.item, item.charger) for item in items if item.running}
         chargers = {c.charge_point_id: c for c in site.chargers.order_by("charge_point_id")}
         sections = [{"title": "Gray Logic", "key": Group.GRAY_LOGIC.value, "items": []}]
         by_charger = {}
         for cp, charger in chargers.items():
-            by_charger[cp] = {"title": f"Charger {charger}", "key": cp, "charger": charger, "items": []}
+            by_charger[cp] = {
+                "title": f"Charger {charger}",
+                "key": cp,
+                "charger": charger,
+                "items": [],
+                "running": {test.value: (TEST_ITEMS[test], cp) in running for test in CHARGER_TESTS},
+            }
             sections.append(by_charger[cp])
-        energy = {"title": "Energy", "key": Group.ENERGY.value, "items": [], "site_tests": True}
+        site_tests = [test for test in CommissioningTest if test not in CHARGER_TESTS]
+        energy = {
+            "title": "Energy",
+            "key": Group.ENERGY.value,
+            "items": [],
+            "site_tests": True,
+            "running": {test.value: (TEST_ITEMS[test], None) in running for test in site_tests},
+        }
         sections.append(energy)
         for item in items:
-            row = {"item": item, "answers": answers.get((item.item, item.charger))}
+            row = {"item": item, "answers": None if item.running else answers.get((item.item, item.charger))}
             if item.charger:
                 by_charger[item.charger]["items"].append(row)
             elif item.group == Group.ENERGY:
@@ -165,6 +171,7 @@ class SiteAdmin(admin.ModelAdmin):
             "ok_count": ok,
             "item_count": len(items),
             "can_run": self.has_change_permission(request, site),
+            "running": bool(running),
             "title": f"Commissioning: {site}",
         }
 
@@ -175,29 +182,36 @@ class SiteAdmin(admin.ModelAdmin):
         if request.method == "POST":
             if not self.has_change_permission(request, site):
                 raise PermissionDenied
-            check = self._run_test(request, site)
-            level = messages.SUCCESS if check.status == "ok" else messages.WARNING
-            messages.add_message(request, level, f"{TITLES[Item(check.item)]}: {check.status} — {check.evidence}")
+            self._start_test(request, site)
             return HttpResponseRedirect(reverse("admin:energy_site_commissioning", args=[site.pk]))
         context = self._commissioning_context(request, site)
         return TemplateResponse(request, "admin/energy/site/commissioning.html", context)
 
-    def _run_test(self, request: HttpRequest, site: Site) -> CommissioningCheck:
-        """The test a button asked for; it waits for the charger (bounded, see energy/commissioning.py)."""
-        who = request.user.get_username()
-        test = request.POST.get("test", "")
-        if test in ("start_stop", "limit"):
+    def _start_test(self, request: HttpRequest, site: Site) -> None:
+        """The test a button asked for, started as a job (energy/commissioning.py): the page
+        answers at once and shows the result when the job has kept it."""
+        try:
+            test = CommissioningTest(request.POST.get("test", ""))
+        except ValueError:
+            raise Http404(f"no commissioning test {request.POST.get('test', '')!r}") from None
+        charger = None
+        if test in CHARGER_TESTS:
             charger_pk = request.POST.get("charger", "")
             charger = Charger.objects.filter(site=site, pk=charger_pk).first() if charger_pk.isdigit() else None
             if charger is None:
                 raise Http404("no such charger on this site")
-            run = start_stop_test if test == "start_stop" else limit_test
-            return run(charger=charger, requested_by=who)
-        if test == "load_balancing":
-            return load_balancing_test(site=site, requested_by=who)
-        if test == "tou":
-            return tou_verify_test(site=site, requested_by=who)
-        raise Http404(f"no commissioning test {test!r}")
+        title = TITLES[TEST_ITEMS[test]]
+        of = f" of {charger.charge_point_id}" if charger else ""
+        if start_test(site=site, test=test, charger=charger, requested_by=request.user.get_username()) is None:
+            messages.warning(
+                request, f"{title}{of}: a test is already running; this page shows its result when it ends."
+            )
+            return
+        messages.info(
+            request,
+            f"{title}{of}: running. It waits for the charger's answers (at most {longest_wait_s():g} s); "
+            "this page refreshes itself and shows the result when the test ends.",
+        )
 
     def commissioning_report_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         site = get_object_or_404(Site, pk=object_id)

@@ -5,7 +5,7 @@ gathers the facts and runs the tests whose results are items too."""
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from energy.allocation import NOMINAL_VOLTAGE_V
@@ -58,15 +58,52 @@ TITLES = {
 }
 
 
+class CommissioningTest(StrEnum):
+    """The page's test buttons; each keeps the result of one item."""
+
+    START_STOP = "start_stop"
+    LIMIT = "limit"
+    LOAD_BALANCING = "load_balancing"
+    TOU = "tou"
+
+
+TEST_ITEMS = {
+    CommissioningTest.START_STOP: Item.REMOTE_START_STOP,
+    CommissioningTest.LIMIT: Item.POWER_LIMITS,
+    CommissioningTest.LOAD_BALANCING: Item.LOAD_BALANCING,
+    CommissioningTest.TOU: Item.TOU_SCHEDULE,
+}
+# The tests of one charger; the others are the site's.
+CHARGER_TESTS = (CommissioningTest.START_STOP, CommissioningTest.LIMIT)
+
+
 @dataclass(frozen=True)
 class KeptResult:
     """The last run of a tested item (a button: start/stop, limit, load balancing, TOU), as kept;
-    the other items are read live each time."""
+    the other items are read live each time. `running`: the test's job has started, not ended."""
 
     status: CheckStatus
     evidence: str
     seen_at: dt.datetime
     requested_by: str = ""
+    running: bool = False
+
+
+# A test's job past its longest wait by this much has died (a restart, a killed worker): its
+# running row reads as failed rather than running for ever.
+RUNNING_MARGIN_S = 60
+
+
+def longest_test_wait_s(*, transaction_wait_s: float, limit_wait_s: float, command_timeout_s: float) -> float:
+    """The longest a test's job waits: a start/stop waits twice (start, then stop), a limit test
+    once; each also waits up to four commands' timeouts in a row (set, read back, meter values,
+    clear)."""
+    return max(2 * transaction_wait_s, limit_wait_s) + 4 * command_timeout_s
+
+
+def still_running(result: KeptResult, *, now: dt.datetime, longest_wait_s: float) -> bool:
+    """Still running: its job started and is within its longest wait plus the margin."""
+    return result.running and (now - result.seen_at).total_seconds() <= longest_wait_s + RUNNING_MARGIN_S
 
 
 @dataclass(frozen=True)
@@ -109,6 +146,7 @@ class SiteFacts:
     name: str
     meter_timeout_s: int
     now: dt.datetime
+    longest_test_wait_s: float  # longest_test_wait_s() of the server's settings
     solar_w: float | None = None
     solar_measured_at: dt.datetime | None = None
     chargers: tuple[ChargerFacts, ...] = ()
@@ -126,6 +164,7 @@ class ChecklistItem:
     seen_at: dt.datetime | None = None
     next_step: str = ""
     charger: str | None = None
+    running: bool = False  # a test of this item is running now
 
 
 def _item(
@@ -161,9 +200,9 @@ def site_checklist(*, server: ServerFacts, site: SiteFacts) -> list[ChecklistIte
     """The site's checklist in the spec's order: Gray Logic, each charger, energy."""
     items = [_bridge(server, site.now), _tls(server, site.now), _credentials(site)]
     for charger in site.chargers:
-        items += _charger_items(charger, site.now)
-    items += [_solar(site), _tested(site.results, Item.LOAD_BALANCING, Group.ENERGY, None)]
-    items.append(_tested(site.results, Item.TOU_SCHEDULE, Group.ENERGY, None))
+        items += _charger_items(charger, site)
+    items += [_solar(site), _tested(site, site.results, Item.LOAD_BALANCING, None)]
+    items.append(_tested(site, site.results, Item.TOU_SCHEDULE, None))
     return items
 
 
@@ -267,7 +306,7 @@ def _credentials(site: SiteFacts) -> ChecklistItem:
     )
 
 
-def _charger_items(c: ChargerFacts, now: dt.datetime) -> list[ChecklistItem]:
+def _charger_items(c: ChargerFacts, site: SiteFacts) -> list[ChecklistItem]:
     cp = c.charge_point_id
     items = []
     if c.booted_at is not None or c.is_connected:
@@ -311,8 +350,8 @@ def _charger_items(c: ChargerFacts, now: dt.datetime) -> list[ChecklistItem]:
             )
         )
     items.append(_meter_values(c))
-    items.append(_tested(c.results, Item.REMOTE_START_STOP, Group.CHARGER, cp))
-    items.append(_tested(c.results, Item.POWER_LIMITS, Group.CHARGER, cp))
+    items.append(_tested(site, c.results, Item.REMOTE_START_STOP, cp))
+    items.append(_tested(site, c.results, Item.POWER_LIMITS, cp))
     if c.probed_at is not None:
         items.append(
             _item(Item.COMPATIBILITY_PROFILE, Group.CHARGER, CheckStatus.OK, c.profile, c.probed_at, charger=cp)
@@ -421,10 +460,20 @@ NEXT_STEPS = {
 }
 
 
-def _tested(results: dict[Item, KeptResult], item: Item, group: Group, charger: str | None) -> ChecklistItem:
+def _tested(site: SiteFacts, results: dict[Item, KeptResult], item: Item, charger: str | None) -> ChecklistItem:
+    group = Group.CHARGER if charger else Group.ENERGY
     result = results.get(item)
     if result is None:
         return _item(item, group, CheckStatus.NOT_YET, "not tested yet", None, NEXT_STEPS[item], charger=charger)
+    if result.running:
+        if still_running(result, now=site.now, longest_wait_s=site.longest_test_wait_s):
+            waiting = "wait: the page shows the result once the test ends"
+            running = _item(item, group, CheckStatus.NOT_YET, result.evidence, result.seen_at, waiting, charger)
+            return replace(running, running=True)
+        limit_s = site.longest_test_wait_s + RUNNING_MARGIN_S
+        evidence = f"did not finish: {result.evidence}, no result within {limit_s:g} s"
+        next_step = f"the server's log says why it stopped; {NEXT_STEPS[item]} again"
+        return _item(item, group, CheckStatus.FAILED, evidence, result.seen_at, next_step, charger=charger)
     by = f" (run by {result.requested_by})" if result.requested_by else ""
     next_step = f"fix what the evidence says, then run the test again; {NEXT_STEPS[item]}"
     if result.status == CheckStatus.NOT_YET:

@@ -3,17 +3,21 @@ installer's buttons run against the real chargers (a remote start and stop, a te
 balancing, the time-of-use plan against the charger's schedule). Each test keeps its result,
 with the charger's answers, as a CommissioningCheck; the rules are energy/checklist.py's.
 
-The tests run in the request that asks for them, bounded: a start/stop waits at most
-COMMISSIONING_TRANSACTION_WAIT_S for each transaction change, a limit test at most
-COMMISSIONING_LIMIT_WAIT_S for the measured power to follow."""
+A button starts its test as a job (energy/jobs.py) and answers at once: a test waits for the
+charger longer than a request may take behind a proxy. The job is bounded: a start/stop waits at
+most COMMISSIONING_TRANSACTION_WAIT_S for each transaction change, a limit test at most
+COMMISSIONING_LIMIT_WAIT_S for the measured power to follow. Meanwhile the test's row says it is
+running (details {"running": true}); the job keeps the result in a row of its own."""
 
 import contextlib
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 
 from cryptography import x509
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from chargers.commands import ChargerRejected, CommandFailed
@@ -27,8 +31,10 @@ from chargers.link import (
 from chargers.models import OCPP201, Charger, SecurityProfile
 from energy.allocation import NOMINAL_VOLTAGE_V
 from energy.checklist import (
+    TEST_ITEMS,
     ChargerFacts,
     ChecklistItem,
+    CommissioningTest,
     HeldLimit,
     Item,
     KeptResult,
@@ -39,13 +45,16 @@ from energy.checklist import (
     fuse_verdict,
     limit_at_w,
     limit_verdict,
+    longest_test_wait_s,
     plan_ahead,
     plan_verdict,
     power_follows,
     schedule_limits_w,
     site_checklist,
     start_stop_verdict,
+    still_running,
 )
+from energy.jobs import jobs
 from energy.models import CommissioningCheck, EnergyReading, Site
 from energy.remote import charger_clear_limit, charger_remote_start, charger_remote_stop, charger_set_limit
 from energy.services import site_control_run
@@ -53,6 +62,11 @@ from energy.sources import CheckStatus
 from sessions.models import ChargingSession, MeterSample
 from sessions.selectors import charger_active_session, session_power_w
 
+logger = logging.getLogger(__name__)
+
+# The job that runs a test (energy/tasks.py), named as Celery names it: energy control does not
+# import the entry points.
+TEST_TASK = "energy.tasks.commissioning_test"
 POLL_S = 1.0
 # How far ahead the time-of-use check reads the charger's schedule ("the next hours").
 TOU_HORIZON_S = 6 * 3600
@@ -94,14 +108,24 @@ def latest_checks(*, site: Site) -> dict[tuple[Item, str | None], CommissioningC
     return latest
 
 
+def _kept(check: CommissioningCheck) -> KeptResult:
+    running = bool(check.details.get("running"))
+    return KeptResult(CheckStatus(check.status), check.evidence, check.seen_at, check.requested_by, running)
+
+
 def _results(
     latest: dict[tuple[Item, str | None], CommissioningCheck], charger_id: str | None
 ) -> dict[Item, KeptResult]:
-    return {
-        item: KeptResult(CheckStatus(check.status), check.evidence, check.seen_at, check.requested_by)
-        for (item, of), check in latest.items()
-        if of == charger_id
-    }
+    return {item: _kept(check) for (item, of), check in latest.items() if of == charger_id}
+
+
+def longest_wait_s() -> float:
+    """The longest a test's job waits, with this server's settings."""
+    return longest_test_wait_s(
+        transaction_wait_s=settings.COMMISSIONING_TRANSACTION_WAIT_S,
+        limit_wait_s=settings.COMMISSIONING_LIMIT_WAIT_S,
+        command_timeout_s=settings.OCPP_COMMAND_TIMEOUT_S,
+    )
 
 
 def _profile_words(charger: Charger) -> str:
@@ -182,6 +206,7 @@ def site_commissioning(*, site: Site, host: str, now: dt.datetime | None = None)
         name=site.name,
         meter_timeout_s=site.meter_timeout_s,
         now=now,
+        longest_test_wait_s=longest_wait_s(),
         solar_w=solar.solar_w if solar else None,
         solar_measured_at=solar.measured_at if solar else None,
         chargers=tuple(
@@ -438,3 +463,74 @@ def tou_verify_test(*, site: Site, requested_by: str) -> CommissioningCheck:
     return _keep(
         site=site, charger=None, item=Item.TOU_SCHEDULE, verdict=verdict, details=details, requested_by=requested_by
     )
+
+
+TESTS = {
+    CommissioningTest.START_STOP: start_stop_test,
+    CommissioningTest.LIMIT: limit_test,
+    CommissioningTest.LOAD_BALANCING: load_balancing_test,
+    CommissioningTest.TOU: tou_verify_test,
+}
+
+
+def start_test(
+    *, site: Site, test: CommissioningTest, charger: Charger | None, requested_by: str
+) -> CommissioningCheck | None:
+    """A button: the test's running row, kept, and its job queued. None, and nothing queued, when
+    the same test (of the same charger) is still running: a second press starts no second test."""
+    item = TEST_ITEMS[test]
+    now = timezone.now()
+    with transaction.atomic():
+        # The site's row, locked: two presses at once see each other's running row.
+        Site.objects.select_for_update().filter(pk=site.pk).first()
+        latest = CommissioningCheck.objects.filter(site=site, charger=charger, item=item.value)
+        latest = latest.order_by("-seen_at", "-id").first()
+        if latest is not None and still_running(_kept(latest), now=now, longest_wait_s=longest_wait_s()):
+            return None
+        since = timezone.localtime(now, site.zone)
+        running = CommissioningCheck.objects.create(
+            site=site,
+            charger=charger,
+            item=item.value,
+            status=CheckStatus.NOT_YET.value,
+            evidence=f"running since {since:%H:%M:%S} (requested by {requested_by})",
+            details={"running": True},
+            seen_at=now,
+            requested_by=requested_by[:100],
+        )
+    jobs().run_soon(
+        TEST_TASK,
+        test=test.value,
+        site_pk=site.pk,
+        charger_pk=charger.pk if charger else None,
+        requested_by=requested_by,
+    )
+    return running
+
+
+def run_test(*, test: CommissioningTest, site_pk: int, charger_pk: int | None, requested_by: str) -> None:
+    """The job: runs the test, which keeps its result. A test that raises keeps a failed result
+    with the error instead, so the page never waits on a test that died."""
+    site = Site.objects.filter(pk=site_pk).first()
+    charger = Charger.objects.filter(site_id=site_pk, pk=charger_pk).first() if charger_pk else None
+    if site is None or (charger_pk and charger is None):
+        return  # deleted meanwhile: nothing to test, nowhere to keep it
+    run = TESTS[test]
+    try:
+        if charger is None:
+            run(site=site, requested_by=requested_by)
+        else:
+            run(charger=charger, requested_by=requested_by)
+    except Exception as error:
+        logger.exception("commissioning test %s of site %s failed", test, site_pk)
+        words = str(error) or type(error).__name__
+        verdict = Verdict(CheckStatus.FAILED, f"the test stopped with an error: {words}")
+        item = TEST_ITEMS[test]
+        _keep(
+            site=site,
+            charger=charger,
+            item=item,
+            verdict=verdict,
+            details={"error": repr(error)},
+            requested_by=requested_by,
+        )

@@ -6,6 +6,8 @@ import time
 from celery import shared_task
 from django.utils import timezone
 
+from energy.checklist import CommissioningTest
+from energy.commissioning import TEST_TASK, run_test
 from energy.diagnosis import chargers_limit_ignored_step
 from energy.models import Site
 from energy.rebalance import SITES_PER_RUN, rebalancer
@@ -75,3 +77,10 @@ def limits_ignored_check() -> int:
     """Chargers that accept a limit but let the car draw above it try their next profile
     fallback (energy/diagnosis.py)."""
     return len(chargers_limit_ignored_step())
+
+
+@shared_task(name=TEST_TASK)
+def commissioning_test(*, test: str, site_pk: int, charger_pk: int | None, requested_by: str) -> None:
+    """A commissioning page's test button, run as a job (energy/jobs.py): a Celery worker's in
+    the scaled deployment, the server's in the embedded one."""
+    run_test(test=CommissioningTest(test), site_pk=site_pk, charger_pk=charger_pk, requested_by=requested_by)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from energy.jobs import jobs
 from energy.rebalance import rebalancer
 from graylogic.outages import DATABASE_ERRORS, database_outage
 from integrations.mqtt.bridge import MqttBridge
@@ -80,6 +81,7 @@ def _read_schedule(installed: bool) -> list[tuple[str, str, float]]:
 
 async def run_jobs_forever() -> None:
     rebalancer().serve_from(asyncio.get_running_loop())
+    jobs().serve_from(asyncio.get_running_loop())
     installed = False
     next_run: dict[str, float] = {}
     wait_s = 1.0

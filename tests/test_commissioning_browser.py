@@ -1,7 +1,8 @@
 """The commissioning page in a real browser (Playwright driving Debian's chromium) against the
 live server, with an independent simulated charge point connected: the installer opens it from
-the site's page, reads the checklist, presses the remote start/stop test and sees the charger's
-answers, then opens the printable report.
+the site's page, reads the checklist, presses the remote start/stop test, which answers at once
+that it runs, and sees the result and the charger's answers once the page has reloaded itself,
+then opens the printable report.
 
 Screenshots go to test-artifacts/. Everything runs in one event loop (Playwright's async API next
 to the charge point); the database is only touched before it."""
@@ -64,9 +65,12 @@ async def installer_commissions_the_site(server, site_pk: int) -> dict:
             seen["after"] = await connected.inner_text()
 
             await page.get_by_role("button", name="Test remote start/stop").click()
-            row = page.locator("#item-remote_start_stop\\/hill-cp")
-            await expect(row).to_have_attribute("data-status", "ok")
             seen["message"] = await page.locator("ul.messagelist").inner_text()
+            row = page.locator("#item-remote_start_stop\\/hill-cp")
+            # The page reloads itself while the test runs; no one presses Refresh.
+            await expect(row).to_have_attribute("data-status", "ok")
+            seen["button_enabled"] = await page.get_by_role("button", name="Test remote start/stop").is_enabled()
+            seen["reloading"] = await page.locator('meta[http-equiv="refresh"]').count()
             await row.get_by_text("The charger's answers").click()
             seen["start_stop"] = await row.inner_text()
             seen["calls"] = [action for action, _ in cp.calls]
@@ -93,7 +97,8 @@ def test_the_installer_runs_the_start_stop_test_from_the_commissioning_page_and_
     assert "/ocpp/hill-cp" in seen["url_row"]
     assert "✓ ok" in seen["after"] and "SimVendor Sim 22, firmware 1.0" in seen["after"]
 
-    assert "Remote start/stop works: ok" in seen["message"]
+    assert "Remote start/stop works of hill-cp: running" in seen["message"]
+    assert seen["button_enabled"] and seen["reloading"] == 0
     assert "RemoteStart answered Accepted" in seen["start_stop"]
     assert "'start': {'status': 'Accepted'}" in seen["start_stop"]
     assert "'stop': {'status': 'Accepted'}" in seen["start_stop"]

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from energy.checklist import (
+    RUNNING_MARGIN_S,
     ChargerFacts,
     HeldLimit,
     Item,
@@ -15,16 +16,19 @@ from energy.checklist import (
     fuse_verdict,
     limit_at_w,
     limit_verdict,
+    longest_test_wait_s,
     measurands_missing,
     plan_ahead,
     plan_verdict,
     schedule_limits_w,
     site_checklist,
     start_stop_verdict,
+    still_running,
 )
 from energy.sources import CheckStatus
 
 NOW = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
+TEST_WAIT_S = 100
 OK, FAILED, NOT_YET = CheckStatus.OK, CheckStatus.FAILED, CheckStatus.NOT_YET
 URL = "ws://bridge.local:9000/ocpp/drive"
 SERVER = ServerFacts(enabled_chargers=1, chargers=1, port=9000, tls_checked_at=NOW)
@@ -49,7 +53,7 @@ BOOTED = ChargerFacts(
 
 
 def checklist(server=SERVER, **site) -> dict[str, object]:
-    facts = SiteFacts(name="Home", meter_timeout_s=60, now=NOW, **site)
+    facts = SiteFacts(name="Home", meter_timeout_s=60, now=NOW, longest_test_wait_s=TEST_WAIT_S, **site)
     return {item.id: item for item in site_checklist(server=server, site=facts)}
 
 
@@ -168,6 +172,57 @@ def test_a_kept_test_result_shows_with_who_ran_it_and_a_failed_one_says_what_nex
     assert "run the test again" in item.next_step
     site_results = {Item.LOAD_BALANCING: KeptResult(OK, "within the fuse", ran)}
     assert checklist(results=site_results)["load_balancing"].status == OK
+
+
+@pytest.mark.parametrize(
+    ("age_s", "running"),
+    [
+        (0, True),
+        (TEST_WAIT_S, True),
+        (TEST_WAIT_S + RUNNING_MARGIN_S, True),
+        (TEST_WAIT_S + RUNNING_MARGIN_S + 1, False),
+    ],
+)
+def test_a_running_test_runs_until_its_longest_wait_and_the_margin_then_reads_as_did_not_finish(age_s, running):
+    started = NOW - dt.timedelta(seconds=age_s)
+    kept = KeptResult(NOT_YET, "running since 09:58:00 (requested by installer)", started, "installer", running=True)
+    assert still_running(kept, now=NOW, longest_wait_s=TEST_WAIT_S) is running
+
+    item = checklist(chargers=(ChargerFacts(**{**BOOTED.__dict__, "results": {Item.POWER_LIMITS: kept}}),))[
+        "power_limits/drive"
+    ]
+    assert (item.running, item.seen_at) == (running, started)
+    if running:
+        assert (item.status, item.evidence) == (NOT_YET, kept.evidence)
+        assert "the page shows the result" in item.next_step
+    else:
+        assert item.status == FAILED
+        assert item.evidence == f"did not finish: {kept.evidence}, no result within {TEST_WAIT_S + RUNNING_MARGIN_S} s"
+        assert "press 'Test a power limit' again" in item.next_step
+
+
+def test_a_finished_test_is_not_running_however_young_and_a_site_test_runs_too():
+    finished = KeptResult(OK, "within the fuse", NOW, "installer")
+    assert not still_running(finished, now=NOW, longest_wait_s=TEST_WAIT_S)
+    running = KeptResult(NOT_YET, "running since 10:00:00 (requested by installer)", NOW, "installer", running=True)
+    items = checklist(results={Item.LOAD_BALANCING: running, Item.TOU_SCHEDULE: finished})
+    assert items["load_balancing"].running and items["load_balancing"].status == NOT_YET
+    assert not items["tou_schedule"].running and items["tou_schedule"].status == OK
+
+
+@pytest.mark.parametrize(
+    ("transaction_wait_s", "limit_wait_s", "command_timeout_s", "longest_s"),
+    [(30, 60, 10, 100), (45, 60, 10, 130), (30, 120, 5, 140), (0, 0, 0, 0)],
+)
+def test_the_longest_test_wait_is_a_start_stops_two_waits_or_the_limit_wait_and_four_commands(
+    transaction_wait_s, limit_wait_s, command_timeout_s, longest_s
+):
+    assert (
+        longest_test_wait_s(
+            transaction_wait_s=transaction_wait_s, limit_wait_s=limit_wait_s, command_timeout_s=command_timeout_s
+        )
+        == longest_s
+    )
 
 
 @pytest.mark.parametrize(
