@@ -8,6 +8,7 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from asgiref.sync import sync_to_async
@@ -16,6 +17,11 @@ from django.db import close_old_connections
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
+
+# Threads of their own for the embedded runner's jobs: a job mostly waits for a charger, for up
+# to a few minutes, and must not hold the loop's default threads, which the control runs and
+# periodic jobs use. More jobs than this wait for a thread.
+JOB_THREADS = 8
 
 
 class Jobs(Protocol):
@@ -30,11 +36,12 @@ class Jobs(Protocol):
 
 
 class InProcessJobs:
-    """Embedded: a job runs in a worker thread of the server's loop, like a sync view, so it
+    """Embedded: a job runs in a thread started from the server's loop, like a sync view's, so it
     reaches chargers through the in-memory channel layer, which is bound to that loop."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._threads = ThreadPoolExecutor(max_workers=JOB_THREADS, thread_name_prefix="job")
         # Each running job, held so that it is not garbage-collected; gone once done.
         self._running: set[asyncio.Task] = set()
 
@@ -53,7 +60,8 @@ class InProcessJobs:
         """In the server's loop. An empty context: a request's holds asgiref's per-request
         executor, which is gone by the time the job runs."""
         job = asyncio.get_running_loop().create_task(
-            sync_to_async(_run, thread_sensitive=False)(task, kwargs), context=contextvars.Context()
+            sync_to_async(_run, thread_sensitive=False, executor=self._threads)(task, kwargs),
+            context=contextvars.Context(),
         )
         self._running.add(job)
         job.add_done_callback(self._running.discard)
