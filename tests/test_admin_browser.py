@@ -93,14 +93,14 @@ async def installer_reads_the_charger_page(server, installation: dict) -> dict:
     return seen
 
 
-def test_the_admin_charger_page_leads_with_live_state_then_commands_then_settings_in_words_with_units(
+def test_the_admin_charger_page_leads_with_live_state_and_diagnosis_then_commands_then_settings_in_words_with_units(
     ocpp_server, installation
 ):
     seen = asyncio.run(installer_reads_the_charger_page(ocpp_server, installation))
 
     boxes = seen["boxes"]
     assert boxes["live"] < boxes["commands"] < boxes["settings"] <= boxes["max_power"], boxes
-    assert seen["headings"][:3] == ["Live state", "Commands", "Identity and site"]
+    assert seen["headings"][:4] == ["Live state", "Diagnosis", "Commands", "Identity and site"]
 
     live = seen["live"]
     assert re.search(r"Online since .* over OCPP 1\.6-J", live), live
