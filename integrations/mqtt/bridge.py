@@ -62,6 +62,10 @@ class MqttBridge:
         self._dropped_events = 0
         self._refused_busy = 0
         self._tasks: set[asyncio.Task] = set()
+        # Per topic, the newest message's handling, which the next message on that topic waits
+        # for: "now" then "off" on a mode/set topic ends "off", in MQTT's order, while other
+        # topics go on beside it (two handled at once had left a car on "now").
+        self._topic_tails: dict[str, asyncio.Future] = {}
         # Per charger, the half of a target Home Assistant sent before the other (inbound._target_set).
         self._held_targets: dict[str, dict] = {}
         # Chargers seen reporting a state of charge: they keep their SoC sensor between cars.
@@ -295,7 +299,9 @@ class MqttBridge:
         if len(self._tasks) >= MAX_PENDING_INBOUND:
             self._refuse_busy(topic, raw)
             return
-        self._spawn(self._handle_inbound(topic, raw))
+        before = self._topic_tails.get(topic)
+        handled = self._topic_tails[topic] = asyncio.get_running_loop().create_future()
+        self._spawn(self._handle_inbound(topic, raw, before=before, handled=handled))
 
     def _refuse_busy(self, topic: str, raw: bytes) -> None:
         self._refused_busy += 1
@@ -325,15 +331,24 @@ class MqttBridge:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle_inbound(self, topic: str, raw: bytes) -> None:
-        async with self._inbound_slots:
-            try:
-                await self._route(topic, raw)
-            except inbound.InputError as error:
-                self._publish_error(topic, error.message)
-            except Exception:
-                logger.exception("MQTT message on %s failed", topic)
-                self._publish_error(topic, "could not be processed; see the server log")
+    async def _handle_inbound(
+        self, topic: str, raw: bytes, *, before: asyncio.Future | None, handled: asyncio.Future
+    ) -> None:
+        try:
+            if before is not None:
+                await asyncio.wait([before])  # not cancelled with this task: the message after waits
+            async with self._inbound_slots:
+                try:
+                    await self._route(topic, raw)
+                except inbound.InputError as error:
+                    self._publish_error(topic, error.message)
+                except Exception:
+                    logger.exception("MQTT message on %s failed", topic)
+                    self._publish_error(topic, "could not be processed; see the server log")
+        finally:
+            handled.set_result(None)
+            if self._topic_tails.get(topic) is handled:
+                del self._topic_tails[topic]
 
     def _owner_target(self, topic: str) -> tuple[str, str] | None:
         """The charger and action of `{prefix}/charger/{id}/mode/set` (set_mode) or

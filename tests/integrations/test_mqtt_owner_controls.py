@@ -90,6 +90,16 @@ def test_mode_and_target_over_mqtt_reach_the_charger_control_and_its_state(stack
     assert cleared["charger_id"] == charger.charge_point_id
 
 
+def test_modes_sent_one_after_another_are_applied_in_their_order(stack):  # noqa: F811
+    """Home Assistant's select sends each change at once; the last one sent is the mode kept."""
+    charger = make_charger(max_power_w=11000, phases=3)
+    modes = ["now", "off", "solar", "now", "smart", "off"] * 3
+    for number, mode in enumerate(modes):
+        stack.mqtt.publish(stack.topic(charger, "mode", "set"), {"mode": mode, "request_id": f"m{number}"})
+    newest_result(stack, charger, lambda r: r.get("request_id") == f"m{len(modes) - 1}")
+    assert control_of(charger).mode == "off"
+
+
 def test_home_assistants_halves_of_a_first_target_make_it_whole_once_both_came(stack):  # noqa: F811
     charger = make_charger()
 
