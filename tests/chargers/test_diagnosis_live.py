@@ -207,3 +207,26 @@ def test_a_charger_that_rejects_every_profile(ocpp_server, household):
     assert found["finding"].startswith("The charger rejected the profile: ")
     assert "was answered Rejected" in found["finding"]
     assert "fallbacks" in found["fix"]
+
+
+def test_a_charger_that_rejects_watts_is_said_to_hold_its_limit_in_amps_after_the_fallback(ocpp_server, household):
+    charger = make_charger(site=household["site"], password=PASSWORD, max_power_w=22000, phases=3)
+
+    async def scenario():
+        async with sim_charger(
+            ocpp_server,
+            charger.charge_point_id,
+            password=PASSWORD,
+            configuration={"ChargingScheduleAllowedChargingRateUnit": "Power"},
+            rejected_units=("W",),
+            unannounced_units=("A",),
+        ) as cp:
+            await cp.wait_for(lambda: cp.profile_of("ChargePointMaxProfile") is not None, what="a limit it takes")
+            return await finding_says(ocpp_server, household, charger, "power_limit_not_applied", "fallback")
+
+    found = asyncio.run(scenario())
+
+    assert found["status"] == "ok", found
+    assert found["finding"].startswith("The charger holds the limit sent (")
+    assert "with the fallback it taught (" in found["finding"]
+    assert "ChargePointMaxProfile Rejected, so limits in amps" in found["finding"]
