@@ -241,7 +241,7 @@ async def _count(
         address=address,
         charge_point_id=_printable(charge_point_id),
         kind=kind,
-        message=message,
+        message=_printable(message),
         charger_pk=charger_pk,
         now=now,
     )
@@ -270,6 +270,6 @@ async def _store_until_done() -> None:
         door.tally.forget_stored(now=time.monotonic())
 
 
-def _printable(charge_point_id: str) -> str:
-    """Ids come from the URL: `%00` is a NUL, which PostgreSQL cannot store."""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in charge_point_id)
+def _printable(text: str) -> str:
+    """Ids and paths come from the URL: `%00` is a NUL, which PostgreSQL cannot store."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)

@@ -230,3 +230,22 @@ def test_a_charger_that_rejects_watts_is_said_to_hold_its_limit_in_amps_after_th
     assert found["finding"].startswith("The charger holds the limit sent (")
     assert "with the fallback it taught (" in found["finding"]
     assert "ChargePointMaxProfile Rejected, so limits in amps" in found["finding"]
+
+
+def test_a_wrong_path_with_a_nul_is_logged_printable(ocpp_server):
+    """`%00` decodes to a NUL, which PostgreSQL cannot store: the row keeps it escaped."""
+
+    async def scenario():
+        await refused(ocpp_server, "/ws/a%00b")
+        refusals = ChargerEvent.objects.filter(kind=ChargerEvent.Kind.REFUSED).values_list("message", flat=True)
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            rows = await in_a_thread(lambda: list(refusals.all()))
+            if rows:
+                return rows
+            await asyncio.sleep(0.2)
+        return []
+
+    rows = asyncio.run(scenario())
+
+    assert rows and rows[0].startswith("/ws/a\\x00b is not a charger's URL path"), rows
